@@ -1,0 +1,57 @@
+"""REQUEST authorizer: ``x-api-key`` → hashed key item → ``{role, principal_id}``.
+
+Missing key → ``Unauthorized`` (401); unknown or disabled key → Deny (403). An Allow covers
+the whole API so a cached decision fits every route; the API functions check the role per
+route. ``usageIdentifierKey`` hands the key to API Gateway for usage-plan throttling.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.access.adapters.key_store import DynamoKeyStore
+from functions.access.keys import resolve
+from functions.core.observability import MetricUnit, logger, metrics
+from functions.core.settings import settings
+
+
+@cache
+def _store() -> DynamoKeyStore:
+    return DynamoKeyStore(settings().table_name)
+
+
+def _header(event: APIGatewayAuthorizerRequestEvent, name: str) -> str | None:
+    for key, value in (event.headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@event_source(data_class=APIGatewayAuthorizerRequestEvent)
+def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict[str, Any]:
+    value = _header(event, "x-api-key")
+    if not value:
+        raise Exception("Unauthorized")
+    arn = event.parsed_arn
+    record = resolve(_store(), value)
+    principal = record.principal_id if record else "anonymous"
+    response = APIGatewayAuthorizerResponse(principal=principal, region=arn.region, aws_account_id=arn.aws_account_id,
+                                            api_id=arn.api_id, stage=arn.stage,
+                                            usage_identifier_key=value if record else None)
+    if record is None:
+        metrics.add_metric(name="ApiKeyRejected", unit=MetricUnit.Count, value=1)
+        response.deny_all_routes()
+        return response.asdict()
+    response.context = {"role": record.role, "principal_id": record.principal_id}
+    response.allow_all_routes()
+    return response.asdict()

@@ -1,0 +1,50 @@
+"""SQS order feed (EDI, bulk imports, marketplace connectors): the same capture as the API,
+idempotent per channel and message key, with partial batch failures.
+
+Message body: ``{"channel": "<principal id>", "idempotency_key": "<key>", "order": {…OrderIn…}}``.
+The queue's resource policy decides who may send; a message that can never be captured
+(invalid order) is logged and dropped to the DLQ after its retries, never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from functions.capture.routes import capture_idempotently
+from functions.core.errors import Conflict
+from functions.core.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class IntakeMessage(BaseModel):
+    channel: str = Field(min_length=1, max_length=64)
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    order: dict[str, Any]
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    message = IntakeMessage.model_validate(json.loads(record.body))
+    try:
+        result = capture_idempotently(message.channel, message.idempotency_key, message.order, processor.lambda_context)
+    except Conflict as exc:
+        if "already captured" in exc.detail:  # the channel re-sent an order we have: done
+            logger.info("duplicate channel order ignored", extra={"detail": exc.detail})
+            return
+        raise
+    logger.info("order captured from feed", extra={"order_id": result["order"]["order_id"]})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

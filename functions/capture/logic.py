@@ -1,0 +1,242 @@
+"""Capture use cases: price, validate and record an order once; read, list, cancel it;
+start its workflow exactly once. No AWS imports here: adapters come in through ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from functions.core.events import DomainEvent, utc_now
+from functions.core.http import Principal
+from functions.core.ids import new_id
+from functions.core.money import fmt
+from functions.core.orders import (
+    CANCELLABLE,
+    Address,
+    CancelReason,
+    CreditLimitExceeded,
+    Customer,
+    DuplicateChannelOrder,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    TimelineEntry,
+    Totals,
+)
+from functions.core.ports import EventPublisher
+from functions.core.pricing import LineInput, amount, price_order
+
+from .models import OrderIn
+from .ports import OrderStore, WorkflowClaims, WorkflowStarter
+
+SOURCE = "oms.capture"
+
+
+class DuplicateOrder(Conflict):
+    def __init__(self, channel_order_id: str, existing_order_id: str | None) -> None:
+        super().__init__(f"channel_order_id {channel_order_id!r} was already captured as order "
+                         f"{existing_order_id}")
+        self.existing_order_id = existing_order_id
+
+
+def price(body: OrderIn) -> tuple[list[OrderLine], Totals]:
+    """Lines and totals per API.md's money rules; a bad amount is a 422 naming its field."""
+    currency = body.currency
+    inputs = [LineInput(quantity=ln.quantity, unit_price=amount(f"lines[{i}].unit_price", ln.unit_price, currency),
+                        tax_class=ln.tax_class) for i, ln in enumerate(body.lines)]
+    shipping_price = amount("shipping_price", body.shipping_price, currency) if body.shipping_price else None
+    t = price_order(currency=currency, country=body.shipping_address.country, lines=inputs,
+                    shipping_method=body.shipping_method, shipping_price=shipping_price)
+    lines = [OrderLine(line_id=str(i + 1), sku=ln.sku, quantity=ln.quantity, unit_price=inp.unit_price,
+                       tax_class=ln.tax_class, net=p.net, tax=p.tax)
+             for i, (ln, inp, p) in enumerate(zip(body.lines, inputs, t.lines, strict=True))]
+    return lines, Totals(subtotal=t.subtotal, shipping=t.shipping, shipping_tax=t.shipping_tax,
+                         tax=t.tax, total=t.total)
+
+
+def _payment(body: OrderIn, totals: Totals) -> Payment:
+    p = body.payment
+    if p.method == "card":
+        if not p.authorization_id:
+            raise ValidationFailed("payment.authorization_id", "is required for card payments")
+        if p.amount is None:
+            raise ValidationFailed("payment.amount", "is required for card payments")
+        authorized = amount("payment.amount", p.amount, body.currency)
+        if authorized < totals.total:
+            raise ValidationFailed("payment.amount", f"authorised {fmt(authorized, body.currency)} is less than "
+                                                     f"the order total {fmt(totals.total, body.currency)}")
+        return Payment(method="card", authorization_id=p.authorization_id, amount=authorized)
+    return Payment(method="on_account",
+                   amount=amount("payment.amount", p.amount, body.currency) if p.amount else None)
+
+
+@dataclass
+class CaptureService:
+    store: OrderStore
+    clock: Callable[[], str] = utc_now
+
+    def quote(self, body: OrderIn) -> dict[str, Any]:
+        lines, totals = price(body)
+        c = body.currency
+        return {"currency": c, "totals": _wire_totals(totals, c),
+                "lines": [{"line_id": ln.line_id, "sku": ln.sku, "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)}
+                          for ln in lines]}
+
+    def capture(self, body: OrderIn, principal: Principal) -> Order:
+        lines, totals = price(body)
+        payment = _payment(body, totals)
+        now = self.clock()
+        order = Order(
+            order_id=new_id("ord"), channel=principal.principal_id, channel_order_id=body.channel_order_id,
+            status=OrderStatus.CAPTURED, version=1, currency=body.currency,
+            customer=Customer(**body.customer.model_dump()), lines=tuple(lines),
+            shipping_address=Address(**body.shipping_address.model_dump()),
+            shipping_method=body.shipping_method, payment=payment, totals=totals,
+            created_at=now, updated_at=now,
+        )
+        first = TimelineEntry(at=now, event="OrderCaptured",
+                              detail={"channel": order.channel, "channel_order_id": order.channel_order_id,
+                                      "total": fmt(totals.total, order.currency), "lines": len(lines)})
+        try:
+            self.store.create(order, first, credit_limit_check=payment.method == "on_account")
+        except DuplicateChannelOrder as exc:
+            raise DuplicateOrder(body.channel_order_id or "", exc.existing_order_id) from exc
+        except CreditLimitExceeded as exc:
+            raise ValidationFailed("payment.method", "on_account needs a credit account for this customer "
+                                                     "with enough available credit for the order total") from exc
+        return order
+
+    def get(self, order_id: str, principal: Principal) -> Order:
+        order = self.store.get(order_id)
+        if order is None or not order.visible_to(principal.role, principal.principal_id):
+            raise NotFound(f"order {order_id} does not exist")
+        return order
+
+    def list(self, principal: Principal, *, customer_id: str | None, limit: int, token: str | None
+             ) -> tuple[list[dict[str, Any]], str | None]:
+        if principal.role == "channel":
+            if customer_id:
+                return self.store.list_page("GSI2", f"CUSTOMER#{principal.principal_id}#{customer_id}",
+                                            limit=limit, token=token)
+            return self.store.list_page("GSI1", f"CHANNEL#{principal.principal_id}", limit=limit, token=token)
+        return _list_all(self.store, self.clock(), customer_id=customer_id, limit=limit, token=token)
+
+    def cancel(self, order_id: str, principal: Principal, reason: CancelReason) -> Order:
+        for _ in range(3):  # re-read on a concurrent change, then decide again
+            order = self.get(order_id, principal)
+            if order.status == OrderStatus.CANCELLED:
+                return order  # cancelling twice is harmless
+            if order.status not in CANCELLABLE:
+                raise Conflict(f"order {order_id} is {order.status.value}; it can no longer be cancelled")
+            entry = TimelineEntry(at=self.clock(), event="OrderCancelled",
+                                  detail={"reason": reason.value, "by": f"{principal.role}:{principal.principal_id}"})
+            try:
+                self.store.transition(order, OrderStatus.CANCELLED, entry, extra={"cancel_reason": reason.value})
+            except Conflict:
+                continue
+            return self.get(order_id, principal)
+        raise Conflict(f"order {order_id} keeps changing; try again")
+
+
+def _list_all(store: OrderStore, now: str, *, customer_id: str | None, limit: int, token: str | None
+              ) -> tuple[list[dict[str, Any]], str | None]:
+    """Agents and finance list every order, newest first, across monthly index partitions.
+
+    The token carries the month it stopped in (``<yyyy-mm>|<index token>``); empty months
+    are skipped, and a year of empty months ends the listing.
+    """
+    if customer_id:
+        raise ValidationFailed("customer_id", "customer ids are per channel; agents list a customer's orders "
+                                              "with the channel's key or by order id")
+    month, inner = (token.split("|", 1) if token and "|" in token else (now[:7], None))
+    if not _is_month(month):
+        raise BadRequest("next_token is not a token this API issued")
+    found: list[dict[str, Any]] = []
+    empty = 0
+    while len(found) < limit and empty < 12:
+        page, inner = store.list_page("GSI3", f"ORDERS#{month}", limit=limit - len(found), token=inner)
+        found.extend(page)
+        empty = 0 if page else empty + 1
+        if inner:
+            return found, f"{month}|{inner}"
+        month = _previous_month(month)
+    return found, (f"{month}|" if len(found) >= limit and empty < 12 else None)
+
+
+def _is_month(text: str) -> bool:
+    return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
+
+
+def _previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+def _wire_totals(t: Totals, currency: str) -> dict[str, str]:
+    return {"subtotal": fmt(t.subtotal, currency), "shipping": fmt(t.shipping, currency),
+            "tax": fmt(t.tax, currency), "total": fmt(t.total, currency)}
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    """The order as API.md shows it."""
+    c = order.currency
+    return {
+        "order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
+        "status": order.status.value, "currency": c,
+        "customer": {k: v for k, v in vars(order.customer).items() if v is not None},
+        "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
+                   "unit_price": fmt(ln.unit_price, c), "tax_class": ln.tax_class} for ln in order.lines],
+        "shipping_address": {k: v for k, v in vars(order.shipping_address).items() if v is not None},
+        "shipping_method": order.shipping_method,
+        "payment": {"method": order.payment.method, "authorization_id": order.payment.authorization_id,
+                    "amount": fmt(order.payment.amount, c) if order.payment.amount is not None else None},
+        "totals": _wire_totals(order.totals, c),
+        "shipments": [], "invoices": [], "returns": [],
+        "timeline": [{"at": e.at, "event": e.event, "detail": e.detail} for e in order.timeline],
+        "cancel_reason": order.cancel_reason,
+        "created_at": order.created_at, "updated_at": order.updated_at,
+    }
+
+
+# -- workflow start (stream consumer) and acceptance (first workflow task) ------------------
+
+@dataclass
+class WorkflowService:
+    claims: WorkflowClaims
+    starter: WorkflowStarter
+    publisher: EventPublisher
+    clock: Callable[[], str] = utc_now
+
+    def on_order_captured(self, order_id: str, summary: dict[str, Any]) -> str | None:
+        """Start the order's workflow exactly once and announce the order.
+
+        The conditional claim on the order header (not the execution name: Express workflows
+        do not deduplicate names) makes a redelivered stream record a no-op. If the start
+        fails the claim is released and the record retried.
+        """
+        name = f"{order_id}-{new_id('x')[2:12]}"
+        if not self.claims.claim_start(order_id, name, self.clock()):
+            return None
+        try:
+            arn = self.starter.start(name, {"order_id": order_id})
+        except Exception:
+            self.claims.release_claim(order_id, name)
+            raise
+        self.claims.confirm_start(order_id, name, arn)
+        # After the claim: a retry that finds the claim taken never publishes twice.
+        self.publisher.publish([DomainEvent(name="OrderCaptured", source=SOURCE, data=summary,
+                                            correlation_id=order_id)])
+        return arn
+
+    def accept(self, order_id: str, execution_id: str) -> dict[str, Any]:
+        """First task of the workflow: bind the order to this execution once.
+
+        Express workflows run at least once; only the execution that wins this conditional
+        write carries the order on, a duplicate stops at ``NotAccepted``.
+        """
+        entry = TimelineEntry(at=self.clock(), event="FulfilmentStarted", detail={"execution": execution_id})
+        status, accepted = self.claims.accept(order_id, execution_id, entry)
+        return {"order_id": order_id, "status": status, "accepted": accepted}

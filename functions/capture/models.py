@@ -1,0 +1,157 @@
+"""API shapes of the capture capability (input and output). Domain entities live in
+``functions.core.orders``; DynamoDB item shapes in ``adapters/order_store.py``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from functions.core.money import CURRENCIES
+from functions.core.orders import CancelReason, OrderStatus
+
+MAX_LINES = 250
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
+#: Amounts are strings on the wire; the currency-aware check happens in the use case,
+#: which knows the order's currency.
+AmountText = Annotated[str, Field(description='Decimal string in the currency\'s minor unit, e.g. "12.50"',
+                                  examples=["12.50"])]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"),
+                    Field(description="ISO 3166-1 alpha-2, upper case", examples=["DE"])]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$"),
+                  Field(description="E.164", examples=["+4915112345678"])]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerIn(_Strict):
+    customer_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    phone: Phone | None = None
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
+    name: Text | None = None
+
+
+class AddressIn(_Strict):
+    name: Text
+    line1: Text
+    line2: Text | None = None
+    company: Text | None = None
+    city: Text
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
+    region: Text | None = None
+    country: Country
+    phone: Phone | None = None
+
+
+class LineIn(_Strict):
+    sku: Sku
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+    unit_price: AmountText
+    tax_class: Literal["standard", "reduced", "zero"] = "standard"
+
+
+class PaymentIn(_Strict):
+    method: Literal["card", "on_account"]
+    authorization_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    amount: AmountText | None = None
+
+
+class OrderIn(_Strict):
+    """Body of ``POST /orders`` and ``POST /orders/quote``."""
+
+    channel_order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    customer: CustomerIn
+    currency: str
+    lines: list[LineIn] = Field(min_length=1)
+    shipping_address: AddressIn
+    shipping_method: Literal["standard", "express"] = "standard"
+    shipping_price: AmountText | None = None
+    payment: PaymentIn
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"unknown currency {value!r}; accepted: {', '.join(CURRENCIES)}")
+        return value
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _at_most_250(cls, value: object) -> object:
+        if isinstance(value, list) and len(value) > MAX_LINES:
+            raise ValueError(f"an order has at most {MAX_LINES} lines; this one has {len(value)}")
+        return value
+
+
+class CancelIn(_Strict):
+    reason: CancelReason = CancelReason.OTHER
+
+
+class Totals(BaseModel):
+    subtotal: str
+    shipping: str
+    tax: str
+    total: str
+
+
+class LineOut(BaseModel):
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: str
+    tax_class: str
+
+
+class TimelineOut(BaseModel):
+    at: str
+    event: str
+    detail: dict[str, object] = {}
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    channel: str
+    channel_order_id: str | None
+    status: OrderStatus
+    currency: str
+    customer: dict[str, object]
+    lines: list[LineOut]
+    shipping_address: dict[str, object]
+    shipping_method: str
+    payment: dict[str, object]
+    totals: Totals
+    shipments: list[dict[str, object]] = []
+    invoices: list[dict[str, object]] = []
+    returns: list[dict[str, object]] = []
+    timeline: list[TimelineOut] = []
+    cancel_reason: str | None = None
+    created_at: str
+    updated_at: str
+
+
+class OrderSummaryOut(BaseModel):
+    order_id: str
+    channel: str
+    channel_order_id: str | None = None
+    customer_id: str
+    status: OrderStatus
+    currency: str
+    total: str
+    created_at: str
+
+
+class OrderListOut(BaseModel):
+    orders: list[OrderSummaryOut]
+    next_token: str | None = None
+
+
+class QuoteOut(BaseModel):
+    currency: str
+    totals: Totals
+    lines: list[dict[str, str]]

@@ -1,0 +1,29 @@
+"""What the capture use cases need from the outside world."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from functions.core.orders import Order, OrderStatus, TimelineEntry
+
+
+class OrderStore(Protocol):
+    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None: ...
+    def get(self, order_id: str) -> Order | None: ...
+    def transition(self, order: Order, target: OrderStatus, entry: TimelineEntry,
+                   extra: dict[str, Any] | None = None) -> Order: ...
+    def list_page(self, index: str, partition: str, *, limit: int, token: str | None
+                  ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+
+class WorkflowClaims(Protocol):
+    """Exactly-once workflow start, kept on the order header itself."""
+
+    def claim_start(self, order_id: str, execution_name: str, at: str) -> bool: ...
+    def confirm_start(self, order_id: str, execution_name: str, execution_arn: str) -> None: ...
+    def release_claim(self, order_id: str, execution_name: str) -> None: ...
+    def accept(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[str, bool]: ...
+
+
+class WorkflowStarter(Protocol):
+    def start(self, name: str, payload: dict[str, Any]) -> str: ...

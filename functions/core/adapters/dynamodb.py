@@ -1,0 +1,43 @@
+"""DynamoDB attribute-value (de)serialization for the low-level client.
+
+Floats are never written: numbers go in as Decimal or int, money as strings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in data.items() if v is not None}
+
+
+def to_value(value: Any) -> Any:
+    return _ser.serialize(value)
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deser.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Decimal → int where integral (quantities, versions); containers recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def cancellation_codes(exc: Exception) -> list[str]:
+    """The per-action reasons of a TransactionCanceledException ("None" where the action passed)."""
+    reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
+    return [r.get("Code", "None") for r in reasons]

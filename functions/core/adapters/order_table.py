@@ -1,0 +1,252 @@
+"""The order's items in the single table, and the conditional writes that change them.
+
+Item shapes (see docs/ARCHITECTURE.md, "Single table"):
+- header ``ORDER#<id>`` / ``ORDER``: the order with its lines, ``status`` + ``version`` for
+  conditional writes, a small ``summary`` map (the only attribute the GSIs project).
+- timeline ``ORDER#<id>`` / ``EVENT#<at>#<ulid>``: append-only audit trail.
+- channel ref ``CHANNEL#<ch>#REF#<channel_order_id>`` / ``REF``: uniqueness per channel.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.core.errors import BadRequest, Conflict
+from functions.core.ids import ulid
+from functions.core.orders import (
+    Address,
+    CreditLimitExceeded,
+    Customer,
+    DuplicateChannelOrder,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    TimelineEntry,
+    Totals,
+)
+
+from .aws import client
+from .dynamodb import cancellation_codes, from_item, to_item, to_value
+
+ORDER_SK = "ORDER"
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def ref_pk(channel: str, channel_order_id: str) -> str:
+    return f"CHANNEL#{channel}#REF#{channel_order_id}"
+
+
+def credit_pk(channel: str, customer_id: str) -> str:
+    return f"CUSTOMER#{channel}#{customer_id}"
+
+
+def event_item(order_id: str, entry: TimelineEntry) -> dict[str, Any]:
+    return {"PK": order_pk(order_id), "SK": f"EVENT#{entry.at}#{ulid()}", "type": "event",
+            "event": entry.event, "at": entry.at, "detail": entry.detail}
+
+
+def _money(value: Decimal) -> str:
+    return str(value)
+
+
+def summary_of(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
+            "customer_id": order.customer.customer_id, "status": order.status.value,
+            "currency": order.currency, "total": _money(order.totals.total), "created_at": order.created_at}
+
+
+def header_item(order: Order) -> dict[str, Any]:
+    sort_key = f"{order.created_at}#{order.order_id}"
+    return {
+        "PK": order_pk(order.order_id), "SK": ORDER_SK, "type": "order",
+        "order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
+        "status": order.status.value, "version": order.version, "currency": order.currency,
+        "customer": {k: v for k, v in asdict(order.customer).items() if v is not None},
+        "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
+                   "unit_price": _money(ln.unit_price), "tax_class": ln.tax_class,
+                   "net": _money(ln.net), "tax": _money(ln.tax)} for ln in order.lines],
+        "shipping_address": {k: v for k, v in asdict(order.shipping_address).items() if v is not None},
+        "shipping_method": order.shipping_method,
+        "payment": {k: (_money(v) if isinstance(v, Decimal) else v)
+                    for k, v in asdict(order.payment).items() if v is not None},
+        "totals": {k: _money(v) for k, v in asdict(order.totals).items()},
+        "created_at": order.created_at, "updated_at": order.updated_at,
+        "cancel_reason": order.cancel_reason,
+        "summary": summary_of(order),
+        "GSI1PK": f"CHANNEL#{order.channel}", "GSI1SK": sort_key,
+        "GSI2PK": f"CUSTOMER#{order.channel}#{order.customer.customer_id}", "GSI2SK": sort_key,
+        "GSI3PK": f"ORDERS#{order.created_at[:7]}", "GSI3SK": sort_key,
+    }
+
+
+def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Order:
+    h = header
+    pay = h["payment"]
+    return Order(
+        order_id=h["order_id"], channel=h["channel"], channel_order_id=h.get("channel_order_id"),
+        status=OrderStatus(h["status"]), version=int(h["version"]), currency=h["currency"],
+        customer=Customer(**h["customer"]),
+        lines=tuple(OrderLine(line_id=ln["line_id"], sku=ln["sku"], quantity=int(ln["quantity"]),
+                              unit_price=Decimal(ln["unit_price"]), tax_class=ln["tax_class"],
+                              net=Decimal(ln["net"]), tax=Decimal(ln["tax"])) for ln in h["lines"]),
+        shipping_address=Address(**h["shipping_address"]), shipping_method=h["shipping_method"],
+        payment=Payment(method=pay["method"], authorization_id=pay.get("authorization_id"),
+                        amount=Decimal(pay["amount"]) if pay.get("amount") is not None else None),
+        totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
+        created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
+        timeline=tuple(TimelineEntry(at=e["at"], event=e["event"], detail=e.get("detail") or {})
+                       for e in events),
+    )
+
+
+def encode_token(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(from_item(last_key)).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None, *, index_pk: str, partition: str) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise BadRequest("next_token is not a token this API issued") from exc
+    if not isinstance(raw, dict) or raw.get(index_pk) != partition:
+        raise BadRequest("next_token does not belong to this listing")
+    return to_item(raw)
+
+
+class OrderTable:
+    """Order persistence. Every state change is a conditional write; multi-item changes are
+    one TransactWriteItems, so nothing is ever half-written."""
+
+    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
+        self.table = table_name
+        self._client = dynamodb_client
+
+    @property
+    def db(self) -> Any:
+        return self._client or client("dynamodb")
+
+    # -- writes ---------------------------------------------------------------------------
+    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None:
+        actions: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "Item": to_item(header_item(order)),
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, first_event))}},
+        ]
+        ref_index = credit_index = -1
+        if order.channel_order_id:
+            ref_index = len(actions)
+            actions.append({"Put": {
+                "TableName": self.table,
+                "Item": to_item({"PK": ref_pk(order.channel, order.channel_order_id), "SK": "REF",
+                                 "type": "channel_ref", "order_id": order.order_id}),
+                "ConditionExpression": "attribute_not_exists(PK)"}})
+        if credit_limit_check:
+            credit_index = len(actions)
+            # Conditions cannot add, so the account keeps ``available_credit`` (limit - exposure)
+            # next to ``exposure`` and both move in the same update.
+            actions.append({"Update": {
+                "TableName": self.table,
+                "Key": to_item({"PK": credit_pk(order.channel, order.customer.customer_id), "SK": "CREDIT"}),
+                "UpdateExpression": "ADD exposure :total, available_credit :minus",
+                "ConditionExpression": "attribute_exists(PK) AND available_credit >= :total",
+                "ExpressionAttributeValues": {":total": to_value(order.totals.total),
+                                              ":minus": to_value(-order.totals.total)}}})
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = cancellation_codes(exc)
+            if ref_index >= 0 and codes[ref_index] == "ConditionalCheckFailed":
+                existing = self.db.get_item(
+                    TableName=self.table, ConsistentRead=True,
+                    Key=to_item({"PK": ref_pk(order.channel, order.channel_order_id or ""), "SK": "REF"}),
+                ).get("Item")
+                raise DuplicateChannelOrder(from_item(existing)["order_id"] if existing else None) from exc
+            if credit_index >= 0 and codes[credit_index] == "ConditionalCheckFailed":
+                raise CreditLimitExceeded() from exc
+            raise
+
+    def transition(self, order: Order, target: OrderStatus, entry: TimelineEntry,
+                   extra: dict[str, Any] | None = None) -> Order:
+        """Move ``order`` (as read, at its version) to ``target``; refused if anyone moved it first."""
+        updated = order.with_status(target, at=entry.at)
+        names = {"#s": "status", "#v": "version", "#u": "updated_at", "#sum": "summary"}
+        values: dict[str, Any] = {":new": target.value, ":v": order.version, ":next": updated.version,
+                                  ":at": entry.at}
+        sets = ["#s = :new", "#v = :next", "#u = :at", "#sum.#s = :new"]
+        for i, (key, value) in enumerate((extra or {}).items()):
+            names[f"#x{i}"] = key
+            values[f":x{i}"] = value
+            sets.append(f"#x{i} = :x{i}")
+        try:
+            self.db.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.table,
+                            "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                            "UpdateExpression": "SET " + ", ".join(sets),
+                            "ConditionExpression": "#v = :v",
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()}}},
+                {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+            ])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise Conflict(f"order {order.order_id} changed concurrently; read it again") from exc
+            raise
+        return updated
+
+    # -- reads ----------------------------------------------------------------------------
+    def get(self, order_id: str) -> Order | None:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": to_value(order_pk(order_id))},
+        }
+        while True:
+            page = self.db.query(**kwargs)
+            items.extend(from_item(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        header = next((i for i in items if i["SK"] == ORDER_SK), None)
+        if header is None:
+            return None
+        events = [i for i in items if i["SK"].startswith("EVENT#")]
+        return order_from_items(header, events)
+
+    def get_raw_header(self, order_id: str) -> dict[str, Any] | None:
+        item = self.db.get_item(TableName=self.table, ConsistentRead=True,
+                                Key=to_item({"PK": order_pk(order_id), "SK": ORDER_SK})).get("Item")
+        return from_item(item) if item else None
+
+    def list_page(self, index: str, partition: str, *, limit: int, token: str | None
+                  ) -> tuple[list[dict[str, Any]], str | None]:
+        pk_attr = f"{index}PK"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "IndexName": index, "ScanIndexForward": False, "Limit": limit,
+            "KeyConditionExpression": "#pk = :pk", "ExpressionAttributeNames": {"#pk": pk_attr},
+            "ExpressionAttributeValues": {":pk": to_value(partition)},
+        }
+        start = decode_token(token, index_pk=pk_attr, partition=partition)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.db.query(**kwargs)
+        summaries = [from_item(i)["summary"] for i in page.get("Items", []) if "summary" in i]
+        return summaries, encode_token(page.get("LastEvaluatedKey"))

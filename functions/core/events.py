@@ -1,0 +1,41 @@
+"""Domain event envelope published on the event bus.
+
+``detail = {"metadata": {...}, "data": {...}}``; ``source`` names the capability that owns
+the fact (``oms.capture``) and ``detail-type`` the past-tense event name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .ids import new_id
+
+SCHEMA_VERSION = "1"
+
+
+def utc_now() -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z``: sorts as text, as the table relies on."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    name: str
+    source: str
+    data: dict[str, Any]
+    event_id: str = field(default_factory=lambda: new_id("evt"))
+    occurred_at: str = field(default_factory=utc_now)
+    correlation_id: str | None = None
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "event_id": self.event_id,
+                "occurred_at": self.occurred_at,
+                "version": SCHEMA_VERSION,
+                "correlation_id": self.correlation_id,
+            },
+            "data": self.data,
+        }

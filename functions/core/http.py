@@ -1,0 +1,138 @@
+"""HTTP edge shared by every capability's API function: who is calling, and errors as
+``application/problem+json`` (RFC 9457) mapped from domain errors in one place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from .errors import DomainError, FieldError, Forbidden
+from .observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 256 * 1024  # an order must fit in one queue message or event
+ROLES = ("channel", "node", "agent", "finance")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str
+    principal_id: str
+
+
+def principal_of(app: APIGatewayRestResolver) -> Principal:
+    """The caller as resolved by the REQUEST authorizer (API Gateway puts its context here)."""
+    ctx = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    role, principal_id = ctx.get("role"), ctx.get("principal_id")
+    if role not in ROLES or not principal_id:
+        # Only reachable when a route is wired without the authorizer: fail closed.
+        raise Forbidden("no authenticated principal for this route")
+    return Principal(role=str(role), principal_id=str(principal_id))
+
+
+def require_role(app: APIGatewayRestResolver, *roles: str) -> Principal:
+    principal = principal_of(app)
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role!r} may not {app.current_event.http_method} this resource")
+    return principal
+
+
+def problem(
+    status: int, title: str, detail: str, *, slug: str, errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    body: dict[str, Any] = {
+        "type": f"urn:oms:problem:{slug}", "title": title, "status": status, "detail": detail,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+
+
+def field_path(loc: Iterable[Any]) -> str:
+    """pydantic loc ``("body", "lines", 0, "quantity")`` → ``lines[0].quantity``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _validation_problem(exc: RequestValidationError) -> Response[str]:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem(400, "Bad request", "the request body is not valid JSON", slug="bad-request")
+    headers_missing = [e for e in errors if (e.get("loc") or ("",))[0] == "header"]
+    if headers_missing:
+        fields = [FieldError(_header_name(str(e["loc"][-1])), _message(e)) for e in headers_missing]
+        detail = "; ".join(f"header {f.field} {f.message}" for f in fields)
+        return problem(400, "Bad request", detail, slug="bad-request", errors=fields)
+    field_errors = []
+    for e in errors:
+        loc = list(e.get("loc") or ())
+        if loc and loc[0] in ("body", "query", "path"):
+            loc = loc[1:]
+        # pydantic appends the union/validator branch ("function-after[…]") to some locs; drop it
+        loc = [p for p in loc if not (isinstance(p, str) and "[" in p)]
+        field = field_path(loc) or "body"
+        field_errors.append(FieldError(field, _message(e)))
+    detail = "; ".join(f"{f.field}: {f.message}" for f in field_errors[:5])
+    return problem(422, "Validation failed", detail, slug="validation", errors=field_errors)
+
+
+def _header_name(name: str) -> str:
+    """``idempotency-key`` → ``Idempotency-Key`` (as the client wrote it in the docs)."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error.get("msg", "is invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if error.get("type") == "missing":
+        return "is required"
+    if error.get("type") == "extra_forbidden":
+        return "is not a known field"
+    if error.get("type") == "too_short" and (error.get("ctx") or {}).get("min_length") == 1:
+        return "needs at least one entry"
+    return msg
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    """Every API function maps errors the same way."""
+
+    @app.exception_handler(RequestValidationError)
+    def _on_validation(exc: RequestValidationError) -> Response[str]:
+        return _validation_problem(exc)
+
+    @app.exception_handler(DomainError)
+    def _on_domain(exc: DomainError) -> Response[str]:
+        return problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors)
+
+    @app.not_found
+    def _on_not_found(_: Exception) -> Response[str]:
+        return problem(404, "Not found", f"no route {app.current_event.http_method} {app.current_event.path}",
+                       slug="not-found")
+
+    @app.exception_handler(Exception)
+    def _on_unexpected(exc: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
+                       slug="internal")
+
+
+def oversized(event: dict[str, Any]) -> Response[str] | None:
+    """413 before any parsing: the body must fit in one queue message or event."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
+    if size > MAX_BODY_BYTES:
+        return problem(413, "Payload too large", f"the body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
+                       slug="payload-too-large")
+    return None

@@ -1,0 +1,150 @@
+"""The order as the domain sees it: entities, statuses and the transitions between them.
+
+Entities are plain dataclasses; API models (capability ``models.py``) and DynamoDB item shapes
+(adapters) are separate classes mapped explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class OrderStatus(StrEnum):
+    CAPTURED = "CAPTURED"
+    ALLOCATED = "ALLOCATED"
+    BACKORDERED = "BACKORDERED"
+    IN_FULFILLMENT = "IN_FULFILLMENT"
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+    SHIPPED = "SHIPPED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+#: Legal transitions. Anything else is refused (409), never silently applied.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.CAPTURED: frozenset({OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.CANCELLED}),
+    OrderStatus.BACKORDERED: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
+    OrderStatus.ALLOCATED: frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.CANCELLED}),
+    OrderStatus.IN_FULFILLMENT: frozenset(
+        {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.COMPLETED}),
+    OrderStatus.COMPLETED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+#: Statuses from which a cancel is still possible (nothing dispatched yet).
+CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if OrderStatus.CANCELLED in nxt)
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+class CancelReason(StrEnum):
+    CUSTOMER = "CUSTOMER"
+    FRAUD = "FRAUD"
+    INVENTORY = "INVENTORY"
+    STAFF = "STAFF"
+    OTHER = "OTHER"
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    email: str
+    phone: str | None = None
+    locale: str = "en"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str | None = None
+    region: str | None = None
+    company: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    tax_class: str
+    net: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class Payment:
+    method: str  # "card" | "on_account"
+    amount: Decimal | None = None
+    authorization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    shipping: Decimal
+    shipping_tax: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: str
+    event: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    channel: str
+    status: OrderStatus
+    version: int
+    currency: str
+    customer: Customer
+    lines: tuple[OrderLine, ...]
+    shipping_address: Address
+    shipping_method: str
+    payment: Payment
+    totals: Totals
+    created_at: str
+    updated_at: str
+    channel_order_id: str | None = None
+    cancel_reason: str | None = None
+    timeline: tuple[TimelineEntry, ...] = ()
+
+    def with_status(self, status: OrderStatus, *, at: str) -> Order:
+        return replace(self, status=status, version=self.version + 1, updated_at=at)
+
+    def visible_to(self, role: str, principal_id: str) -> bool:
+        """A channel sees only its own orders; agents and finance see all."""
+        if role == "channel":
+            return self.channel == principal_id
+        return role in ("agent", "finance")
+
+
+class DuplicateChannelOrder(Exception):
+    """The channel already sent an order with this channel_order_id."""
+
+    def __init__(self, existing_order_id: str | None) -> None:
+        super().__init__(existing_order_id)
+        self.existing_order_id = existing_order_id
+
+
+class CreditLimitExceeded(Exception):
+    """An on-account order would exceed the customer's available credit (or there is no account)."""

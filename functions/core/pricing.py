@@ -1,0 +1,109 @@
+"""Order totals: net line amounts, tax per line at the destination's rate, shipping.
+
+Reference tables live in ``core/reference/*.json`` (reviewed data, not code). Tax is computed
+per line and for shipping, each rounded half-up to the minor unit; the order's tax is the sum
+of those, so every invoice built from lines adds up to the cent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationFailed
+from .money import AmountError, fmt, parse_amount, round_money
+
+_REFERENCE = Path(__file__).with_name("reference")
+TAX_CLASSES = ("standard", "reduced", "zero")
+SHIPPING_METHODS = ("standard", "express")
+
+
+@cache
+def _table(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((_REFERENCE / f"{name}.json").read_text())["rates"]
+    return data
+
+
+def tax_rate(country: str, tax_class: str) -> Decimal:
+    rates = _table("tax_rates").get(country)
+    if rates is None:
+        raise ValidationFailed("shipping_address.country", f"no tax rates for destination {country}")
+    return Decimal(rates[tax_class])
+
+
+def list_shipping_price(country: str, method: str, currency: str) -> Decimal:
+    entry = _table("shipping_rates").get(country)
+    if entry is None:
+        raise ValidationFailed("shipping_address.country", f"no shipping to {country}; send shipping_price")
+    if entry["currency"] != currency:
+        raise ValidationFailed(
+            "shipping_price",
+            f"no list shipping price to {country} in {currency}; send shipping_price",
+        )
+    return parse_amount(entry[method], currency)
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    net: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    currency: str
+    subtotal: Decimal
+    shipping: Decimal
+    shipping_tax: Decimal
+    tax: Decimal
+    total: Decimal
+    lines: tuple[PricedLine, ...]
+
+    def as_wire(self) -> dict[str, str]:
+        c = self.currency
+        return {"subtotal": fmt(self.subtotal, c), "shipping": fmt(self.shipping, c),
+                "tax": fmt(self.tax, c), "total": fmt(self.total, c)}
+
+
+@dataclass(frozen=True)
+class LineInput:
+    quantity: int
+    unit_price: Decimal
+    tax_class: str = "standard"
+
+
+def price_order(
+    *,
+    currency: str,
+    country: str,
+    lines: list[LineInput],
+    shipping_method: str,
+    shipping_price: Decimal | None,
+) -> Totals:
+    priced = []
+    for line in lines:
+        net = line.unit_price * line.quantity
+        priced.append(PricedLine(net=net, tax=round_money(net * tax_rate(country, line.tax_class), currency)))
+    shipping = (
+        shipping_price if shipping_price is not None
+        else list_shipping_price(country, shipping_method, currency)
+    )
+    shipping_tax = round_money(shipping * tax_rate(country, "standard"), currency)
+    subtotal = sum((p.net for p in priced), Decimal(0))
+    tax = sum((p.tax for p in priced), Decimal(0)) + shipping_tax
+    return Totals(
+        currency=currency, subtotal=subtotal, shipping=shipping, shipping_tax=shipping_tax,
+        tax=tax, total=subtotal + shipping + tax, lines=tuple(priced),
+    )
+
+
+def amount(field: str, text: object, currency: str) -> Decimal:
+    """Parse an amount, turning a bad one into a 422 that names ``field``."""
+    try:
+        return parse_amount(text, currency)
+    except AmountError as exc:
+        raise ValidationFailed(field, str(exc)) from exc

@@ -1,0 +1,154 @@
+"""Per-environment settings and the names every construct uses — in one place.
+
+Each environment is one `EnvironmentConfig`. Constructs read from it and never branch on the
+environment's name; the handful of things `local` does differently because of the emulator
+live in `infra/environments.py`, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STATEMACHINES_DIR = REPO_ROOT / "statemachines"
+
+ENVIRONMENTS: tuple[str, ...] = ("local", "dev", "staging", "prod")
+ALL = "all"  # `-c env=all`: every environment in one App (one jsii boot for CI and tests)
+
+SERVICE = "oms"
+STAGE_NAME = "v1"  # the API's only stage: versioning by stage, as the contract says
+
+# Powertools: the public layer from AWS (account 017000801446), matching the version pinned in
+# pyproject.toml (aws-lambda-powertools==3.37.0). Layer versions are numbered per (python,
+# arch) layer, not by Powertools version. Verify before a deploy:
+#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.13/3.37.0
+# (the public SSM parameter resolves a Powertools version to its layer ARN).
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION = 27
+
+# Roles an API key can carry; each gets a usage plan (see ARCHITECTURE.md, API Gateway).
+API_ROLES: tuple[str, ...] = ("channel", "node", "agent", "finance")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    rate_limit: float  # steady-state requests per second
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    api_5xx_per_5_min: int  # API Gateway 5XXError sum over 5 minutes
+    api_function_p99_ms: int  # p99 Duration of each API-facing function
+    authorizer_errors_per_5_min: int  # alarm when above: 0 = on the first error
+    stream_iterator_age_ms: int  # how far the stream consumer may lag behind the table
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    # Lambda
+    memory_mb: int = 512  # arm64, Python + pydantic: 512 MB keeps cold starts ~<1 s
+    timeout: Duration = field(default_factory=lambda: Duration.seconds(15))
+    log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS
+    # Data
+    removal_policy: RemovalPolicy = RemovalPolicy.DESTROY  # table and log groups
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = False
+    # API
+    authorizer_cache_ttl: Duration = field(default_factory=lambda: Duration.seconds(300))
+    stage_throttle: Throttle = Throttle(rate_limit=100, burst_limit=200)
+    usage_plan_throttles: Mapping[str, Throttle] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "channel": Throttle(rate_limit=50, burst_limit=100),
+                "node": Throttle(rate_limit=20, burst_limit=40),
+                "agent": Throttle(rate_limit=10, burst_limit=20),
+                "finance": Throttle(rate_limit=5, burst_limit=10),
+            }
+        )
+    )
+    # Monitoring
+    alarms: AlarmThresholds = AlarmThresholds(
+        api_5xx_per_5_min=5,
+        api_function_p99_ms=3000,
+        authorizer_errors_per_5_min=0,
+        stream_iterator_age_ms=60_000,
+    )
+
+    # ----- names (one place; every physical name carries the environment) -----
+    @property
+    def prefix(self) -> str:
+        return f"{SERVICE}-{self.name}"
+
+    @property
+    def stack_name(self) -> str:
+        return f"Oms-{self.name}"
+
+    @property
+    def api_name(self) -> str:
+        return self.prefix
+
+    @property
+    def event_bus_name(self) -> str:
+        return self.prefix
+
+    def function_name(self, capability: str, role: str) -> str:
+        return f"{self.prefix}-{capability}-{role}"
+
+    def state_machine_name(self, workflow: str) -> str:
+        return f"{self.prefix}-{workflow.replace('_', '-')}"
+
+    def queue_name(self, purpose: str) -> str:
+        return f"{self.prefix}-{purpose}"
+
+
+_PROD_THROTTLES = MappingProxyType(
+    {
+        "channel": Throttle(rate_limit=200, burst_limit=400),
+        "node": Throttle(rate_limit=50, burst_limit=100),
+        "agent": Throttle(rate_limit=20, burst_limit=40),
+        "finance": Throttle(rate_limit=10, burst_limit=20),
+    }
+)
+
+CONFIGS: Mapping[str, EnvironmentConfig] = MappingProxyType(
+    {
+        # Emulator-specific differences of `local` are not settings: see environments.py.
+        "local": EnvironmentConfig(name="local", log_retention=logs.RetentionDays.ONE_DAY),
+        "dev": EnvironmentConfig(name="dev", log_retention=logs.RetentionDays.ONE_WEEK),
+        "staging": EnvironmentConfig(name="staging", log_retention=logs.RetentionDays.ONE_MONTH),
+        "prod": EnvironmentConfig(
+            name="prod",
+            memory_mb=1024,
+            log_retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=True,
+            stage_throttle=Throttle(rate_limit=500, burst_limit=1000),
+            usage_plan_throttles=_PROD_THROTTLES,
+            alarms=AlarmThresholds(
+                api_5xx_per_5_min=1,
+                api_function_p99_ms=2000,
+                authorizer_errors_per_5_min=0,
+                stream_iterator_age_ms=30_000,
+            ),
+        ),
+    }
+)
+
+
+def resolve_environments(requested: str) -> tuple[str, ...]:
+    """`-c env=` value → the environments to synthesize."""
+    if requested == ALL:
+        return ENVIRONMENTS
+    if requested not in ENVIRONMENTS:
+        raise ValueError(f"env must be one of {(*ENVIRONMENTS, ALL)}, got {requested!r}")
+    return (requested,)

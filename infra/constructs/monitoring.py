@@ -1,0 +1,165 @@
+"""Alarms, the dashboard, and the topic alarms notify.
+
+Constructs call the `watch_*` methods right where they create a resource, so an asynchronous
+path cannot exist without its alarm. Every alarm notifies the alarm topic (subscribe on-call to it
+outside the stack: emails and paging endpoints are not template material).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+
+PERIOD = Duration.minutes(5)
+GREATER = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING  # no data = nothing happened
+
+
+class Monitoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", topic_name=f"{config.prefix}-alarms", enforce_ssl=True
+        )
+        self._action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.prefix)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=GREATER,
+            treat_missing_data=NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(self._action)
+        self.alarms.append(alarm)
+        return alarm
+
+    def watch_dead_letter_queue(self, construct_id: str, queue: sqs.IQueue, *, what: str) -> None:
+        """Anything in a DLQ is a message the system gave up on: alarm on the first one."""
+        depth = queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic="Maximum"
+        )
+        self._alarm(
+            f"{construct_id}NotEmpty",
+            depth,
+            threshold=0,
+            description=f"{what}: messages in the dead-letter queue need a look (and a redrive).",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title=f"DLQ depth: {what}", left=[depth], width=8)
+        )
+
+    def watch_api(self, api: apigateway.RestApi) -> None:
+        thresholds = self._config.alarms
+        server_errors = api.metric_server_error(period=PERIOD, statistic="Sum")
+        self._alarm(
+            "Api5xx",
+            server_errors,
+            threshold=thresholds.api_5xx_per_5_min,
+            description="API Gateway answered with 5XX errors.",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[api.metric_count(period=PERIOD), api.metric_client_error(period=PERIOD)],
+                right=[server_errors],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency p99",
+                left=[api.metric_latency(period=PERIOD, statistic="p99")],
+                width=12,
+            ),
+        )
+
+    def watch_api_function(self, construct_id: str, function: lambda_.IFunction) -> None:
+        p99 = function.metric_duration(period=PERIOD, statistic="p99")
+        self._alarm(
+            f"{construct_id}P99",
+            p99,
+            threshold=self._config.alarms.api_function_p99_ms,
+            description="An API function's p99 duration is above its budget.",
+        )
+        self._function_widget(function, p99)
+
+    def watch_authorizer(self, construct_id: str, function: lambda_.IFunction) -> None:
+        errors = function.metric_errors(period=PERIOD, statistic="Sum")
+        self._alarm(
+            f"{construct_id}Errors",
+            errors,
+            threshold=self._config.alarms.authorizer_errors_per_5_min,
+            description="The API authorizer failed: callers get 500 AUTHORIZER_FAILURE.",
+        )
+        self._function_widget(function, function.metric_duration(period=PERIOD, statistic="p99"))
+
+    def watch_stream_consumer(self, construct_id: str, function: lambda_.IFunction) -> None:
+        iterator_age = function.metric(
+            "IteratorAge", period=Duration.minutes(1), statistic="Maximum"
+        )
+        self._alarm(
+            f"{construct_id}IteratorAge",
+            iterator_age,
+            threshold=self._config.alarms.stream_iterator_age_ms,
+            description="The table's stream consumer is falling behind.",
+        )
+        self._function_widget(function, iterator_age)
+
+    def watch_worker(self, function: lambda_.IFunction) -> None:
+        """Functions whose failures surface elsewhere (DLQ, workflow): dashboard only."""
+        self._function_widget(function, function.metric_duration(period=PERIOD, statistic="p99"))
+
+    def watch_state_machine(self, construct_id: str, machine: sfn.StateMachine) -> None:
+        failed = machine.metric_failed(period=PERIOD, statistic="Sum")
+        timed_out = machine.metric_timed_out(period=PERIOD, statistic="Sum")
+        self._alarm(
+            f"{construct_id}Failed",
+            failed,
+            threshold=0,
+            description="Workflow executions failed; their orders stay where they were.",
+        )
+        self._alarm(
+            f"{construct_id}TimedOut",
+            timed_out,
+            threshold=0,
+            description="Workflow executions timed out.",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"Workflow {machine.node.id}",
+                left=[machine.metric_started(period=PERIOD), machine.metric_succeeded(period=PERIOD)],
+                right=[failed, timed_out],
+                width=12,
+            )
+        )
+
+    def _function_widget(self, function: lambda_.IFunction, extra: cloudwatch.IMetric) -> None:
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"Function {function.node.id}",
+                left=[
+                    function.metric_invocations(period=PERIOD),
+                    function.metric_errors(period=PERIOD),
+                    function.metric_throttles(period=PERIOD),
+                ],
+                right=[extra],
+                width=12,
+            )
+        )
