@@ -1,0 +1,72 @@
+"""In-memory implementations of the ports, with the same conditional semantics as the table."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from functions.core.errors import Conflict
+from functions.core.orders import (
+    CreditLimitExceeded,
+    DuplicateChannelOrder,
+    Order,
+    OrderStatus,
+    TimelineEntry,
+)
+
+
+class FakeOrderStore:
+    def __init__(self, credit: dict[tuple[str, str], Any] | None = None) -> None:
+        self.orders: dict[str, Order] = {}
+        self.refs: dict[tuple[str, str], str] = {}
+        self.credit = dict(credit or {})
+
+    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None:
+        ref = (order.channel, order.channel_order_id) if order.channel_order_id else None
+        if ref and ref in self.refs:
+            raise DuplicateChannelOrder(self.refs[ref])
+        account = (order.channel, order.customer.customer_id)
+        if credit_limit_check and (account not in self.credit or self.credit[account] < order.totals.total):
+            raise CreditLimitExceeded()
+        if credit_limit_check:
+            self.credit[account] -= order.totals.total
+        if ref:
+            self.refs[ref] = order.order_id
+        self.orders[order.order_id] = _with_events(order, (first_event,))
+
+    def get(self, order_id: str) -> Order | None:
+        return self.orders.get(order_id)
+
+    def transition(self, order: Order, target: OrderStatus, entry: TimelineEntry,
+                   extra: dict[str, Any] | None = None) -> Order:
+        current = self.orders[order.order_id]
+        if current.version != order.version:
+            raise Conflict("changed concurrently")
+        updated = order.with_status(target, at=entry.at)
+        if extra and "cancel_reason" in extra:
+            from dataclasses import replace
+
+            updated = replace(updated, cancel_reason=extra["cancel_reason"])
+        self.orders[order.order_id] = _with_events(updated, current.timeline + (entry,))
+        return updated
+
+    def list_page(self, index: str, partition: str, *, limit: int, token: str | None
+                  ) -> tuple[list[dict[str, Any]], str | None]:
+        rows = sorted((o for o in self.orders.values() if _partition(index, o) == partition),
+                      key=lambda o: (o.created_at, o.order_id), reverse=True)
+        start = int(base64.b64decode(token)) if token else 0
+        page = rows[start:start + limit]
+        more = start + limit < len(rows)
+        return ([{"order_id": o.order_id, "status": o.status.value, "created_at": o.created_at} for o in page],
+                base64.b64encode(str(start + limit).encode()).decode() if more else None)
+
+
+def _with_events(order: Order, timeline: tuple[TimelineEntry, ...]) -> Order:
+    from dataclasses import replace
+
+    return replace(order, timeline=timeline)
+
+
+def _partition(index: str, o: Order) -> str:
+    return {"GSI1": f"CHANNEL#{o.channel}", "GSI2": f"CUSTOMER#{o.channel}#{o.customer.customer_id}",
+            "GSI3": f"ORDERS#{o.created_at[:7]}"}[index]

@@ -1,0 +1,213 @@
+"""Capture use cases on an in-memory store: what a channel sees when it sends, reads, cancels."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.capture.logic import CaptureService, DuplicateOrder, WorkflowService
+from functions.capture.models import OrderIn
+from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from functions.core.http import Principal
+from functions.core.orders import CANCELLABLE, CancelReason, OrderStatus, can_transition
+from tests.unit.fakes import FakeOrderStore
+
+WEBSHOP = Principal("channel", "webshop")
+MARKETPLACE = Principal("channel", "marketplace")
+AGENT = Principal("agent", "agent-1")
+
+ORDER: dict[str, Any] = {
+    "channel_order_id": "WEB-1001",
+    "customer": {"customer_id": "C-42", "email": "ada@example.com", "phone": "+4915112345678", "locale": "en-GB"},
+    "currency": "EUR",
+    "lines": [{"sku": "SKU-RED-MUG", "quantity": 2, "unit_price": "12.50"}],
+    "shipping_address": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
+                         "postal_code": "10117", "country": "DE"},
+    "shipping_method": "standard",
+    "payment": {"method": "card", "authorization_id": "auth_8xk2", "amount": "35.58"},
+}
+
+
+def body(**changes: Any) -> OrderIn:
+    data = copy.deepcopy(ORDER)
+    data.update(changes)
+    return OrderIn.model_validate(data)
+
+
+@pytest.fixture
+def service() -> CaptureService:
+    return CaptureService(store=FakeOrderStore())
+
+
+def test_captured_order_has_priced_lines_and_a_first_timeline_event(service: CaptureService) -> None:
+    order = service.capture(body(), WEBSHOP)
+    assert order.order_id.startswith("ord_") and order.status == OrderStatus.CAPTURED
+    assert order.channel == "webshop" and order.totals.total == Decimal("35.58")
+    assert [ln.line_id for ln in order.lines] == ["1"]
+    stored = service.get(order.order_id, WEBSHOP)
+    assert [e.event for e in stored.timeline] == ["OrderCaptured"]
+
+
+def test_reused_channel_order_id_is_a_conflict_naming_the_existing_order(service: CaptureService) -> None:
+    first = service.capture(body(), WEBSHOP)
+    with pytest.raises(DuplicateOrder) as err:
+        service.capture(body(), WEBSHOP)
+    assert err.value.existing_order_id == first.order_id and first.order_id in err.value.detail
+    # another channel may use the same reference
+    assert service.capture(body(), MARKETPLACE).channel == "marketplace"
+
+
+def test_card_authorisation_below_total_names_payment_amount(service: CaptureService) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        service.capture(body(payment={"method": "card", "authorization_id": "a", "amount": "35.57"}), WEBSHOP)
+    assert err.value.errors[0].field == "payment.amount"
+
+
+def test_price_with_too_many_decimals_names_the_line(service: CaptureService) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        service.capture(body(lines=[{"sku": "A", "quantity": 1, "unit_price": "1.00"},
+                                    {"sku": "B", "quantity": 1, "unit_price": "1.005"}]), WEBSHOP)
+    assert err.value.errors[0].field == "lines[1].unit_price"
+
+
+def test_on_account_needs_credit_and_consumes_it() -> None:
+    store = FakeOrderStore(credit={("webshop", "C-42"): Decimal("50.00")})
+    service = CaptureService(store=store)
+    on_account = {"method": "on_account"}
+    service.capture(body(channel_order_id=None, payment=on_account), WEBSHOP)
+    with pytest.raises(ValidationFailed) as err:  # 35.58 + 35.58 > 50.00
+        service.capture(body(channel_order_id=None, payment=on_account), WEBSHOP)
+    assert err.value.errors[0].field == "payment.method"
+    with pytest.raises(ValidationFailed):  # no credit account at all
+        service.capture(body(channel_order_id=None, payment=on_account,
+                             customer={**ORDER["customer"], "customer_id": "C-99"}), WEBSHOP)
+
+
+def test_another_channels_order_does_not_exist_for_you(service: CaptureService) -> None:
+    order = service.capture(body(), WEBSHOP)
+    with pytest.raises(NotFound):
+        service.get(order.order_id, MARKETPLACE)
+    assert service.get(order.order_id, AGENT).order_id == order.order_id
+
+
+def test_cancel_before_dispatch_then_again_is_harmless(service: CaptureService) -> None:
+    order = service.capture(body(), WEBSHOP)
+    cancelled = service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
+    assert cancelled.status == OrderStatus.CANCELLED and cancelled.cancel_reason == "CUSTOMER"
+    assert [e.event for e in cancelled.timeline] == ["OrderCaptured", "OrderCancelled"]
+    again = service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
+    assert [e.event for e in again.timeline] == ["OrderCaptured", "OrderCancelled"]
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.COMPLETED])
+def test_cancel_after_dispatch_is_refused_and_changes_nothing(service: CaptureService, status: OrderStatus) -> None:
+    order = service.capture(body(), WEBSHOP)
+    store = service.store
+    assert isinstance(store, FakeOrderStore)
+    from dataclasses import replace
+
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=status)
+    with pytest.raises(Conflict):
+        service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
+    assert store.orders[order.order_id].status == status
+
+
+def test_status_machine_allows_cancel_only_before_dispatch() -> None:
+    assert {s.value for s in CANCELLABLE} == {"CAPTURED", "BACKORDERED", "ALLOCATED", "IN_FULFILLMENT"}
+    assert not can_transition(OrderStatus.COMPLETED, OrderStatus.CAPTURED)
+    assert not can_transition(OrderStatus.CANCELLED, OrderStatus.ALLOCATED)
+
+
+def test_channel_lists_only_its_own_orders_newest_first_with_pages() -> None:
+    ticks = iter(range(10))
+    service = CaptureService(store=FakeOrderStore(), clock=lambda: f"2026-11-23T10:00:0{next(ticks)}.000Z")
+    ids = [service.capture(body(channel_order_id=f"W-{i}"), WEBSHOP).order_id for i in range(3)]
+    service.capture(body(channel_order_id="M-1"), MARKETPLACE)
+    page1, token = service.list(WEBSHOP, customer_id=None, limit=2, token=None)
+    page2, end = service.list(WEBSHOP, customer_id=None, limit=2, token=token)
+    assert [o["order_id"] for o in page1 + page2] == list(reversed(ids)) and end is None
+
+
+def test_agent_listing_walks_back_over_empty_months() -> None:
+    clock = iter(["2026-09-10T10:00:00.000Z", "2026-11-23T10:00:00.000Z", "2026-11-23T11:00:00.000Z"])
+    service = CaptureService(store=FakeOrderStore(), clock=lambda: next(clock))
+    old = service.capture(body(channel_order_id="old"), WEBSHOP)
+    new = service.capture(body(channel_order_id="new"), WEBSHOP)
+    orders, token = service.list(AGENT, customer_id=None, limit=10, token=None)  # clock: 2026-11
+    assert [o["order_id"] for o in orders] == [new.order_id, old.order_id] and token is None
+
+
+def test_agent_listing_rejects_a_forged_token(service: CaptureService) -> None:
+    with pytest.raises(BadRequest):
+        service.list(AGENT, customer_id=None, limit=10, token="garbage|x")
+
+
+class FakeClaims:
+    def __init__(self) -> None:
+        self.claims: dict[str, dict[str, str]] = {}
+        self.released: list[str] = []
+
+    def claim_start(self, order_id: str, execution_name: str, at: str) -> bool:
+        if order_id in self.claims:
+            return False
+        self.claims[order_id] = {"name": execution_name}
+        return True
+
+    def confirm_start(self, order_id: str, execution_name: str, execution_arn: str) -> None:
+        self.claims[order_id]["arn"] = execution_arn
+
+    def release_claim(self, order_id: str, execution_name: str) -> None:
+        self.claims.pop(order_id, None)
+        self.released.append(execution_name)
+
+    def accept(self, order_id: str, execution_id: str, entry: Any) -> tuple[str, bool]:
+        owner = self.claims.setdefault(order_id, {}).setdefault("accepted_by", execution_id)
+        return "CAPTURED", owner == execution_id
+
+
+class FakeStarter:
+    def __init__(self, fail: int = 0) -> None:
+        self.started: list[str] = []
+        self.fail = fail
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("throttled")
+        self.started.append(name)
+        return f"arn:execution:{name}"
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def publish(self, events: Any) -> None:
+        self.events.extend(events)
+
+
+def test_redelivered_capture_starts_one_workflow_and_publishes_once() -> None:
+    starter, publisher = FakeStarter(), FakePublisher()
+    svc = WorkflowService(claims=FakeClaims(), starter=starter, publisher=publisher)
+    assert svc.on_order_captured("ord_1", {"order_id": "ord_1"})
+    assert svc.on_order_captured("ord_1", {"order_id": "ord_1"}) is None
+    assert len(starter.started) == 1 and starter.started[0].startswith("ord_1-")
+    assert [e.name for e in publisher.events] == ["OrderCaptured"]
+
+
+def test_failed_start_releases_the_claim_so_the_retry_starts_it() -> None:
+    claims, starter = FakeClaims(), FakeStarter(fail=1)
+    svc = WorkflowService(claims=claims, starter=starter, publisher=FakePublisher())
+    with pytest.raises(RuntimeError):
+        svc.on_order_captured("ord_1", {})
+    assert svc.on_order_captured("ord_1", {}) and len(starter.started) == 1 and len(claims.released) == 1
+
+
+def test_only_the_first_execution_accepts_the_order() -> None:
+    svc = WorkflowService(claims=FakeClaims(), starter=FakeStarter(), publisher=FakePublisher())
+    assert svc.accept("ord_1", "exec-a")["accepted"] is True
+    assert svc.accept("ord_1", "exec-a")["accepted"] is True  # a retry of the same execution
+    assert svc.accept("ord_1", "exec-b")["accepted"] is False  # an at-least-once duplicate

@@ -1,0 +1,119 @@
+"""Bad input is answered before any write: the right 4xx, as problem+json naming the field.
+
+These requests never reach the table (validation happens first), so no AWS is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from functions.capture.handlers.api import lambda_handler
+from tests.unit.test_capture_logic import ORDER
+
+
+class Context:
+    function_name = "capture-api"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:capture-api"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def call(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+         role: str = "channel") -> tuple[int, dict[str, Any], dict[str, Any]]:
+    event = {
+        "resource": path, "path": path, "httpMethod": method,
+        "headers": {"Content-Type": "application/json", **(headers or {})}, "multiValueHeaders": {},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+        "requestContext": {"requestId": "r", "stage": "v1", "httpMethod": method, "resourcePath": path,
+                           "authorizer": {"role": role, "principal_id": "webshop"}, "identity": {}},
+        "body": body if body is None or isinstance(body, str) else json.dumps(body), "isBase64Encoded": False,
+    }
+    result = lambda_handler(event, Context())
+    headers_out = {k: v[0] if isinstance(v, list) else v
+                   for k, v in (result.get("multiValueHeaders") or result.get("headers") or {}).items()}
+    return result["statusCode"], headers_out, json.loads(result["body"])
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_NAME", "unused-in-these-tests")
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps(ORDER))
+    for path, value in changes.items():
+        target = data
+        *parents, leaf = path.split("__")
+        for p in parents:
+            target = target[int(p)] if p.isdigit() else target[p]
+        if value is ...:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return data
+
+
+KEY = {"Idempotency-Key": "k-1"}
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    (with_(lines__0__quantity=-1), 422, "lines[0].quantity"),
+    (with_(lines__0__quantity="2"), 422, "lines[0].quantity"),
+    (with_(lines=[]), 422, "lines"),
+    (with_(currency="XXX"), 422, "currency"),
+    (with_(lines__0__unit_price=12.5), 422, "lines[0].unit_price"),
+    (with_(shipping_address=...), 422, "shipping_address"),
+    (with_(shipping_address__country="Germany"), 422, "shipping_address.country"),
+    (with_(customer__email="not-an-email"), 422, "customer.email"),
+    (with_(surprise="field"), 422, "surprise"),
+    (with_(lines=[{"sku": "S", "quantity": 1, "unit_price": "1.00"}] * 251), 422, "lines"),
+])
+def test_schema_violations_are_422_naming_the_field(body: dict[str, Any], status: int, field: str) -> None:
+    code, headers, problem = call("POST", "/orders", body, KEY)
+    assert code == status and headers["Content-Type"] == "application/problem+json"
+    assert field in [e["field"] for e in problem["errors"]], problem
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+def test_line_limit_message_names_the_limit() -> None:
+    _, _, problem = call("POST", "/orders", with_(lines=[{"sku": "S", "quantity": 1, "unit_price": "1.00"}] * 251),
+                         KEY)
+    assert "250" in problem["errors"][0]["message"]
+
+
+def test_missing_idempotency_key_is_400_naming_the_header() -> None:
+    code, _, problem = call("POST", "/orders", ORDER)
+    assert code == 400 and problem["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_body_that_is_not_json_is_400() -> None:
+    code, _, problem = call("POST", "/orders", "{not json", KEY)
+    assert code == 400 and "JSON" in problem["detail"]
+
+
+def test_one_megabyte_body_is_413() -> None:
+    code, _, problem = call("POST", "/orders", "x" * (1024 * 1024), KEY)
+    assert code == 413 and problem["status"] == 413
+
+
+@pytest.mark.parametrize("role", ["node", "finance"])
+def test_roles_that_may_not_capture_get_403(role: str) -> None:
+    code, _, problem = call("POST", "/orders", ORDER, KEY, role=role)
+    assert code == 403 and role in problem["detail"]
+
+
+def test_unknown_route_is_404_problem() -> None:
+    code, _, problem = call("GET", "/nowhere")
+    assert code == 404 and problem["type"].endswith("not-found")
+
+
+def test_health_docs_and_openapi_need_no_principal() -> None:
+    assert call("GET", "/health")[0] == 200
+    code, _, doc = call("GET", "/openapi.json")
+    assert code == 200 and "/orders" in doc["paths"]
