@@ -47,7 +47,7 @@ class FakeOrderStore:
             from dataclasses import replace
 
             updated = replace(updated, cancel_reason=extra["cancel_reason"])
-        self.orders[order.order_id] = _with_events(updated, current.timeline + (entry,))
+        self.orders[order.order_id] = _with_events(updated, (*current.timeline, entry))
         return updated
 
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None

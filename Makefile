@@ -1,0 +1,65 @@
+# The project's vocabulary. Everything installs itself on first use: a fresh clone needs
+# only python3 (3.11+) and, for `make deploy`, node.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY   := .venv/bin/python
+UV   := .tools/bin/uv
+ENV  ?= dev
+PORT ?= $(or $(OMS_PORT),8080)
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install up test test-app test-infra lint synth openapi deploy diff clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==0.13.8
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced ## create .venv with the locked dependencies
+
+up: install ## synthesize the local stack, deploy it into the embedded cloud, seed it, serve http://127.0.0.1:$(PORT)
+	$(PY) -m localcloud serve --port $(PORT)
+
+test: install ## every test tier: unit, local cloud, integration, end-to-end, infrastructure
+	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e
+	$(PY) -m pytest tests/infra
+
+test-app: install ## all tiers except infrastructure (no CDK/jsii)
+	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e
+
+test-infra: install ## CDK assertions, cdk-nag, cfn-lint
+	$(PY) -m pytest tests/infra
+
+lint: install ## ruff, mypy --strict on functions/core
+	$(PY) -m ruff check .
+	$(PY) -m mypy functions
+
+synth: install ## synthesize all four environments into cdk.out/ (runs cdk-nag)
+	$(PY) -m infra.synth --env all --out cdk.out
+
+openapi: install ## regenerate the committed OpenAPI document
+	$(PY) -m functions.openapi_doc
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deploy: install node_modules/.installed ## deploy one environment: make deploy ENV=dev|staging|prod (needs AWS credentials)
+	npx cdk deploy -c env=$(ENV) Oms-$(ENV) --require-approval broadening
+
+diff: install node_modules/.installed ## compare an environment with what is deployed: make diff ENV=prod
+	npx cdk diff -c env=$(ENV) Oms-$(ENV)
+
+clean: ## remove build output and caches (keeps .venv)
+	rm -rf cdk.out .cache .pytest_cache .ruff_cache .mypy_cache

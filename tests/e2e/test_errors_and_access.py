@@ -1,0 +1,99 @@
+"""Bad input and bad keys: the code API.md gives, problem+json naming the field, nothing written."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import KEYS
+from tests.e2e.orders import key, new_order
+from tests.e2e.test_capture_api import WEBSHOP, post_order
+
+
+def broken(path: str, value: Any) -> dict[str, Any]:
+    body = new_order()
+    target: Any = body
+    *parents, leaf = path.split(".")
+    for p in parents:
+        target = target[int(p)] if p.isdigit() else target[p]
+    if value is KeyError:
+        del target[leaf]
+    else:
+        target[leaf] = value
+    return body
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (broken("lines.0.quantity", -1), "lines[0].quantity"),
+    (broken("lines", []), "lines"),
+    (broken("currency", "XXX"), "currency"),
+    (broken("lines.0.unit_price", "12,50"), "lines[0].unit_price"),
+    (broken("lines.0.unit_price", "12.505"), "lines[0].unit_price"),
+    (broken("shipping_address", KeyError), "shipping_address"),
+])
+def test_invalid_orders_are_422_naming_the_field_and_write_nothing(http: httpx.Client, body: dict[str, Any],
+                                                                   field: str) -> None:
+    r = post_order(http, body, key())
+    assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json"
+    problem = r.json()
+    assert field in [e["field"] for e in problem["errors"]] and problem["status"] == 422
+    listed = http.get("/orders", headers=WEBSHOP, params={"limit": 100}).json()["orders"]
+    assert body["channel_order_id"] not in [o["channel_order_id"] for o in listed]
+    # the channel reference was not taken either: the corrected order goes through
+    fixed = new_order(channel_order_id=body["channel_order_id"])
+    assert post_order(http, fixed, key()).status_code == 201
+
+
+def test_missing_idempotency_key_is_400(http: httpx.Client) -> None:
+    r = post_order(http, new_order(), None)
+    assert r.status_code == 400 and r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_malformed_json_is_400(http: httpx.Client) -> None:
+    r = post_order(http, '{"lines": [', key())
+    assert r.status_code == 400 and r.json()["status"] == 400
+
+
+def test_one_megabyte_body_is_413(http: httpx.Client) -> None:
+    body = json.dumps({**new_order(), "padding": "x" * (1024 * 1024)})
+    r = post_order(http, body, key())
+    assert r.status_code == 413 and r.json()["status"] == 413
+
+
+def test_missing_api_key_is_401(http: httpx.Client) -> None:
+    r = http.get("/orders")
+    assert r.status_code == 401 and r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["status"] == 401
+
+
+def test_unknown_api_key_is_403(http: httpx.Client) -> None:
+    r = http.get("/orders", headers={"x-api-key": "not-a-key"})
+    assert r.status_code == 403 and r.json()["status"] == 403
+
+
+def test_role_not_allowed_on_route_is_403(http: httpx.Client) -> None:
+    r = post_order(http, new_order(), key(), api_key=KEYS["dc"])
+    assert r.status_code == 403 and r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_another_channels_order_is_404(http: httpx.Client) -> None:
+    order = post_order(http, new_order(), key()).json()
+    r = http.get(f"/orders/{order['order_id']}", headers={"x-api-key": KEYS["marketplace"]})
+    assert r.status_code == 404 and r.json()["status"] == 404
+    agent = http.get(f"/orders/{order['order_id']}", headers={"x-api-key": KEYS["agent"]})
+    assert agent.status_code == 200
+
+
+def test_public_routes_need_no_key(http: httpx.Client) -> None:
+    assert http.get("/health").json() == {"status": "ok"}
+    assert "/orders" in http.get("/openapi.json").json()["paths"]
+    docs = http.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_unknown_path_is_a_problem_not_a_crash(http: httpx.Client) -> None:
+    r = http.get("/nowhere", headers=WEBSHOP)
+    assert r.status_code in (403, 404) and r.headers["Content-Type"].startswith("application/problem+json")
