@@ -143,6 +143,7 @@ class Api(Construct):
                 response_headers={"Content-Type": f"'{PROBLEM_JSON}'"},
                 templates={"application/json": problem_template(title, status)},
             )
+        self.public_methods: list[apigateway.Method] = []
         self.usage_plans: dict[str, apigateway.UsagePlan] = {}
         for role in API_ROLES:
             throttle = config.usage_plan_throttles[role]
@@ -150,9 +151,7 @@ class Api(Construct):
                 f"UsagePlan{role.capitalize()}",
                 name=f"{config.prefix}-{role}",
                 description=f"API keys of role '{role}' (attached at run time by key management)",
-                throttle=apigateway.ThrottleSettings(
-                    rate_limit=throttle.rate_limit, burst_limit=throttle.burst_limit
-                ),
+                throttle=apigateway.ThrottleSettings(rate_limit=throttle.rate_limit, burst_limit=throttle.burst_limit),
                 api_stages=[apigateway.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
             )
         monitoring.watch_api(self.rest_api)
@@ -164,7 +163,7 @@ class Api(Construct):
     def add_public_route(self, path: str, handler: lambda_.IFunction, *, method: str = "GET") -> None:
         """An unauthenticated route (health check, API description)."""
         resource = self.rest_api.root.resource_for_path(path)
-        resource.add_method(method, self._integration(handler), api_key_required=False)
+        self.public_methods.append(resource.add_method(method, self._integration(handler), api_key_required=False))
 
     def add_prefix(
         self,
@@ -194,9 +193,7 @@ class Api(Construct):
             "api_key_required": True,
         }
         if required_headers:
-            options["request_parameters"] = {
-                f"method.request.header.{header}": True for header in required_headers
-            }
+            options["request_parameters"] = {f"method.request.header.{header}": True for header in required_headers}
             options["request_validator"] = self.parameters_validator
         return options
 

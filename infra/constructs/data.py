@@ -77,8 +77,6 @@ class Data(Construct):
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem"],
                 resources=self._resources(with_indexes=False),
-                conditions={
-                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{key_prefix}*"]}
-                },
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{key_prefix}*"]}},
             )
         )

@@ -9,7 +9,7 @@ group. Callers add exactly the permissions the function needs.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from aws_cdk import Aws, Duration, IgnoreMode
 from aws_cdk import aws_iam as iam
@@ -49,9 +49,7 @@ class LambdaFunctions(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         self.environment: Mapping[str, str] = dict(environment)
-        self.code = lambda_.Code.from_asset(
-            str(REPO_ROOT), exclude=ASSET_EXCLUDES, ignore_mode=IgnoreMode.GIT
-        )
+        self.code = lambda_.Code.from_asset(str(REPO_ROOT), exclude=ASSET_EXCLUDES, ignore_mode=IgnoreMode.GIT)
         self._layers: list[lambda_.ILayerVersion] = []
         if use_powertools_layer:
             self._layers.append(

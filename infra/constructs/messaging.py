@@ -43,12 +43,8 @@ class Messaging(Construct):
             queue_name=config.queue_name("order-intake"),
             enforce_ssl=True,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
-            visibility_timeout=Duration.seconds(
-                config.timeout.to_seconds() * INTAKE_VISIBILITY_TIMEOUT_FACTOR
-            ),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=intake_dlq, max_receive_count=INTAKE_MAX_RECEIVE_COUNT
-            ),
+            visibility_timeout=Duration.seconds(config.timeout.to_seconds() * INTAKE_VISIBILITY_TIMEOUT_FACTOR),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=intake_dlq, max_receive_count=INTAKE_MAX_RECEIVE_COUNT),
         )
 
     def dead_letter_queue(self, construct_id: str, *, purpose: str) -> sqs.Queue:

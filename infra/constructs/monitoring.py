@@ -28,9 +28,7 @@ class Monitoring(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", topic_name=f"{config.prefix}-alarms", enforce_ssl=True
-        )
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", topic_name=f"{config.prefix}-alarms", enforce_ssl=True)
         self._action = cloudwatch_actions.SnsAction(self.alarm_topic)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.prefix)
         self.alarms: list[cloudwatch.Alarm] = []
@@ -54,18 +52,14 @@ class Monitoring(Construct):
 
     def watch_dead_letter_queue(self, construct_id: str, queue: sqs.IQueue, *, what: str) -> None:
         """Anything in a DLQ is a message the system gave up on: alarm on the first one."""
-        depth = queue.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(1), statistic="Maximum"
-        )
+        depth = queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum")
         self._alarm(
             f"{construct_id}NotEmpty",
             depth,
             threshold=0,
             description=f"{what}: messages in the dead-letter queue need a look (and a redrive).",
         )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(title=f"DLQ depth: {what}", left=[depth], width=8)
-        )
+        self.dashboard.add_widgets(cloudwatch.GraphWidget(title=f"DLQ depth: {what}", left=[depth], width=8))
 
     def watch_api(self, api: apigateway.RestApi) -> None:
         thresholds = self._config.alarms
@@ -111,9 +105,7 @@ class Monitoring(Construct):
         self._function_widget(function, function.metric_duration(period=PERIOD, statistic="p99"))
 
     def watch_stream_consumer(self, construct_id: str, function: lambda_.IFunction) -> None:
-        iterator_age = function.metric(
-            "IteratorAge", period=Duration.minutes(1), statistic="Maximum"
-        )
+        iterator_age = function.metric("IteratorAge", period=Duration.minutes(1), statistic="Maximum")
         self._alarm(
             f"{construct_id}IteratorAge",
             iterator_age,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from aws_cdk import Fn
 from aws_cdk import aws_iam as iam
@@ -27,7 +28,7 @@ from infra.constructs.monitoring import Monitoring
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
-def asl_path(workflow: str):  # noqa: ANN201 - Path, kept import-light
+def asl_path(workflow: str) -> Path:
     return STATEMACHINES_DIR / f"{workflow}.asl.json"
 
 
@@ -70,8 +71,7 @@ class Workflows(Construct):
         placeholders = set(PLACEHOLDER.findall(definition))
         if placeholders != set(functions):
             raise ValueError(
-                f"{workflow}: the ASL uses {sorted(placeholders)}, substitutions given for "
-                f"{sorted(functions)}"
+                f"{workflow}: the ASL uses {sorted(placeholders)}, substitutions given for {sorted(functions)}"
             )
         name = self._config.state_machine_name(workflow)
         log_group = logs.LogGroup(
@@ -93,9 +93,7 @@ class Workflows(Construct):
             tracing_enabled=True,
             # Failures only, without execution data (orders carry personal data). Successful
             # runs are visible in X-Ray and in the order's timeline in the table.
-            logs=sfn.LogOptions(
-                destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False
-            ),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
         )
         # The unqualified ARNs the ASL names, and nothing else (grant_invoke would add `:*`).
         machine.add_to_role_policy(

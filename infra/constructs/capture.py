@@ -1,0 +1,132 @@
+"""Capture: order intake over HTTP and SQS, the table's stream consumer, the workflow task.
+
+| function      | trigger                                                          | may                        |
+|---------------|------------------------------------------------------------------|----------------------------|
+| api           | API: /health /openapi.json /docs (public), /orders, /orders/*    | read/write the table       |
+| intake        | SQS order-intake (batch 10, partial failures, DLQ after 5)       | read/write the table       |
+| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | read/write the table, put  |
+|               | partial failures, on-failure DLQ)                                | events, start the workflow |
+| accept-order  | order_fulfillment task                                           | read/write the table       |
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.data import Data
+from infra.constructs.functions import LambdaFunctions
+from infra.constructs.messaging import Messaging
+from infra.constructs.monitoring import Monitoring
+
+HANDLERS = "functions.capture.handlers"
+INTAKE_BATCH_SIZE = 10
+STREAM_BATCH_SIZE = 100
+STREAM_RETRY_ATTEMPTS = 5
+# Only order headers reach the stream consumer: timeline events, refs and keys never wake it.
+ORDER_HEADER_FILTER = {"dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")}}}}
+
+
+class Capture(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: LambdaFunctions,
+        data: Data,
+        messaging: Messaging,
+        api: Api,
+        monitoring: Monitoring,
+        order_workflow_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        # --- HTTP ----------------------------------------------------------------------------
+        self.api_function = functions.python_function(
+            self,
+            "ApiFunction",
+            capability="capture",
+            role="api",
+            handler=f"{HANDLERS}.api.lambda_handler",
+            description="Orders API: capture, read, list, cancel; health and API description",
+        )
+        data.grant_read_write(self.api_function)
+        for path in ("health", "openapi.json", "docs"):
+            api.add_public_route(path, self.api_function)
+        api.add_prefix(
+            "orders",
+            self.api_function,
+            methods=("GET", "POST"),
+            # Safe retries of a capture need the client's key: refuse the request before it
+            # costs a function invocation.
+            required_headers={"POST": ("Idempotency-Key",)},
+        )
+        monitoring.watch_api_function("CaptureApi", self.api_function)
+
+        # --- SQS intake (EDI, bulk feeds, marketplace webhooks) -------------------------------
+        self.intake_function = functions.python_function(
+            self,
+            "IntakeFunction",
+            capability="capture",
+            role="intake",
+            handler=f"{HANDLERS}.intake.lambda_handler",
+            description="Captures orders from the order-intake queue",
+        )
+        data.grant_read_write(self.intake_function)
+        self.intake_function.add_event_source(
+            event_sources.SqsEventSource(
+                messaging.order_intake_queue,
+                batch_size=INTAKE_BATCH_SIZE,
+                report_batch_item_failures=True,
+            )
+        )
+        monitoring.watch_worker(self.intake_function)
+
+        # --- Table stream: start the order workflow once, publish domain events --------------
+        self.stream_dead_letter_queue = stream_dlq = messaging.dead_letter_queue(
+            "OrderStreamDlq", purpose="order-stream-dlq"
+        )
+        self.stream_function = functions.python_function(
+            self,
+            "StreamFunction",
+            capability="capture",
+            role="stream",
+            handler=f"{HANDLERS}.stream.lambda_handler",
+            description="Order stream consumer: starts the order workflow, publishes events",
+        )
+        data.grant_read_write(self.stream_function)
+        messaging.event_bus.grant_put_events_to(self.stream_function)
+        self.stream_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[order_workflow_arn])
+        )
+        self.stream_function.add_event_source(
+            event_sources.DynamoEventSource(
+                data.table,
+                # From the oldest record: nothing written before the mapping existed is lost
+                # (every consumer step is idempotent).
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=STREAM_BATCH_SIZE,
+                bisect_batch_on_error=True,
+                retry_attempts=STREAM_RETRY_ATTEMPTS,
+                report_batch_item_failures=True,
+                on_failure=event_sources.SqsDlq(stream_dlq),
+                filters=[lambda_.FilterCriteria.filter(ORDER_HEADER_FILTER)],
+            )
+        )
+        monitoring.watch_stream_consumer("CaptureStream", self.stream_function)
+
+        # --- Workflow task --------------------------------------------------------------------
+        self.accept_order_function = functions.python_function(
+            self,
+            "AcceptOrderFunction",
+            capability="capture",
+            role="accept-order",
+            handler=f"{HANDLERS}.accept_order.lambda_handler",
+            description="order_fulfillment task: moves a captured order into fulfilment once",
+        )
+        data.grant_read_write(self.accept_order_function)
+        monitoring.watch_worker(self.accept_order_function)

@@ -1,0 +1,108 @@
+"""cdk-nag (AwsSolutions) acknowledgements.
+
+Every acknowledgement is scoped to the construct it covers (a role, a function, a method, a
+queue) and names its finding; none is stack-wide, so a new resource with the same finding fails
+synth until someone writes down why it is acceptable. cdk-nag runs for dev/staging/prod (and
+for local whenever it shares the App with them): see infra/environments.py.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+from infra.stack import OmsStack
+
+XRAY_AND_WILDCARD = "AwsSolutions-IAM5[Resource::*]"
+
+REASONS = {
+    "function-xray": (
+        "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), which do not "
+        "support resource-level permissions. Every other statement names its resources."
+    ),
+    "stream-function": (
+        "xray:PutTraceSegments/PutTelemetryRecords (active tracing) and dynamodb:ListStreams "
+        "(required by the DynamoDB stream event source mapping) support no resource-level "
+        "permissions. Stream reads are scoped to the table's stream ARN."
+    ),
+    "state-machine": (
+        "CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and friends) and X-Ray "
+        "tracing support no resource-level permissions. lambda:InvokeFunction names the "
+        "unqualified function ARNs the ASL uses."
+    ),
+    "runtime": (
+        "Python 3.13 is the runtime the Powertools public layer (python313-arm64) and the "
+        "project's pinned dependencies are built and tested for; moving to 3.14 is a "
+        "deliberate upgrade of layer, runtime and tests together."
+    ),
+    "public-method": (
+        "Deliberately public: health check and API description (OpenAPI document, docs page) "
+        "carry no data and must work without an API key (load balancers, partners onboarding)."
+    ),
+    "api-key-authorizer": (
+        "A B2B API for machine clients (shops, marketplaces, nodes, finance): callers present an "
+        "API key that a Lambda REQUEST authorizer maps to a principal and role. There are no "
+        "end-user identities, so there is no Cognito user pool."
+    ),
+    "request-validation": (
+        "API Gateway validates request parameters (POST /orders requires Idempotency-Key) with a "
+        "parameters-only validator; bodies are validated by the functions' pydantic models, "
+        "which report the exact field that is wrong (problem+json)."
+    ),
+    "execution-logging": (
+        "Execution logging needs the account-wide API Gateway CloudWatch role, which is account "
+        "setup, not part of an app stack (feature flag disableCloudWatchRole). JSON access logs, "
+        "X-Ray tracing and CloudWatch metrics are enabled on the stage."
+    ),
+    "waf": (
+        "A WAFv2 web ACL is associated per account/region (e.g. by Firewall Manager), outside "
+        "the app stack. In the stack: API keys on every data route, per-role usage-plan "
+        "throttles and stage throttling."
+    ),
+    "stream-dlq": (
+        "This queue IS a dead-letter queue: the on-failure destination of the table stream's "
+        "event source mapping (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its "
+        "first message; a DLQ for a DLQ would add nothing."
+    ),
+    "workflow-logging": (
+        "Express workflow logs at ERROR without execution data: failed executions are logged "
+        "(with the error), successful ones are traced in X-Ray and recorded in the order's "
+        "timeline in the table. ALL would log every state transition of every order, with its "
+        "personal data, at a cost above the workflow's own."
+    ),
+}
+
+
+def _ack(scope: IConstruct, rule_id: str, reason_key: str) -> None:
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=REASONS[reason_key]))
+
+
+def acknowledge(stack: OmsStack) -> None:
+    # --- Lambda functions: each function's own role and runtime --------------------------
+    for function in stack.functions.functions:
+        is_stream = function.node.path == stack.capture.stream_function.node.path
+        reason = "stream-function" if is_stream else "function-xray"
+        assert function.role is not None  # the factory always gives a role
+        _ack(function.role, XRAY_AND_WILDCARD, reason)
+        _ack(function, "AwsSolutions-L1", "runtime")
+
+    # --- Step Functions -----------------------------------------------------------------
+    for machine in stack.workflows.state_machines.values():
+        _ack(machine.role, XRAY_AND_WILDCARD, "state-machine")
+        _ack(machine, "AwsSolutions-SF1", "workflow-logging")
+
+    # --- API Gateway ----------------------------------------------------------------------
+    api = stack.api.rest_api
+    _ack(api.node.default_child, "AwsSolutions-APIG2", "request-validation")  # type: ignore[arg-type]
+    _ack(stack.api.stage, "AwsSolutions-APIG3", "waf")
+    _ack(stack.api.stage, "AwsSolutions-APIG6", "execution-logging")
+    public = {method.node.path for method in stack.api.public_methods}
+    for method in api.methods:
+        if method.node.path in public:
+            _ack(method, "AwsSolutions-APIG4", "public-method")
+            _ack(method, "AwsSolutions-COG4", "public-method")
+        else:
+            _ack(method, "AwsSolutions-COG4", "api-key-authorizer")
+
+    # --- Messaging ------------------------------------------------------------------------
+    _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")

@@ -1,0 +1,105 @@
+"""One stack per environment: `Oms-<env>`, environment-agnostic (no account/region lookups).
+
+Read top to bottom, it is the architecture: monitoring first (everything else registers its
+alarms), then the table, messaging, the functions' shared environment, access, the API, each
+capability, its workflows, and the outputs localcloud and the deploy docs read.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra import environments
+from infra.config import SERVICE, EnvironmentConfig
+from infra.constructs.access import Access
+from infra.constructs.api import Api
+from infra.constructs.capture import Capture
+from infra.constructs.data import Data
+from infra.constructs.functions import LambdaFunctions
+from infra.constructs.messaging import Messaging
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.workflows import Workflows, workflow_arn
+
+ORDER_FULFILLMENT = "order_fulfillment"
+
+
+class OmsStack(Stack):
+    def __init__(self, scope: Construct, *, config: EnvironmentConfig) -> None:
+        super().__init__(
+            scope,
+            config.stack_name,
+            description=f"Order Management System ({config.name})",
+            **environments.stack_props(config.name),
+        )
+        self.config = config
+        self.monitoring = Monitoring(self, "Monitoring", config=config)
+        self.data = Data(self, "Data", config=config)
+        self.messaging = Messaging(self, "Messaging", config=config, monitoring=self.monitoring)
+
+        order_workflow_arn = workflow_arn(config, ORDER_FULFILLMENT)
+        # THE environment of every function in this stack (the local runtime shares one
+        # process, so no two functions may need different values for one variable).
+        self.functions = LambdaFunctions(
+            self,
+            "Functions",
+            config=config,
+            use_powertools_layer=environments.uses_powertools_layer(config.name),
+            environment={
+                "OMS_ENV": config.name,
+                "TABLE_NAME": self.data.table.table_name,
+                "EVENT_BUS_NAME": self.messaging.event_bus.event_bus_name,
+                "ORDER_WORKFLOW_ARN": order_workflow_arn,
+                "ORDER_INTAKE_QUEUE_URL": self.messaging.order_intake_queue.queue_url,
+                "POWERTOOLS_SERVICE_NAME": SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": "OMS",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+
+        self.access = Access(self, "Access", functions=self.functions, data=self.data, monitoring=self.monitoring)
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            authorizer_function=self.access.authorizer_function,
+            monitoring=self.monitoring,
+        )
+
+        self.capture = Capture(
+            self,
+            "Capture",
+            functions=self.functions,
+            data=self.data,
+            messaging=self.messaging,
+            api=self.api,
+            monitoring=self.monitoring,
+            order_workflow_arn=order_workflow_arn,
+        )
+        self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
+        self.order_fulfillment = self.workflows.add_workflow(
+            "OrderFulfillment",
+            workflow=ORDER_FULFILLMENT,
+            functions={"AcceptOrderFunctionArn": self.capture.accept_order_function},
+        )
+
+        self._outputs(order_workflow_arn)
+        Tags.of(self).add("app", SERVICE)
+        Tags.of(self).add("env", config.name)
+
+    def _outputs(self, order_workflow_arn: str) -> None:
+        """The stack outputs of the contract (ARCHITECTURE.md), and only those."""
+        outputs = {
+            "ApiId": self.api.rest_api.rest_api_id,
+            "ApiStage": self.api.stage.stage_name,
+            "ApiUrl": self.api.url,
+            "TableName": self.data.table.table_name,
+            "EventBusName": self.messaging.event_bus.event_bus_name,
+            # The same Fn::Sub the functions get, so the output is what the code starts.
+            "OrderWorkflowArn": order_workflow_arn,
+            "OrderIntakeQueueUrl": self.messaging.order_intake_queue.queue_url,
+        }
+        for role, plan in self.api.usage_plans.items():
+            outputs[f"UsagePlan{role.capitalize()}"] = plan.usage_plan_id
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

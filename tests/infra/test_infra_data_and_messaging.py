@@ -1,0 +1,108 @@
+"""The single table, the queues and the event source mappings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cfn_template import function_by_handler, only, resources
+
+pytestmark = pytest.mark.infra
+
+
+def test_table_per_environment(env_template):
+    env, template = env_template
+    _, table = only(template, "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    prod = env == "prod"
+    assert table["DeletionPolicy"] == ("Retain" if prod else "Delete")
+    assert table["UpdateReplacePolicy"] == ("Retain" if prod else "Delete")
+    assert properties.get("DeletionProtectionEnabled", False) is prod
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    assert properties["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]} == {
+        name: "S" for name in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+    }
+    indexes = {index["IndexName"]: index for index in properties["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"GSI1", "GSI2", "GSI3"}
+    for name, index in indexes.items():
+        assert index["KeySchema"] == [
+            {"AttributeName": f"{name}PK", "KeyType": "HASH"},
+            {"AttributeName": f"{name}SK", "KeyType": "RANGE"},
+        ]
+        assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["summary"]}
+
+
+def test_event_bus_name(env_template):
+    env, template = env_template
+    _, bus = only(template, "AWS::Events::EventBus")
+    assert bus["Properties"]["Name"] == f"oms-{env}"
+
+
+def test_intake_queue_redrives_to_its_dlq_after_five_receives(env_template):
+    env, template = env_template
+    queues = resources(template, "AWS::SQS::Queue")
+    by_name = {q["Properties"]["QueueName"]: (lid, q) for lid, q in queues.items()}
+    _intake_id, intake = by_name[f"oms-{env}-order-intake"]
+    dlq_id, _ = by_name[f"oms-{env}-order-intake-dlq"]
+    assert intake["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    _, function = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")
+    assert intake["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
+
+
+def test_every_queue_is_encrypted_and_ssl_only(env_template):
+    _, template = env_template
+    queues = resources(template, "AWS::SQS::Queue")
+    for queue in queues.values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    enforced = set()
+    for policy in resources(template, "AWS::SQS::QueuePolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}:
+                enforced |= {ref["Ref"] for ref in policy["Properties"]["Queues"]}
+    assert enforced == set(queues)
+
+
+def test_intake_event_source_mapping(env_template):
+    _, template = env_template
+    intake_id, _ = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": intake_id}
+    ]
+    assert mapping["BatchSize"] == 10
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "Arn"
+
+
+def test_stream_event_source_mapping(env_template):
+    env, template = env_template
+    stream_id, _ = function_by_handler(template, "functions.capture.handlers.stream.lambda_handler")
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": stream_id}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert mapping["BatchSize"] == 100
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == 5
+    (criteria,) = mapping["FilterCriteria"]["Filters"]
+    assert json.loads(criteria["Pattern"]) == {"dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
+    destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queue = template["Resources"][destination]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["QueueName"] == f"oms-{env}-order-stream-dlq"

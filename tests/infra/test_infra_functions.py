@@ -1,0 +1,83 @@
+"""Lambda functions: handler strings of the contract, one shared environment, one code asset."""
+
+from __future__ import annotations
+
+import pytest
+from cfn_template import function_by_handler, resources
+
+pytestmark = pytest.mark.infra
+
+CONTRACT_HANDLERS = {
+    "functions.access.handlers.authorizer.lambda_handler",
+    "functions.capture.handlers.api.lambda_handler",
+    "functions.capture.handlers.intake.lambda_handler",
+    "functions.capture.handlers.stream.lambda_handler",
+    "functions.capture.handlers.accept_order.lambda_handler",
+}
+CONTRACT_VARIABLES = {
+    "OMS_ENV",
+    "TABLE_NAME",
+    "EVENT_BUS_NAME",
+    "ORDER_WORKFLOW_ARN",
+    "ORDER_INTAKE_QUEUE_URL",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+def test_handlers_are_the_contracts(env_template):
+    _, template = env_template
+    handlers = {f["Properties"]["Handler"] for f in resources(template, "AWS::Lambda::Function").values()}
+    assert handlers == CONTRACT_HANDLERS
+
+
+def test_every_function_gets_the_same_environment(env_template):
+    # The local runtime runs every function of a stack in one process (one os.environ).
+    env, template = env_template
+    environments = [
+        f["Properties"]["Environment"]["Variables"] for f in resources(template, "AWS::Lambda::Function").values()
+    ]
+    first = environments[0]
+    assert all(variables == first for variables in environments)
+    assert set(first) == CONTRACT_VARIABLES
+    table_id, _ = next(iter(resources(template, "AWS::DynamoDB::Table").items()))
+    bus_id, _ = next(iter(resources(template, "AWS::Events::EventBus").items()))
+    assert first["OMS_ENV"] == env
+    assert first["TABLE_NAME"] == {"Ref": table_id}
+    assert first["EVENT_BUS_NAME"] == {"Ref": bus_id}
+    assert first["ORDER_WORKFLOW_ARN"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+        f"oms-{env}-order-fulfillment"
+    }
+    assert first["POWERTOOLS_SERVICE_NAME"] == "oms"
+    assert first["POWERTOOLS_METRICS_NAMESPACE"] == "OMS"
+    assert first["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_functions_share_one_code_asset_and_runtime_settings(env_template):
+    _, template = env_template
+    functions = list(resources(template, "AWS::Lambda::Function").values())
+    assert len({f["Properties"]["Code"]["S3Key"] for f in functions}) == 1
+    for function in functions:
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert "Ref" in properties["LoggingConfig"]["LogGroup"]  # its own group, own retention
+
+
+def test_function_names_carry_the_environment(env_template):
+    env, template = env_template
+    _, api = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
+    assert api["Properties"]["FunctionName"] == f"oms-{env}-capture-api"
+    for function in resources(template, "AWS::Lambda::Function").values():
+        assert function["Properties"]["FunctionName"].startswith(f"oms-{env}-")
+
+
+def test_log_groups_have_retention_and_prod_retains_them(env_template):
+    env, template = env_template
+    for log_group in resources(template, "AWS::Logs::LogGroup").values():
+        assert log_group["Properties"]["RetentionInDays"] > 0
+        assert log_group["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")

@@ -1,0 +1,162 @@
+"""Least privilege per function role, an alarm on every asynchronous path, cdk-nag, cfn-lint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import Validations
+from cfn_template import actions_of, function_by_handler, only, policy_statements, resources
+from cfnlint.api import ManualArgs, lint
+
+from infra.config import ENVIRONMENTS
+
+pytestmark = pytest.mark.infra
+
+HANDLERS = "functions.{}.handlers.{}.lambda_handler"
+ACKNOWLEDGED = Validations.ACKNOWLEDGED_RULES_METADATA_KEY  # "aws:cdk:acknowledged-rules"
+
+
+def _role_of(template, handler: str) -> str:
+    _, function = function_by_handler(template, handler)
+    return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def _actions(template, role_id: str) -> set[str]:
+    return {action for s in policy_statements(template, role_id) for action in actions_of(s)}
+
+
+def test_roles_have_no_managed_policies_and_no_service_wildcards(env_template):
+    _, template = env_template
+    for role in resources(template, "AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in actions_of(statement):
+                assert not action.endswith(":*"), action
+                assert action != "dynamodb:Scan"
+
+
+def test_authorizer_reads_api_key_items_only(env_template):
+    _, template = env_template
+    role_id = _role_of(template, HANDLERS.format("access", "authorizer"))
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    dynamodb = [s for s in policy_statements(template, role_id) if "dynamodb:" in json.dumps(s["Action"])]
+    assert dynamodb == [
+        {
+            "Action": "dynamodb:GetItem",
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["APIKEY#*"]}},
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+        }
+    ]
+    actions = _actions(template, role_id)
+    assert not {a for a in actions if a.startswith(("sqs:", "events:", "states:"))}
+
+
+def test_capture_roles(env_template):
+    _, template = env_template
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    for module in ("api", "intake", "stream", "accept_order"):
+        actions = _actions(template, _role_of(template, HANDLERS.format("capture", module)))
+        assert writes <= actions, module
+        may_start = module == "stream"
+        assert ("states:StartExecution" in actions) is may_start, module
+        assert ("events:PutEvents" in actions) is may_start, module
+    # the intake function consumes its queue; nobody else touches SQS but the stream's DLQ send
+    api_actions = _actions(template, _role_of(template, HANDLERS.format("capture", "api")))
+    assert not {a for a in api_actions if a.startswith("sqs:")}
+
+
+def test_stream_function_starts_only_the_order_workflow(env_template):
+    env, template = env_template
+    role_id = _role_of(template, HANDLERS.format("capture", "stream"))
+    (start,) = [s for s in policy_statements(template, role_id) if "states:StartExecution" in actions_of(s)]
+    assert start["Resource"]["Fn::Sub"].endswith(f":stateMachine:oms-{env}-order-fulfillment")
+    bus_id, _ = only(template, "AWS::Events::EventBus")
+    (put,) = [s for s in policy_statements(template, role_id) if "events:PutEvents" in actions_of(s)]
+    assert put["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+
+
+def test_state_machine_invokes_only_its_task_function(env_template):
+    _, template = env_template
+    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    accept_id, _ = function_by_handler(template, HANDLERS.format("capture", "accept_order"))
+    (invoke,) = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
+    assert invoke["Resource"] == {"Fn::GetAtt": [accept_id, "Arn"]}
+
+
+def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
+    _, template = env_template
+    dlq_ids = set()
+    for queue in resources(template, "AWS::SQS::Queue").values():
+        if "RedrivePolicy" in queue["Properties"]:
+            dlq_ids.add(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0])
+    for mapping in resources(template, "AWS::Lambda::EventSourceMapping").values():
+        on_failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure")
+        if on_failure:
+            dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
+    assert len(dlq_ids) == 2
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    alarmed = set()
+    for alarm in alarms:
+        for dimension in alarm["Properties"].get("Dimensions", []):
+            if dimension["Name"] == "QueueName":
+                assert alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                assert alarm["Properties"]["Threshold"] == 0
+                alarmed.add(dimension["Value"]["Fn::GetAtt"][0])
+    assert alarmed == dlq_ids
+
+
+def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
+    _, template = env_template
+    topic_id, _ = only(template, "AWS::SNS::Topic")
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+    metrics = {(a["Namespace"], a["MetricName"]) for a in alarms}
+    assert {
+        ("AWS/States", "ExecutionsFailed"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "IteratorAge"),
+    } <= metrics
+    api_id, _ = function_by_handler(template, HANDLERS.format("capture", "api"))
+    (p99,) = [a for a in alarms if a["MetricName"] == "Duration"]
+    assert p99["ExtendedStatistic"] == "p99"
+    assert p99["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": api_id}}]
+    authorizer_id, _ = function_by_handler(template, HANDLERS.format("access", "authorizer"))
+    (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": authorizer_id}}]
+
+
+def test_cdk_nag_ran_clean_and_acknowledgements_are_scoped(assembly_dir: Path):
+    # The session App ran AwsSolutionsChecks; synth would have raised on any finding.
+    report = json.loads((assembly_dir / "validation-report.json").read_text())
+    assert all(not plugin["violations"] for plugin in report.get("pluginReports", []))
+    for env in ENVIRONMENTS:
+        metadata = json.loads((assembly_dir / f"Oms-{env}.metadata.json").read_text())
+        acknowledged = 0
+        for path, entries in metadata.items():
+            for entry in entries:
+                if entry["type"] != ACKNOWLEDGED:
+                    continue
+                # Never the stack nor a whole capability: a resource (role, function, method...).
+                assert path.count("/") >= 3, path
+                for rule, reason in entry["data"].items():
+                    assert rule.startswith("Annotation::AwsSolutions-"), rule
+                    assert len(reason) > 60, (path, rule)
+                    acknowledged += 1
+        assert acknowledged > 0
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cfn_lint_clean(assembly_dir: Path, env: str):
+    template = (assembly_dir / f"Oms-{env}.template.json").read_text()
+    matches = lint(template, config=ManualArgs(regions=["eu-central-1"], ignore_checks=["W3005"]))
+    assert not matches, "\n".join(str(match) for match in matches)
