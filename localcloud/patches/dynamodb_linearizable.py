@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import threading
 
-from moto.core.responses import TYPE_RESPONSE, BaseResponse
+from moto.core.responses import TYPE_RESPONSE
 from moto.dynamodb.responses import DynamoHandler
 
 LOCK = threading.RLock()
 """Held for the duration of every DynamoDB action (the stream poller reads under it too)."""
 
-_INHERITED = BaseResponse.call_action
+_ORIGINAL = DynamoHandler.call_action
 
 
 def _call_action(self: DynamoHandler) -> TYPE_RESPONSE:
     with LOCK:
-        return _INHERITED(self)
+        return _ORIGINAL(self)
 
 
 def install() -> None:
@@ -31,5 +31,4 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    if "call_action" in vars(DynamoHandler):
-        del DynamoHandler.call_action
+    DynamoHandler.call_action = _ORIGINAL  # type: ignore[method-assign]

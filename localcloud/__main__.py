@@ -1,0 +1,76 @@
+"""``python -m localcloud serve|info``: run the OMS locally, or show a running stack's info."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 8080
+
+
+def _seed(deployment: Any) -> dict[str, Any]:
+    """Call the seed hook ``localcloud.seed.seed(deployment)`` if the module exists."""
+    if importlib.util.find_spec("localcloud.seed") is None:
+        return {}
+    from localcloud import seed
+
+    return dict(seed.seed(deployment))
+
+
+def serve(args: argparse.Namespace) -> int:
+    from localcloud.assembly import ensure_assembly
+    from localcloud.server import LocalCloud
+
+    assembly = Path(args.assembly) if args.assembly else ensure_assembly("local")
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    cloud = LocalCloud(assembly=assembly, stack_name=args.stack, port=args.port).start()
+    try:
+        assert cloud.deployment is not None
+        seeded = {} if args.no_seed else _seed(cloud.deployment)
+        print(f"API:  {cloud.frontdoor_url}", flush=True)
+        print(f"Docs: {cloud.frontdoor_url}/docs", flush=True)
+        print(f"AWS endpoint (boto3, AWS CLI): {cloud.endpoint_url}", flush=True)
+        for key, owner in (seeded.get("api_keys") or {}).items():
+            print(f"API key {key}: {owner}", flush=True)
+        print("OMS local stack ready", flush=True)
+        stopping.wait()
+    finally:
+        cloud.stop()
+    return 0
+
+
+def show_info(args: argparse.Namespace) -> int:
+    from localcloud.server import info
+
+    print(json.dumps(info(f"http://127.0.0.1:{args.port}"), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcloud")
+    commands = parser.add_subparsers(dest="command", required=True)
+    port = int(os.environ.get("OMS_PORT", DEFAULT_PORT))
+    run = commands.add_parser("serve", help="deploy the local stack and serve its API")
+    run.add_argument("--port", type=int, default=port, help="front door port (env OMS_PORT)")
+    run.add_argument("--assembly", help="cloud assembly directory (default: synthesize the local env)")
+    run.add_argument("--stack", default="Oms-local")
+    run.add_argument("--no-seed", action="store_true", help="skip localcloud.seed (e.g. for a test stack)")
+    run.set_defaults(func=serve)
+    show = commands.add_parser("info", help="print /_local/info of a running stack")
+    show.add_argument("--port", type=int, default=port)
+    show.set_defaults(func=show_info)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

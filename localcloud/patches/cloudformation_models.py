@@ -1,0 +1,381 @@
+"""CloudFormation resource types moto 5.2.5 skips, created through moto's existing backends.
+
+moto has backends (and API calls) for these but no CloudFormation model, so ``create_stack``
+logs "No Moto CloudFormation support" and still reaches CREATE_COMPLETE without them: the API
+has no stage (the ``ApiUrl`` output ends in ``/None/``), no authorizer, validators, gateway
+responses, API keys or usage plans; queue and topic policies and alarms are missing:
+
+``AWS::ApiGateway::{Stage, Authorizer, RequestValidator, GatewayResponse, ApiKey, UsagePlan,
+UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription``,
+``AWS::CloudWatch::Alarm``.
+
+moto finds models through ``parsing.get_model_list()`` (the *direct* subclasses of
+``CloudFormationModel``, cached); ``install()`` makes that list include these models and clears
+moto's caches, ``uninstall()`` takes them out again. Policies
+are stored but, as everywhere in moto, not enforced; alarms are stored but never evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, ClassVar
+
+from moto.apigateway.models import apigateway_backends
+from moto.cloudformation import parsing
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
+from moto.sns.models import sns_backends
+from moto.sqs.models import sqs_backends
+
+
+class _Created(CloudFormationModel):
+    """What a created resource looks like to CloudFormation: Ref value, GetAtt values, delete."""
+
+    TYPE: ClassVar[str] = ""
+    NAME_PROPERTY: ClassVar[str] = ""
+
+    def __init__(self, ref: str, account_id: str, region_name: str, **attributes: Any) -> None:
+        self.ref = ref
+        self.account_id = account_id
+        self.region_name = region_name
+        self.attributes = attributes
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.ref
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.attributes[attribute_name]
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        """Deleting by name is not needed: moto calls ``delete`` on the created object."""
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Most of these resources disappear with their parent; override where not."""
+
+
+def _tags(properties: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in properties.get("Tags", [])}
+
+
+def _camel(settings: dict[str, Any] | None) -> dict[str, Any]:
+    return {k[0].lower() + k[1:]: v for k, v in (settings or {}).items()}
+
+
+class ApiGatewayStage(_Created):
+    TYPE, NAME_PROPERTY = "AWS::ApiGateway::Stage", "StageName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayStage:
+        p = cloudformation_json["Properties"]
+        stage = apigateway_backends[account_id][region_name].create_stage(
+            p["RestApiId"],
+            p.get("StageName", resource_name),
+            p["DeploymentId"],
+            variables=p.get("Variables"),
+            description=p.get("Description", ""),
+            tags=_tags(p),
+            tracing_enabled=p.get("TracingEnabled"),
+        )
+        created = cls(stage.name, account_id, region_name)
+        created.api_id = p["RestApiId"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_stage(self.api_id, self.ref)
+
+
+class ApiGatewayAuthorizer(_Created):
+    TYPE, NAME_PROPERTY = "AWS::ApiGateway::Authorizer", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayAuthorizer:
+        p = cloudformation_json["Properties"]
+        ttl = p.get("AuthorizerResultTtlInSeconds")
+        authorizer = apigateway_backends[account_id][region_name].create_authorizer(
+            p["RestApiId"],
+            p.get("Name", resource_name),
+            p["Type"],
+            provider_arns=p.get("ProviderARNs"),
+            auth_type=p.get("AuthType"),
+            authorizer_uri=p.get("AuthorizerUri"),
+            authorizer_credentials=p.get("AuthorizerCredentials"),
+            identity_source=p.get("IdentitySource"),
+            identiy_validation_expression=p.get("IdentityValidationExpression"),
+            authorizer_result_ttl=300 if ttl is None else int(ttl),
+        )
+        created = cls(authorizer.id, account_id, region_name, AuthorizerId=authorizer.id)
+        created.api_id = p["RestApiId"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_authorizer(self.api_id, self.ref)
+
+
+class ApiGatewayRequestValidator(_Created):
+    TYPE, NAME_PROPERTY = "AWS::ApiGateway::RequestValidator", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayRequestValidator:
+        p = cloudformation_json["Properties"]
+        validator = apigateway_backends[account_id][region_name].create_request_validator(
+            p["RestApiId"],
+            p.get("Name", resource_name),
+            bool(p.get("ValidateRequestBody", False)),
+            bool(p.get("ValidateRequestParameters", False)),
+        )
+        created = cls(validator.id, account_id, region_name, RequestValidatorId=validator.id)
+        created.api_id = p["RestApiId"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_request_validator(self.api_id, self.ref)
+
+
+class ApiGatewayGatewayResponse(_Created):
+    TYPE = "AWS::ApiGateway::GatewayResponse"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayGatewayResponse:
+        p = cloudformation_json["Properties"]
+        apigateway_backends[account_id][region_name].put_gateway_response(
+            rest_api_id=p["RestApiId"],
+            response_type=p["ResponseType"],
+            status_code=p.get("StatusCode"),  # type: ignore[arg-type]
+            response_parameters=p.get("ResponseParameters"),
+            response_templates=p.get("ResponseTemplates"),
+        )
+        created = cls(f"{p['RestApiId']}-{p['ResponseType']}", account_id, region_name)
+        created.api_id, created.response_type = p["RestApiId"], p["ResponseType"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_gateway_response(self.api_id, self.response_type)
+
+
+class ApiGatewayApiKey(_Created):
+    TYPE, NAME_PROPERTY = "AWS::ApiGateway::ApiKey", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayApiKey:
+        p = cloudformation_json["Properties"]
+        key = apigateway_backends[account_id][region_name].create_api_key(
+            {
+                "name": p.get("Name", resource_name),
+                "description": p.get("Description"),
+                "enabled": bool(p.get("Enabled", False)),
+                "value": p.get("Value"),
+                "customerId": p.get("CustomerId"),
+                "tags": _tags(p),
+                "stageKeys": [f"{s['RestApiId']}/{s['StageName']}" for s in p.get("StageKeys", [])],
+            }
+        )
+        return cls(key.id, account_id, region_name, APIKeyId=key.id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_api_key(self.ref)
+
+
+class ApiGatewayUsagePlan(_Created):
+    TYPE, NAME_PROPERTY = "AWS::ApiGateway::UsagePlan", "UsagePlanName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayUsagePlan:
+        p = cloudformation_json["Properties"]
+        plan = apigateway_backends[account_id][region_name].create_usage_plan(
+            {
+                "name": p.get("UsagePlanName", resource_name),
+                "description": p.get("Description"),
+                "apiStages": [
+                    {"apiId": s["ApiId"], "stage": s["Stage"], "throttle": s.get("Throttle") or {}}
+                    for s in p.get("ApiStages", [])
+                ],
+                "throttle": _camel(p.get("Throttle")),
+                "quota": _camel(p.get("Quota")),
+                "tags": _tags(p),
+            }
+        )
+        return cls(plan.id, account_id, region_name, Id=plan.id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_usage_plan(self.ref)
+
+
+class ApiGatewayUsagePlanKey(_Created):
+    TYPE = "AWS::ApiGateway::UsagePlanKey"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> ApiGatewayUsagePlanKey:
+        p = cloudformation_json["Properties"]
+        apigateway_backends[account_id][region_name].create_usage_plan_key(
+            p["UsagePlanId"], {"keyId": p["KeyId"], "keyType": p.get("KeyType", "API_KEY")}
+        )
+        created = cls(p["KeyId"], account_id, region_name, Id=p["KeyId"])
+        created.plan_id = p["UsagePlanId"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        apigateway_backends[account_id][region_name].delete_usage_plan_key(self.plan_id, self.ref)
+
+
+class SqsQueuePolicy(_Created):
+    TYPE = "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> SqsQueuePolicy:
+        p = cloudformation_json["Properties"]
+        backend = sqs_backends[account_id][region_name]
+        for url in p["Queues"]:
+            backend.set_queue_attributes(url.rsplit("/", 1)[-1], {"Policy": json.dumps(p["PolicyDocument"])})
+        return cls(str(uuid.uuid4()), account_id, region_name, Id=resource_name)
+
+
+class SnsTopicPolicy(_Created):
+    TYPE = "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> SnsTopicPolicy:
+        p = cloudformation_json["Properties"]
+        for arn in p["Topics"]:
+            sns_backends[account_id][region_name].set_topic_attribute(arn, "Policy", json.dumps(p["PolicyDocument"]))
+        return cls(str(uuid.uuid4()), account_id, region_name, Id=resource_name)
+
+
+class SnsSubscription(_Created):
+    TYPE = "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> SnsSubscription:
+        p = cloudformation_json["Properties"]
+        backend = sns_backends[account_id][region_name]
+        subscription = backend.subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        for name in ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy"):
+            if name in p:
+                value = p[name]
+                value = json.dumps(value) if isinstance(value, dict) else str(value).lower()
+                backend.set_subscription_attributes(subscription.arn, name, value)
+        return cls(subscription.arn, account_id, region_name, Arn=subscription.arn)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        sns_backends[account_id][region_name].unsubscribe(self.ref)
+
+
+class CloudWatchAlarm(_Created):
+    TYPE, NAME_PROPERTY = "AWS::CloudWatch::Alarm", "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CloudWatchAlarm:
+        p = cloudformation_json["Properties"]
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=p.get("AlarmName", resource_name),
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p.get("Period", 60)),
+            threshold=float(p.get("Threshold", 0)),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"),
+            dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            extended_statistic=p.get("ExtendedStatistic"),
+            ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []),
+            unit=p.get("Unit"),
+            actions_enabled=bool(p.get("ActionsEnabled", True)),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(alarm.name, account_id, region_name, Arn=alarm.alarm_arn)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.ref])
+
+
+MODELS: tuple[type[CloudFormationModel], ...] = (
+    ApiGatewayStage,
+    ApiGatewayAuthorizer,
+    ApiGatewayRequestValidator,
+    ApiGatewayGatewayResponse,
+    ApiGatewayApiKey,
+    ApiGatewayUsagePlan,
+    ApiGatewayUsagePlanKey,
+    SqsQueuePolicy,
+    SnsTopicPolicy,
+    SnsSubscription,
+    CloudWatchAlarm,
+)
+
+
+_ORIGINAL_MODEL_LIST = parsing.get_model_list
+
+
+def _model_list() -> list[type[CloudFormationModel]]:
+    return [m for m in _ORIGINAL_MODEL_LIST() if m is not _Created] + list(MODELS)
+
+
+def _clear_caches() -> None:
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+
+def install() -> None:
+    parsing.get_model_list = _model_list  # type: ignore[assignment]
+    _clear_caches()
+
+
+def uninstall() -> None:
+    parsing.get_model_list = _ORIGINAL_MODEL_LIST
+    _clear_caches()

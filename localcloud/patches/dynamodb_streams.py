@@ -1,0 +1,212 @@
+"""DynamoDB Streams -> Lambda delivered after the write, in order, with AWS's error handling.
+
+moto 5.2.5 invokes the function inside ``StreamShard.add``, i.e. inside the writer's
+``PutItem``/``UpdateItem`` call, and with *every* record the shard holds; after a successful
+delivery it empties the shard (``GetRecords`` then sees nothing). A handler that writes to its
+own table therefore re-enters delivery from inside its own write (duplicates, or an endless
+loop), a failing handler loses the records, and ``BatchSize``, ``FilterCriteria``,
+``ReportBatchItemFailures``, ``BisectBatchOnFunctionError``, ``MaximumRetryAttempts`` and
+``DestinationConfig.OnFailure`` are ignored.
+
+Here one poller per mapping keeps its own cursor into the shard (records stay in the shard for
+``GetRecords``) and delivers from a background thread, one batch at a time, in sequence order:
+filters drop non-matching records before batching; a batch of up to ``BatchSize`` is invoked;
+a function error is retried (bisecting the batch first if configured); a partial batch
+response retries from the first failed sequence number; when ``MaximumRetryAttempts`` is
+exhausted the AWS failure record is sent to the on-failure destination (SQS or SNS) and the
+shard moves on. ``MaximumRecordAgeInSeconds`` and ``ParallelizationFactor`` are not modelled.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import uuid
+from typing import Any
+
+from moto.awslambda.models import EventSourceMapping
+from moto.core.utils import unix_time
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+
+from localcloud import timescale
+from localcloud.patches import event_source_pollers
+from localcloud.patches.dynamodb_linearizable import LOCK
+from localcloud.patches.event_source_pollers import Poller
+
+_ORIGINAL_ADD = StreamShard.add
+_CHANGED = threading.Condition()  # notified whenever any shard gets a record
+
+
+def _add(self: StreamShard, old: Any, new: Any) -> None:
+    _ORIGINAL_ADD(self, old, new)
+    with _CHANGED:
+        _CHANGED.notify_all()
+
+
+def _find_table(esm: EventSourceMapping) -> Table:
+    backend = dynamodb_backends[esm.account_id][esm.region]
+    table_arn = esm.event_source_arn.split("/stream/")[0]
+    return next(t for t in backend.tables.values() if t.table_arn == table_arn)
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class StreamPoller(Poller):
+    def __init__(self, esm: EventSourceMapping) -> None:
+        super().__init__(esm)
+        self.table = _find_table(esm)
+        self.table.lambda_event_source_mappings.pop(esm.function_arn, None)  # moto must not deliver
+        self.shard = self.table.stream_shard
+        start_at_end = esm.starting_position == "LATEST"
+        self.cursor = len(self.shard.items) if (self.shard and start_at_end) else 0
+
+    def alive(self) -> bool:
+        backend = dynamodb_backends[self.esm.account_id][self.esm.region]
+        return super().alive() and backend.tables.get(self.table.name) is self.table
+
+    def _has_unread(self) -> bool:
+        shard = self.table.stream_shard
+        return shard is not None and (shard is not self.shard or len(shard.items) > self.cursor)
+
+    def _unread(self) -> list[StreamRecord]:
+        with LOCK:  # a record is delivered only once the write that made it has completed
+            if self.table.stream_shard is not self.shard:
+                self.shard, self.cursor = self.table.stream_shard, 0
+            return self.shard.items[self.cursor :] if self.shard else []
+
+    def pending(self) -> bool:
+        return self.alive() and bool(self.esm.enabled) and self._has_unread()
+
+    def wait_for_work(self, timeout: float) -> None:
+        # Never take LOCK here: writers notify _CHANGED while holding it.
+        with _CHANGED:
+            if not self._has_unread():
+                _CHANGED.wait(timeout)
+
+    def poll(self) -> bool:
+        unread = self._unread()
+        if not unread:
+            return False
+        batch: list[dict[str, Any]] = []
+        consumed = 0
+        for item in unread:
+            if len(batch) >= self.esm.batch_size:
+                break
+            consumed += 1
+            record = self._record(item)
+            if self.matches_filters(record):
+                batch.append(record)
+        if batch:
+            self._deliver(batch, attempts=0)
+        self.cursor += consumed
+        return True
+
+    def _record(self, item: StreamRecord) -> dict[str, Any]:
+        raw = item.to_json()
+        dynamodb = dict(raw["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime.datetime):
+            dynamodb["ApproximateCreationDateTime"] = unix_time(created)
+        return {
+            "eventID": raw["eventID"],
+            "eventName": raw["eventName"],
+            "eventVersion": raw["eventVersion"],
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self.esm.region,
+            "dynamodb": dynamodb,
+            "eventSourceARN": self.esm.event_source_arn,
+        }
+
+    def _deliver(self, records: list[dict[str, Any]], attempts: int) -> None:
+        """Invoke until the batch succeeded or went to the on-failure destination."""
+        while records and not self._stopped.is_set():
+            result = self.invoke({"Records": records})
+            failed_from = self._first_failure(result, records)
+            if failed_from is None:
+                return
+            attempts += 1
+            if result.function_error and self.esm.bisect_on_error and len(records) > 1:
+                half = len(records) // 2
+                self._deliver(records[:half], attempts)
+                self._deliver(records[half:], attempts)
+                return
+            records = records[failed_from:]
+            limit = self.esm.max_retry_attempts
+            if limit is not None and int(limit) >= 0 and attempts > int(limit):
+                self._send_to_on_failure(records, attempts, result.function_error)
+                return
+            self.sleep(timescale.seconds(min(2.0**attempts, 60.0)))
+
+    def _first_failure(self, result: event_source_pollers.InvokeResult, records: list[dict[str, Any]]) -> int | None:
+        """Index to retry from, or None when the whole batch succeeded."""
+        if result.function_error:
+            return 0
+        if not self.reports_item_failures():
+            return None
+        sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
+        failed = event_source_pollers.failed_item_ids(result.payload, sequence_numbers)
+        if failed is None:
+            return 0
+        return sequence_numbers.index(failed[0]) if failed else None
+
+    def _send_to_on_failure(self, records: list[dict[str, Any]], attempts: int, function_error: bool) -> None:
+        destination = ((self.esm.destination_config or {}).get("OnFailure") or {}).get("Destination")
+        if not destination:
+            return  # AWS discards the records
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if function_error:
+            response["functionError"] = "Unhandled"
+        failure = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.esm.function_arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": _iso(datetime.datetime.now(datetime.UTC)),
+            "DDBStreamBatchInfo": {
+                "shardId": self.shard.id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(_utc(first["ApproximateCreationDateTime"])),
+                "approximateArrivalOfLastRecord": _iso(_utc(last["ApproximateCreationDateTime"])),
+                "batchSize": len(records),
+                "streamArn": self.esm.event_source_arn,
+            },
+        }
+        _send(destination, json.dumps(failure))
+
+
+def _utc(epoch: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+
+
+def _send(destination_arn: str, body: str) -> None:
+    _, _, service, region, account, resource = destination_arn.split(":", 5)
+    if service == "sqs":
+        from moto.sqs.models import sqs_backends
+
+        sqs_backends[account][region].send_message(resource, body)
+    elif service == "sns":
+        from moto.sns.models import sns_backends
+
+        sns_backends[account][region].publish(body, arn=destination_arn)
+    else:
+        raise ValueError(f"unsupported on-failure destination {destination_arn}")
+
+
+def install() -> None:
+    StreamShard.add = _add  # type: ignore[method-assign]
+    event_source_pollers.install()
+    event_source_pollers.register_source("dynamodb", StreamPoller)
+
+
+def uninstall() -> None:
+    StreamShard.add = _ORIGINAL_ADD  # type: ignore[method-assign]

@@ -1,0 +1,120 @@
+"""The front door plays API Gateway for the deployed RestApi (localcloud.frontdoor)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from localcloud.server import LocalCloud
+from tests.localcloud import api_stack
+from tests.localcloud.lambdas import authorizer
+
+pytestmark = pytest.mark.integration
+
+KEY = "local-channel-key-0001"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    assembly = api_stack.write_assembly(tmp_path_factory.mktemp("assembly"))
+    with LocalCloud(assembly=assembly, stack_name=api_stack.STACK) as running:
+        yield running
+
+
+@pytest.fixture
+def http(cloud: LocalCloud) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=cloud.frontdoor_url, timeout=10) as client:
+        yield client
+
+
+def test_proxy_event_has_the_aws_shape(http: httpx.Client, cloud: LocalCloud) -> None:
+    # When an authorized GET reaches the {proxy+} resource with repeated query parameters
+    response = http.get("/orders/ord_1/lines", params=[("a", "1"), ("a", "2")], headers={"x-api-key": KEY})
+    # Then the integration got a REST proxy event v1 with the authorizer's context
+    assert response.status_code == 200
+    event = response.json()
+    assert event["resource"] == "/orders/{proxy+}"
+    assert event["path"] == "/orders/ord_1/lines"
+    assert event["pathParameters"] == {"proxy": "ord_1/lines"}
+    assert event["queryStringParameters"] == {"a": "2"}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
+    context = event["requestContext"]
+    assert context["stage"] == "v1" and context["path"] == "/v1/orders/ord_1/lines"
+    assert context["resourcePath"] == "/orders/{proxy+}" and context["accountId"] == "123456789012"
+    assert context["authorizer"] == {"role": "channel", "principal_id": "webshop", "principalId": "webshop"}
+    assert context["identity"]["apiKey"] == KEY
+    assert response.headers.get_list("set-cookie") == ["a=1", "b=2"]
+
+
+def test_open_route_needs_no_key(http: httpx.Client) -> None:
+    assert http.get("/health").json()["resource"] == "/health"
+
+
+def test_missing_key_is_401_without_calling_the_authorizer(http: httpx.Client) -> None:
+    before = len(authorizer.CALLS)
+    response = http.get("/orders")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {"type": "about:blank", "title": "Unauthorized", "status": 401}
+    assert len(authorizer.CALLS) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "error_type"),
+    [
+        ("unknown-key-000000001", 401, "UNAUTHORIZED"),
+        ("local-deny-key-000001", 403, "ACCESS_DENIED"),
+        ("local-boom-key-000001", 500, "AUTHORIZER_FAILURE"),
+        ("local-planless-key-01", 403, "INVALID_API_KEY"),
+    ],
+)
+def test_authorizer_outcomes(http: httpx.Client, key: str, status: int, error_type: str) -> None:
+    response = http.get("/orders", headers={"x-api-key": key})
+    assert response.status_code == status
+    assert response.headers["x-amzn-errortype"] == error_type
+
+
+def test_authorizer_result_is_cached_per_identity(http: httpx.Client) -> None:
+    http.get("/orders", headers={"x-api-key": KEY})
+    before = len(authorizer.CALLS)
+    assert http.get("/orders/x", headers={"x-api-key": KEY}).status_code == 200
+    assert len(authorizer.CALLS) == before
+
+
+def test_required_header_is_validated(http: httpx.Client) -> None:
+    response = http.post("/orders", headers={"x-api-key": KEY}, content=b"{}")
+    assert response.status_code == 400
+    assert response.json()["title"] == "Missing required request parameters: [Idempotency-Key]"
+    ok = http.post("/orders", headers={"x-api-key": KEY, "Idempotency-Key": "k1"}, content=b'{"a": 1}')
+    assert ok.status_code == 200 and ok.json()["body"] == '{"a": 1}'
+
+
+def test_unknown_route_and_method_are_missing_authentication_token(http: httpx.Client) -> None:
+    for response in (http.get("/nowhere"), http.delete("/health")):
+        assert response.status_code == 404
+        assert response.json()["title"] == "Missing Authentication Token"
+
+
+def test_integration_errors_are_502(http: httpx.Client) -> None:
+    for path in ("/orders/raise", "/orders/malformed"):
+        response = http.get(path, headers={"x-api-key": KEY})
+        assert response.status_code == 502
+        assert response.json()["title"] == "Internal server error"
+
+
+def test_binary_body_is_base64(http: httpx.Client) -> None:
+    response = http.post("/orders/img", headers={"x-api-key": KEY, "Content-Type": "image/png"}, content=b"\x89PNG")
+    assert response.json()["isBase64Encoded"] is True
+
+
+def test_body_over_10_mb_is_413(http: httpx.Client) -> None:
+    response = http.post("/orders", headers={"x-api-key": KEY}, content=b"x" * (10 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+
+
+def test_local_info(http: httpx.Client, cloud: LocalCloud) -> None:
+    info = http.get("/_local/info").json()
+    assert info["aws_endpoint_url"] == cloud.endpoint_url
+    assert info["stack_name"] == api_stack.STACK and info["region"] == "eu-central-1"

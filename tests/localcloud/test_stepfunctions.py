@@ -1,0 +1,116 @@
+"""Step Functions fixes: execution names, scaled Retry/Wait time, CloudFormation state machines."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+import localcloud
+from tests.localcloud.lambdas import probe
+from tests.localcloud.support import ROLE, client, create_function
+
+pytestmark = pytest.mark.integration
+
+
+def _wait(arn: str) -> dict[str, Any]:
+    localcloud.settle()
+    return client("stepfunctions").describe_execution(executionArn=arn)
+
+
+def test_executions_without_a_name_get_one_and_express_executions_are_listed(aws: None) -> None:
+    # Given an EXPRESS machine
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="m",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=ROLE,
+        type="EXPRESS",
+    )["stateMachineArn"]
+    # When two executions start with the same input and no name
+    first = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    # Then they are two executions (moto alone: both ':None', the second a silent duplicate)
+    assert first != second and not first.endswith(":None")
+    assert _wait(second)["status"] == "SUCCEEDED"
+    assert {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]} == {first, second}
+
+
+def test_retry_and_wait_run_on_scaled_time(aws: None) -> None:
+    # Given a task that fails twice (Retry 1 s, backoff 2) before a 60 s Wait
+    fn = create_function("flaky")
+    attempts = iter(range(10))
+
+    def flaky(event: Any, context: Any) -> str:
+        if next(attempts) < 2:
+            raise RuntimeError("transient")
+        return "ok"
+
+    probe.BEHAVIOURS["flaky"] = flaky
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": fn,
+                "Retry": [{"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 3}],
+                "Next": "Pause",
+            },
+            "Pause": {"Type": "Wait", "Seconds": 60, "End": True},
+        },
+    }
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name="slow", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    # When it runs
+    started = time.monotonic()
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    # Then it succeeds in far less than the 63 s of AWS time
+    assert _wait(arn)["status"] == "SUCCEEDED"
+    assert time.monotonic() - started < 5
+
+
+def test_cloudformation_state_machine_executes_with_substitutions(aws: None) -> None:
+    # Given a stack whose EXPRESS state machine gets its function ARN by DefinitionSubstitutions
+    fn = create_function("task")
+    probe.BEHAVIOURS["task"] = lambda event, context: {"seen": event}
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "${TaskArn}", "Payload.$": "$"},
+                "OutputPath": "$.Payload",
+                "End": True,
+            }
+        },
+    }
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "oms-test-flow",
+                    "StateMachineType": "EXPRESS",
+                    "RoleArn": ROLE,
+                    "DefinitionString": json.dumps(definition),
+                    "DefinitionSubstitutions": {"TaskArn": fn},
+                },
+            }
+        },
+        "Outputs": {"Arn": {"Value": {"Ref": "Machine"}}},
+    }
+    cfn = client("cloudformation")
+    cfn.create_stack(StackName="flow", TemplateBody=json.dumps(template))
+    machine = cfn.describe_stacks(StackName="flow")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    # When it is started through the Step Functions API
+    sfn = client("stepfunctions")
+    assert sfn.describe_state_machine(stateMachineArn=machine)["type"] == "EXPRESS"
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"order_id": "o1"}))["executionArn"]
+    # Then it runs (moto alone: the machine is unknown to the executing backend) and the
+    # substituted ARN reached the function
+    result = _wait(arn)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"seen": {"order_id": "o1"}}
