@@ -1,7 +1,8 @@
 """API keys: issued to one principal with one role, stored only as a SHA-256 hash.
 
-The authorizer resolves ``x-api-key`` → hash → ``{role, principal_id}``. API Gateway's own key
-(same value) sits in the role's usage plan so throttling is per key (key source: authorizer).
+The authorizer resolves ``x-api-key`` → hash → ``{role, principal_id}``. API Gateway's own key,
+whose value is that hash (never the key itself; also always ≥ 20 characters as API Gateway
+requires), sits in the role's usage plan, so throttling is per key (key source: authorizer).
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class KeyStore(Protocol):
 
 
 class GatewayKeys(Protocol):
-    """API Gateway's side: a key with the same value in the role's usage plan."""
+    """API Gateway's side: a key whose value is the key's hash, in the role's usage plan."""
 
-    def register(self, name: str, value: str, role: str) -> str: ...
+    def register(self, name: str, key_hash: str, role: str) -> str: ...
     def set_enabled(self, gateway_key_id: str, enabled: bool) -> None: ...
 
 
@@ -63,7 +64,7 @@ class KeyManager:
         if existing is not None:
             return value, existing  # issuing the same fixed key twice is a no-op
         name = f"{role}-{principal_id}-{key_hash[:8]}"
-        gateway_id = self.gateway.register(name, value, role)
+        gateway_id = self.gateway.register(name, key_hash, role)
         record = ApiKeyRecord(key_hash=key_hash, role=role, principal_id=principal_id, enabled=True,
                               created_at=self.clock(), name=name, gateway_key_id=gateway_id)
         self.store.put(record)

@@ -28,9 +28,9 @@ class MemoryGateway:
     def __init__(self) -> None:
         self.keys: dict[str, dict[str, object]] = {}
 
-    def register(self, name: str, value: str, role: str) -> str:
+    def register(self, name: str, key_hash: str, role: str) -> str:
         key_id = f"k{len(self.keys)}"
-        self.keys[key_id] = {"value": value, "role": role, "enabled": True}
+        self.keys[key_id] = {"value": key_hash, "role": role, "enabled": True}
         return key_id
 
     def set_enabled(self, gateway_key_id: str, enabled: bool) -> None:
@@ -44,7 +44,8 @@ def test_issued_key_resolves_to_its_principal_and_is_stored_only_hashed() -> Non
     assert value not in repr(store.items) and record.key_hash == hash_key(value)
     resolved = resolve(store, value)
     assert resolved is not None and (resolved.role, resolved.principal_id) == ("channel", "webshop")
-    assert gateway.keys[record.gateway_key_id or ""]["role"] == "channel"
+    gateway_key = gateway.keys[record.gateway_key_id or ""]
+    assert gateway_key["role"] == "channel" and gateway_key["value"] == record.key_hash
 
 
 def test_fixed_local_key_issued_twice_is_one_key() -> None:

@@ -54,8 +54,8 @@ class ApiGatewayKeys:
     def api(self) -> Any:
         return self._client or client("apigateway")
 
-    def register(self, name: str, value: str, role: str) -> str:
-        key = self.api.create_api_key(name=name, value=value, enabled=True,
+    def register(self, name: str, key_hash: str, role: str) -> str:
+        key = self.api.create_api_key(name=name, value=key_hash, enabled=True,
                                       description=f"OMS {role} key", tags={"role": role})
         self.api.create_usage_plan_key(usagePlanId=self.usage_plans[role], keyId=key["id"], keyType="API_KEY")
         return str(key["id"])

@@ -2,7 +2,8 @@
 
 Missing key → ``Unauthorized`` (401); unknown or disabled key → Deny (403). An Allow covers
 the whole API so a cached decision fits every route; the API functions check the role per
-route. ``usageIdentifierKey`` hands the key to API Gateway for usage-plan throttling.
+route. ``usageIdentifierKey`` is the key's hash: the value of its API Gateway key, which
+puts the caller under its role's usage plan.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaConte
     arn = event.parsed_arn
     record = resolve(_store(), value)
     principal = record.principal_id if record else "anonymous"
-    response = APIGatewayAuthorizerResponse(principal=principal, region=arn.region, aws_account_id=arn.aws_account_id,
+    response = APIGatewayAuthorizerResponse(principal_id=principal, region=arn.region, aws_account_id=arn.aws_account_id,
                                             api_id=arn.api_id, stage=arn.stage,
-                                            usage_identifier_key=value if record else None)
+                                            usage_identifier_key=record.key_hash if record else None)
     if record is None:
         metrics.add_metric(name="ApiKeyRejected", unit=MetricUnit.Count, value=1)
         response.deny_all_routes()
