@@ -46,11 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         value, record = manager.issue(args.role, args.principal)
         print(f"{value}\t{record.role}\t{record.principal_id}")
         return 0
-    record = manager.disable(args.key)
-    if record is None:
+    disabled = manager.disable(args.key)
+    if disabled is None:
         print("no such key", file=sys.stderr)
         return 1
-    print(f"disabled {record.name}")
+    print(f"disabled {disabled.name}")
     return 0
 
 

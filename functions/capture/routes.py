@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.hook import IdempotentHookFunction
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from functions.core.errors import Conflict
@@ -29,7 +30,7 @@ from .logic import order_view
 from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
 from .service import capture_service
 
-router = APIGatewayRouter()
+router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255,
@@ -58,7 +59,7 @@ def _idempotent_capture() -> tuple[Any, IdempotencyConfig]:
         payload_validation_jmespath="body",  # same key, other body -> 409
         expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
         raise_on_no_idempotency_key=True,
-        response_hook=_mark_replayed,
+        response_hook=cast(IdempotentHookFunction, _mark_replayed),
     )
     capture = idempotent_function(data_keyword_argument="request", persistence_store=persistence,
                                   config=config)(_capture_once)

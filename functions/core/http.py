@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from .errors import DomainError, FieldError, Forbidden
@@ -25,7 +26,7 @@ class Principal:
     principal_id: str
 
 
-def principal_of(app: APIGatewayRestResolver) -> Principal:
+def principal_of(app: BaseRouter) -> Principal:
     """The caller as resolved by the REQUEST authorizer (API Gateway puts its context here)."""
     ctx = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     role, principal_id = ctx.get("role"), ctx.get("principal_id")
@@ -35,7 +36,7 @@ def principal_of(app: APIGatewayRestResolver) -> Principal:
     return Principal(role=str(role), principal_id=str(principal_id))
 
 
-def require_role(app: APIGatewayRestResolver, *roles: str) -> Principal:
+def require_role(app: BaseRouter, *roles: str) -> Principal:
     principal = principal_of(app)
     if principal.role not in roles:
         raise Forbidden(f"role {principal.role!r} may not {app.current_event.http_method} this resource")
@@ -108,11 +109,11 @@ def _message(error: dict[str, Any]) -> str:
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
     """Every API function maps errors the same way."""
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _on_validation(exc: RequestValidationError) -> Response[str]:
         return _validation_problem(exc)
 
-    @app.exception_handler(DomainError)
+    @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]
     def _on_domain(exc: DomainError) -> Response[str]:
         return problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors)
 
@@ -121,7 +122,7 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
         return problem(404, "Not found", f"no route {app.current_event.http_method} {app.current_event.path}",
                        slug="not-found")
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _on_unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged",

@@ -114,4 +114,5 @@ def test_order_captured_is_published_once_on_the_bus(cloud: LocalCloud, outputs:
            .get("Messages", [])]
     mine = [e for e in got if e["detail"]["data"].get("channel_order_id") == body["channel_order_id"]]
     assert len(mine) == 1
-    assert mine[0]["detail"]["data"]["total"] == "35.58" and mine[0]["detail"]["metadata"]["event_id"].startswith("evt_")
+    detail = mine[0]["detail"]
+    assert detail["data"]["total"] == "35.58" and detail["metadata"]["event_id"].startswith("evt_")

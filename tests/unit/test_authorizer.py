@@ -50,5 +50,5 @@ def test_unknown_or_disabled_key_is_denied(store: MemoryStore, value: str) -> No
 
 
 def test_missing_key_is_unauthorized(store: MemoryStore) -> None:
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize({})

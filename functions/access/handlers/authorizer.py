@@ -46,8 +46,8 @@ def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaConte
     arn = event.parsed_arn
     record = resolve(_store(), value)
     principal = record.principal_id if record else "anonymous"
-    response = APIGatewayAuthorizerResponse(principal_id=principal, region=arn.region, aws_account_id=arn.aws_account_id,
-                                            api_id=arn.api_id, stage=arn.stage,
+    response = APIGatewayAuthorizerResponse(principal_id=principal, region=arn.region,
+                                            aws_account_id=arn.aws_account_id, api_id=arn.api_id, stage=arn.stage,
                                             usage_identifier_key=record.key_hash if record else None)
     if record is None:
         metrics.add_metric(name="ApiKeyRejected", unit=MetricUnit.Count, value=1)
