@@ -23,7 +23,7 @@ $(UV):
 	.tools/bin/pip install --quiet uv==0.13.8
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --quiet
 	@touch $@
 
 install: .venv/.synced ## create .venv with the locked dependencies
