@@ -116,3 +116,21 @@ def test_order_captured_is_published_once_on_the_bus(cloud: LocalCloud, outputs:
     assert len(mine) == 1
     detail = mine[0]["detail"]
     assert detail["data"]["total"] == "35.58" and detail["metadata"]["event_id"].startswith("evt_")
+
+
+def test_feed_resending_a_known_order_with_a_new_key_is_acknowledged(cloud: LocalCloud, outputs: dict[str, str],
+                                                                     function_names: dict[str, str]) -> None:
+    # Given an order the marketplace already sent
+    body = new_order()
+    send_intake(outputs, json.dumps({"channel": "marketplace", "idempotency_key": f"a-{uuid.uuid4()}", "order": body}))
+    cloud.settle()
+    # When its connector re-sends it under a fresh message key
+    record = {"messageId": "m-2", "receiptHandle": "r", "body": json.dumps(
+        {"channel": "marketplace", "idempotency_key": f"b-{uuid.uuid4()}", "order": body}),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "x",
+                       "ApproximateFirstReceiveTimestamp": "0"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "x"}
+    error, result = invoke(function_names["capture-intake"], {"Records": [record]})
+    # Then the message is done (not retried into the DLQ) and there is still one order
+    assert error is None and result == {"batchItemFailures": []}
+    assert len(orders_of(outputs, "marketplace", body["channel_order_id"])) == 1

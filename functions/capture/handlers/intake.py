@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
+from functions.capture.logic import DuplicateOrder
 from functions.capture.routes import capture_idempotently
-from functions.core.errors import Conflict
 from functions.core.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -34,11 +34,9 @@ def record_handler(record: SQSRecord) -> None:
     message = IntakeMessage.model_validate(json.loads(record.body))
     try:
         result = capture_idempotently(message.channel, message.idempotency_key, message.order, processor.lambda_context)
-    except Conflict as exc:
-        if "already captured" in exc.detail:  # the channel re-sent an order we have: done
-            logger.info("duplicate channel order ignored", extra={"detail": exc.detail})
-            return
-        raise
+    except DuplicateOrder as exc:  # the channel re-sent an order we already have (new key): done
+        logger.info("duplicate channel order ignored", extra={"existing_order_id": exc.existing_order_id})
+        return
     logger.info("order captured from feed", extra={"order_id": result["order"]["order_id"]})
 
 
