@@ -6,22 +6,14 @@ from typing import Any
 
 from functions.access.keys import ApiKeyRecord
 from functions.core.adapters.aws import client
-from functions.core.adapters.dynamodb import from_item, to_item, to_value
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
 
 
 def key_pk(key_hash: str) -> str:
     return f"APIKEY#{key_hash}"
 
 
-class DynamoKeyStore:
-    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
-        self.table = table_name
-        self._client = dynamodb_client
-
-    @property
-    def db(self) -> Any:
-        return self._client or client("dynamodb")
-
+class DynamoKeyStore(TableAdapter):
     def get(self, key_hash: str) -> ApiKeyRecord | None:
         item = self.db.get_item(TableName=self.table, Key=to_item({"PK": key_pk(key_hash), "SK": "APIKEY"})).get("Item")
         if not item:

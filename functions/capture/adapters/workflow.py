@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core.adapters.aws import client
-from functions.core.adapters.dynamodb import from_item, to_item, to_value
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
 from functions.core.adapters.order_table import ORDER_SK, event_item, order_pk
 from functions.core.orders import OrderStatus, TimelineEntry
 
@@ -20,15 +20,7 @@ def _conditional_failed(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
-class OrderWorkflowClaims:
-    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
-        self.table = table_name
-        self._client = dynamodb_client
-
-    @property
-    def db(self) -> Any:
-        return self._client or client("dynamodb")
-
+class OrderWorkflowClaims(TableAdapter):
     def _key(self, order_id: str) -> dict[str, Any]:
         return to_item({"PK": order_pk(order_id), "SK": ORDER_SK})
 

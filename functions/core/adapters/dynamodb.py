@@ -41,3 +41,18 @@ def cancellation_codes(exc: Exception) -> list[str]:
     """The per-action reasons of a TransactionCanceledException ("None" where the action passed)."""
     reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
     return [r.get("Code", "None") for r in reasons]
+
+
+class TableAdapter:
+    """Base of every adapter over the single table: the table name and a client built on
+    first use (tests may pass their own)."""
+
+    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
+        self.table = table_name
+        self._client = dynamodb_client
+
+    @property
+    def db(self) -> Any:
+        from .aws import client
+
+        return self._client or client("dynamodb")

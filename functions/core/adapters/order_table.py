@@ -34,8 +34,7 @@ from functions.core.orders import (
     Totals,
 )
 
-from .aws import client
-from .dynamodb import cancellation_codes, from_item, to_item, to_value
+from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
 
 ORDER_SK = "ORDER"
 
@@ -129,17 +128,9 @@ def decode_token(token: str | None, *, index_pk: str, partition: str) -> dict[st
     return to_item(raw)
 
 
-class OrderTable:
+class OrderTable(TableAdapter):
     """Order persistence. Every state change is a conditional write; multi-item changes are
     one TransactWriteItems, so nothing is ever half-written."""
-
-    def __init__(self, table_name: str, dynamodb_client: Any = None) -> None:
-        self.table = table_name
-        self._client = dynamodb_client
-
-    @property
-    def db(self) -> Any:
-        return self._client or client("dynamodb")
 
     # -- writes ---------------------------------------------------------------------------
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None:
