@@ -12,20 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from functions.access.adapters.key_store import ApiGatewayKeys, DynamoKeyStore
+from functions.access.adapters.key_store import USAGE_PLAN_OUTPUTS, key_manager
 from functions.access.keys import KeyManager
-
-USAGE_PLAN_OUTPUTS = {"channel": "UsagePlanChannel", "node": "UsagePlanNode", "agent": "UsagePlanAgent",
-                      "finance": "UsagePlanFinance"}
 
 
 def manager_for(stack: str) -> KeyManager:
     import boto3
 
     stacks = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    plans = {role: outputs[name] for role, name in USAGE_PLAN_OUTPUTS.items()}
-    return KeyManager(DynamoKeyStore(outputs["TableName"]), ApiGatewayKeys(plans))
+    return key_manager({o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ start its workflow exactly once. No AWS imports here: adapters come in through p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -27,7 +27,7 @@ from functions.core.orders import (
     Totals,
 )
 from functions.core.ports import EventPublisher
-from functions.core.pricing import LineInput, amount, price_order
+from functions.core.pricing import LineInput, amount, price_order, wire_totals
 
 from .models import OrderIn
 from .ports import OrderStore, WorkflowClaims, WorkflowStarter
@@ -48,13 +48,12 @@ def price(body: OrderIn) -> tuple[list[OrderLine], Totals]:
     inputs = [LineInput(quantity=ln.quantity, unit_price=amount(f"lines[{i}].unit_price", ln.unit_price, currency),
                         tax_class=ln.tax_class) for i, ln in enumerate(body.lines)]
     shipping_price = amount("shipping_price", body.shipping_price, currency) if body.shipping_price else None
-    t = price_order(currency=currency, country=body.shipping_address.country, lines=inputs,
-                    shipping_method=body.shipping_method, shipping_price=shipping_price)
+    priced = price_order(currency=currency, country=body.shipping_address.country, lines=inputs,
+                         shipping_method=body.shipping_method, shipping_price=shipping_price)
     lines = [OrderLine(line_id=str(i + 1), sku=ln.sku, quantity=ln.quantity, unit_price=inp.unit_price,
                        tax_class=ln.tax_class, net=p.net, tax=p.tax)
-             for i, (ln, inp, p) in enumerate(zip(body.lines, inputs, t.lines, strict=True))]
-    return lines, Totals(subtotal=t.subtotal, shipping=t.shipping, shipping_tax=t.shipping_tax,
-                         tax=t.tax, total=t.total)
+             for i, (ln, inp, p) in enumerate(zip(body.lines, inputs, priced.lines, strict=True))]
+    return lines, priced.totals
 
 
 def _payment(body: OrderIn, totals: Totals) -> Payment:
@@ -81,7 +80,7 @@ class CaptureService:
     def quote(self, body: OrderIn) -> dict[str, Any]:
         lines, totals = price(body)
         c = body.currency
-        return {"currency": c, "totals": _wire_totals(totals, c),
+        return {"currency": c, "totals": wire_totals(totals, c),
                 "lines": [{"line_id": ln.line_id, "sku": ln.sku, "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)}
                           for ln in lines]}
 
@@ -134,10 +133,11 @@ class CaptureService:
             entry = TimelineEntry(at=self.clock(), event="OrderCancelled",
                                   detail={"reason": reason.value, "by": f"{principal.role}:{principal.principal_id}"})
             try:
-                self.store.transition(order, OrderStatus.CANCELLED, entry, extra={"cancel_reason": reason.value})
+                cancelled = self.store.transition(order, OrderStatus.CANCELLED, entry,
+                                                  extra={"cancel_reason": reason.value})
             except Conflict:
                 continue
-            return self.get(order_id, principal)
+            return replace(cancelled, cancel_reason=reason.value, timeline=(*order.timeline, entry))
         raise Conflict(f"order {order_id} keeps changing; try again")
 
 
@@ -175,11 +175,6 @@ def _previous_month(month: str) -> str:
     return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
-def _wire_totals(t: Totals, currency: str) -> dict[str, str]:
-    return {"subtotal": fmt(t.subtotal, currency), "shipping": fmt(t.shipping, currency),
-            "tax": fmt(t.tax, currency), "total": fmt(t.total, currency)}
-
-
 def order_view(order: Order) -> dict[str, Any]:
     """The order as API.md shows it."""
     c = order.currency
@@ -193,7 +188,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "shipping_method": order.shipping_method,
         "payment": {"method": order.payment.method, "authorization_id": order.payment.authorization_id,
                     "amount": fmt(order.payment.amount, c) if order.payment.amount is not None else None},
-        "totals": _wire_totals(order.totals, c),
+        "totals": wire_totals(order.totals, c),
         "shipments": [], "invoices": [], "returns": [],
         "timeline": [{"at": e.at, "event": e.event, "detail": e.detail} for e in order.timeline],
         "cancel_reason": order.cancel_reason,

@@ -47,12 +47,15 @@ def problem(
     status: int, title: str, detail: str, *, slug: str, errors: Sequence[FieldError] = (),
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
-    body: dict[str, Any] = {
-        "type": f"urn:oms:problem:{slug}", "title": title, "status": status, "detail": detail,
-    }
+    return Response(status_code=status, content_type=PROBLEM_JSON,
+                    body=problem_body(status, title, detail, slug=slug, errors=errors), headers=headers)
+
+
+def problem_body(status: int, title: str, detail: str, *, slug: str, errors: Sequence[FieldError] = ()) -> str:
+    body: dict[str, Any] = {"type": f"urn:oms:problem:{slug}", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+    return json.dumps(body)
 
 
 def field_path(loc: Iterable[Any]) -> str:
@@ -129,11 +132,13 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
                        slug="internal")
 
 
-def oversized(event: dict[str, Any]) -> Response[str] | None:
-    """413 before any parsing: the body must fit in one queue message or event."""
+def oversized(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The 413 proxy response for a body over the limit, answered before any parsing or routing:
+    an order must fit in one queue message or event."""
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
-    if size > MAX_BODY_BYTES:
-        return problem(413, "Payload too large", f"the body is {size} bytes; at most {MAX_BODY_BYTES} are accepted",
-                       slug="payload-too-large")
-    return None
+    if size <= MAX_BODY_BYTES:
+        return None
+    detail = f"the body is {size} bytes; at most {MAX_BODY_BYTES} are accepted"
+    return {"statusCode": 413, "headers": {"Content-Type": PROBLEM_JSON}, "isBase64Encoded": False,
+            "body": problem_body(413, "Payload too large", detail, slug="payload-too-large")}

@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import ValidationFailed
 from .money import AmountError, fmt, parse_amount, round_money
+from .orders import Totals
 
 _REFERENCE = Path(__file__).with_name("reference")
 TAX_CLASSES = ("standard", "reduced", "zero")
@@ -54,19 +55,15 @@ class PricedLine:
 
 
 @dataclass(frozen=True)
-class Totals:
-    currency: str
-    subtotal: Decimal
-    shipping: Decimal
-    shipping_tax: Decimal
-    tax: Decimal
-    total: Decimal
+class PricedOrder:
     lines: tuple[PricedLine, ...]
+    totals: Totals
 
-    def as_wire(self) -> dict[str, str]:
-        c = self.currency
-        return {"subtotal": fmt(self.subtotal, c), "shipping": fmt(self.shipping, c),
-                "tax": fmt(self.tax, c), "total": fmt(self.total, c)}
+
+def wire_totals(totals: Totals, currency: str) -> dict[str, str]:
+    """Totals as API.md shows them: decimal strings with the currency's decimals."""
+    return {"subtotal": fmt(totals.subtotal, currency), "shipping": fmt(totals.shipping, currency),
+            "tax": fmt(totals.tax, currency), "total": fmt(totals.total, currency)}
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ def price_order(
     lines: list[LineInput],
     shipping_method: str,
     shipping_price: Decimal | None,
-) -> Totals:
+) -> PricedOrder:
     priced = []
     for line in lines:
         net = line.unit_price * line.quantity
@@ -95,10 +92,9 @@ def price_order(
     shipping_tax = round_money(shipping * tax_rate(country, "standard"), currency)
     subtotal = sum((p.net for p in priced), Decimal(0))
     tax = sum((p.tax for p in priced), Decimal(0)) + shipping_tax
-    return Totals(
-        currency=currency, subtotal=subtotal, shipping=shipping, shipping_tax=shipping_tax,
-        tax=tax, total=subtotal + shipping + tax, lines=tuple(priced),
-    )
+    totals = Totals(subtotal=subtotal, shipping=shipping, shipping_tax=shipping_tax, tax=tax,
+                    total=subtotal + shipping + tax)
+    return PricedOrder(lines=tuple(priced), totals=totals)
 
 
 def amount(field: str, text: object, currency: str) -> Decimal:

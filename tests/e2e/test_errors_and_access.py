@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import KEYS
-from tests.e2e.orders import key, new_order
+from tests.e2e.orders import ORDER, key, new_order
 from tests.e2e.test_capture_api import WEBSHOP, post_order
 
 
@@ -94,6 +94,27 @@ def test_public_routes_need_no_key(http: httpx.Client) -> None:
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
-def test_unknown_path_is_a_problem_not_a_crash(http: httpx.Client) -> None:
+def test_unknown_path_is_404_problem_from_the_gateway(http: httpx.Client) -> None:
+    # no API Gateway resource matches: its MISSING_AUTHENTICATION_TOKEN response, configured as 404
     r = http.get("/nowhere", headers=WEBSHOP)
-    assert r.status_code in (403, 404) and r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["status"] == 404
+
+
+def test_on_account_orders_draw_on_the_seeded_credit_limit(http: httpx.Client) -> None:
+    # Given the marketplace's B2B customer with 5,000.00 EUR of credit (local seed)
+    b2b = {**ORDER["customer"], "customer_id": "B2B-1000"}
+    lines = [{"sku": "PALLET", "quantity": 1, "unit_price": "2500.00"}]  # 2,500 + 4.90 + 19 % VAT = 2,980.83
+    marketplace = KEYS["marketplace"]
+    first = post_order(http, new_order(customer=b2b, lines=lines, payment={"method": "on_account"}), key(),
+                       api_key=marketplace)
+    assert first.status_code == 201, first.text
+    assert first.json()["totals"]["total"] == "2980.83"
+    # When a second order would take exposure past the limit
+    second = post_order(http, new_order(customer=b2b, lines=lines, payment={"method": "on_account"}), key(),
+                        api_key=marketplace)
+    # Then it is refused naming the payment method, and nothing of it is written
+    assert second.status_code == 422 and second.json()["errors"][0]["field"] == "payment.method"
+    # And a customer without a credit account cannot buy on account at all
+    none = post_order(http, new_order(lines=lines, payment={"method": "on_account"}), key(), api_key=marketplace)
+    assert none.status_code == 422

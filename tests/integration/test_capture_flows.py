@@ -134,3 +134,13 @@ def test_feed_resending_a_known_order_with_a_new_key_is_acknowledged(cloud: Loca
     # Then the message is done (not retried into the DLQ) and there is still one order
     assert error is None and result == {"batchItemFailures": []}
     assert len(orders_of(outputs, "marketplace", body["channel_order_id"])) == 1
+
+
+def test_seeding_twice_leaves_one_of_everything(cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    from localcloud.seed import seed
+
+    apigw = boto3.client("apigateway")
+    before = len(apigw.get_api_keys()["items"])
+    assert cloud.deployment is not None
+    seed(cloud.deployment)
+    assert len(apigw.get_api_keys()["items"]) == before == 6

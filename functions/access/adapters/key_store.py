@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.access.keys import ApiKeyRecord
+from functions.access.keys import ApiKeyRecord, KeyManager
 from functions.core.adapters.aws import client
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
 
@@ -33,6 +33,17 @@ class DynamoKeyStore(TableAdapter):
         self.db.update_item(TableName=self.table, Key=to_item({"PK": key_pk(key_hash), "SK": "APIKEY"}),
                             UpdateExpression="SET enabled = :e", ConditionExpression="attribute_exists(PK)",
                             ExpressionAttributeValues={":e": to_value(enabled)})
+
+
+#: Stack output that holds each role's usage plan id (infra/stack.py writes them).
+USAGE_PLAN_OUTPUTS = {"channel": "UsagePlanChannel", "node": "UsagePlanNode", "agent": "UsagePlanAgent",
+                      "finance": "UsagePlanFinance"}
+
+
+def key_manager(outputs: dict[str, str]) -> KeyManager:
+    """Key management for a deployed stack, wired from its outputs (CLI and local seed)."""
+    plans = {role: outputs[name] for role, name in USAGE_PLAN_OUTPUTS.items()}
+    return KeyManager(DynamoKeyStore(outputs["TableName"]), ApiGatewayKeys(plans))
 
 
 class ApiGatewayKeys:

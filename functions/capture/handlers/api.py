@@ -61,8 +61,7 @@ def _swagger_html() -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     too_large = oversized(event)
     if too_large is not None:
-        return {"statusCode": too_large.status_code, "headers": {"Content-Type": too_large.content_type},
-                "body": too_large.body, "isBase64Encoded": False}
+        return too_large
     result: dict[str, Any] = app.resolve(event, context)
     return result
 

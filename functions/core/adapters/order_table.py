@@ -222,11 +222,6 @@ class OrderTable(TableAdapter):
         events = [i for i in items if i["SK"].startswith("EVENT#")]
         return order_from_items(header, events)
 
-    def get_raw_header(self, order_id: str) -> dict[str, Any] | None:
-        item = self.db.get_item(TableName=self.table, ConsistentRead=True,
-                                Key=to_item({"PK": order_pk(order_id), "SK": ORDER_SK})).get("Item")
-        return from_item(item) if item else None
-
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None
                   ) -> tuple[list[dict[str, Any]], str | None]:
         pk_attr = f"{index}PK"
