@@ -50,7 +50,6 @@ class OmsStack(Stack):
                 "TABLE_NAME": self.data.table.table_name,
                 "EVENT_BUS_NAME": self.messaging.event_bus.event_bus_name,
                 "ORDER_WORKFLOW_ARN": order_workflow_arn,
-                "ORDER_INTAKE_QUEUE_URL": self.messaging.order_intake_queue.queue_url,
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": "OMS",
                 "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -10,19 +10,15 @@ from functools import cache
 
 @dataclass(frozen=True)
 class Settings:
-    env: str
     table_name: str
     event_bus_name: str
     order_workflow_arn: str
-    order_intake_queue_url: str
 
 
 @cache
 def settings() -> Settings:
     return Settings(
-        env=os.environ.get("OMS_ENV", "local"),
         table_name=os.environ["TABLE_NAME"],
         event_bus_name=os.environ.get("EVENT_BUS_NAME", ""),
         order_workflow_arn=os.environ.get("ORDER_WORKFLOW_ARN", ""),
-        order_intake_queue_url=os.environ.get("ORDER_INTAKE_QUEUE_URL", ""),
     )

@@ -1,8 +1,7 @@
 """The event bus, the order-intake queue, and dead-letter queues.
 
-The intake queue lives here, not in the capture construct, because its URL is part of the ONE
-environment every function of the stack shares (ORDER_INTAKE_QUEUE_URL): it must exist before
-the first function is made.
+The intake queue is messaging infrastructure that outside senders (EDI, connectors) write to;
+the capture construct only consumes it. Its URL is the stack output ``OrderIntakeQueueUrl``.
 """
 
 from __future__ import annotations
