@@ -21,10 +21,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.hook import IdempotentHookFunction
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from functions.core.adapters.aws import client
 from functions.core.errors import Conflict
 from functions.core.http import Principal, require_role
 from functions.core.observability import MetricUnit, metrics
-from functions.core.settings import settings
+from functions.core.settings import Settings, settings
 
 from .logic import order_view
 from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
@@ -49,10 +50,11 @@ def _capture_once(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _idempotent_capture() -> tuple[Any, IdempotencyConfig]:
+def _idempotent_capture(s: Settings) -> tuple[Any, IdempotencyConfig]:
     persistence = DynamoDBPersistenceLayer(
-        table_name=settings().table_name, key_attr="PK", sort_key_attr="SK",
+        table_name=s.table_name, key_attr="PK", sort_key_attr="SK",
         static_pk_value="IDEMPOTENCY#capture", expiry_attr="expires_at",
+        boto3_client=client("dynamodb"),
     )
     config = IdempotencyConfig(
         event_key_jmespath="[principal, key]",  # scoped per principal
@@ -68,7 +70,7 @@ def _idempotent_capture() -> tuple[Any, IdempotencyConfig]:
 
 def capture_idempotently(channel: str, key: str, body: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """Capture once per (channel, key); the same key with another body is a conflict."""
-    capture, config = _idempotent_capture()
+    capture, config = _idempotent_capture(settings())
     if context is not None:
         config.register_lambda_context(context)  # in-progress records expire with the invocation
     try:

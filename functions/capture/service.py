@@ -7,20 +7,27 @@ from functools import cache
 
 from functions.core.adapters.events import EventBridgePublisher
 from functions.core.adapters.order_table import OrderTable
-from functions.core.settings import settings
+from functions.core.settings import Settings, settings
 
 from .adapters.workflow import OrderWorkflowClaims, StepFunctionsStarter
 from .logic import CaptureService, WorkflowService
 
 
-@cache
 def capture_service() -> CaptureService:
-    return CaptureService(store=OrderTable(settings().table_name))
+    return _capture_service(settings())
+
+
+def workflow_service() -> WorkflowService:
+    return _workflow_service(settings())
 
 
 @cache
-def workflow_service() -> WorkflowService:
-    s = settings()
+def _capture_service(s: Settings) -> CaptureService:
+    return CaptureService(store=OrderTable(s.table_name))
+
+
+@cache
+def _workflow_service(s: Settings) -> WorkflowService:
     return WorkflowService(claims=OrderWorkflowClaims(s.table_name),
                            starter=StepFunctionsStarter(s.order_workflow_arn),
                            publisher=EventBridgePublisher(s.event_bus_name))

@@ -1,11 +1,14 @@
-"""Environment-derived settings, read on first use (never at import: keeps cold starts
-lean and tests independent of import order)."""
+"""Environment-derived settings, read when needed (never at import: keeps cold starts lean
+and tests independent of import order). Three dictionary look-ups: not worth a cache that
+could outlive the environment it was read from.
+
+Composition roots cache what they build *per Settings value* (frozen, hashable): in Lambda
+that is once per container; a local process that deploys a second stack gets fresh objects."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import cache
 
 
 @dataclass(frozen=True)
@@ -13,12 +16,14 @@ class Settings:
     table_name: str
     event_bus_name: str
     order_workflow_arn: str
+    #: None in AWS; the local cloud's URL when running locally.
+    aws_endpoint_url: str | None = None
 
 
-@cache
 def settings() -> Settings:
     return Settings(
         table_name=os.environ["TABLE_NAME"],
         event_bus_name=os.environ.get("EVENT_BUS_NAME", ""),
         order_workflow_arn=os.environ.get("ORDER_WORKFLOW_ARN", ""),
+        aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
     )

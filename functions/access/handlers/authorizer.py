@@ -24,9 +24,13 @@ from functions.core.observability import MetricUnit, logger, metrics
 from functions.core.settings import settings
 
 
-@cache
 def _store() -> DynamoKeyStore:
-    return DynamoKeyStore(settings().table_name)
+    return _store_for(settings().table_name)
+
+
+@cache
+def _store_for(table_name: str) -> DynamoKeyStore:
+    return DynamoKeyStore(table_name)
 
 
 def _header(event: APIGatewayAuthorizerRequestEvent, name: str) -> str | None:
