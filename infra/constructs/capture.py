@@ -2,11 +2,11 @@
 
 | function      | trigger                                                          | may                        |
 |---------------|------------------------------------------------------------------|----------------------------|
-| api           | API: /health /openapi.json /docs (public), /orders, /orders/*    | read/write the table       |
-| intake        | SQS order-intake (batch 10, partial failures, DLQ after 5)       | read/write the table       |
-| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | read/write the table, put  |
-|               | partial failures, on-failure DLQ)                                | events, start the workflow |
-| accept-order  | order_fulfillment task                                           | read/write the table       |
+| api           | API: /health /openapi.json /docs (public), /orders, /orders/*    | CAPTURE_API_ACTIONS, GSIs  |
+| intake        | SQS order-intake (batch 10, partial failures, DLQ after 5)       | CAPTURE_ACTIONS            |
+| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | claim the workflow start,  |
+|               | partial failures, on-failure DLQ)                                | put events, start workflow |
+| accept-order  | order_fulfillment task                                           | ACCEPT_ORDER_ACTIONS       |
 """
 
 from __future__ import annotations
@@ -23,6 +23,17 @@ from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 
 HANDLERS = "functions.capture.handlers"
+
+# Exactly what each function's code does with the table (functions/capture, functions/core):
+# capture = idempotency record get/put/update/delete + the capture transaction (put order,
+# put timeline event, put channel ref, update credit account) + reading a clashing ref.
+CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# the API also reads orders (query of the order's items) and lists them (GSI1-3), and cancels
+CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:Query")
+# the workflow claim on the order header (claim, confirm, release)
+STREAM_ACTIONS = ("dynamodb:UpdateItem",)
+# read the header, then one transaction: update the header + put a timeline event
+ACCEPT_ORDER_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
@@ -54,7 +65,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.api.lambda_handler",
             description="Orders API: capture, read, list, cancel; health and API description",
         )
-        data.grant_read_write(self.api_function)
+        data.grant(self.api_function, CAPTURE_API_ACTIONS, indexes=True)
         for path in ("health", "openapi.json", "docs"):
             api.add_public_route(path, self.api_function)
         api.add_prefix(
@@ -76,7 +87,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.intake.lambda_handler",
             description="Captures orders from the order-intake queue",
         )
-        data.grant_read_write(self.intake_function)
+        data.grant(self.intake_function, CAPTURE_ACTIONS)
         self.intake_function.add_event_source(
             event_sources.SqsEventSource(
                 messaging.order_intake_queue,
@@ -98,7 +109,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.stream.lambda_handler",
             description="Order stream consumer: starts the order workflow, publishes events",
         )
-        data.grant_read_write(self.stream_function)
+        data.grant(self.stream_function, STREAM_ACTIONS)
         messaging.event_bus.grant_put_events_to(self.stream_function)
         self.stream_function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[order_workflow_arn])
@@ -128,5 +139,5 @@ class Capture(Construct):
             handler=f"{HANDLERS}.accept_order.lambda_handler",
             description="order_fulfillment task: moves a captured order into fulfilment once",
         )
-        data.grant_read_write(self.accept_order_function)
+        data.grant(self.accept_order_function, ACCEPT_ORDER_ACTIONS)
         monitoring.watch_worker(self.accept_order_function)

@@ -1,7 +1,8 @@
 """The single DynamoDB table (ARCHITECTURE.md, "Single table") and its access grants.
 
-Grants name the table and its three indexes explicitly (no `index/*`), with the item-level
-actions the repository uses — no Scan, no table administration.
+Grants name the table (and its three indexes only where a function queries them) explicitly
+(no `index/*`), with exactly the item-level actions that function's code uses — no Scan, no
+table administration. TransactWriteItems is authorised through its per-item actions.
 """
 
 from __future__ import annotations
@@ -16,15 +17,6 @@ GSI_NAMES: tuple[str, ...] = ("GSI1", "GSI2", "GSI3")
 GSI_PROJECTED_ATTRIBUTES = ["summary"]  # an index write stays small whatever the item's size
 TTL_ATTRIBUTE = "expires_at"
 
-READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
-# TransactWriteItems is authorised through these per-item actions (there is no IAM action for it).
-WRITE_ACTIONS = (
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-)
 
 
 class Data(Construct):
@@ -63,12 +55,10 @@ class Data(Construct):
             arns += [f"{self.table.table_arn}/index/{name}" for name in GSI_NAMES]
         return arns
 
-    def grant_read_write(self, grantee: iam.IGrantable) -> None:
+    def grant(self, grantee: iam.IGrantable, actions: tuple[str, ...], *, indexes: bool = False) -> None:
+        """Exactly ``actions`` on the table, and on its indexes when the function queries them."""
         grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=[*READ_ACTIONS, *WRITE_ACTIONS],
-                resources=self._resources(with_indexes=True),
-            )
+            iam.PolicyStatement(actions=list(actions), resources=self._resources(with_indexes=indexes))
         )
 
     def grant_read_items_with_key_prefix(self, grantee: iam.IGrantable, key_prefix: str) -> None:

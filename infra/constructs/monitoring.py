@@ -31,7 +31,6 @@ class Monitoring(Construct):
         self.alarm_topic = sns.Topic(self, "AlarmTopic", topic_name=f"{config.prefix}-alarms", enforce_ssl=True)
         self._action = cloudwatch_actions.SnsAction(self.alarm_topic)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.prefix)
-        self.alarms: list[cloudwatch.Alarm] = []
 
     def _alarm(
         self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
@@ -47,7 +46,6 @@ class Monitoring(Construct):
             alarm_description=description,
         )
         alarm.add_alarm_action(self._action)
-        self.alarms.append(alarm)
         return alarm
 
     def watch_dead_letter_queue(self, construct_id: str, queue: sqs.IQueue, *, what: str) -> None:
