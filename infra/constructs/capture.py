@@ -37,8 +37,12 @@ ACCEPT_ORDER_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Put
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
-# Only order headers reach the stream consumer: timeline events, refs and keys never wake it.
-ORDER_HEADER_FILTER = {"dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")}}}}
+# Only new order headers reach the stream consumer: timeline events, refs, keys and the header's
+# own later updates (workflow claims, status changes) never wake it, and filtered records are free.
+ORDER_HEADER_FILTER = {
+    "eventName": lambda_.FilterRule.is_equal("INSERT"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")}}},
+}
 
 
 class Capture(Construct):

@@ -101,7 +101,8 @@ def test_stream_event_source_mapping(env_template):
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 5
     (criteria,) = mapping["FilterCriteria"]["Filters"]
-    assert json.loads(criteria["Pattern"]) == {"dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
+    assert json.loads(criteria["Pattern"]) == {
+        "eventName": ["INSERT"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
     destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     queue = template["Resources"][destination]
     assert queue["Type"] == "AWS::SQS::Queue"

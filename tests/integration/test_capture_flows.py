@@ -144,3 +144,20 @@ def test_seeding_twice_leaves_one_of_everything(cloud: LocalCloud, outputs: dict
     assert cloud.deployment is not None
     seed(cloud.deployment)
     assert len(apigw.get_api_keys()["items"]) == before == 6
+
+
+def test_stream_consumer_wakes_once_per_order_not_on_header_updates(cloud: LocalCloud, outputs: dict[str, str],
+                                                                     function_names: dict[str, str]) -> None:
+    from localcloud import INVOCATIONS
+
+    stream = function_names["capture-stream"]
+    cloud.settle()
+    before = len(INVOCATIONS.snapshot(stream))
+    # Given three orders, each updated three more times on its header (claim, confirm, accept)
+    for _ in range(3):
+        send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}",
+                                         "order": new_order()}))
+    cloud.settle()
+    # Then the consumer ran for the three inserts only (batches may group them: at most 3 runs)
+    runs = len(INVOCATIONS.snapshot(stream)) - before
+    assert 1 <= runs <= 3
