@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import signal
@@ -16,9 +15,7 @@ DEFAULT_PORT = 8080
 
 
 def _seed(deployment: Any) -> dict[str, Any]:
-    """Call the seed hook ``localcloud.seed.seed(deployment)`` if the module exists."""
-    if importlib.util.find_spec("localcloud.seed") is None:
-        return {}
+    """Load the demo data (``localcloud.seed``) into the deployed stack."""
     from localcloud import seed
 
     return dict(seed.seed(deployment))

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from moto.apigateway.models import Method, Resource, RestAPI, apigateway_backends
-from moto.awslambda.utils import get_backend as lambda_backend
+from moto.utilities.arns import parse_arn
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from localcloud import ACCOUNT_ID, REGION
 from localcloud.deploy import Deployment
+from localcloud.patches.lambda_runtime import invoke_sync
 
 MAX_BODY = 10 * 1024 * 1024
 
@@ -148,23 +149,22 @@ class FrontDoor:
     # --- API Gateway ------------------------------------------------------------------------
 
     def match(self, path: str, http_method: str) -> Route:
+        """The most specific resource matching ``path`` (as API Gateway, no fallback to a less
+        specific one when it lacks the method)."""
         candidates = []
         for resource in self.api.resources.values():
             template = resource.get_path()
             found = _pattern(template).match(path if path != "" else "/")
             if found:
                 candidates.append((_specificity(template), resource, found.groupdict()))
-        for _, resource, params in sorted(candidates, key=lambda c: c[0], reverse=True):
-            methods = resource.resource_methods
+        best = max(candidates, key=lambda c: c[0], default=None)
+        method = None
+        if best is not None:
+            methods = best[1].resource_methods
             method = methods.get(http_method) or methods.get("ANY")
-            if method is not None:
-                return Route(resource, method, params)
-            return self._missing_token()
-        return self._missing_token()
-
-    @staticmethod
-    def _missing_token() -> Route:
-        raise GatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+        if best is None or method is None:
+            raise GatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")
+        return Route(best[1], method, best[2])
 
     def _proxy(self, request: Request, request_id: str) -> Response:
         body = request.get_data()
@@ -300,8 +300,9 @@ class FrontDoor:
             "stageVariables": event["stageVariables"],
             "requestContext": event["requestContext"],
         }
-        payload, error = _invoke(_function_arn(uri), authorizer_event)
-        if error:
+        result = invoke_sync(_function_arn(uri), authorizer_event)
+        payload = result.payload
+        if result.function_error:
             if isinstance(payload, dict) and payload.get("errorMessage") == "Unauthorized":
                 raise GatewayError("UNAUTHORIZED", "Unauthorized")
             raise GatewayError("AUTHORIZER_FAILURE", None)
@@ -336,8 +337,9 @@ class FrontDoor:
             raise GatewayError("BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]")
 
     def _invoke_integration(self, uri: str, event: dict[str, Any]) -> Response:
-        payload, error = _invoke(_function_arn(uri), event)
-        if error or not isinstance(payload, dict) or not isinstance(payload.get("statusCode"), int):
+        result = invoke_sync(_function_arn(uri), event)
+        payload = result.payload
+        if result.function_error or not isinstance(payload, dict) or not isinstance(payload.get("statusCode"), int):
             raise GatewayError("DEFAULT_5XX", "Internal server error")
         headers = Headers()
         for name, value in (payload.get("headers") or {}).items():
@@ -383,18 +385,6 @@ def _function_arn(uri: str) -> str:
     return uri.split("/functions/", 1)[1].rsplit("/invocations", 1)[0]
 
 
-def _invoke(function_arn: str, event: dict[str, Any]) -> tuple[Any, bool]:
-    region = function_arn.split(":")[3]
-    account = function_arn.split(":")[4]
-    headers: dict[str, str] = {}
-    raw = lambda_backend(account, region).invoke(function_arn, None, json.dumps(event), {}, headers)
-    try:
-        payload = json.loads(raw) if raw else None
-    except ValueError:
-        payload = None
-    return payload, "x-amz-function-error" in headers
-
-
 def _state_machine_stem(name: str) -> str:
     """``oms-local-order-fulfillment`` -> ``order_fulfillment`` (the ASL file stem)."""
     return re.sub(r"^oms-[a-z0-9]+-", "", name).replace("-", "_")
@@ -411,7 +401,7 @@ def _info(request: Request, door: FrontDoor) -> Response:
                 "stack_name": door.deployment.stack_name,
                 "table_name": outputs.get("TableName"),
                 "event_bus_name": outputs.get("EventBusName"),
-                "state_machines": {_state_machine_stem(arn.rsplit(":", 1)[-1]): arn for arn in machines},
+                "state_machines": {_state_machine_stem(parse_arn(arn).resource_id): arn for arn in machines},
             }
         ),
         content_type="application/json",

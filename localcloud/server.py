@@ -4,10 +4,12 @@
 it starts moto's server on a free port in a thread, points this process's AWS SDK settings at
 it (handlers run in this process and call it like AWS), deploys a stack and starts the front
 door. Both servers are threaded: a handler calls back into moto while its own request is open.
+``stop()`` leaves the process as it found it: no pollers, an empty moto, the environment back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 import localcloud
 from localcloud.deploy import Deployment, deploy_assembly, deploy_template
 from localcloud.frontdoor import FrontDoor
+from localcloud.patches import event_source_pollers, lambda_runtime
 
 HOST = "127.0.0.1"
 
@@ -109,17 +112,33 @@ class LocalCloud:
     def settle(self, timeout: float = 10.0) -> None:
         localcloud.settle(timeout)
 
-    def reset(self) -> Deployment:
-        """Empty every moto backend and deploy the stack again (~0.3 s)."""
+    def _reset_moto(self) -> None:
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
+
+    def reset(self) -> Deployment:
+        """Empty every moto backend and deploy the stack again (~0.3 s)."""
+        self._reset_moto()
         self.deployment = self._deploy()
         assert self._door is not None
         self._door.server.app = FrontDoor(self.deployment, self.endpoint_url)
         return self.deployment
 
-    def stop(self) -> None:
+    def stop(self, settle_timeout: float = 2.0) -> None:
+        """Let in-flight work finish (best effort, up to ``settle_timeout``), stop and join the
+        event source pollers, empty moto (its mappings, running executions' state), put back the
+        environment the functions and this cloud changed, and shut both servers."""
+        if self._moto is not None:
+            with contextlib.suppress(TimeoutError):
+                localcloud.settle(settle_timeout)
+        event_source_pollers.stop_all()
+        if self._moto is not None:
+            try:
+                self._reset_moto()
+            except OSError as exc:
+                logging.getLogger("localcloud").warning("moto reset on stop failed: %s", exc)
+        lambda_runtime.restore_environment()
         for server in (self._door, self._moto):
             if server is not None:
                 server.stop()
@@ -129,6 +148,7 @@ class LocalCloud:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        self._saved_env.clear()
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -3,8 +3,8 @@
 AWS waits are seconds to minutes (Step Functions Retry/Wait, an SQS visibility timeout before a
 failed message is retried, a batching window). Locally those waits only make tests and the demo
 slow, so every patch that waits multiplies the AWS duration by this factor instead of hard-coding
-shorter timings. The default (``LOCALCLOUD_TIME_SCALE``, else 0.01) turns a 30 s visibility
-timeout into 0.3 s; tests may lower it further.
+shorter timings. The factor is :func:`set_scale`'s, else ``LOCALCLOUD_TIME_SCALE`` read at each
+wait (so setting it after import works), else 0.01: a 30 s visibility timeout becomes 0.3 s.
 """
 
 from __future__ import annotations
@@ -12,12 +12,7 @@ from __future__ import annotations
 import os
 
 _DEFAULT = 0.01
-_scale = float(os.environ.get("LOCALCLOUD_TIME_SCALE", _DEFAULT))
-
-
-def get() -> float:
-    """The current factor (simulated seconds x factor = real seconds)."""
-    return _scale
+_scale: float | None = None  # set_scale's factor; None = read LOCALCLOUD_TIME_SCALE
 
 
 def set_scale(factor: float) -> None:
@@ -30,4 +25,5 @@ def set_scale(factor: float) -> None:
 
 def seconds(aws_seconds: float) -> float:
     """Real seconds to wait for ``aws_seconds`` of simulated time."""
-    return max(0.0, aws_seconds * _scale)
+    scale = _scale if _scale is not None else float(os.environ.get("LOCALCLOUD_TIME_SCALE", _DEFAULT))
+    return max(0.0, aws_seconds * scale)

@@ -15,11 +15,6 @@ from typing import Any
 
 from moto.apigateway.models import Method, RestAPI, apigateway_backends
 
-_ORIGINAL = {
-    (RestAPI, "create_from_cloudformation_json"): RestAPI.__dict__["create_from_cloudformation_json"],
-    (Method, "create_from_cloudformation_json"): Method.__dict__["create_from_cloudformation_json"],
-}
-
 
 def _create_rest_api(
     cls: type[RestAPI],
@@ -83,8 +78,3 @@ def _create_method(
 def install() -> None:
     RestAPI.create_from_cloudformation_json = classmethod(_create_rest_api)  # type: ignore[assignment,method-assign]
     Method.create_from_cloudformation_json = classmethod(_create_method)  # type: ignore[assignment,method-assign]
-
-
-def uninstall() -> None:
-    for (cls, name), original in _ORIGINAL.items():
-        setattr(cls, name, original)

@@ -11,8 +11,7 @@ UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SN
 
 moto finds models through ``parsing.get_model_list()`` (the *direct* subclasses of
 ``CloudFormationModel``, cached); ``install()`` makes that list include these models and clears
-moto's caches, ``uninstall()`` takes them out again. Policies
-are stored but, as everywhere in moto, not enforced; alarms are stored but never evaluated.
+moto's caches. Policies are stored but, as everywhere in moto, not enforced; alarms are stored but never evaluated.
 """
 
 from __future__ import annotations
@@ -285,7 +284,8 @@ class SnsTopicPolicy(_Created):
     ) -> SnsTopicPolicy:
         p = cloudformation_json["Properties"]
         for arn in p["Topics"]:
-            sns_backends[account_id][region_name].set_topic_attribute(arn, "Policy", json.dumps(p["PolicyDocument"]))
+            # the backend takes the attribute's Python name (SetTopicAttributes converts "Policy")
+            sns_backends[account_id][region_name].set_topic_attribute(arn, "policy", json.dumps(p["PolicyDocument"]))
         return cls(str(uuid.uuid4()), account_id, region_name, Id=resource_name)
 
 
@@ -373,9 +373,4 @@ def _clear_caches() -> None:
 
 def install() -> None:
     parsing.get_model_list = _model_list  # type: ignore[assignment]
-    _clear_caches()
-
-
-def uninstall() -> None:
-    parsing.get_model_list = _ORIGINAL_MODEL_LIST
     _clear_caches()

@@ -24,9 +24,3 @@ def _deployment_id(self: Deployment) -> str:
 def install() -> None:
     EventBus.physical_resource_id = property(_bus_name)  # type: ignore[attr-defined]
     Deployment.physical_resource_id = property(_deployment_id)  # type: ignore[attr-defined]
-
-
-def uninstall() -> None:
-    for cls in (EventBus, Deployment):
-        if "physical_resource_id" in vars(cls):
-            delattr(cls, "physical_resource_id")

@@ -17,15 +17,6 @@ from typing import Any
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend
 
-_ORIGINAL = {
-    name: StateMachine.__dict__[name]
-    for name in (
-        "create_from_cloudformation_json",
-        "update_from_cloudformation_json",
-        "delete_from_cloudformation_json",
-    )
-}
-
 
 def definition(properties: dict[str, Any]) -> str:
     """The ASL text with ``${name}`` substitutions applied, as CloudFormation does."""
@@ -92,8 +83,3 @@ def install() -> None:
     StateMachine.create_from_cloudformation_json = classmethod(_create)  # type: ignore[assignment,method-assign]
     StateMachine.update_from_cloudformation_json = classmethod(_update)  # type: ignore[assignment,method-assign]
     StateMachine.delete_from_cloudformation_json = classmethod(_delete)  # type: ignore[assignment,method-assign]
-
-
-def uninstall() -> None:
-    for name, original in _ORIGINAL.items():
-        setattr(StateMachine, name, original)

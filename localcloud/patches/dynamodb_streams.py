@@ -15,25 +15,30 @@ a function error is retried (bisecting the batch first if configured); a partial
 response retries from the first failed sequence number; when ``MaximumRetryAttempts`` is
 exhausted the AWS failure record is sent to the on-failure destination (SQS or SNS) and the
 shard moves on. ``MaximumRecordAgeInSeconds`` and ``ParallelizationFactor`` are not modelled.
+A cancelled ``TransactWriteItems`` makes moto swap in a copy of the table; the poller follows it
+(same creation time) instead of taking the table for deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import threading
 import uuid
 from typing import Any
 
-from moto.awslambda.models import EventSourceMapping
+from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.core.utils import unix_time
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
 
 from localcloud import timescale
+from localcloud.destinations import deliver
 from localcloud.patches import event_source_pollers
 from localcloud.patches.dynamodb_linearizable import LOCK
 from localcloud.patches.event_source_pollers import Poller
+from localcloud.patches.lambda_runtime import InvokeResult
 
 _ORIGINAL_ADD = StreamShard.add
 _CHANGED = threading.Condition()  # notified whenever any shard gets a record
@@ -43,6 +48,12 @@ def _add(self: StreamShard, old: Any, new: Any) -> None:
     _ORIGINAL_ADD(self, old, new)
     with _CHANGED:
         _CHANGED.notify_all()
+
+
+def _guard(backend: LambdaBackend, source_arn: str) -> contextlib.AbstractContextManager[Any]:
+    """Every DynamoDB write holds LOCK: none lands while moto registers the mapping on the table
+    (where its own delivery would run inside the write) and the poller detaches it."""
+    return LOCK
 
 
 def _find_table(esm: EventSourceMapping) -> Table:
@@ -64,22 +75,44 @@ class StreamPoller(Poller):
         start_at_end = esm.starting_position == "LATEST"
         self.cursor = len(self.shard.items) if (self.shard and start_at_end) else 0
 
+    def _current_table(self) -> Table | None:
+        """The mapped table as moto holds it now, or None once it was deleted (or re-created).
+
+        A cancelled ``TransactWriteItems`` puts back a deep copy of the table taken before the
+        transaction (stream shard included): that copy, with the same creation time, is still
+        this table and its stream."""
+        table = dynamodb_backends[self.esm.account_id][self.esm.region].tables.get(self.table.name)
+        return table if table is not None and table.created_at == self.table.created_at else None
+
+    def _same_stream(self, shard: StreamShard) -> bool:
+        # moto gives every shard the same id; a re-enabled stream's shard is a new one
+        return self.shard is not None and shard.created_on == self.shard.created_on
+
     def alive(self) -> bool:
-        backend = dynamodb_backends[self.esm.account_id][self.esm.region]
-        return super().alive() and backend.tables.get(self.table.name) is self.table
+        return super().alive() and self._current_table() is not None
 
     def _has_unread(self) -> bool:
-        shard = self.table.stream_shard
-        return shard is not None and (shard is not self.shard or len(shard.items) > self.cursor)
+        table = self._current_table()
+        shard = table.stream_shard if table is not None else None
+        if shard is None:
+            return False
+        return len(shard.items) > self.cursor if self._same_stream(shard) else bool(shard.items)
 
     def _unread(self) -> list[StreamRecord]:
         with LOCK:  # a record is delivered only once the write that made it has completed
-            if self.table.stream_shard is not self.shard:
-                self.shard, self.cursor = self.table.stream_shard, 0
-            return self.shard.items[self.cursor :] if self.shard else []
+            table = self._current_table()
+            shard = table.stream_shard if table is not None else None
+            if shard is not None and not self._same_stream(shard):
+                self.cursor = 0
+            self.shard = shard
+            return shard.items[self.cursor :] if shard is not None else []
 
     def pending(self) -> bool:
         return self.alive() and bool(self.esm.enabled) and self._has_unread()
+
+    def wake(self) -> None:
+        with _CHANGED:
+            _CHANGED.notify_all()
 
     def wait_for_work(self, timeout: float) -> None:
         # Never take LOCK here: writers notify _CHANGED while holding it.
@@ -141,7 +174,7 @@ class StreamPoller(Poller):
                 return
             self.sleep(timescale.seconds(min(2.0**attempts, 60.0)))
 
-    def _first_failure(self, result: event_source_pollers.InvokeResult, records: list[dict[str, Any]]) -> int | None:
+    def _first_failure(self, result: InvokeResult, records: list[dict[str, Any]]) -> int | None:
         """Index to retry from, or None when the whole batch succeeded."""
         if result.function_error:
             return 0
@@ -181,32 +214,14 @@ class StreamPoller(Poller):
                 "streamArn": self.esm.event_source_arn,
             },
         }
-        _send(destination, json.dumps(failure))
+        deliver(destination, json.dumps(failure))
 
 
 def _utc(epoch: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC)
 
 
-def _send(destination_arn: str, body: str) -> None:
-    _, _, service, region, account, resource = destination_arn.split(":", 5)
-    if service == "sqs":
-        from moto.sqs.models import sqs_backends
-
-        sqs_backends[account][region].send_message(resource, body)
-    elif service == "sns":
-        from moto.sns.models import sns_backends
-
-        sns_backends[account][region].publish(body, arn=destination_arn)
-    else:
-        raise ValueError(f"unsupported on-failure destination {destination_arn}")
-
-
 def install() -> None:
     StreamShard.add = _add  # type: ignore[method-assign]
     event_source_pollers.install()
-    event_source_pollers.register_source("dynamodb", StreamPoller)
-
-
-def uninstall() -> None:
-    StreamShard.add = _ORIGINAL_ADD  # type: ignore[method-assign]
+    event_source_pollers.register_source("dynamodb", StreamPoller, _guard)

@@ -4,16 +4,20 @@ moto 5.2.5 delivers SQS messages and DynamoDB stream records to Lambda *inside t
 call* (``Queue.add_message`` / ``StreamShard.add``). On AWS a separate poller fleet reads the
 source after the write returned. Here each mapping gets one background thread that owns it:
 creating a mapping starts its poller and detaches the mapping from the moto source object, so
-moto's synchronous delivery never runs; deleting the mapping (or resetting moto) ends it.
-Source types register a factory with :func:`register_source`.
+moto's synchronous delivery never runs; deleting the mapping (or resetting moto) ends it, and
+:func:`stop_all` (``LocalCloud.stop``) ends every poller. moto registers the mapping on the
+source and the poller detaches it under the source's lock (``register_source``'s ``guard``), so
+no write can slip in between and be delivered by moto. Source types register with
+:func:`register_source`.
 """
 
 from __future__ import annotations
 
 import abc
-import json
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,31 +25,37 @@ from typing import Any
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.awslambda.utils import get_backend
 from moto.events.models import EventPattern
+from moto.utilities.arns import parse_arn
+
+from localcloud.patches.lambda_runtime import InvokeResult, invoke_sync
 
 logger = logging.getLogger("localcloud.esm")
 
 _IDLE_WAIT = 0.5  # seconds a poller sleeps without a wake-up before re-checking it is still wanted
 
+Guard = Callable[[LambdaBackend, str], contextlib.AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class _Source:
+    factory: Callable[[EventSourceMapping], Poller]
+    guard: Guard
+
+
 _ORIGINAL_CREATE = LambdaBackend.create_event_source_mapping
-_factories: dict[str, Callable[[EventSourceMapping], Poller]] = {}
+_sources: dict[str, _Source] = {}
 _pollers: dict[str, Poller] = {}
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class InvokeResult:
-    """What a poller needs from one synchronous invocation."""
-
-    payload: Any
-    function_error: bool
-
-
 class Poller(abc.ABC):
-    """Owns one event source mapping; runs until the mapping is deleted or moto is reset."""
+    """Owns one event source mapping; runs until the mapping is deleted, moto is reset, or
+    :meth:`stop` is called."""
 
     def __init__(self, esm: EventSourceMapping) -> None:
         self.esm = esm
         self._stopped = threading.Event()
+        self._last_error: str | None = None
         self._thread = threading.Thread(target=self._loop, name=f"esm-{esm.uuid[:8]}", daemon=True)
 
     def start(self) -> None:
@@ -53,6 +63,15 @@ class Poller(abc.ABC):
 
     def stop(self) -> None:
         self._stopped.set()
+        self.wake()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the poller's threads to end (after :meth:`stop`)."""
+        self._thread.join(timeout)
+
+    @abc.abstractmethod
+    def wake(self) -> None:
+        """Interrupt :meth:`wait_for_work` early (e.g. on stop)."""
 
     def alive(self) -> bool:
         if self._stopped.is_set():
@@ -63,11 +82,17 @@ class Poller(abc.ABC):
     def _loop(self) -> None:
         try:
             while self.alive():
+                if not self.esm.enabled:
+                    # wait_for_work would return at once while the source has work: sleep instead
+                    self.sleep(_IDLE_WAIT)
+                    continue
                 try:
-                    worked = self.esm.enabled and self.poll()
-                except Exception:
-                    logger.exception("event source mapping %s: poll failed", self.esm.uuid)
-                    worked = False
+                    worked = self.poll()
+                except Exception as exc:
+                    self._report(exc)
+                    self.sleep(_IDLE_WAIT)  # the work that made it fail is still there: no retry storm
+                    continue
+                self._last_error = None
                 if not worked:
                     self.wait_for_work(_IDLE_WAIT)
         finally:
@@ -75,20 +100,19 @@ class Poller(abc.ABC):
                 if _pollers.get(self.esm.uuid) is self:
                     del _pollers[self.esm.uuid]
 
+    def _report(self, exc: Exception) -> None:
+        """Log a failed poll once per distinct error (it repeats every idle wait otherwise)."""
+        error = f"{type(exc).__name__}: {exc}"
+        if error != self._last_error:
+            logger.error("event source mapping %s: poll failed (%s)", self.esm.uuid, error, exc_info=exc)
+            self._last_error = error
+
     def sleep(self, seconds: float) -> None:
         """Interruptible sleep (a stopped poller wakes at once)."""
         self._stopped.wait(seconds)
 
     def invoke(self, event: dict[str, Any]) -> InvokeResult:
-        headers: dict[str, str] = {}
-        raw = get_backend(self.esm.account_id, self.esm.region).invoke(
-            self.esm.function_arn, None, json.dumps(event), {}, headers
-        )
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw
-        return InvokeResult(payload, "x-amz-function-error" in headers)
+        return invoke_sync(self.esm.function_arn, event)
 
     def reports_item_failures(self) -> bool:
         return "ReportBatchItemFailures" in (self.esm.function_response_types or [])
@@ -140,9 +164,13 @@ def failed_item_ids(payload: Any, batch_ids: list[str]) -> list[str] | None:
     return [i for i in batch_ids if i in wanted]
 
 
-def register_source(service: str, factory: Callable[[EventSourceMapping], Poller]) -> None:
-    """Let mappings whose source ARN has service ``service`` ("sqs", "dynamodb") be polled."""
-    _factories[service] = factory
+def register_source(service: str, factory: Callable[[EventSourceMapping], Poller], guard: Guard) -> None:
+    """Let mappings whose source ARN has service ``service`` ("sqs", "dynamodb") be polled.
+
+    ``guard(lambda_backend, source_arn)`` is held while moto creates the mapping and ``factory``
+    detaches it from the source: it must keep the source's writers out meanwhile.
+    """
+    _sources[service] = _Source(factory, guard)
 
 
 def active() -> list[Poller]:
@@ -150,25 +178,35 @@ def active() -> list[Poller]:
         return list(_pollers.values())
 
 
+def stop_all(timeout: float = 5.0) -> None:
+    """Stop every poller and wait (up to ``timeout`` in all) for their threads to end."""
+    pollers = active()
+    for poller in pollers:
+        poller.stop()
+    deadline = time.monotonic() + timeout
+    for poller in pollers:
+        poller.join(max(0.0, deadline - time.monotonic()))
+
+
+def _source(spec: dict[str, Any]) -> _Source | None:
+    try:
+        return _sources.get(parse_arn(str(spec.get("EventSourceArn") or "")).service)
+    except ValueError:  # not an ARN: moto reports it
+        return None
+
+
 def _create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
-    esm = _ORIGINAL_CREATE(self, spec)
-    factory = _factories.get(esm.event_source_arn.split(":")[2])
-    if factory is not None:
-        poller = factory(esm)
-        with _lock:
-            _pollers[esm.uuid] = poller
-        poller.start()
+    source = _source(spec)
+    if source is None:
+        return _ORIGINAL_CREATE(self, spec)
+    with source.guard(self, spec["EventSourceArn"]):
+        esm = _ORIGINAL_CREATE(self, spec)
+        poller = source.factory(esm)
+    with _lock:
+        _pollers[esm.uuid] = poller
+    poller.start()
     return esm
 
 
 def install() -> None:
     LambdaBackend.create_event_source_mapping = _create_event_source_mapping  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    LambdaBackend.create_event_source_mapping = _ORIGINAL_CREATE  # type: ignore[method-assign]
-    with _lock:
-        pollers = list(_pollers.values())
-        _pollers.clear()
-    for poller in pollers:
-        poller.stop()

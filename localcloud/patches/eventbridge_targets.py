@@ -8,7 +8,13 @@ values unquoted (``{"id": <id>}`` renders invalid JSON). Here those four target 
 delivered by this module with all three input options; other kinds (log groups, archives,
 other buses, API destinations) still go to moto.
 
-Lambda targets are invoked asynchronously (``Event``), as EventBridge does.
+Lambda targets are invoked asynchronously (``Event``), as EventBridge does. Step Functions
+targets are started without an execution name, as EventBridge does (``stepfunctions_names``
+gives them one).
+
+The OMS template has no ``AWS::Events::Rule`` yet: this is in place for the lifecycle and
+notify issues, whose rules will route the bus's events to SQS queues and Step Functions
+through it.
 """
 
 from __future__ import annotations
@@ -19,8 +25,13 @@ import re
 from typing import Any
 
 from jsonpath_ng.ext import parse as jsonpath
+from moto.awslambda.utils import get_backend as lambda_backend
 from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 from moto.events.models import Rule
+from moto.stepfunctions.responses import get_backend as sfn_backend
+from moto.utilities.arns import parse_arn
+
+from localcloud.destinations import deliver
 
 _ORIGINAL = Rule.send_to_targets
 _HANDLED = {"lambda", "states", "sns", "sqs"}
@@ -81,30 +92,19 @@ def render_input(target: dict[str, Any], event: dict[str, Any]) -> str:
 
 def _deliver(target: dict[str, Any], payload: str) -> None:
     arn = target["Arn"]
-    _, _, service, region, account, resource = arn.split(":", 5)
-    if service == "lambda":
-        from moto.awslambda.utils import get_backend
-
-        get_backend(account, region).invoke(arn, None, payload, {"x-amz-invocation-type": "Event"}, {})
-    elif service == "states":
-        from moto.stepfunctions.responses import get_backend as sfn_backend
-
-        sfn_backend(account, region).start_execution(arn, None, payload)
-    elif service == "sns":
-        from moto.sns.models import sns_backends
-
-        sns_backends[account][region].publish(payload, arn=arn)
+    parsed = parse_arn(arn)
+    if parsed.service == "lambda":
+        lambda_backend(parsed.account, parsed.region).invoke(arn, None, payload, {"x-amz-invocation-type": "Event"}, {})
+    elif parsed.service == "states":
+        sfn_backend(parsed.account, parsed.region).start_execution(arn, None, payload)
     else:
-        from moto.sqs.models import sqs_backends
-
-        group_id = (target.get("SqsParameters") or {}).get("MessageGroupId")
-        sqs_backends[account][region].send_message(resource, payload, group_id=group_id)
+        deliver(arn, payload, group_id=(target.get("SqsParameters") or {}).get("MessageGroupId"))
 
 
 def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
     if not self.event_pattern.matches_event(original_event):
         return
-    mine = [t for t in self.targets if t["Arn"].split(":")[2] in _HANDLED]
+    mine = [t for t in self.targets if parse_arn(t["Arn"]).service in _HANDLED]
     others = [t for t in self.targets if t not in mine]
     event = _aws_event(original_event)
     for target in mine:
@@ -117,7 +117,3 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
 
 def install() -> None:
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    Rule.send_to_targets = _ORIGINAL  # type: ignore[method-assign]

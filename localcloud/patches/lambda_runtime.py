@@ -17,7 +17,10 @@ Environment: all functions run in one process and share ``os.environ``. A functi
 ``Environment`` is applied before each call; if it needs a different value for a variable that
 another live function already set, the invocation fails with ``EnvironmentConflict`` (and the
 deploy check refuses such a stack up front), because two functions could never both see their
-own value.
+own value. The first value a function sets for a variable remembers what ``os.environ`` had
+before; :func:`restore_environment` (``LocalCloud.stop``) puts those back.
+
+:func:`invoke_sync` is the one synchronous invoke used by the front door and the pollers.
 """
 
 from __future__ import annotations
@@ -33,16 +36,15 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
+from moto.utilities.arns import parse_arn
 
 logger = logging.getLogger("localcloud.lambda")
 
 Handler = Callable[[Any, "LambdaContext"], Any]
-
-_ORIGINAL = {"invoke": LambdaFunction.invoke, "_invoke_lambda": LambdaFunction._invoke_lambda}
 
 
 class EnvironmentConflict(RuntimeError):
@@ -77,10 +79,6 @@ class Invocation:
     started: float
     ended: float
     error: bool
-
-    @property
-    def duration_ms(self) -> float:
-        return (self.ended - self.started) * 1000
 
 
 class InvocationLog:
@@ -123,7 +121,9 @@ INVOCATIONS = InvocationLog()
 
 _handlers: dict[str, Handler] = {}
 _env_owners: dict[str, tuple[str, LambdaFunction]] = {}
+_env_saved: dict[str, str | None] = {}  # os.environ before a function first set the key
 _env_lock = threading.Lock()
+_Owner = TypeVar("_Owner")
 
 
 class _RuntimeError(Exception):
@@ -158,31 +158,57 @@ def _is_live(fn: LambdaFunction) -> bool:
     return current is fn
 
 
+def _claim(
+    owners: dict[str, tuple[str, _Owner]],
+    claimant: _Owner,
+    variables: Mapping[str, Any],
+    name: Callable[[_Owner], str],
+    gone: Callable[[_Owner], bool] = lambda _: False,
+) -> dict[str, str]:
+    """The one environment-conflict check: make ``claimant`` the owner of each variable's value
+    (returned as strings), or raise ``EnvironmentConflict`` if an owner that is not ``gone``
+    needs a different value. Nothing is claimed when it raises."""
+    wanted = {key: str(value) for key, value in variables.items()}
+    for key, value in wanted.items():
+        owner = owners.get(key)
+        if owner is not None and owner[0] != value and owner[1] != claimant and not gone(owner[1]):
+            raise EnvironmentConflict(
+                f"{key}: function {name(claimant)} needs {value!r} but {name(owner[1])} needs {owner[0]!r}; "
+                "in-process functions share one os.environ"
+            )
+    for key, value in wanted.items():
+        owners[key] = (value, claimant)
+    return wanted
+
+
 def check_shared_environment(functions: Iterable[tuple[str, Mapping[str, str]]]) -> None:
     """Raise ``EnvironmentConflict`` if two functions set one variable to different values."""
-    seen: dict[str, tuple[str, str]] = {}
-    for name, variables in functions:
-        for key, value in variables.items():
-            other = seen.setdefault(key, (str(value), name))
-            if other[0] != str(value):
-                raise EnvironmentConflict(
-                    f"{key}: function {name} needs {value!r} but {other[1]} needs {other[0]!r}; "
-                    "in-process functions share one os.environ"
-                )
+    owners: dict[str, tuple[str, str]] = {}
+    for function_name, variables in functions:
+        _claim(owners, function_name, variables, str)
 
 
 def _apply_environment(fn: LambdaFunction) -> None:
     with _env_lock:
-        for key, raw in (fn.environment_vars or {}).items():
-            value = str(raw)
-            owner = _env_owners.get(key)
-            if owner and owner[0] != value and owner[1] is not fn and _is_live(owner[1]):
-                raise EnvironmentConflict(
-                    f"{key}: function {fn.function_name} needs {value!r} but "
-                    f"{owner[1].function_name} set {owner[0]!r}; in-process functions share one os.environ"
-                )
-            _env_owners[key] = (value, fn)
+        wanted = _claim(
+            _env_owners, fn, fn.environment_vars or {}, lambda f: f.function_name, lambda f: not _is_live(f)
+        )
+        for key, value in wanted.items():
+            _env_saved.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+
+
+def restore_environment() -> None:
+    """Put back what ``os.environ`` held before functions set their variables, and forget the
+    owners (``LocalCloud.stop``; the next cloud's functions start from a clean slate)."""
+    with _env_lock:
+        for key, original in _env_saved.items():
+            if original is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = original
+        _env_saved.clear()
+        _env_owners.clear()
 
 
 def _error_payload(exc: BaseException, error_type: str, request_id: str) -> str:
@@ -261,11 +287,28 @@ def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_head
     return payload.encode()
 
 
+@dataclass(frozen=True)
+class InvokeResult:
+    """A synchronous invocation's payload (parsed JSON, or the raw text if it is not JSON, which
+    callers treat as malformed) and whether the function failed."""
+
+    payload: Any
+    function_error: bool
+
+
+def invoke_sync(function_arn: str, event: Any) -> InvokeResult:
+    """Invoke ``function_arn`` (RequestResponse) with ``event`` through moto's Lambda backend."""
+    arn = parse_arn(function_arn)
+    headers: dict[str, str] = {}
+    raw = get_backend(arn.account, arn.region).invoke(function_arn, None, json.dumps(event), {}, headers)
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    try:
+        payload = json.loads(text) if text else None
+    except ValueError:
+        payload = text
+    return InvokeResult(payload, "x-amz-function-error" in headers)
+
+
 def install() -> None:
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
     LambdaFunction.invoke = _invoke  # type: ignore[method-assign,assignment]
-
-
-def uninstall() -> None:
-    LambdaFunction._invoke_lambda = _ORIGINAL["_invoke_lambda"]  # type: ignore[method-assign]
-    LambdaFunction.invoke = _ORIGINAL["invoke"]  # type: ignore[method-assign]

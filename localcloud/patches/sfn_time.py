@@ -17,9 +17,6 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 
 from localcloud import timescale
 
-_ORIGINAL_TIME = retrier_decl.time
-_ORIGINAL_WAIT = WaitFunction._wait_interval
-
 
 def _scaled_sleep(seconds: float) -> None:
     time.sleep(timescale.seconds(seconds))
@@ -35,8 +32,3 @@ def install() -> None:
     # retrier_decl calls time.sleep(interval) through its module global ``time``.
     retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[assignment]
     WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    retrier_decl.time = _ORIGINAL_TIME
-    WaitFunction._wait_interval = _ORIGINAL_WAIT  # type: ignore[method-assign]

@@ -3,8 +3,9 @@
 moto 5.2.5's executing backend (``StepFunctionsParserBackend.start_execution``) uses the
 ``name`` argument as is: without one the execution ARN ends in ``:None``, a second start with
 the same input silently returns the first execution (name-idempotency on ``None``), and
-``ListExecutions`` fails on the missing name. EventBridge and the stream consumer start
-executions without a name, so every start gets a UUID, which is what AWS generates.
+``ListExecutions`` fails on the missing name. EventBridge rule targets start executions
+without a name (``eventbridge_targets``, as on AWS), so a start without one gets a UUID, which
+is what AWS generates. (The stream consumer's workflow adapter always passes a name.)
 """
 
 from __future__ import annotations
@@ -29,7 +30,3 @@ def _start_execution(
 
 def install() -> None:
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    StepFunctionsParserBackend.start_execution = _ORIGINAL  # type: ignore[method-assign]

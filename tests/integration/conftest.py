@@ -17,11 +17,6 @@ from localcloud.server import LocalCloud
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.integration)
-
-
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(assembly=ensure_assembly("local")) as running:

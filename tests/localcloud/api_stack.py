@@ -19,7 +19,8 @@ STACK = "Oms-test"
 LAMBDAS = Path(__file__).parent / "lambdas"
 
 
-def _function(handler: str) -> dict[str, Any]:
+def function(handler: str, **environment: Any) -> dict[str, Any]:
+    """A function of the stack's asset (``OMS_ENV=test`` plus ``environment``)."""
     return {
         "Type": "AWS::Lambda::Function",
         "Properties": {
@@ -27,7 +28,7 @@ def _function(handler: str) -> dict[str, Any]:
             "Handler": handler,
             "Role": {"Fn::GetAtt": ["FnRole", "Arn"]},
             "Code": {"S3Bucket": {"Fn::Sub": ASSET_BUCKET}, "S3Key": ASSET_KEY},
-            "Environment": {"Variables": {"OMS_ENV": "test"}},
+            "Environment": {"Variables": {"OMS_ENV": "test", **environment}},
         },
     }
 
@@ -52,18 +53,24 @@ def _method(resource: dict[str, Any], verb: str, authorized: bool = True, **extr
     return {"Type": "AWS::ApiGateway::Method", "Properties": properties}
 
 
-def _problem(response_type: str, status: str | None = None) -> dict[str, Any]:
-    """A problem+json gateway response; the DEFAULT_* ones keep each type's own status (setting
-    theirs would change the status of every response they stand in for, as on AWS)."""
-    fields = '"type": "about:blank", "title": $context.error.messageString'
+def _problem(response_type: str, title: str, status: int | None = None) -> dict[str, Any]:
+    """A problem+json gateway response as infra/constructs/api.py writes it (``problem_template``,
+    copied as text: these tests do not import aws_cdk): the title is fixed, ``detail`` is API
+    Gateway's message (``messageString`` is already a quoted JSON string). The DEFAULT_* ones keep
+    each type's own status (setting theirs would change the status of every response they stand
+    in for, as on AWS) and so have no ``status`` member."""
+    members = ['"type": "about:blank"', f'"title": {json.dumps(title)}']
+    if status is not None:
+        members.append(f'"status": {status}')
+    members.append('"detail": $context.error.messageString')
     properties: dict[str, Any] = {
         "RestApiId": {"Ref": "Api"},
         "ResponseType": response_type,
         "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/problem+json'"},
-        "ResponseTemplates": {"application/json": "{%s}" % (fields + (f', "status": {status}' if status else ""))},
+        "ResponseTemplates": {"application/json": "{" + ", ".join(members) + "}"},
     }
-    if status:
-        properties["StatusCode"] = status
+    if status is not None:
+        properties["StatusCode"] = str(status)
     return {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
 
 
@@ -86,8 +93,8 @@ def template() -> dict[str, Any]:
                     }
                 },
             },
-            "ApiFn": _function("tests.localcloud.lambdas.api.lambda_handler"),
-            "AuthorizerFn": _function("tests.localcloud.lambdas.authorizer.lambda_handler"),
+            "ApiFn": function("tests.localcloud.lambdas.api.lambda_handler"),
+            "AuthorizerFn": function("tests.localcloud.lambdas.authorizer.lambda_handler"),
             "Api": {
                 "Type": "AWS::ApiGateway::RestApi",
                 "Properties": {"Name": "oms-test", "ApiKeySourceType": "AUTHORIZER", "BinaryMediaTypes": ["image/png"]},
@@ -154,10 +161,11 @@ def template() -> dict[str, Any]:
                 "Type": "AWS::ApiGateway::UsagePlanKey",
                 "Properties": {"KeyId": {"Ref": "Key"}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": "Plan"}},
             },
-            "Unauthorized": _problem("UNAUTHORIZED", "401"),
-            "Missing": _problem("MISSING_AUTHENTICATION_TOKEN", "404"),
-            "Default4xx": _problem("DEFAULT_4XX"),
-            "Default5xx": _problem("DEFAULT_5XX"),
+            "Unauthorized": _problem("UNAUTHORIZED", "Unauthorized", 401),
+            "Missing": _problem("MISSING_AUTHENTICATION_TOKEN", "Not Found", 404),
+            "BadParameters": _problem("BAD_REQUEST_PARAMETERS", "Bad Request", 400),
+            "Default4xx": _problem("DEFAULT_4XX", "Client Error"),
+            "Default5xx": _problem("DEFAULT_5XX", "Server Error"),
         },
         "Outputs": {"ApiId": {"Value": {"Ref": "Api"}}, "ApiStage": {"Value": {"Ref": "Stage"}}},
     }

@@ -10,10 +10,9 @@ from moto import mock_aws
 
 import localcloud
 from localcloud import timescale
+from localcloud.patches import lambda_runtime
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import REGION, client
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,3 +49,4 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         )
         yield
         localcloud.settle(timeout=10)
+    lambda_runtime.restore_environment()

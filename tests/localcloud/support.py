@@ -28,7 +28,7 @@ def code_zip() -> bytes:
 
 
 def create_function(
-    name: str, handler: str = PROBE, environment: dict[str, str] | None = None, timeout: int = 3
+    name: str, handler: str = PROBE, environment: dict[str, str] | None = None, timeout: int = 3, memory: int = 128
 ) -> str:
     return client("lambda").create_function(
         FunctionName=name,
@@ -37,6 +37,7 @@ def create_function(
         Handler=handler,
         Code={"ZipFile": code_zip()},
         Timeout=timeout,
+        MemorySize=memory,
         Environment={"Variables": environment or {}},
     )["FunctionArn"]
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from localcloud.deploy import DeployError, deploy_template
 from localcloud.server import LocalCloud, info
 from tests.localcloud import api_stack
-from tests.localcloud.support import client
-
-pytestmark = pytest.mark.integration
+from tests.localcloud.lambdas import probe
+from tests.localcloud.support import PROBE, client
 
 
 def test_deploy_refuses_a_resource_moto_skips(tmp_path: Path) -> None:
@@ -28,6 +33,19 @@ def test_deploy_refuses_a_resource_moto_skips(tmp_path: Path) -> None:
         LocalCloud(assembly=assembly, stack_name=api_stack.STACK),
     ):
         pass
+
+
+def _lines(stream: IO[str]) -> queue.Queue[str | None]:
+    """The stream's lines as they come (``None`` at EOF), so reading can have a deadline."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            lines.put(line.strip())
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
 
 
 def test_serve_deploys_serves_and_stops_cleanly(tmp_path: Path) -> None:
@@ -46,11 +64,15 @@ def test_serve_deploys_serves_and_stops_cleanly(tmp_path: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        printed = []
+        lines, printed = _lines(process.stdout), []
+        deadline = time.monotonic() + 60
         while not printed or printed[-1] != "OMS local stack ready":
-            line = process.stdout.readline()
-            assert line, f"serve exited early: {printed}"
-            printed.append(line.strip())
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"serve not ready after 60 s: {printed}")
+            assert line is not None, f"serve exited early: {printed}"
+            printed.append(line)
         # Then it printed the API URL, serves /_local/info, and exits 0 on SIGTERM
         assert f"API:  http://127.0.0.1:{port}" in printed
         assert info(f"http://127.0.0.1:{port}")["stack_name"] == api_stack.STACK
@@ -112,10 +134,68 @@ def test_resources_moto_skips_or_crashes_on_are_created(aws: None) -> None:
     }
     # When it is deployed
     deployment = deploy_template(template, "extras")
-    # Then every resource exists where its service shows it
-    assert deployment.physical_ids["Rule"]
-    assert client("cloudwatch").describe_alarms()["MetricAlarms"][0]["AlarmName"] == "dlq-not-empty"
+    # Then every resource exists where its service shows it: the rule on the bus the Ref named,
+    # targeting the queue, and the policies are the template's (moto gives topics a default one)
+    events = client("events")
+    (rule,) = events.list_rules(EventBusName="oms-test")["Rules"]
+    assert json.loads(rule["EventPattern"]) == {"source": ["oms.capture"]}
+    targets = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="oms-test")["Targets"]
     url = deployment.physical_ids["Queue"]
-    assert "Policy" in client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]
+    queue_attributes = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy", "QueueArn"])
+    assert [t["Arn"] for t in targets] == [queue_attributes["Attributes"]["QueueArn"]]
+    assert json.loads(queue_attributes["Attributes"]["Policy"])["Statement"] == policy["Statement"]
     topic = deployment.physical_ids["Topic"]
+    topic_policy = json.loads(client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    assert topic_policy["Statement"] == policy["Statement"]
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"][0]["AlarmName"] == "dlq-not-empty"
     assert len(client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 1
+
+
+def test_stop_ends_the_pollers_and_restores_the_environment(tmp_path: Path) -> None:
+    # Given a stack whose function reads its table's name from the environment and is mapped
+    # to a queue and to the table's stream
+    before = {key: os.environ.get(key) for key in ("LC_STOP_TABLE", "OMS_ENV")}
+    stream = {"StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    extra = {
+        "Table": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST",
+                **stream,
+            },
+        },
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stop-intake"}},
+        "Consumer": api_stack.function(PROBE, LC_STOP_TABLE={"Ref": "Table"}),
+        "QueueMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {"EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]}, "FunctionName": {"Ref": "Consumer"}},
+        },
+        "StreamMapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Table", "StreamArn"]},
+                "FunctionName": {"Ref": "Consumer"},
+                "StartingPosition": "TRIM_HORIZON",
+            },
+        },
+    }
+    cloud = LocalCloud(assembly=api_stack.write_assembly(tmp_path, extra), stack_name=api_stack.STACK).start()
+    try:
+        assert cloud.deployment is not None
+        table = cloud.deployment.physical_ids["Table"]
+        mappings = cloud.deployment.of_type("AWS::Lambda::EventSourceMapping").values()
+        pollers = tuple(f"esm-{uuid[:8]}" for uuid in mappings)
+        # When the function has run (so it set its variables) and the pollers are up
+        client("sqs").send_message(QueueUrl=cloud.deployment.physical_ids["Queue"], MessageBody="m")
+        cloud.settle()
+        assert [e["Records"][0]["body"] for e in probe.calls(cloud.deployment.physical_ids["Consumer"])] == ["m"]
+        assert os.environ["LC_STOP_TABLE"] == table
+        assert len(pollers) == 2 and set(pollers) <= {t.name for t in threading.enumerate()}
+    finally:
+        # and the cloud stops
+        cloud.stop()
+    # Then no poller (or batch) thread of its mappings is left, and the environment is back
+    assert [t.name for t in threading.enumerate() if t.name.startswith(pollers)] == []
+    assert {key: os.environ.get(key) for key in before} == before

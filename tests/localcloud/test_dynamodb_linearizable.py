@@ -11,8 +11,6 @@ import pytest
 from localcloud.patches import dynamodb_linearizable
 from tests.localcloud.support import client, create_table
 
-pytestmark = pytest.mark.integration
-
 KEY = {"PK": {"S": "SKU#1"}, "SK": {"S": "STOCK"}}
 
 

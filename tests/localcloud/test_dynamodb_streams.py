@@ -12,8 +12,6 @@ import localcloud
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import client, create_function, create_queue, create_table, drain_queue
 
-pytestmark = pytest.mark.integration
-
 
 def _put(table: str, pk: str, sk: str = "ORDER", **extra: str) -> None:
     item = {"PK": {"S": pk}, "SK": {"S": sk}, **{k: {"S": v} for k, v in extra.items()}}
@@ -178,3 +176,34 @@ def test_bisect_isolates_the_poison_record(aws: None) -> None:
     ]
     (failure,) = [json.loads(m["Body"]) for m in drain_queue(dlq_url)]
     assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_a_cancelled_transaction_does_not_end_the_mapping(aws: None) -> None:
+    # Given a mapped table holding one delivered order
+    stream = create_table("orders")
+    create_function("consumer")
+    client("lambda").create_event_source_mapping(
+        EventSourceArn=stream, FunctionName="consumer", StartingPosition="TRIM_HORIZON"
+    )
+    _put("orders", "ORDER#1")
+    localcloud.settle()
+    # When a transaction is cancelled (moto then puts back a deep copy of the table, which made
+    # the poller take the table for deleted and stop) and another order is written
+    ddb = client("dynamodb")
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "orders", "Item": {"PK": {"S": "ORDER#x"}, "SK": {"S": "ORDER"}}}},
+                {
+                    "Put": {
+                        "TableName": "orders",
+                        "Item": {"PK": {"S": "ORDER#1"}, "SK": {"S": "ORDER"}},
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
+    _put("orders", "ORDER#2")
+    localcloud.settle()
+    # Then the later write is delivered, once, and nothing of the cancelled transaction
+    assert [_keys(e) for e in probe.calls("consumer")] == [["ORDER#1"], ["ORDER#2"]]

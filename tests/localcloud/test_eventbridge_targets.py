@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import localcloud
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import ROLE, client, create_function, create_queue, drain_queue
-
-pytestmark = pytest.mark.integration
 
 
 def test_rule_targets_lambda_state_machine_and_sqs_with_input_options(aws: None) -> None:

@@ -12,12 +12,10 @@ from localcloud.patches import lambda_runtime
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import create_function, invoke
 
-pytestmark = pytest.mark.integration
-
 
 def test_handler_runs_in_process_with_a_lambda_context(aws: None) -> None:
     # Given a function with a 7 s timeout and 256 MB
-    create_function("ctx", timeout=7)
+    create_function("ctx", timeout=7, memory=256)
 
     def describe(event: Any, context: Any) -> dict[str, Any]:
         return {
@@ -36,7 +34,7 @@ def test_handler_runs_in_process_with_a_lambda_context(aws: None) -> None:
     assert error is None
     assert result["event"] == {"a": 1}
     assert result["function_name"] == "ctx"
-    assert result["memory"] == 128
+    assert result["memory"] == 256
     assert result["arn"].endswith(":function:ctx")
     assert len(result["request_id"]) == 36
     assert 6000 < result["remaining"] <= 7000

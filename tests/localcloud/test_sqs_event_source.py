@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
 import pytest
 
 import localcloud
+from localcloud.patches.sqs_event_source import SqsPoller
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import client, create_function, create_queue, drain_queue
-
-pytestmark = pytest.mark.integration
 
 
 def test_batches_partial_failures_and_dlq(aws: None) -> None:
@@ -106,4 +106,34 @@ def test_filter_criteria_drop_non_matching_messages(aws: None) -> None:
         client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({"kind": kind}))
     localcloud.settle()
     assert [json.loads(e["Records"][0]["body"])["kind"] for e in probe.calls("filtered")] == ["order"]
+    assert drain_queue(url) == []
+
+
+def test_a_crashed_batch_becomes_visible_after_the_scaled_visibility_timeout(
+    aws: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a queue with a 30 s visibility timeout, and delivery that crashes once (not a
+    # function error: the poller itself fails between receiving and invoking)
+    url, arn = create_queue("crashy", VisibilityTimeout="30")
+    client("sqs").send_message(QueueUrl=url, MessageBody="m")
+    create_function("crashy")
+    crashes = iter([True])
+    original = SqsPoller.invoke
+
+    def invoke(self: SqsPoller, event: dict[str, Any]) -> Any:
+        if self.esm.function_arn.endswith(":function:crashy") and next(crashes, False):
+            raise RuntimeError("poller crashed")
+        return original(self, event)
+
+    monkeypatch.setattr(SqsPoller, "invoke", invoke)
+    caplog.set_level(logging.ERROR, logger="localcloud.esm")
+    # When the mapping delivers
+    client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="crashy")
+    # Then the crash was logged and the message came back after the scaled 30 s (30 ms here),
+    # long before the real 30 s or the 3 s the receive hides it for, and was delivered on its
+    # second receive
+    localcloud.settle(timeout=2)
+    assert any("delivering a batch of 1 message(s) failed" in r.getMessage() for r in caplog.records)
+    records = [e["Records"][0] for e in probe.calls("crashy")]
+    assert [(r["body"], r["attributes"]["ApproximateReceiveCount"]) for r in records] == [("m", "2")]
     assert drain_queue(url) == []

@@ -6,13 +6,9 @@ import json
 import time
 from typing import Any
 
-import pytest
-
 import localcloud
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import ROLE, client, create_function
-
-pytestmark = pytest.mark.integration
 
 
 def _wait(arn: str) -> dict[str, Any]:
