@@ -13,6 +13,7 @@ from constructs import Construct
 from infra import environments
 from infra.config import SERVICE, EnvironmentConfig
 from infra.constructs.access import Access
+from infra.constructs.allocate import Allocate
 from infra.constructs.api import Api
 from infra.constructs.capture import Capture
 from infra.constructs.data import Data
@@ -74,6 +75,14 @@ class OmsStack(Stack):
             api=self.api,
             monitoring=self.monitoring,
             order_workflow_arn=order_workflow_arn,
+        )
+        self.allocate = Allocate(
+            self,
+            "Allocate",
+            functions=self.functions,
+            data=self.data,
+            api=self.api,
+            monitoring=self.monitoring,
         )
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(

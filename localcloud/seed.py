@@ -19,6 +19,7 @@ def seed(deployment: Any) -> dict[str, Any]:
     import boto3
 
     from functions.access.adapters.key_store import key_manager
+    from functions.allocate.adapters.stock_table import node_item
     from functions.core.adapters.dynamodb import to_item
     from functions.core.adapters.order_table import credit_pk
 
@@ -35,7 +36,7 @@ def seed(deployment: Any) -> dict[str, Any]:
     ddb = boto3.client("dynamodb")
     entity = data["legal_entity"]
     items: list[dict[str, Any]] = [{"PK": f"ENTITY#{entity['id']}", "SK": "ENTITY", "type": "legal_entity", **entity}]
-    items += [{"PK": f"NODE#{n['node_id']}", "SK": "NODE", "type": "node", **n} for n in data["nodes"]]
+    items += [node_item(n) for n in data["nodes"]]
     for acct in data["credit_accounts"]:
         limit = Decimal(acct["credit_limit"])  # numbers: capture's conditional write compares and adds them
         items.append({"PK": credit_pk(acct["channel"], acct["customer_id"]), "SK": "CREDIT",

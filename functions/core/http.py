@@ -132,6 +132,24 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
                        slug="internal")
 
 
+def api_resolver(*routers: Any) -> APIGatewayRestResolver:
+    """A capability's API: Powertools validation on, its routers, errors as problem+json."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app)
+    return app
+
+
+def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """What every API function's handler does: refuse oversized bodies, then route."""
+    too_large = oversized(event)
+    if too_large is not None:
+        return too_large
+    result: dict[str, Any] = app.resolve(event, context)
+    return result
+
+
 def oversized(event: dict[str, Any]) -> dict[str, Any] | None:
     """The 413 proxy response for a body over the limit, answered before any parsing or routing:
     an order must fit in one queue message or event."""

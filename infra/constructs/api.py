@@ -172,8 +172,9 @@ class Api(Construct):
         *,
         methods: Sequence[str] = ("ANY",),
         required_headers: Mapping[str, Sequence[str]] | None = None,
+        proxy: bool = True,
     ) -> apigateway.Resource:
-        """Route `/<prefix>` (`methods`) and `/<prefix>/{proxy+}` (ANY) to `handler`, authorized.
+        """Route `/<prefix>` (`methods`) and, with `proxy`, `/<prefix>/{proxy+}` (ANY) to `handler`, authorized.
 
         `required_headers` maps a method to headers API Gateway must see before calling the
         function (checked by the parameters-only validator).
@@ -183,7 +184,8 @@ class Api(Construct):
         for method in methods:
             headers = (required_headers or {}).get(method, ())
             resource.add_method(method, integration, **self._authorized(headers))
-        resource.add_resource("{proxy+}").add_method("ANY", integration, **self._authorized(()))
+        if proxy:
+            resource.add_resource("{proxy+}").add_method("ANY", integration, **self._authorized(()))
         return resource
 
     def _authorized(self, required_headers: Sequence[str]) -> dict[str, object]:

@@ -13,7 +13,8 @@ from infra.config import API_ROLES, CONFIGS
 pytestmark = pytest.mark.infra
 
 PUBLIC = {("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET")}
-AUTHORIZED = {("/orders", "GET"), ("/orders", "POST"), ("/orders/{proxy+}", "ANY")}
+AUTHORIZED = {("/orders", "GET"), ("/orders", "POST"), ("/orders/{proxy+}", "ANY"),
+              ("/inventory/{proxy+}", "ANY"), ("/availability", "POST")}
 GATEWAY_STATUSES = {
     "UNAUTHORIZED": "401",
     "ACCESS_DENIED": "403",
@@ -90,11 +91,14 @@ def test_methods_exactly_as_the_contract(env_template):
     methods = _methods(template)
     assert set(methods) == PUBLIC | AUTHORIZED
     authorizer_id, _ = only(template, "AWS::ApiGateway::Authorizer")
-    api_function_id, _ = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
+    capture_id, _ = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
+    allocate_id, _ = function_by_handler(template, "functions.allocate.handlers.api.lambda_handler")
     for key, method in methods.items():
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
-        assert api_function_id in json.dumps(integration["Uri"])
+        # each path prefix goes to its capability's API function
+        owner = allocate_id if key[0].startswith(("/inventory", "/availability")) else capture_id
+        assert owner in json.dumps(integration["Uri"]), key
         if key in PUBLIC:
             assert method["AuthorizationType"] == "NONE"
             assert method.get("ApiKeyRequired", False) is False

@@ -13,6 +13,7 @@ CONTRACT_HANDLERS = {
     "functions.capture.handlers.intake.lambda_handler",
     "functions.capture.handlers.stream.lambda_handler",
     "functions.capture.handlers.accept_order.lambda_handler",
+    "functions.allocate.handlers.api.lambda_handler",
 }
 CONTRACT_VARIABLES = {
     "OMS_ENV",

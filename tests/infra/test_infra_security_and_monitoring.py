@@ -141,10 +141,10 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "IteratorAge"),
     } <= metrics
-    api_id, _ = function_by_handler(template, HANDLERS.format("capture", "api"))
-    (p99,) = [a for a in alarms if a["MetricName"] == "Duration"]
-    assert p99["ExtendedStatistic"] == "p99"
-    assert p99["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": api_id}}]
+    p99 = [a for a in alarms if a["MetricName"] == "Duration"]
+    assert {a["ExtendedStatistic"] for a in p99} == {"p99"}
+    watched = {a["Dimensions"][0]["Value"]["Ref"] for a in p99}
+    assert watched == {function_by_handler(template, HANDLERS.format(c, "api"))[0] for c in ("capture", "allocate")}
     authorizer_id, _ = function_by_handler(template, HANDLERS.format("access", "authorizer"))
     (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": authorizer_id}}]
@@ -185,3 +185,13 @@ def test_without_the_acknowledgements_cdk_nag_fails_the_synth(monkeypatch, tmp_p
     # Then synth refuses: the checks are really wired, and it is the acknowledgements that pass them
     with pytest.raises(RuntimeError, match=r"Validation failed|AwsSolutions"):  # jsii wraps ValidationFailed
         app.synth()
+
+
+def test_allocate_api_may_only_query_and_set_stock(env_template):
+    _, template = env_template
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    role_id = _role_of(template, HANDLERS.format("allocate", "api"))
+    statements = [s for s in policy_statements(template, role_id) if table_id in json.dumps(s["Resource"])]
+    granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert granted == {"dynamodb:Query", "dynamodb:UpdateItem"}
+    assert not {a for a in _actions(template, role_id) if a.startswith(("sqs:", "events:", "states:"))}

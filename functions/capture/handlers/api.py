@@ -7,18 +7,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.capture.routes import router
-from functions.core.http import install_error_handlers, oversized
+from functions.core.http import api_resolver, resolve
 from functions.core.observability import logger, metrics, tracer
 from functions.openapi_doc import DOCUMENT
 
-app = APIGatewayRestResolver(enable_validation=True)
-app.include_router(router)
-install_error_handlers(app)
+app = api_resolver(router)
 
 
 @app.get("/health", include_in_schema=False)
@@ -59,10 +57,6 @@ def _swagger_html() -> str:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    too_large = oversized(event)
-    if too_large is not None:
-        return too_large
-    result: dict[str, Any] = app.resolve(event, context)
-    return result
+    return resolve(app, event, context)
 
 

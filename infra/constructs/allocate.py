@@ -1,0 +1,48 @@
+"""Allocate: stock per SKU per node, availability and promise dates.
+
+| function | triggered by | may |
+|---|---|---|
+| api | API: `/inventory/*`, `/availability` | ALLOCATE_API_ACTIONS on the table; GSI1 (the node list) |
+
+Reservations and the workflow tasks (Reserve, stock decrement at dispatch) come with the
+order lifecycle.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.data import Data
+from infra.constructs.functions import LambdaFunctions
+from infra.constructs.monitoring import Monitoring
+
+HANDLERS = "functions.allocate.handlers"
+# read stock levels (query SKU#<sku>) and the node list (GSI1 NODES); set a node's on_hand
+ALLOCATE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+
+
+class Allocate(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: LambdaFunctions,
+        data: Data,
+        api: Api,
+        monitoring: Monitoring,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api_function = functions.python_function(
+            self,
+            "ApiFunction",
+            capability="allocate",
+            role="api",
+            handler=f"{HANDLERS}.api.lambda_handler",
+            description="Inventory and availability API",
+        )
+        data.grant(self.api_function, ALLOCATE_API_ACTIONS, indexes=True)
+        api.add_prefix("inventory", self.api_function, methods=())  # only /inventory/{sku}/…
+        api.add_prefix("availability", self.api_function, methods=("POST",), proxy=False)
+        monitoring.watch_api_function("AllocateApi", self.api_function)

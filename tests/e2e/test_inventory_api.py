@@ -1,0 +1,57 @@
+"""Stock through the API (issue 3): nodes set their own stock, everyone reads it and asks
+what can ship, from where, by when."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.e2e.conftest import KEYS
+
+
+def sku() -> str:
+    return f"SKU-{uuid.uuid4().hex[:8].upper()}"
+
+
+def put_stock(http: httpx.Client, item: str, node: str, on_hand: object, key: str) -> httpx.Response:
+    return http.put(f"/inventory/{item}/nodes/{node}", json={"on_hand": on_hand}, headers={"x-api-key": key})
+
+
+def test_nodes_set_their_own_stock_and_every_role_reads_it(http: httpx.Client) -> None:
+    item = sku()
+    r = put_stock(http, item, "DC-BERLIN", 40, KEYS["dc"])
+    assert r.status_code == 200 and r.json() == {"sku": item, "node_id": "DC-BERLIN", "on_hand": 40, "reserved": 0,
+                                                 "available": 40, "updated_at": r.json()["updated_at"]}
+    assert put_stock(http, item, "STORE-MUNICH", 3, KEYS["agent"]).status_code == 200
+    for role in ("webshop", "dc", "agent", "finance"):
+        view = http.get(f"/inventory/{item}", headers={"x-api-key": KEYS[role]})
+        assert view.status_code == 200 and view.json()["available"] == 43
+    assert [n["node_id"] for n in view.json()["nodes"]] == ["DC-BERLIN", "STORE-MUNICH"]
+
+
+def test_stock_updates_are_checked(http: httpx.Client) -> None:
+    item = sku()
+    assert put_stock(http, item, "STORE-MUNICH", 1, KEYS["dc"]).status_code == 403  # another node's stock
+    assert put_stock(http, item, "DC-BERLIN", 1, KEYS["webshop"]).status_code == 403  # channels don't set stock
+    assert put_stock(http, item, "DC-NOWHERE", 1, KEYS["agent"]).status_code == 404
+    bad = put_stock(http, item, "DC-BERLIN", -1, KEYS["dc"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "on_hand"
+    assert http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()["nodes"] == []
+
+
+def test_availability_names_node_and_promise_for_each_line(http: httpx.Client) -> None:
+    item = sku()
+    put_stock(http, item, "STORE-MUNICH", 5, KEYS["store"])
+    r = http.post("/availability", headers={"x-api-key": KEYS["webshop"]}, json={
+        "lines": [{"sku": item, "quantity": 2}, {"sku": "NOT-STOCKED-ANYWHERE", "quantity": 1}],
+        "shipping_address": {"name": "Ada", "line1": "x", "city": "Berlin", "postal_code": "10117", "country": "DE"}})
+    assert r.status_code == 200, r.text
+    first, second = r.json()["lines"]
+    assert first["available"] is True and first["node_id"] == "STORE-MUNICH" and first["promised_delivery_date"]
+    assert second == {"sku": "NOT-STOCKED-ANYWHERE", "quantity": 1, "available": False, "node_id": None,
+                      "promised_delivery_date": None}
+
+
+def test_inventory_needs_a_key(http: httpx.Client) -> None:
+    assert http.get("/inventory/ANY").status_code == 401
