@@ -20,6 +20,7 @@ from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.route import Route
 from infra.constructs.workflows import Workflows, workflow_arn
 
 ORDER_FULFILLMENT = "order_fulfillment"
@@ -84,11 +85,17 @@ class OmsStack(Stack):
             api=self.api,
             monitoring=self.monitoring,
         )
+        self.route = Route(self, "Route", functions=self.functions, data=self.data, monitoring=self.monitoring)
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(
             "OrderFulfillment",
             workflow=ORDER_FULFILLMENT,
-            functions={"AcceptOrderFunctionArn": self.capture.accept_order_function},
+            functions={
+                "AcceptOrderFunctionArn": self.capture.accept_order_function,
+                "PlanFunctionArn": self.route.plan_function,
+                "ReserveFunctionArn": self.allocate.reserve_function,
+                "BackorderFunctionArn": self.allocate.backorder_function,
+            },
         )
 
         self._outputs(order_workflow_arn)

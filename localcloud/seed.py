@@ -19,9 +19,9 @@ def seed(deployment: Any) -> dict[str, Any]:
     import boto3
 
     from functions.access.adapters.key_store import key_manager
-    from functions.allocate.adapters.stock_table import node_item
     from functions.core.adapters.dynamodb import to_item
     from functions.core.adapters.order_table import credit_pk
+    from functions.core.adapters.stock import node_item
 
     data = json.loads(SEED.read_text())
     table = deployment.outputs["TableName"]

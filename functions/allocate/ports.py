@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-from functions.core.sourcing import Node
+from functions.core.sourcing import Node, StockLevel
 
-
-@dataclass(frozen=True)
-class StockLevel:
-    sku: str
-    node_id: str
-    on_hand: int
-    reserved: int
-    updated_at: str | None = None
-
-    @property
-    def available(self) -> int:
-        return max(0, self.on_hand - self.reserved)  # never below 0, even after a recount
+__all__ = ["StockLevel", "StockStore"]
 
 
 class StockStore(Protocol):

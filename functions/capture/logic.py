@@ -130,14 +130,19 @@ class CaptureService:
                 return order  # cancelling twice is harmless
             if order.status not in CANCELLABLE:
                 raise Conflict(f"order {order_id} is {order.status.value}; it can no longer be cancelled")
-            entry = TimelineEntry(at=self.clock(), event="OrderCancelled",
+            at = self.clock()
+            entry = TimelineEntry(at=at, event="OrderCancelled",
                                   detail={"reason": reason.value, "by": f"{principal.role}:{principal.principal_id}"})
+            released = TimelineEntry(at=at, event="StockReleased", detail={"released": [
+                {"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "quantity": a.quantity}
+                for a in order.allocations]}) if order.allocations else None
             try:
-                cancelled = self.store.transition(order, OrderStatus.CANCELLED, entry,
-                                                  extra={"cancel_reason": reason.value})
+                cancelled = self.store.cancel(order, entry, reason.value, released)
             except Conflict:
                 continue
-            return replace(cancelled, cancel_reason=reason.value, timeline=(*order.timeline, entry))
+            events = (entry, released) if released else (entry,)
+            return replace(cancelled, cancel_reason=reason.value, allocations=(),
+                           timeline=(*order.timeline, *events))
         raise Conflict(f"order {order_id} keeps changing; try again")
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from functions.core.orders import Order, OrderStatus, TimelineEntry
+from functions.core.orders import Order, TimelineEntry
 
 
 class OrderStore(Protocol):
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None: ...
     def get(self, order_id: str) -> Order | None: ...
-    def transition(self, order: Order, target: OrderStatus, entry: TimelineEntry,
-                   extra: dict[str, Any] | None = None) -> Order: ...
+    def cancel(self, order: Order, entry: TimelineEntry, reason: str,
+               released: TimelineEntry | None) -> Order: ...
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None
                   ) -> tuple[list[dict[str, Any]], str | None]: ...
 

@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from .sourcing import Allocation
+
 
 class OrderStatus(StrEnum):
     CAPTURED = "CAPTURED"
@@ -127,6 +129,8 @@ class Order:
     channel_order_id: str | None = None
     cancel_reason: str | None = None
     timeline: tuple[TimelineEntry, ...] = ()
+    #: The reserved plan (set when ALLOCATED): which node holds which units of each line.
+    allocations: tuple[Allocation, ...] = ()
 
     def with_status(self, status: OrderStatus, *, at: str) -> Order:
         return replace(self, status=status, version=self.version + 1, updated_at=at)

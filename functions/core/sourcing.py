@@ -29,6 +29,19 @@ class Node:
 
 
 @dataclass(frozen=True)
+class StockLevel:
+    sku: str
+    node_id: str
+    on_hand: int
+    reserved: int
+    updated_at: str | None = None
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved)  # never below 0, even after a recount
+
+
+@dataclass(frozen=True)
 class Demand:
     line_id: str
     sku: str

@@ -3,9 +3,10 @@
 | function | triggered by | may |
 |---|---|---|
 | api | API: `/inventory/*`, `/availability` | ALLOCATE_API_ACTIONS on the table; GSI1 (the node list) |
+| reserve | order_fulfillment task `Reserve` | RESERVATION_ACTIONS |
+| backorder | order_fulfillment task `Backorder` | RESERVATION_ACTIONS |
 
-Reservations and the workflow tasks (Reserve, stock decrement at dispatch) come with the
-order lifecycle.
+The stock decrement at dispatch comes with the rest of the order lifecycle.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.allocate.handlers"
 # read stock levels (query SKU#<sku>) and the node list (GSI1 NODES); set a node's on_hand
 ALLOCATE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+# one transaction: update the order header and stock records, put a timeline event; on a
+# failed condition, read the header to tell a repeat from a cancelled order
+RESERVATION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
 
 
 class Allocate(Construct):
@@ -46,3 +50,17 @@ class Allocate(Construct):
         api.add_prefix("inventory", self.api_function, methods=())  # only /inventory/{sku}/…
         api.add_prefix("availability", self.api_function, methods=("POST",), proxy=False)
         monitoring.watch_api_function("AllocateApi", self.api_function)
+
+        self.reserve_function = functions.python_function(
+            self, "ReserveFunction", capability="allocate", role="reserve",
+            handler=f"{HANDLERS}.reserve.lambda_handler",
+            description="order_fulfillment task: reserve the plan all-or-nothing",
+        )
+        self.backorder_function = functions.python_function(
+            self, "BackorderFunction", capability="allocate", role="backorder",
+            handler=f"{HANDLERS}.backorder.lambda_handler",
+            description="order_fulfillment task: no plan possible, the order waits for stock",
+        )
+        for task in (self.reserve_function, self.backorder_function):
+            data.grant(task, RESERVATION_ACTIONS)
+            monitoring.watch_worker(task)

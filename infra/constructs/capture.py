@@ -27,6 +27,7 @@ HANDLERS = "functions.capture.handlers"
 # Exactly what each function's code does with the table (functions/capture, functions/core):
 # capture = idempotency record get/put/update/delete + the capture transaction (put order,
 # put timeline event, put channel ref, update credit account) + reading a clashing ref.
+# (The API's cancel also releases the order's reserved stock: UpdateItem on SKU# items.)
 CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 # the API also reads orders (query of the order's items) and lists them (GSI1-3), and cancels
 CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:Query")

@@ -14,6 +14,9 @@ CONTRACT_HANDLERS = {
     "functions.capture.handlers.stream.lambda_handler",
     "functions.capture.handlers.accept_order.lambda_handler",
     "functions.allocate.handlers.api.lambda_handler",
+    "functions.allocate.handlers.reserve.lambda_handler",
+    "functions.allocate.handlers.backorder.lambda_handler",
+    "functions.route.handlers.plan.lambda_handler",
 }
 CONTRACT_VARIABLES = {
     "OMS_ENV",

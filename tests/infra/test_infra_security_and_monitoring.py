@@ -95,13 +95,17 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
     assert put["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
 
 
-def test_state_machine_invokes_only_its_task_function(env_template):
+def test_state_machine_invokes_only_its_task_functions(env_template):
     _, template = env_template
     _, machine = only(template, "AWS::StepFunctions::StateMachine")
     role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    accept_id, _ = function_by_handler(template, HANDLERS.format("capture", "accept_order"))
-    (invoke,) = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
-    assert invoke["Resource"] == {"Fn::GetAtt": [accept_id, "Arn"]}
+    tasks = {function_by_handler(template, HANDLERS.format(c, m))[0]
+             for c, m in (("capture", "accept_order"), ("route", "plan"), ("allocate", "reserve"),
+                          ("allocate", "backorder"))}
+    invokes = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
+    resources = [r for s in invokes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    assert {r["Fn::GetAtt"][0] for r in resources} == tasks
+    assert all(r == {"Fn::GetAtt": [r["Fn::GetAtt"][0], "Arn"]} for r in resources)  # unqualified, no wildcards
 
 
 def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):

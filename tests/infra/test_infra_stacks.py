@@ -13,7 +13,7 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 6,
+    "AWS::Lambda::Function": 9,
     "AWS::Lambda::EventSourceMapping": 2,
     "AWS::SQS::Queue": 3,  # order-intake, its DLQ, the stream's on-failure DLQ
     "AWS::StepFunctions::StateMachine": 1,
@@ -26,7 +26,7 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 7,  # one per function + the state machine
+    "AWS::IAM::Role": 10,  # one per function + the state machine
     "AWS::SNS::Topic": 1,
     "AWS::CloudWatch::Alarm": 9,
     "AWS::CloudWatch::Dashboard": 1,

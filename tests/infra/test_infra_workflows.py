@@ -27,6 +27,14 @@ def test_order_fulfillment_machine(env_template):
     assert logging["IncludeExecutionData"] is False
 
 
+TASKS = {  # substitution -> the handler of the function it names
+    "AcceptOrderFunctionArn": "functions.capture.handlers.accept_order.lambda_handler",
+    "PlanFunctionArn": "functions.route.handlers.plan.lambda_handler",
+    "ReserveFunctionArn": "functions.allocate.handlers.reserve.lambda_handler",
+    "BackorderFunctionArn": "functions.allocate.handlers.backorder.lambda_handler",
+}
+
+
 def test_inlined_definition_is_the_file_and_every_substitution_resolves(env_template):
     _, template = env_template
     _, machine = only(template, "AWS::StepFunctions::StateMachine")
@@ -34,15 +42,15 @@ def test_inlined_definition_is_the_file_and_every_substitution_resolves(env_temp
     file_text = ASL_FILE.read_text()
     assert json.loads(properties["DefinitionString"]) == json.loads(file_text)
 
-    accept_id, _ = function_by_handler(template, "functions.capture.handlers.accept_order.lambda_handler")
-    assert set(re.findall(r"\$\{(\w+)\}", file_text)) == set(properties["DefinitionSubstitutions"])
-    assert properties["DefinitionSubstitutions"] == {"AcceptOrderFunctionArn": {"Fn::GetAtt": [accept_id, "Arn"]}}
-    # After substitution the definition is still valid JSON naming the function.
-    resolved = properties["DefinitionString"].replace(
-        "${AcceptOrderFunctionArn}", "arn:aws:lambda:eu-central-1:123456789012:function:f"
-    )
+    assert set(re.findall(r"\$\{(\w+)\}", file_text)) == set(properties["DefinitionSubstitutions"]) == set(TASKS)
+    assert properties["DefinitionSubstitutions"] == {
+        name: {"Fn::GetAtt": [function_by_handler(template, handler)[0], "Arn"]} for name, handler in TASKS.items()}
+    # After substitution the definition is still valid JSON naming the functions.
+    resolved = properties["DefinitionString"]
+    for name in TASKS:
+        resolved = resolved.replace("${" + name + "}", f"arn:aws:lambda:eu-central-1:123456789012:function:{name}")
     states = json.loads(resolved)["States"]
-    assert states["AcceptOrder"]["Parameters"]["FunctionName"].endswith(":function:f")
+    assert states["Plan"]["Parameters"]["FunctionName"].endswith(":function:PlanFunctionArn")
 
 
 def test_output_and_environment_name_the_machine_by_its_fixed_name(env_template):

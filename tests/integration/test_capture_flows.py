@@ -161,3 +161,66 @@ def test_stream_consumer_wakes_once_per_order_not_on_header_updates(cloud: Local
     # Then the consumer ran for the three inserts only (batches may group them: at most 3 runs)
     runs = len(INVOCATIONS.snapshot(stream)) - before
     assert 1 <= runs <= 3
+
+
+def _stock(outputs: dict[str, str], item: str, node: str) -> dict[str, Any]:
+    got = boto3.client("dynamodb").get_item(TableName=outputs["TableName"],
+                                            Key={"PK": {"S": f"SKU#{item}"}, "SK": {"S": f"NODE#{node}"}})["Item"]
+    return {k: int(got[k]["N"]) for k in ("on_hand", "reserved", "available")}
+
+
+def test_reserve_and_backorder_run_twice_change_nothing_twice(cloud: LocalCloud, outputs: dict[str, str],
+                                                               function_names: dict[str, str]) -> None:
+    from functions.allocate.adapters.stock_table import StockTable
+
+    item = f"SKU-{uuid.uuid4().hex[:8]}"
+    StockTable(outputs["TableName"]).set_on_hand(item, "DC-BERLIN", 5, "2026-11-23T00:00:00.000Z")
+    body = new_order(lines=[{"sku": item, "quantity": 2, "unit_price": "1.00"}],
+                     payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
+    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
+    cloud.settle()
+    header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
+    order_id = header["order_id"]["S"]
+    assert header["status"]["S"] == "ALLOCATED" and _stock(outputs, item, "DC-BERLIN")["reserved"] == 2
+    winner = header["workflow"]["M"]["accepted_by"]["S"]
+    allocations = [{"line_id": "1", "sku": item, "node_id": "DC-BERLIN", "quantity": 2}]
+    # When the workflow's Reserve runs again (a retry), and a duplicate execution tries too
+    _, again = invoke(function_names["allocate-reserve"],
+                      {"order_id": order_id, "execution_id": winner, "allocations": allocations})
+    _, other = invoke(function_names["allocate-reserve"],
+                      {"order_id": order_id, "execution_id": "duplicate", "allocations": allocations})
+    _, late_backorder = invoke(function_names["allocate-backorder"], {"order_id": order_id, "execution_id": winner})
+    # Then the retry answers reserved, the others change nothing, and stock was taken once
+    assert again["reserved"] is True and other["reserved"] is False and late_backorder["backordered"] is False
+    assert _stock(outputs, item, "DC-BERLIN") == {"on_hand": 5, "reserved": 2, "available": 3}
+    events = boto3.client("dynamodb").query(
+        TableName=outputs["TableName"], KeyConditionExpression="PK = :p AND begins_with(SK, :e)",
+        ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":e": {"S": "EVENT#"}})["Items"]
+    assert sum(e["event"]["S"] == "OrderAllocated" for e in events) == 1
+
+
+def test_reserve_refuses_when_stock_moved_and_takes_nothing(cloud: LocalCloud, outputs: dict[str, str],
+                                                             function_names: dict[str, str]) -> None:
+    from functions.allocate.adapters.stock_table import StockTable
+
+    item, other = f"SKU-{uuid.uuid4().hex[:8]}", f"SKU-{uuid.uuid4().hex[:8]}"
+    stock = StockTable(outputs["TableName"])
+    stock.set_on_hand(item, "DC-BERLIN", 1, "2026-11-23T00:00:00.000Z")
+    stock.set_on_hand(other, "DC-BERLIN", 5, "2026-11-23T00:00:00.000Z")
+    # Given an order for 3 units where only 1 exists: it waits BACKORDERED
+    body = new_order(lines=[{"sku": other, "quantity": 1, "unit_price": "1.00"},
+                            {"sku": item, "quantity": 3, "unit_price": "1.00"}],
+                     payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
+    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
+    cloud.settle()
+    header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
+    assert header["status"]["S"] == "BACKORDERED"
+    # When Reserve gets a stale plan that counts on 3 units
+    error, result = invoke(function_names["allocate-reserve"], {
+        "order_id": header["order_id"]["S"], "execution_id": header["workflow"]["M"]["accepted_by"]["S"],
+        "allocations": [{"line_id": "1", "sku": other, "node_id": "DC-BERLIN", "quantity": 1},
+                        {"line_id": "2", "sku": item, "node_id": "DC-BERLIN", "quantity": 3}]})
+    # Then it refuses with StockMoved (the workflow plans again) and takes nothing at all
+    assert error == "Unhandled" and result["errorType"] == "StockMoved"
+    assert _stock(outputs, item, "DC-BERLIN")["reserved"] == 0
+    assert _stock(outputs, other, "DC-BERLIN")["reserved"] == 0

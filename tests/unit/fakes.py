@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 from functions.core.errors import Conflict
@@ -20,6 +21,7 @@ class FakeOrderStore:
         self.orders: dict[str, Order] = {}
         self.refs: dict[tuple[str, str], str] = {}
         self.credit = dict(credit or {})
+        self.released: list[Any] = []
 
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None:
         ref = (order.channel, order.channel_order_id) if order.channel_order_id else None
@@ -37,17 +39,16 @@ class FakeOrderStore:
     def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
 
-    def transition(self, order: Order, target: OrderStatus, entry: TimelineEntry,
-                   extra: dict[str, Any] | None = None) -> Order:
+    def cancel(self, order: Order, entry: TimelineEntry, reason: str,
+               released: TimelineEntry | None) -> Order:
         current = self.orders[order.order_id]
         if current.version != order.version:
             raise Conflict("changed concurrently")
-        updated = order.with_status(target, at=entry.at)
-        if extra and "cancel_reason" in extra:
-            from dataclasses import replace
-
-            updated = replace(updated, cancel_reason=extra["cancel_reason"])
-        self.orders[order.order_id] = _with_events(updated, (*current.timeline, entry))
+        self.released += list(order.allocations)
+        events = (entry, released) if released else (entry,)
+        updated = replace(order.with_status(OrderStatus.CANCELLED, at=entry.at), cancel_reason=reason,
+                          allocations=(), timeline=(*current.timeline, *events))
+        self.orders[order.order_id] = updated
         return updated
 
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None

@@ -211,3 +211,19 @@ def test_only_the_first_execution_accepts_the_order() -> None:
     assert svc.accept("ord_1", "exec-a")["accepted"] is True
     assert svc.accept("ord_1", "exec-a")["accepted"] is True  # a retry of the same execution
     assert svc.accept("ord_1", "exec-b")["accepted"] is False  # an at-least-once duplicate
+
+
+def test_cancelling_an_allocated_order_releases_its_stock_once() -> None:
+    from dataclasses import replace
+
+    from functions.core.sourcing import Allocation
+
+    store = FakeOrderStore()
+    service = CaptureService(store=store)
+    order = service.capture(body(), WEBSHOP)
+    plan = (Allocation("1", "SKU-RED-MUG", "DC-BERLIN", 2),)
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.ALLOCATED, allocations=plan)
+    cancelled = service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
+    assert [e.event for e in cancelled.timeline][-2:] == ["OrderCancelled", "StockReleased"]
+    service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
+    assert store.released == list(plan)

@@ -35,6 +35,7 @@ from functions.core.orders import (
 )
 
 from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
+from .stock import allocations_from, per_stock_record, release_action
 
 ORDER_SK = "ORDER"
 
@@ -107,6 +108,7 @@ def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = 
         created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
         timeline=tuple(TimelineEntry(at=e["at"], event=e["event"], detail=e.get("detail") or {})
                        for e in events),
+        allocations=tuple(allocations_from(h.get("allocation"))),
     )
 
 
@@ -174,33 +176,29 @@ class OrderTable(TableAdapter):
                 raise CreditLimitExceeded() from exc
             raise
 
-    def transition(self, order: Order, target: OrderStatus, entry: TimelineEntry,
-                   extra: dict[str, Any] | None = None) -> Order:
-        """Move ``order`` (as read, at its version) to ``target``; refused if anyone moved it first."""
-        updated = order.with_status(target, at=entry.at)
-        names = {"#s": "status", "#v": "version", "#u": "updated_at", "#sum": "summary"}
-        values: dict[str, Any] = {":new": target.value, ":v": order.version, ":next": updated.version,
-                                  ":at": entry.at}
-        sets = ["#s = :new", "#v = :next", "#u = :at", "#sum.#s = :new"]
-        for i, (key, value) in enumerate((extra or {}).items()):
-            names[f"#x{i}"] = key
-            values[f":x{i}"] = value
-            sets.append(f"#x{i} = :x{i}")
+    def cancel(self, order: Order, entry: TimelineEntry, reason: str, released: TimelineEntry | None) -> Order:
+        """CANCELLED at the version read, and its reserved stock given back, in one transaction."""
+        actions: list[dict[str, Any]] = [
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, #sum.#s = :new, "
+                                            "cancel_reason = :reason REMOVE allocation",
+                        "ConditionExpression": "#v = :v",
+                        "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
+                        "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+                            ":new": OrderStatus.CANCELLED.value, ":next": order.version + 1, ":v": order.version,
+                            ":at": entry.at, ":reason": reason}.items()}}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+        ]
+        if order.allocations and released is not None:
+            actions.append({"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, released))}})
+            actions += [release_action(self.table, a) for a in per_stock_record(list(order.allocations))]
         try:
-            self.db.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.table,
-                            "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-                            "UpdateExpression": "SET " + ", ".join(sets),
-                            "ConditionExpression": "#v = :v",
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()}}},
-                {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
-            ])
+            self.db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 raise Conflict(f"order {order.order_id} changed concurrently; read it again") from exc
             raise
-        return updated
+        return order.with_status(OrderStatus.CANCELLED, at=entry.at)
 
     # -- reads ----------------------------------------------------------------------------
     def get(self, order_id: str) -> Order | None:

@@ -1,0 +1,95 @@
+"""The Reserve and Backorder writes: one transaction each, conditional on the order's status
+and on the workflow execution that accepted it, so a repeat or a duplicate execution changes
+nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.allocate.reservations import StockMoved
+from functions.core.adapters.dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
+from functions.core.adapters.order_table import ORDER_SK, event_item, order_pk
+from functions.core.adapters.stock import (
+    MAX_STOCK_RECORDS_PER_ORDER,
+    allocations_to,
+    per_stock_record,
+    reserve_action,
+)
+from functions.core.orders import OrderStatus, TimelineEntry
+from functions.core.sourcing import Allocation
+
+FROM = (OrderStatus.CAPTURED.value, OrderStatus.BACKORDERED.value)
+
+
+class PlanTooLarge(Exception):
+    """More (sku, node) pairs than one transaction can reserve atomically."""
+
+
+class ReservationTable(TableAdapter):
+    def _header_update(self, order_id: str, execution_id: str, target: str, at: str, allowed: tuple[str, ...],
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        sets = ["#s = :target", "#v = #v + :one", "updated_at = :at", "#sum.#s = :target"]
+        values: dict[str, Any] = {":target": target, ":one": 1, ":at": at, ":exec": execution_id}
+        for i, (key, value) in enumerate((extra or {}).items()):
+            sets.append(f"{key} = :x{i}")
+            values[f":x{i}"] = value
+        allowed_names = [f":from{i}" for i in range(len(allowed))]
+        values.update(dict(zip(allowed_names, allowed, strict=True)))
+        return {"Update": {
+            "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND #w.accepted_by = :exec",
+            "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary", "#w": "workflow"},
+            "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()}}}
+
+    def _header(self, order_id: str) -> dict[str, Any]:
+        item = self.db.get_item(TableName=self.table, ConsistentRead=True,
+                                Key=to_item({"PK": order_pk(order_id), "SK": ORDER_SK})).get("Item")
+        return from_item(item) if item else {}
+
+    def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation],
+                entry: TimelineEntry) -> tuple[bool, str]:
+        per_stock = per_stock_record(allocations)
+        if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:
+            raise PlanTooLarge(f"{len(per_stock)} stock records; at most {MAX_STOCK_RECORDS_PER_ORDER} per order")
+        actions = [
+            self._header_update(order_id, execution_id, OrderStatus.ALLOCATED.value, entry.at, FROM,
+                                {"allocation": allocations_to(allocations)}),
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
+            *(reserve_action(self.table, a) for a in per_stock),
+        ]
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return self._already(order_id, execution_id, OrderStatus.ALLOCATED.value)
+            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes[2:]):
+                raise StockMoved(f"stock moved since the plan of order {order_id}") from exc
+            raise
+        return True, OrderStatus.ALLOCATED.value
+
+    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
+        try:
+            self.db.transact_write_items(TransactItems=[
+                self._header_update(order_id, execution_id, OrderStatus.BACKORDERED.value, entry.at,
+                                    (OrderStatus.CAPTURED.value,)),
+                {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
+            ])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return self._already(order_id, execution_id, OrderStatus.BACKORDERED.value)
+        return True, OrderStatus.BACKORDERED.value
+
+    def _already(self, order_id: str, execution_id: str, target: str) -> tuple[bool, str]:
+        """The header condition failed: this execution did it before (a repeat), or the order
+        moved on (cancelled, or another execution owns it) and nothing may change."""
+        header = self._header(order_id)
+        status = header.get("status", "MISSING")
+        mine = (header.get("workflow") or {}).get("accepted_by") == execution_id
+        return (mine and status == target), status

@@ -1,0 +1,37 @@
+"""Step Functions task ``Reserve``: reserve the plan all-or-nothing (raises StockMoved)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.allocate.service import reservation_service
+from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.sourcing import Allocation
+
+
+class AllocationIn(BaseModel):
+    line_id: str
+    sku: str
+    node_id: str
+    quantity: int
+
+
+class ReserveInput(BaseModel):
+    order_id: str
+    execution_id: str
+    allocations: list[AllocationIn]
+
+
+@logger.inject_lambda_context(correlation_id_path="order_id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+@event_parser(model=ReserveInput)
+def lambda_handler(event: ReserveInput, context: LambdaContext) -> dict[str, Any]:
+    allocations = [Allocation(a.line_id, a.sku, a.node_id, a.quantity) for a in event.allocations]
+    result = reservation_service().reserve(event.order_id, event.execution_id, allocations)
+    if result["reserved"]:
+        metrics.add_metric(name="OrdersAllocated", unit=MetricUnit.Count, value=1)
+    return result

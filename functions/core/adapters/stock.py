@@ -1,0 +1,94 @@
+"""Stock levels and the node network, read by every capability that sources orders.
+
+Stock ``SKU#<sku>`` / ``NODE#<node>`` keeps ``on_hand``, ``reserved`` and ``available``
+(= on_hand - reserved, kept in the same writes) because DynamoDB conditions cannot subtract:
+a reservation is the condition ``available >= :q``. Nodes ``NODE#<id>`` / ``NODE`` are listed
+through GSI1 ``NODES``; the projected ``summary`` carries what sourcing needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
+from functions.core.sourcing import Allocation, Node, StockLevel
+
+NODES_PARTITION = "NODES"
+#: Stock records one order may reserve: its cancel must release them in one transaction
+#: (100 actions = header + cancel event + release event + one per stock record).
+MAX_STOCK_RECORDS_PER_ORDER = 97
+
+
+def sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def stock_key(sku: str, node_id: str) -> dict[str, Any]:
+    return to_item({"PK": sku_pk(sku), "SK": f"NODE#{node_id}"})
+
+
+def node_item(node: dict[str, Any]) -> dict[str, Any]:
+    """The node item as the seed (and later node management) writes it."""
+    summary = {k: node[k] for k in ("node_id", "country", "priority", "type", "cutoff")}
+    return {"PK": f"NODE#{node['node_id']}", "SK": "NODE", "type": "node", **node,
+            "GSI1PK": NODES_PARTITION, "GSI1SK": node["node_id"], "summary": summary}
+
+
+def level_from_item(item: dict[str, Any]) -> StockLevel:
+    return StockLevel(sku=item["sku"], node_id=item["node_id"], on_hand=int(item.get("on_hand", 0)),
+                      reserved=int(item.get("reserved", 0)), updated_at=item.get("updated_at"))
+
+
+def reserve_action(table: str, allocation: Allocation) -> dict[str, Any]:
+    """Take units from a node's stock, refused if fewer are available (a transaction item)."""
+    return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
+                       "UpdateExpression": "ADD reserved :q, available :minus",
+                       "ConditionExpression": "attribute_exists(PK) AND available >= :q",
+                       "ExpressionAttributeValues": {":q": to_value(allocation.quantity),
+                                                     ":minus": to_value(-allocation.quantity)}}}
+
+
+def release_action(table: str, allocation: Allocation) -> dict[str, Any]:
+    """Give reserved units back (a transaction item; the caller's conditions make it once)."""
+    return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
+                       "UpdateExpression": "ADD reserved :minus, available :q",
+                       "ExpressionAttributeValues": {":q": to_value(allocation.quantity),
+                                                     ":minus": to_value(-allocation.quantity)}}}
+
+
+def per_stock_record(allocations: list[Allocation]) -> list[Allocation]:
+    """Allocations merged per (sku, node): one stock update each, whatever the lines."""
+    merged: dict[tuple[str, str], int] = {}
+    for a in allocations:
+        merged[(a.sku, a.node_id)] = merged.get((a.sku, a.node_id), 0) + a.quantity
+    return [Allocation("", sku, node, qty) for (sku, node), qty in merged.items()]
+
+
+def allocations_from(raw: list[dict[str, Any]] | None) -> list[Allocation]:
+    return [Allocation(a["line_id"], a["sku"], a["node_id"], int(a["quantity"])) for a in raw or []]
+
+
+def allocations_to(allocations: list[Allocation]) -> list[dict[str, Any]]:
+    return [{"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "quantity": a.quantity} for a in allocations]
+
+
+class StockReader(TableAdapter):
+    def nodes(self) -> list[Node]:
+        rows: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1",
+                                  "KeyConditionExpression": "GSI1PK = :p",
+                                  "ExpressionAttributeValues": {":p": to_value(NODES_PARTITION)}}
+        while True:
+            page = self.db.query(**kwargs)
+            rows += [from_item(i)["summary"] for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [Node(node_id=r["node_id"], country=r["country"], priority=int(r["priority"]),
+                     kind=r.get("type", "DC"), cutoff=r.get("cutoff", "15:00")) for r in rows]
+
+    def levels(self, sku: str) -> list[StockLevel]:
+        page = self.db.query(TableName=self.table, ConsistentRead=True,
+                             KeyConditionExpression="PK = :pk AND begins_with(SK, :node)",
+                             ExpressionAttributeValues={":pk": to_value(sku_pk(sku)), ":node": to_value("NODE#")})
+        return [level_from_item(from_item(i)) for i in page.get("Items", [])]

@@ -1,0 +1,23 @@
+"""Step Functions task ``Plan``: source the order over the node network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.core.observability import logger, metrics, tracer
+from functions.route.service import plan_service
+
+
+class PlanInput(BaseModel):
+    order_id: str
+
+
+@logger.inject_lambda_context(correlation_id_path="order_id")
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+@event_parser(model=PlanInput)
+def lambda_handler(event: PlanInput, context: LambdaContext) -> dict[str, Any]:
+    return plan_service().plan(event.order_id)

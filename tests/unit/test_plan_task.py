@@ -1,0 +1,38 @@
+"""The Plan task: sources plannable orders, leaves cancelled ones alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from functions.capture.logic import CaptureService
+from functions.core.orders import OrderStatus
+from functions.core.sourcing import Node, StockLevel
+from functions.route.logic import PlanService
+from tests.unit.fakes import FakeOrderStore
+from tests.unit.test_capture_logic import WEBSHOP, body
+
+
+class Stock:
+    def nodes(self) -> list[Node]:
+        return [Node("DC-BERLIN", "DE", 1), Node("STORE-MUNICH", "DE", 2)]
+
+    def levels(self, sku: str) -> list[StockLevel]:
+        return [StockLevel(sku, "STORE-MUNICH", on_hand=9, reserved=1)] if sku == "SKU-RED-MUG" else []
+
+
+def test_plan_sources_a_captured_order_from_available_stock() -> None:
+    store = FakeOrderStore()
+    order = CaptureService(store=store).capture(body(), WEBSHOP)
+    result = PlanService(orders=store, stock=Stock()).plan(order.order_id)
+    assert result == {"order_id": order.order_id, "planned": True, "plannable": True, "allocations": [
+        {"line_id": "1", "sku": "SKU-RED-MUG", "node_id": "STORE-MUNICH", "quantity": 2}]}
+
+
+def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None:
+    store = FakeOrderStore()
+    order = CaptureService(store=store).capture(body(), WEBSHOP)
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.CANCELLED)
+    assert PlanService(orders=store, stock=Stock()).plan(order.order_id)["plannable"] is False
+    other = CaptureService(store=store).capture(
+        body(channel_order_id="W-2", lines=[{"sku": "NONE", "quantity": 1, "unit_price": "1.00"}]), WEBSHOP)
+    assert PlanService(orders=store, stock=Stock()).plan(other.order_id)["planned"] is False
