@@ -85,7 +85,8 @@ class OmsStack(Stack):
             api=self.api,
             monitoring=self.monitoring,
         )
-        self.route = Route(self, "Route", functions=self.functions, data=self.data, monitoring=self.monitoring)
+        self.route = Route(self, "Route", functions=self.functions, data=self.data, api=self.api,
+                           monitoring=self.monitoring)
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(
             "OrderFulfillment",
@@ -95,6 +96,7 @@ class OmsStack(Stack):
                 "PlanFunctionArn": self.route.plan_function,
                 "ReserveFunctionArn": self.allocate.reserve_function,
                 "BackorderFunctionArn": self.allocate.backorder_function,
+                "ReleaseFunctionArn": self.route.release_function,
             },
         )
 

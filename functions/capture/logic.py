@@ -23,6 +23,7 @@ from functions.core.orders import (
     OrderLine,
     OrderStatus,
     Payment,
+    Shipment,
     TimelineEntry,
     Totals,
 )
@@ -180,6 +181,13 @@ def _previous_month(month: str) -> str:
     return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
+def shipment_view(s: Shipment) -> dict[str, Any]:
+    return {"shipment_id": s.shipment_id, "node_id": s.node_id, "status": s.status.value,
+            "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in s.lines],
+            "carrier": s.carrier, "tracking_number": s.tracking_number, "requested_at": s.requested_at,
+            "dispatched_at": s.dispatched_at}
+
+
 def order_view(order: Order) -> dict[str, Any]:
     """The order as API.md shows it."""
     c = order.currency
@@ -194,7 +202,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "payment": {"method": order.payment.method, "authorization_id": order.payment.authorization_id,
                     "amount": fmt(order.payment.amount, c) if order.payment.amount is not None else None},
         "totals": wire_totals(order.totals, c),
-        "shipments": [], "invoices": [], "returns": [],
+        "shipments": [shipment_view(s) for s in order.shipments], "invoices": [], "returns": [],
         "timeline": [{"at": e.at, "event": e.event, "detail": e.detail} for e in order.timeline],
         "cancel_reason": order.cancel_reason,
         "created_at": order.created_at, "updated_at": order.updated_at,

@@ -111,6 +111,54 @@ class TimelineEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+class ShipmentStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    DISPATCHED = "DISPATCHED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    line_id: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What one node ships of an order: a fulfilment request until it is dispatched."""
+
+    shipment_id: str
+    order_id: str
+    node_id: str
+    status: ShipmentStatus
+    lines: tuple[ShipmentLine, ...]
+    requested_at: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+    dispatched_at: str | None = None
+
+
+def shipment_id_for(order_id: str, n: int) -> str:
+    """``shp_<order ulid>-<n>``: derived, so a repeated Release makes the same shipments and a
+    dispatch finds its order without an index."""
+    return f"shp_{order_id.removeprefix('ord_')}-{n}"
+
+
+def order_id_of(shipment_id: str) -> str | None:
+    if not shipment_id.startswith("shp_") or "-" not in shipment_id:
+        return None
+    return "ord_" + shipment_id.removeprefix("shp_").rsplit("-", 1)[0]
+
+
+def request_view(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> dict[str, Any]:
+    """The fulfilment request as a node sees it (API.md, "Fulfilment")."""
+    return {"shipment_id": s.shipment_id, "order_id": s.order_id, "node_id": s.node_id, "status": s.status.value,
+            "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in s.lines],
+            "ship_to": ship_to, "shipping_method": shipping_method, "requested_at": s.requested_at,
+            "carrier": s.carrier, "tracking_number": s.tracking_number, "dispatched_at": s.dispatched_at}
+
+
 @dataclass(frozen=True)
 class Order:
     order_id: str
@@ -131,6 +179,7 @@ class Order:
     timeline: tuple[TimelineEntry, ...] = ()
     #: The reserved plan (set when ALLOCATED): which node holds which units of each line.
     allocations: tuple[Allocation, ...] = ()
+    shipments: tuple[Shipment, ...] = ()
 
     def with_status(self, status: OrderStatus, *, at: str) -> Order:
         return replace(self, status=status, version=self.version + 1, updated_at=at)

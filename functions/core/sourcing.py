@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 EXACT_LIMIT = 12
 
@@ -124,3 +125,19 @@ def _assign(demand: Sequence[Demand], chosen: Sequence[Node], available: Mapping
             if remaining == 0:
                 break
     return out
+
+
+def per_stock_record(allocations: list[Allocation]) -> list[Allocation]:
+    """Allocations merged per (sku, node): one stock update each, whatever the lines."""
+    merged: dict[tuple[str, str], int] = {}
+    for a in allocations:
+        merged[(a.sku, a.node_id)] = merged.get((a.sku, a.node_id), 0) + a.quantity
+    return [Allocation("", sku, node, qty) for (sku, node), qty in merged.items()]
+
+
+def allocations_from(raw: list[dict[str, Any]] | None) -> list[Allocation]:
+    return [Allocation(a["line_id"], a["sku"], a["node_id"], int(a["quantity"])) for a in raw or []]
+
+
+def allocations_to(allocations: list[Allocation]) -> list[dict[str, Any]]:
+    return [{"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "quantity": a.quantity} for a in allocations]

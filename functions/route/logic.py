@@ -1,15 +1,31 @@
-"""The Plan step: which node ships which units of an order, from current availability."""
+"""Route use cases: Plan (which node ships what), Release (shipments to nodes) and the
+nodes' side — their open requests and dispatch confirmations. No AWS here."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from functions.core.adapters.stock import allocations_to
-from functions.core.orders import Order, OrderStatus
-from functions.core.sourcing import Demand, Node, StockLevel, plan
+from functions.core.errors import Conflict, NotFound
+from functions.core.events import utc_now
+from functions.core.http import Principal
+from functions.core.orders import (
+    Order,
+    OrderStatus,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    TimelineEntry,
+    order_id_of,
+    request_view,
+    shipment_id_for,
+)
+from functions.core.sourcing import Demand, Node, StockLevel, allocations_to, plan
 
 PLANNABLE = (OrderStatus.CAPTURED, OrderStatus.BACKORDERED)
+DISPATCHABLE = (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED)
 
 
 class OrderReader(Protocol):
@@ -19,6 +35,15 @@ class OrderReader(Protocol):
 class StockView(Protocol):
     def nodes(self) -> list[Node]: ...
     def levels(self, sku: str) -> list[StockLevel]: ...
+
+
+class ShipmentStore(Protocol):
+    def release(self, order: Order, execution_id: str, shipments: list[Shipment],
+                entries: list[TimelineEntry]) -> bool: ...
+    def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
+                 entry: TimelineEntry) -> None: ...
+    def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
+                 ) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
 @dataclass
@@ -37,3 +62,76 @@ class PlanService:
         result = plan(demand, self.stock.nodes(), available, order.shipping_address.country)
         return {"order_id": order_id, "planned": result is not None, "plannable": True,
                 "allocations": allocations_to(list(result.allocations)) if result else []}
+
+
+@dataclass
+class FulfilmentService:
+    orders: OrderReader
+    store: ShipmentStore
+    clock: Callable[[], str] = utc_now
+
+    def release(self, order_id: str, execution_id: str) -> dict[str, Any]:
+        """One shipment per node of the reserved plan, as REQUESTED fulfilment requests."""
+        order = self.orders.get(order_id)
+        if order is None:
+            return {"order_id": order_id, "released": False, "status": "MISSING", "shipments": []}
+        if order.status != OrderStatus.ALLOCATED:
+            # a repeat (already released) or a cancel in between: report, change nothing
+            mine = order.status in (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+            return {"order_id": order_id, "released": mine and bool(order.shipments), "status": order.status.value,
+                    "shipments": [s.shipment_id for s in order.shipments]}
+        at = self.clock()
+        by_node: dict[str, list[ShipmentLine]] = defaultdict(list)
+        for a in order.allocations:
+            by_node[a.node_id].append(ShipmentLine(a.line_id, a.sku, a.quantity))
+        shipments = [Shipment(shipment_id=shipment_id_for(order_id, n), order_id=order_id, node_id=node,
+                              status=ShipmentStatus.REQUESTED, lines=tuple(lines), requested_at=at)
+                     for n, (node, lines) in enumerate(sorted(by_node.items()), start=1)]
+        entries = [TimelineEntry(at=at, event="ShipmentRequested",
+                                 detail={"shipment_id": s.shipment_id, "node_id": s.node_id,
+                                         "lines": [vars(ln) for ln in s.lines]}) for s in shipments]
+        released = self.store.release(order, execution_id, shipments, entries)
+        return {"order_id": order_id, "released": released,
+                "status": OrderStatus.IN_FULFILLMENT.value if released else order.status.value,
+                "shipments": [s.shipment_id for s in shipments]}
+
+    def requests(self, principal: Principal, status: ShipmentStatus, *, limit: int, token: str | None
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+        return self.store.requests(principal.principal_id, status, limit=limit, token=token)
+
+    def dispatch(self, shipment_id: str, principal: Principal, carrier: str, tracking_number: str) -> dict[str, Any]:
+        for _ in range(3):  # another shipment of the order may be dispatched at the same moment
+            order, shipment = self._find(shipment_id, principal)
+            if shipment.status == ShipmentStatus.DISPATCHED:
+                if (shipment.carrier, shipment.tracking_number) == (carrier, tracking_number):
+                    return request_view(shipment, _ship_to(order), order.shipping_method)  # a repeat
+                raise Conflict(f"shipment {shipment_id} was already dispatched with {shipment.carrier} "
+                               f"{shipment.tracking_number}")
+            if shipment.status == ShipmentStatus.CANCELLED or order.status not in DISPATCHABLE:
+                raise Conflict(f"shipment {shipment_id} is {shipment.status.value} and its order "
+                               f"{order.status.value}: it must not be dispatched")
+            still_open = [s for s in order.shipments if s.status == ShipmentStatus.REQUESTED]
+            target = OrderStatus.SHIPPED if len(still_open) == 1 else OrderStatus.PARTIALLY_SHIPPED
+            at = self.clock()
+            sets = {"carrier": carrier, "tracking_number": tracking_number, "dispatched_at": at}
+            entry = TimelineEntry(at=at, event="ShipmentDispatched", detail={
+                "shipment_id": shipment_id, "node_id": shipment.node_id, **sets})
+            try:
+                self.store.dispatch(order, shipment, target, sets, entry)
+            except Conflict:
+                continue
+            done = Shipment(**{**vars(shipment), "status": ShipmentStatus.DISPATCHED, **sets})
+            return request_view(done, _ship_to(order), order.shipping_method)
+        raise Conflict(f"shipment {shipment_id} keeps changing; try again")
+
+    def _find(self, shipment_id: str, principal: Principal) -> tuple[Order, Shipment]:
+        order_id = order_id_of(shipment_id)
+        order = self.orders.get(order_id) if order_id else None
+        shipment = next((s for s in order.shipments if s.shipment_id == shipment_id), None) if order else None
+        if order is None or shipment is None or shipment.node_id != principal.principal_id:
+            raise NotFound(f"shipment {shipment_id} does not exist")  # another node's does not exist for you
+        return order, shipment
+
+
+def _ship_to(order: Order) -> dict[str, Any]:
+    return {k: v for k, v in vars(order.shipping_address).items() if v is not None}

@@ -4,12 +4,15 @@ shipments, fulfilment requests and dispatch confirmations).
 | function | triggered by | may |
 |---|---|---|
 | plan | order_fulfillment task `Plan` | PLAN_ACTIONS: read the order's items and stock; GSI1 (the node list) |
+| release | order_fulfillment task `Release` | RELEASE_ACTIONS |
+| api | API: `/shipments`, `/shipments/*` (nodes) | SHIPMENT_API_ACTIONS; GSI1 (a node's requests) |
 """
 
 from __future__ import annotations
 
 from constructs import Construct
 
+from infra.constructs.api import Api
 from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.monitoring import Monitoring
@@ -17,11 +20,15 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.route.handlers"
 # the order (query of ORDER#<id>), stock levels (query of SKU#<sku>), nodes (query of GSI1 NODES)
 PLAN_ACTIONS = ("dynamodb:Query",)
+# read the order; one transaction: header to IN_FULFILLMENT, put shipments and their events
+RELEASE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# list requests (GSI1), read the order; dispatch: update shipment, header and stock, put the event
+SHIPMENT_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 
 
 class Route(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: LambdaFunctions, data: Data,
-                 monitoring: Monitoring) -> None:
+                 api: Api, monitoring: Monitoring) -> None:
         super().__init__(scope, construct_id)
         self.plan_function = functions.python_function(
             self, "PlanFunction", capability="route", role="plan", handler=f"{HANDLERS}.plan.lambda_handler",
@@ -29,3 +36,19 @@ class Route(Construct):
         )
         data.grant(self.plan_function, PLAN_ACTIONS, indexes=True)
         monitoring.watch_worker(self.plan_function)
+
+        self.release_function = functions.python_function(
+            self, "ReleaseFunction", capability="route", role="release",
+            handler=f"{HANDLERS}.release.lambda_handler",
+            description="order_fulfillment task: shipments and fulfilment requests to nodes",
+        )
+        data.grant(self.release_function, RELEASE_ACTIONS)
+        monitoring.watch_worker(self.release_function)
+
+        self.api_function = functions.python_function(
+            self, "ApiFunction", capability="route", role="api", handler=f"{HANDLERS}.api.lambda_handler",
+            description="Fulfilment API for nodes: requests and dispatch confirmations",
+        )
+        data.grant(self.api_function, SHIPMENT_API_ACTIONS, indexes=True)
+        api.add_prefix("shipments", self.api_function, methods=("GET",))
+        monitoring.watch_api_function("RouteApi", self.api_function)

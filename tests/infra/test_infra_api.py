@@ -14,7 +14,8 @@ pytestmark = pytest.mark.infra
 
 PUBLIC = {("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET")}
 AUTHORIZED = {("/orders", "GET"), ("/orders", "POST"), ("/orders/{proxy+}", "ANY"),
-              ("/inventory/{proxy+}", "ANY"), ("/availability", "POST")}
+              ("/inventory/{proxy+}", "ANY"), ("/availability", "POST"),
+              ("/shipments", "GET"), ("/shipments/{proxy+}", "ANY")}
 GATEWAY_STATUSES = {
     "UNAUTHORIZED": "401",
     "ACCESS_DENIED": "403",
@@ -93,11 +94,13 @@ def test_methods_exactly_as_the_contract(env_template):
     authorizer_id, _ = only(template, "AWS::ApiGateway::Authorizer")
     capture_id, _ = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
     allocate_id, _ = function_by_handler(template, "functions.allocate.handlers.api.lambda_handler")
+    route_id, _ = function_by_handler(template, "functions.route.handlers.api.lambda_handler")
     for key, method in methods.items():
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         # each path prefix goes to its capability's API function
-        owner = allocate_id if key[0].startswith(("/inventory", "/availability")) else capture_id
+        owner = {"/inventory": allocate_id, "/availability": allocate_id, "/shipments": route_id}.get(
+            "/" + key[0].split("/")[1], capture_id)
         assert owner in json.dumps(integration["Uri"]), key
         if key in PUBLIC:
             assert method["AuthorizationType"] == "NONE"

@@ -17,6 +17,8 @@ CONTRACT_HANDLERS = {
     "functions.allocate.handlers.reserve.lambda_handler",
     "functions.allocate.handlers.backorder.lambda_handler",
     "functions.route.handlers.plan.lambda_handler",
+    "functions.route.handlers.release.lambda_handler",
+    "functions.route.handlers.api.lambda_handler",
 }
 CONTRACT_VARIABLES = {
     "OMS_ENV",

@@ -101,7 +101,7 @@ def test_state_machine_invokes_only_its_task_functions(env_template):
     role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     tasks = {function_by_handler(template, HANDLERS.format(c, m))[0]
              for c, m in (("capture", "accept_order"), ("route", "plan"), ("allocate", "reserve"),
-                          ("allocate", "backorder"))}
+                          ("allocate", "backorder"), ("route", "release"))}
     invokes = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
     resources = [r for s in invokes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
     assert {r["Fn::GetAtt"][0] for r in resources} == tasks
@@ -148,7 +148,8 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
     p99 = [a for a in alarms if a["MetricName"] == "Duration"]
     assert {a["ExtendedStatistic"] for a in p99} == {"p99"}
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in p99}
-    assert watched == {function_by_handler(template, HANDLERS.format(c, "api"))[0] for c in ("capture", "allocate")}
+    assert watched == {function_by_handler(template, HANDLERS.format(c, "api"))[0]
+                       for c in ("capture", "allocate", "route")}
     authorizer_id, _ = function_by_handler(template, HANDLERS.format("access", "authorizer"))
     (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": authorizer_id}}]

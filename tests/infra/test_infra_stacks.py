@@ -13,7 +13,7 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 9,
+    "AWS::Lambda::Function": 11,
     "AWS::Lambda::EventSourceMapping": 2,
     "AWS::SQS::Queue": 3,  # order-intake, its DLQ, the stream's on-failure DLQ
     "AWS::StepFunctions::StateMachine": 1,
@@ -21,14 +21,14 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
     "AWS::ApiGateway::Authorizer": 1,
-    "AWS::ApiGateway::Method": 8,
+    "AWS::ApiGateway::Method": 10,
     "AWS::ApiGateway::UsagePlan": 4,
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 10,  # one per function + the state machine
+    "AWS::IAM::Role": 12,  # one per function + the state machine
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 9,
+    "AWS::CloudWatch::Alarm": 10,
     "AWS::CloudWatch::Dashboard": 1,
 }
 

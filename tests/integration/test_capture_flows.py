@@ -181,7 +181,7 @@ def test_reserve_and_backorder_run_twice_change_nothing_twice(cloud: LocalCloud,
     cloud.settle()
     header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
     order_id = header["order_id"]["S"]
-    assert header["status"]["S"] == "ALLOCATED" and _stock(outputs, item, "DC-BERLIN")["reserved"] == 2
+    assert header["status"]["S"] == "IN_FULFILLMENT" and _stock(outputs, item, "DC-BERLIN")["reserved"] == 2
     winner = header["workflow"]["M"]["accepted_by"]["S"]
     allocations = [{"line_id": "1", "sku": item, "node_id": "DC-BERLIN", "quantity": 2}]
     # When the workflow's Reserve runs again (a retry), and a duplicate execution tries too
@@ -190,13 +190,20 @@ def test_reserve_and_backorder_run_twice_change_nothing_twice(cloud: LocalCloud,
     _, other = invoke(function_names["allocate-reserve"],
                       {"order_id": order_id, "execution_id": "duplicate", "allocations": allocations})
     _, late_backorder = invoke(function_names["allocate-backorder"], {"order_id": order_id, "execution_id": winner})
+    _, release_again = invoke(function_names["route-release"], {"order_id": order_id, "execution_id": winner})
     # Then the retry answers reserved, the others change nothing, and stock was taken once
     assert again["reserved"] is True and other["reserved"] is False and late_backorder["backordered"] is False
+    assert release_again["released"] is True and len(release_again["shipments"]) == 1
     assert _stock(outputs, item, "DC-BERLIN") == {"on_hand": 5, "reserved": 2, "available": 3}
     events = boto3.client("dynamodb").query(
         TableName=outputs["TableName"], KeyConditionExpression="PK = :p AND begins_with(SK, :e)",
         ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":e": {"S": "EVENT#"}})["Items"]
     assert sum(e["event"]["S"] == "OrderAllocated" for e in events) == 1
+    assert sum(e["event"]["S"] == "ShipmentRequested" for e in events) == 1
+    shipments = boto3.client("dynamodb").query(
+        TableName=outputs["TableName"], KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+        ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":s": {"S": "SHIPMENT#"}})["Items"]
+    assert len(shipments) == 1
 
 
 def test_reserve_refuses_when_stock_moved_and_takes_nothing(cloud: LocalCloud, outputs: dict[str, str],

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 
 from functions.allocate.reservations import StockMoved
 from functions.core.adapters.dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
-from functions.core.adapters.order_table import ORDER_SK, event_item, order_pk
+from functions.core.adapters.keys import order_pk
+from functions.core.adapters.order_table import ORDER_SK, event_item
 from functions.core.adapters.stock import (
     MAX_STOCK_RECORDS_PER_ORDER,
     allocations_to,
@@ -21,6 +22,10 @@ from functions.core.orders import OrderStatus, TimelineEntry
 from functions.core.sourcing import Allocation
 
 FROM = (OrderStatus.CAPTURED.value, OrderStatus.BACKORDERED.value)
+#: Where a reserved order can be by the time a retry of its Reserve arrives.
+RESERVED_OR_LATER = tuple(s.value for s in (OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT,
+                                              OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
+                                              OrderStatus.COMPLETED))
 
 
 class PlanTooLarge(Exception):
@@ -67,7 +72,7 @@ class ReservationTable(TableAdapter):
                 raise
             codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
-                return self._already(order_id, execution_id, OrderStatus.ALLOCATED.value)
+                return self._already(order_id, execution_id, RESERVED_OR_LATER)
             if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes[2:]):
                 raise StockMoved(f"stock moved since the plan of order {order_id}") from exc
             raise
@@ -83,13 +88,13 @@ class ReservationTable(TableAdapter):
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            return self._already(order_id, execution_id, OrderStatus.BACKORDERED.value)
+            return self._already(order_id, execution_id, (OrderStatus.BACKORDERED.value,))
         return True, OrderStatus.BACKORDERED.value
 
-    def _already(self, order_id: str, execution_id: str, target: str) -> tuple[bool, str]:
+    def _already(self, order_id: str, execution_id: str, done: tuple[str, ...]) -> tuple[bool, str]:
         """The header condition failed: this execution did it before (a repeat), or the order
         moved on (cancelled, or another execution owns it) and nothing may change."""
         header = self._header(order_id)
         status = header.get("status", "MISSING")
         mine = (header.get("workflow") or {}).get("accepted_by") == execution_id
-        return (mine and status == target), status
+        return (mine and status in done), status

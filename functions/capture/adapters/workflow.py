@@ -9,7 +9,8 @@ from botocore.exceptions import ClientError
 
 from functions.core.adapters.aws import client
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
-from functions.core.adapters.order_table import ORDER_SK, event_item, order_pk
+from functions.core.adapters.keys import order_pk
+from functions.core.adapters.order_table import ORDER_SK, event_item
 from functions.core.orders import OrderStatus, TimelineEntry
 
 #: The workflow may take an order on from these statuses (not once cancelled).

@@ -30,18 +30,19 @@ from functions.core.orders import (
     OrderLine,
     OrderStatus,
     Payment,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
     TimelineEntry,
     Totals,
 )
 
 from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
+from .keys import order_pk
+from .shipments import move_shipment_action
 from .stock import allocations_from, per_stock_record, release_action
 
 ORDER_SK = "ORDER"
-
-
-def order_pk(order_id: str) -> str:
-    return f"ORDER#{order_id}"
 
 
 def ref_pk(channel: str, channel_order_id: str) -> str:
@@ -91,7 +92,16 @@ def header_item(order: Order) -> dict[str, Any]:
     }
 
 
-def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = ()) -> Order:
+def shipment_from_item(item: dict[str, Any]) -> Shipment:
+    return Shipment(shipment_id=item["shipment_id"], order_id=item["order_id"], node_id=item["node_id"],
+                    status=ShipmentStatus(item["status"]),
+                    lines=tuple(ShipmentLine(ln["line_id"], ln["sku"], int(ln["quantity"])) for ln in item["lines"]),
+                    requested_at=item["requested_at"], carrier=item.get("carrier"),
+                    tracking_number=item.get("tracking_number"), dispatched_at=item.get("dispatched_at"))
+
+
+def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = (),
+                     shipments: Sequence[dict[str, Any]] = ()) -> Order:
     h = header
     pay = h["payment"]
     return Order(
@@ -109,6 +119,7 @@ def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = 
         timeline=tuple(TimelineEntry(at=e["at"], event=e["event"], detail=e.get("detail") or {})
                        for e in events),
         allocations=tuple(allocations_from(h.get("allocation"))),
+        shipments=tuple(shipment_from_item(s) for s in shipments),
     )
 
 
@@ -192,6 +203,8 @@ class OrderTable(TableAdapter):
         if order.allocations and released is not None:
             actions.append({"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, released))}})
             actions += [release_action(self.table, a) for a in per_stock_record(list(order.allocations))]
+        actions += [move_shipment_action(self.table, s, ShipmentStatus.CANCELLED)
+                    for s in order.shipments if s.status == ShipmentStatus.REQUESTED]
         try:
             self.db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
@@ -218,7 +231,8 @@ class OrderTable(TableAdapter):
         if header is None:
             return None
         events = [i for i in items if i["SK"].startswith("EVENT#")]
-        return order_from_items(header, events)
+        shipments = [i for i in items if i["SK"].startswith("SHIPMENT#")]
+        return order_from_items(header, events, shipments)
 
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None
                   ) -> tuple[list[dict[str, Any]], str | None]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
-from functions.core.sourcing import Allocation, Node, StockLevel
+from functions.core.sourcing import Allocation, Node, StockLevel, allocations_from, allocations_to, per_stock_record
+
+__all__ = ["allocations_from", "allocations_to", "per_stock_record"]
 
 NODES_PARTITION = "NODES"
-#: Stock records one order may reserve: its cancel must release them in one transaction
-#: (100 actions = header + cancel event + release event + one per stock record).
-MAX_STOCK_RECORDS_PER_ORDER = 97
+#: Stock records one order may reserve: its cancel releases them and cancels its open
+#: shipments (at most one per stock record) in one transaction of at most 100 actions
+#: (header + cancel event + release event + 2 per stock record, rounded down).
+MAX_STOCK_RECORDS_PER_ORDER = 48
 
 
 def sku_pk(sku: str) -> str:
@@ -48,28 +51,19 @@ def reserve_action(table: str, allocation: Allocation) -> dict[str, Any]:
                                                      ":minus": to_value(-allocation.quantity)}}}
 
 
+def ship_action(table: str, allocation: Allocation) -> dict[str, Any]:
+    """Reserved units leave the building: on hand and reserved both drop, available stays."""
+    return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
+                       "UpdateExpression": "ADD on_hand :minus, reserved :minus",
+                       "ExpressionAttributeValues": {":minus": to_value(-allocation.quantity)}}}
+
+
 def release_action(table: str, allocation: Allocation) -> dict[str, Any]:
     """Give reserved units back (a transaction item; the caller's conditions make it once)."""
     return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
                        "UpdateExpression": "ADD reserved :minus, available :q",
                        "ExpressionAttributeValues": {":q": to_value(allocation.quantity),
                                                      ":minus": to_value(-allocation.quantity)}}}
-
-
-def per_stock_record(allocations: list[Allocation]) -> list[Allocation]:
-    """Allocations merged per (sku, node): one stock update each, whatever the lines."""
-    merged: dict[tuple[str, str], int] = {}
-    for a in allocations:
-        merged[(a.sku, a.node_id)] = merged.get((a.sku, a.node_id), 0) + a.quantity
-    return [Allocation("", sku, node, qty) for (sku, node), qty in merged.items()]
-
-
-def allocations_from(raw: list[dict[str, Any]] | None) -> list[Allocation]:
-    return [Allocation(a["line_id"], a["sku"], a["node_id"], int(a["quantity"])) for a in raw or []]
-
-
-def allocations_to(allocations: list[Allocation]) -> list[dict[str, Any]]:
-    return [{"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "quantity": a.quantity} for a in allocations]
 
 
 class StockReader(TableAdapter):

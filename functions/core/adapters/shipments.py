@@ -1,0 +1,47 @@
+"""Shipment items: ``ORDER#<order>`` / ``SHIPMENT#<shipment>``, listed per node and status
+through GSI1 ``NODE#<node>#SHIPMENTS#<status>`` / ``<requested_at>#<shipment>`` (oldest first);
+the projected ``summary`` is the fulfilment request a node reads.
+
+Shipment ids are derived from the order id (``core.orders.shipment_id_for``): a Release run
+twice writes the same ids, so the conditional puts make it once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.adapters.dynamodb import to_item, to_value
+from functions.core.adapters.keys import order_pk
+from functions.core.orders import Shipment, ShipmentStatus, request_view
+
+
+def node_partition(node_id: str, status: ShipmentStatus | str) -> str:
+    return f"NODE#{node_id}#SHIPMENTS#{ShipmentStatus(status).value}"
+
+
+def shipment_key(order_id: str, shipment_id: str) -> dict[str, Any]:
+    return to_item({"PK": order_pk(order_id), "SK": f"SHIPMENT#{shipment_id}"})
+
+
+def shipment_item(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> dict[str, Any]:
+    view = request_view(s, ship_to, shipping_method)
+    return {"PK": order_pk(s.order_id), "SK": f"SHIPMENT#{s.shipment_id}", "type": "shipment", **view,
+            "GSI1PK": node_partition(s.node_id, s.status), "GSI1SK": f"{s.requested_at}#{s.shipment_id}",
+            "summary": view}
+
+
+def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: dict[str, Any] | None = None
+                         ) -> dict[str, Any]:
+    """Move a REQUESTED shipment to ``target`` (a transaction item), its index entry with it."""
+    values: dict[str, Any] = {":target": target.value, ":from": ShipmentStatus.REQUESTED.value,
+                              ":pk": node_partition(s.node_id, target)}
+    names = {"#s": "status", "#sum": "summary"}
+    expr = ["#s = :target", "#sum.#s = :target", "GSI1PK = :pk"]
+    for i, (key, value) in enumerate((sets or {}).items()):
+        names[f"#a{i}"] = key
+        values[f":a{i}"] = value
+        expr += [f"#a{i} = :a{i}", f"#sum.#a{i} = :a{i}"]
+    return {"Update": {"TableName": table, "Key": shipment_key(s.order_id, s.shipment_id),
+                       "UpdateExpression": "SET " + ", ".join(expr), "ConditionExpression": "#s = :from",
+                       "ExpressionAttributeNames": names,
+                       "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()}}}

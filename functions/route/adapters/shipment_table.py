@@ -1,0 +1,81 @@
+"""Release and dispatch writes, and the node's fulfilment requests (GSI1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
+from functions.core.adapters.keys import order_pk
+from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token, event_item
+from functions.core.adapters.shipments import move_shipment_action, node_partition, shipment_item
+from functions.core.adapters.stock import ship_action
+from functions.core.errors import Conflict
+from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
+from functions.core.sourcing import Allocation
+
+
+def _canceled(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "TransactionCanceledException")
+
+
+class ShipmentTable(TableAdapter):
+    def release(self, order: Order, execution_id: str, shipments: list[Shipment],
+                entries: list[TimelineEntry]) -> bool:
+        """ALLOCATED -> IN_FULFILLMENT with its shipments, once (condition on status and execution)."""
+        ship_to = {k: v for k, v in vars(order.shipping_address).items() if v is not None}
+        actions: list[dict[str, Any]] = [{"Update": {
+            "TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+            "UpdateExpression": "SET #s = :target, #v = #v + :one, updated_at = :at, #sum.#s = :target",
+            "ConditionExpression": "#s = :from AND #w.accepted_by = :exec",
+            "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary", "#w": "workflow"},
+            "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+                ":target": OrderStatus.IN_FULFILLMENT.value, ":from": OrderStatus.ALLOCATED.value, ":one": 1,
+                ":at": entries[0].at, ":exec": execution_id}.items()}}}]
+        actions += [{"Put": {"TableName": self.table, "Item": to_item(shipment_item(s, ship_to, order.shipping_method)),
+                             "ConditionExpression": "attribute_not_exists(PK)"}} for s in shipments]
+        actions += [{"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, e))}} for e in entries]
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if not _canceled(exc):
+                raise
+            return False
+        return True
+
+    def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
+                 entry: TimelineEntry) -> None:
+        """REQUESTED -> DISPATCHED, the order to ``target`` at the version read, reserved stock
+        shipped — one transaction; Conflict if anything moved since it was read."""
+        actions: list[dict[str, Any]] = [
+            move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets),
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at, #sum.#s = :target",
+                        "ConditionExpression": "#v = :v",
+                        "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
+                        "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+                            ":target": target.value, ":next": order.version + 1, ":v": order.version,
+                            ":at": entry.at}.items()}}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+            *(ship_action(self.table, Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity))
+              for ln in shipment.lines),
+        ]
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if _canceled(exc):
+                raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again") from exc
+            raise
+
+    def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+        partition = node_partition(node_id, status)
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1", "Limit": limit,
+                                  "KeyConditionExpression": "GSI1PK = :p",
+                                  "ExpressionAttributeValues": {":p": to_value(partition)}}
+        start = decode_token(token, index_pk="GSI1PK", partition=partition)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self.db.query(**kwargs)
+        return [from_item(i)["summary"] for i in page.get("Items", [])], encode_token(page.get("LastEvaluatedKey"))
