@@ -15,7 +15,7 @@ from typing import Protocol
 
 from functions.core.errors import ValidationFailed
 from functions.core.events import utc_now
-from functions.core.http import ROLES
+from functions.core.principal import ROLES
 
 
 def hash_key(value: str) -> str:

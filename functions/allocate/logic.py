@@ -9,7 +9,7 @@ from typing import Any
 
 from functions.core.errors import Forbidden, NotFound
 from functions.core.events import utc_now
-from functions.core.http import Principal
+from functions.core.principal import Principal
 from functions.core.promise import promised_delivery
 from functions.core.sourcing import Demand, Node, plan
 

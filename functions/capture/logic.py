@@ -9,7 +9,6 @@ from typing import Any
 
 from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from functions.core.events import DomainEvent, utc_now
-from functions.core.http import Principal
 from functions.core.ids import new_id
 from functions.core.money import fmt
 from functions.core.orders import (
@@ -29,6 +28,7 @@ from functions.core.orders import (
 )
 from functions.core.ports import EventPublisher
 from functions.core.pricing import LineInput, amount, price_order, wire_totals
+from functions.core.principal import Principal
 
 from .models import OrderIn
 from .ports import OrderStore, WorkflowClaims, WorkflowStarter

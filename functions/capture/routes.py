@@ -23,8 +23,9 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from functions.core.adapters.aws import client
 from functions.core.errors import Conflict
-from functions.core.http import Principal, require_role
+from functions.core.http import require_role
 from functions.core.observability import MetricUnit, metrics
+from functions.core.principal import Principal
 from functions.core.settings import Settings, settings
 
 from .logic import order_view

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -14,18 +13,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from .errors import DomainError, FieldError, Forbidden
 from .observability import logger
+from .principal import ROLES, Principal
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 256 * 1024  # an order must fit in one queue message or event
-ROLES = ("channel", "node", "agent", "finance")
-
-
-@dataclass(frozen=True)
-class Principal:
-    role: str
-    principal_id: str
-
-
 def principal_of(app: BaseRouter) -> Principal:
     """The caller as resolved by the REQUEST authorizer (API Gateway puts its context here)."""
     ctx = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}

@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 from functions.core.errors import Conflict, NotFound
 from functions.core.events import utc_now
-from functions.core.http import Principal
 from functions.core.orders import (
     Order,
     OrderStatus,
@@ -22,6 +21,7 @@ from functions.core.orders import (
     request_view,
     shipment_id_for,
 )
+from functions.core.principal import Principal
 from functions.core.sourcing import Demand, Node, StockLevel, allocations_to, plan
 
 PLANNABLE = (OrderStatus.CAPTURED, OrderStatus.BACKORDERED)

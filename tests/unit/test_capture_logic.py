@@ -11,8 +11,8 @@ import pytest
 from functions.capture.logic import CaptureService, DuplicateOrder, WorkflowService
 from functions.capture.models import OrderIn
 from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from functions.core.http import Principal
 from functions.core.orders import CANCELLABLE, CancelReason, OrderStatus, can_transition
+from functions.core.principal import Principal
 from tests.unit.fakes import FakeOrderStore
 
 WEBSHOP = Principal("channel", "webshop")

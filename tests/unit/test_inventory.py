@@ -10,7 +10,7 @@ from functions.allocate.logic import InventoryService
 from functions.allocate.models import AvailabilityIn
 from functions.allocate.ports import StockLevel
 from functions.core.errors import Forbidden, NotFound
-from functions.core.http import Principal
+from functions.core.principal import Principal
 from functions.core.sourcing import Node
 
 
