@@ -13,7 +13,7 @@ export UV_LINK_MODE := copy
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install up test test-app test-infra lint synth openapi deploy diff clean
+.PHONY: help install up test test-app test-infra lint synth openapi redrive deploy diff clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ synth: install ## synthesize all four environments into cdk.out/ (runs cdk-nag)
 
 openapi: install ## regenerate the committed OpenAPI document
 	$(PY) -m functions.openapi_doc
+
+redrive: install ## replay dead-lettered messages: make redrive ENV=local|dev|staging|prod [QUEUE=name] (lists, then redrives)
+	$(PY) -m functions.ops.redrive --env $(ENV) $(if $(QUEUE),--queue $(QUEUE),--all)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

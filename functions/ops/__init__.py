@@ -1,0 +1,1 @@
+"""Operator tools run from a workstation or CI (not deployed as functions)."""

@@ -1,0 +1,35 @@
+"""Operators replay dead-lettered messages once the cause is fixed (issue 3, `make redrive`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+
+from functions.ops.redrive import dead_letter_queues, redrive
+from localcloud.server import LocalCloud
+from tests.e2e.orders import new_order
+from tests.integration.test_capture_flows import orders_of
+
+
+def test_dead_lettered_feed_message_is_replayed_and_captured_once(cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    queues = {q.name: q for q in dead_letter_queues(sqs, "oms-local-")}
+    intake_dlq = queues["oms-local-order-intake-dlq"]
+    assert (intake_dlq.source_url or "").rsplit("/", 1)[-1] == outputs["OrderIntakeQueueUrl"].rsplit("/", 1)[-1]
+    assert queues["oms-local-order-stream-dlq"].source_url is None  # stream pointers: not replayable
+    # Given a good order that ended in the DLQ (say, while the table was throttled)
+    body = new_order()
+    sqs.purge_queue(QueueUrl=intake_dlq.url)
+    message = json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body})
+    sqs.send_message(QueueUrl=intake_dlq.url, MessageBody=message)
+    sqs.send_message(QueueUrl=intake_dlq.url, MessageBody=message)  # and a duplicate of it
+    # When the operator redrives the queue
+    moved = redrive(sqs, intake_dlq)
+    cloud.settle()
+    # Then both messages went back, the order exists once, and the DLQ is empty
+    assert moved == 2
+    assert len(orders_of(outputs, "webshop", body["channel_order_id"])) == 1
+    left = sqs.get_queue_attributes(QueueUrl=intake_dlq.url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert left["Attributes"]["ApproximateNumberOfMessages"] == "0"
