@@ -78,6 +78,9 @@ class EnvironmentConfig:
             }
         )
     )
+    # Notices: the sender address, a verified SES identity of the account (account setup, not in
+    # the stack: SES production access and DKIM are per account and domain).
+    notice_sender: str = "orders@acme.example"
     # Monitoring
     alarms: AlarmThresholds = AlarmThresholds(
         api_5xx_per_5_min=5,

@@ -25,6 +25,16 @@ REASONS = {
         "(required by the DynamoDB stream event source mapping) support no resource-level "
         "permissions. Stream reads are scoped to the table's stream ARN."
     ),
+    "notify-function": (
+        "xray:PutTraceSegments/PutTelemetryRecords (active tracing) and sns:Publish for SMS: a "
+        "text to a phone number has no resource ARN to scope to (restricted to the stack's "
+        "region). Email sending is scoped to the sender's SES identities."
+    ),
+    "notify-stream-function": (
+        "xray:PutTraceSegments/PutTelemetryRecords, dynamodb:ListStreams (the stream event source "
+        "mapping) and sns:Publish for SMS (no resource ARN for a phone number; restricted to the "
+        "stack's region) support no resource-level permissions."
+    ),
     "state-machine": (
         "CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and friends) and X-Ray "
         "tracing support no resource-level permissions. lambda:InvokeFunction names the "
@@ -79,9 +89,11 @@ def _ack(scope: IConstruct, rule_id: str, reason_key: str) -> None:
 
 def acknowledge(stack: OmsStack) -> None:
     # --- Lambda functions: each function's own role and runtime --------------------------
+    special = {stack.capture.stream_function.node.path: "stream-function",
+               stack.notify.notice_function.node.path: "notify-function",
+               stack.notify.stream_function.node.path: "notify-stream-function"}
     for function in stack.functions.functions:
-        is_stream = function.node.path == stack.capture.stream_function.node.path
-        reason = "stream-function" if is_stream else "function-xray"
+        reason = special.get(function.node.path, "function-xray")
         assert function.role is not None  # the factory always gives a role
         _ack(function.role, XRAY_AND_WILDCARD, reason)
         _ack(function, "AwsSolutions-L1", "runtime")
@@ -106,3 +118,4 @@ def acknowledge(stack: OmsStack) -> None:
 
     # --- Messaging ------------------------------------------------------------------------
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
+    _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")

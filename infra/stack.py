@@ -20,6 +20,7 @@ from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.notify import Notify
 from infra.constructs.route import Route
 from infra.constructs.workflows import Workflows, workflow_arn
 
@@ -55,6 +56,7 @@ class OmsStack(Stack):
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": "OMS",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
+                "NOTICE_SENDER": config.notice_sender,
             },
         )
 
@@ -87,6 +89,8 @@ class OmsStack(Stack):
         )
         self.route = Route(self, "Route", functions=self.functions, data=self.data, api=self.api,
                            monitoring=self.monitoring)
+        self.notify = Notify(self, "Notify", config=config, functions=self.functions, data=self.data,
+                             messaging=self.messaging, monitoring=self.monitoring)
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(
             "OrderFulfillment",
@@ -97,6 +101,7 @@ class OmsStack(Stack):
                 "ReserveFunctionArn": self.allocate.reserve_function,
                 "BackorderFunctionArn": self.allocate.backorder_function,
                 "ReleaseFunctionArn": self.route.release_function,
+                "NotifyFunctionArn": self.notify.notice_function,
             },
         )
 

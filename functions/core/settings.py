@@ -16,6 +16,8 @@ class Settings:
     table_name: str
     event_bus_name: str
     order_workflow_arn: str
+    #: The verified address customer notices come from.
+    notice_sender: str = ""
     #: None in AWS; the local cloud's URL when running locally.
     aws_endpoint_url: str | None = None
 
@@ -25,5 +27,6 @@ def settings() -> Settings:
         table_name=os.environ["TABLE_NAME"],
         event_bus_name=os.environ.get("EVENT_BUS_NAME", ""),
         order_workflow_arn=os.environ.get("ORDER_WORKFLOW_ARN", ""),
+        notice_sender=os.environ.get("NOTICE_SENDER", ""),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
     )

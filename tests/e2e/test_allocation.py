@@ -72,7 +72,7 @@ def test_order_without_stock_anywhere_is_backordered(http: httpx.Client) -> None
     order = post_order(http, order_for([{"sku": sku(), "quantity": 1, "unit_price": "5.00"}]), key()).json()
     done = settled(http, order["order_id"])
     assert done["status"] == "BACKORDERED"
-    assert [e["event"] for e in done["timeline"]][-1] == "OrderBackordered"
+    assert "OrderBackordered" in [e["event"] for e in done["timeline"]]
 
 
 def test_five_units_and_eight_concurrent_orders_allocate_exactly_five(http: httpx.Client) -> None:

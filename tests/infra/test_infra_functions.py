@@ -19,6 +19,8 @@ CONTRACT_HANDLERS = {
     "functions.route.handlers.plan.lambda_handler",
     "functions.route.handlers.release.lambda_handler",
     "functions.route.handlers.api.lambda_handler",
+    "functions.notify.handlers.order_notice.lambda_handler",
+    "functions.notify.handlers.stream.lambda_handler",
 }
 CONTRACT_VARIABLES = {
     "OMS_ENV",
@@ -28,6 +30,7 @@ CONTRACT_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "NOTICE_SENDER",
 }
 
 

@@ -101,7 +101,7 @@ def test_state_machine_invokes_only_its_task_functions(env_template):
     role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     tasks = {function_by_handler(template, HANDLERS.format(c, m))[0]
              for c, m in (("capture", "accept_order"), ("route", "plan"), ("allocate", "reserve"),
-                          ("allocate", "backorder"), ("route", "release"))}
+                          ("allocate", "backorder"), ("route", "release"), ("notify", "order_notice"))}
     invokes = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
     resources = [r for s in invokes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
     assert {r["Fn::GetAtt"][0] for r in resources} == tasks
@@ -118,7 +118,7 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
         on_failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure")
         if on_failure:
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
-    assert len(dlq_ids) == 2
+    assert len(dlq_ids) == 3  # order intake, order stream, notice stream
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = set()
     for alarm in alarms:

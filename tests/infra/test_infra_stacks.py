@@ -13,9 +13,9 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 11,
-    "AWS::Lambda::EventSourceMapping": 2,
-    "AWS::SQS::Queue": 3,  # order-intake, its DLQ, the stream's on-failure DLQ
+    "AWS::Lambda::Function": 13,
+    "AWS::Lambda::EventSourceMapping": 3,
+    "AWS::SQS::Queue": 4,  # order-intake, its DLQ, the stream's on-failure DLQ
     "AWS::StepFunctions::StateMachine": 1,
     "AWS::Events::EventBus": 1,
     "AWS::ApiGateway::RestApi": 1,
@@ -26,9 +26,9 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 12,  # one per function + the state machine
+    "AWS::IAM::Role": 14,  # one per function + the state machine
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 10,
+    "AWS::CloudWatch::Alarm": 12,
     "AWS::CloudWatch::Dashboard": 1,
 }
 

@@ -33,6 +33,7 @@ TASKS = {  # substitution -> the handler of the function it names
     "ReserveFunctionArn": "functions.allocate.handlers.reserve.lambda_handler",
     "BackorderFunctionArn": "functions.allocate.handlers.backorder.lambda_handler",
     "ReleaseFunctionArn": "functions.route.handlers.release.lambda_handler",
+    "NotifyFunctionArn": "functions.notify.handlers.order_notice.lambda_handler",
 }
 
 

@@ -10,7 +10,7 @@ import boto3
 from functions.ops.redrive import dead_letter_queues, redrive
 from localcloud.server import LocalCloud
 from tests.e2e.orders import new_order
-from tests.integration.test_capture_flows import orders_of
+from tests.integration.test_capture_flows import drain, orders_of
 
 
 def test_dead_lettered_feed_message_is_replayed_and_captured_once(cloud: LocalCloud, outputs: dict[str, str]) -> None:
@@ -21,7 +21,7 @@ def test_dead_lettered_feed_message_is_replayed_and_captured_once(cloud: LocalCl
     assert queues["oms-local-order-stream-dlq"].source_url is None  # stream pointers: not replayable
     # Given a good order that ended in the DLQ (say, while the table was throttled)
     body = new_order()
-    sqs.purge_queue(QueueUrl=intake_dlq.url)
+    drain(sqs, intake_dlq.url)
     message = json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body})
     sqs.send_message(QueueUrl=intake_dlq.url, MessageBody=message)
     sqs.send_message(QueueUrl=intake_dlq.url, MessageBody=message)  # and a duplicate of it

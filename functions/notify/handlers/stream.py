@@ -1,0 +1,46 @@
+"""Table stream consumer of notify: a shipment just dispatched (email + SMS with tracking)
+or an order just cancelled (email). The event source's filters let only those changes in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.notify.service import notice_service
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def notice_for(new: dict[str, Any], old: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """(order id, kind, shipment id) of the notice a change calls for, if any."""
+    sk = str(new.get("SK", ""))
+    if sk.startswith("SHIPMENT#") and new.get("status") == "DISPATCHED" and old.get("status") == "REQUESTED":
+        return str(new["order_id"]), "shipment_dispatched", str(new["shipment_id"])
+    if sk == "ORDER" and new.get("status") == "CANCELLED" and old.get("status") != "CANCELLED":
+        return str(new["order_id"]), "order_cancelled", None
+    return None
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> None:
+    change = record.dynamodb
+    notice = notice_for(dict(change.new_image or {}), dict(change.old_image or {})) if change else None
+    if notice is None:
+        return
+    order_id, kind, shipment_id = notice
+    results = notice_service().notify(order_id, kind, shipment_id)
+    sent = sum(r["result"] == "sent" for r in results)
+    if sent:
+        metrics.add_metric(name="NoticesSent", unit=MetricUnit.Count, value=sent)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
+        event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,22 @@
+"""Composition root of the notify capability."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from functions.core.adapters.order_table import OrderTable
+from functions.core.settings import Settings, settings
+
+from .adapters.notice_table import NoticeTable
+from .adapters.senders import SesMailer, SnsTexter
+from .logic import NoticeService
+
+
+def notice_service() -> NoticeService:
+    return _notice_service(settings())
+
+
+@cache
+def _notice_service(s: Settings) -> NoticeService:
+    return NoticeService(orders=OrderTable(s.table_name), store=NoticeTable(s.table_name), mailer=SesMailer(),
+                         texter=SnsTexter(), sender=s.notice_sender)

@@ -1,0 +1,113 @@
+"""Customer notices: the right words, in the customer's language, once per event."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from functions.capture.logic import CaptureService
+from functions.core.orders import Shipment, ShipmentLine, ShipmentStatus, TimelineEntry
+from functions.notify.handlers.stream import notice_for
+from functions.notify.logic import NoticeService
+from functions.notify.templates import render
+from tests.unit.fakes import FakeOrderStore
+from tests.unit.test_capture_logic import ORDER, WEBSHOP, body
+
+
+class Notices:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.timeline: list[TimelineEntry] = []
+
+    def claim(self, order_id: str, notice_id: str, record: dict[str, Any]) -> bool:
+        return self.records.setdefault((order_id, notice_id), record) is record
+
+    def withdraw(self, order_id: str, notice_id: str) -> None:
+        del self.records[(order_id, notice_id)]
+
+    def mark(self, order_id: str, notice_id: str, status: str, message_id: str | None,
+             entry: TimelineEntry) -> None:
+        self.records[(order_id, notice_id)]["status"] = status
+        self.timeline.append(entry)
+
+
+class Outbox:
+    def __init__(self, fail: int = 0) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def send(self, **message: Any) -> str:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("SES throttled")
+        self.sent.append(message)
+        return f"msg-{len(self.sent)}"
+
+
+def service_for(phone: str | None = "+4915112345678", locale: str = "en-GB", fail: int = 0
+                ) -> tuple[NoticeService, str, Outbox, Outbox, Notices]:
+    store = FakeOrderStore()
+    order = CaptureService(store=store).capture(body(customer={**ORDER["customer"], "phone": phone,
+                                                               "locale": locale}), WEBSHOP)
+    shipment = Shipment("shp_1", order.order_id, "DC-BERLIN", ShipmentStatus.DISPATCHED,
+                        (ShipmentLine("1", "SKU-RED-MUG", 2),), "2026-11-23T10:00:00.000Z", "DHL", "00340434")
+    store.orders[order.order_id] = replace(store.orders[order.order_id], shipments=(shipment,))
+    mail, sms, notices = Outbox(fail), Outbox(), Notices()
+    svc = NoticeService(orders=store, store=notices, mailer=mail, texter=sms, sender="orders@acme.example")
+    return svc, order.order_id, mail, sms, notices
+
+
+def test_dispatch_notice_is_one_email_and_one_sms_with_the_tracking_number_even_when_redelivered() -> None:
+    svc, order_id, mail, sms, notices = service_for()
+    svc.notify(order_id, "shipment_dispatched", "shp_1")
+    again = svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert [r["result"] for r in again] == ["already", "already"]
+    (email,) = mail.sent
+    (text,) = sms.sent
+    assert email["to"] == "ada@example.com" and email["sender"] == "orders@acme.example"
+    assert "00340434" in email["text"] and "DHL" in email["subject"] + email["text"]
+    assert text["to"] == "+4915112345678" and "00340434" in text["text"]
+    assert email["tags"] == {"order_id": order_id, "kind": "shipment_dispatched"}
+    assert [e.event for e in notices.timeline] == ["NoticeSent", "NoticeSent"]
+
+
+def test_no_phone_means_no_sms_and_the_timeline_says_so() -> None:
+    svc, order_id, mail, sms, notices = service_for(phone=None)
+    svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert len(mail.sent) == 1 and sms.sent == []
+    assert [e.event for e in notices.timeline] == ["NoticeSent", "NoticeSkipped"]
+
+
+def test_german_customers_get_german_notices() -> None:
+    svc, order_id, mail, _, _ = service_for(locale="de-DE")
+    svc.notify(order_id, "order_confirmed")
+    assert mail.sent[0]["subject"].startswith("Ihre Bestellung") and "Summe: 35.58 EUR" in mail.sent[0]["text"]
+
+
+def test_a_failed_send_is_sent_on_the_retry_not_lost() -> None:
+    svc, order_id, mail, _, _ = service_for(fail=1)
+    with pytest.raises(ConnectionError):
+        svc.notify(order_id, "order_cancelled")
+    svc.notify(order_id, "order_cancelled")
+    assert len(mail.sent) == 1
+
+
+def test_html_body_escapes_customer_text() -> None:
+    rendered = render("order_confirmed", "en", {"name": "<script>x</script>", "reference": "R", "lines": "",
+                                                 "total": "1.00", "currency": "EUR"})
+    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+
+
+@pytest.mark.parametrize(("new", "old", "expected"), [
+    ({"SK": "SHIPMENT#shp_1", "status": "DISPATCHED", "order_id": "o", "shipment_id": "shp_1"},
+     {"status": "REQUESTED"}, ("o", "shipment_dispatched", "shp_1")),
+    ({"SK": "ORDER", "status": "CANCELLED", "order_id": "o"}, {"status": "IN_FULFILLMENT"},
+     ("o", "order_cancelled", None)),
+    ({"SK": "ORDER", "status": "CANCELLED", "order_id": "o"}, {"status": "CANCELLED"}, None),
+    ({"SK": "SHIPMENT#shp_1", "status": "CANCELLED", "order_id": "o", "shipment_id": "shp_1"},
+     {"status": "REQUESTED"}, None),
+])
+def test_stream_changes_that_call_for_a_notice(new: dict[str, Any], old: dict[str, Any], expected: Any) -> None:
+    assert notice_for(new, old) == expected
