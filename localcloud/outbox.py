@@ -48,6 +48,10 @@ def _outbox(request: Request, door: FrontDoor) -> Response:
     return Response(json.dumps(data), content_type="application/json")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _mail(request: Request, door: FrontDoor) -> Response:
     data = outbox(door.deployment.outputs["TableName"], request.args.get("order_id"))
     e = html.escape
@@ -62,7 +66,7 @@ def _mail(request: Request, door: FrontDoor) -> Response:
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 article{{border:1px solid #ccc;border-radius:6px;padding:0 1rem 1rem;margin-bottom:1rem}}
 iframe{{width:100%;height:14rem;border:1px solid #eee}}.meta{{color:#666;font-size:.85rem}}</style></head>
-<body><h1>Local outbox</h1><p class=meta>{len(data['emails'])} emails, {len(data['sms'])} SMS ·
+<body><h1>Local outbox</h1><p class=meta>{_count(len(data['emails']), 'email')}, {len(data['sms'])} SMS ·
 <a href="/_local/outbox">JSON</a></p><h2>SMS</h2><ul>{texts or '<li>none yet</li>'}</ul>
 <h2>Email</h2>{emails or '<p>none yet</p>'}</body></html>"""
     return Response(page, content_type="text/html; charset=utf-8")
