@@ -103,3 +103,15 @@ def test_only_nodes_use_the_fulfilment_api(http: httpx.Client) -> None:
                      json={"carrier": "DHL", "tracking_number": "1"}).status_code == 404
     bad = http.post("/shipments/shp_x-1/dispatch", headers=DC, json={"carrier": "DHL"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "tracking_number"
+
+
+def test_two_lines_of_one_sku_reserve_ship_and_decrement_together(http: httpx.Client) -> None:
+    # a transaction may not touch one stock item twice: the lines are merged per stock record
+    item = sku()
+    put_stock(http, item, "DC-BERLIN", 5, KEYS["dc"])
+    order = post_order(http, order_for([{"sku": item, "quantity": 1, "unit_price": "5.00"},
+                                        {"sku": item, "quantity": 2, "unit_price": "4.00"}]), key()).json()
+    (shipment,) = settled(http, order["order_id"])["shipments"]
+    assert dispatch(http, DC, shipment["shipment_id"], "T-TWO-LINES").status_code == 200
+    level = stock_of(http, item)["DC-BERLIN"]
+    assert (level["on_hand"], level["reserved"], level["available"]) == (2, 0, 2)

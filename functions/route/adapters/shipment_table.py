@@ -13,7 +13,7 @@ from functions.core.adapters.shipments import move_shipment_action, node_partiti
 from functions.core.adapters.stock import ship_action
 from functions.core.errors import Conflict
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
-from functions.core.sourcing import Allocation
+from functions.core.sourcing import Allocation, per_stock_record
 
 
 def _canceled(exc: ClientError) -> bool:
@@ -58,8 +58,9 @@ class ShipmentTable(TableAdapter):
                             ":target": target.value, ":next": order.version + 1, ":v": order.version,
                             ":at": entry.at}.items()}}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
-            *(ship_action(self.table, Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity))
-              for ln in shipment.lines),
+            # one update per stock record: a transaction may not touch an item twice (two lines, one SKU)
+            *(ship_action(self.table, a) for a in per_stock_record(
+                [Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity) for ln in shipment.lines])),
         ]
         try:
             self.db.transact_write_items(TransactItems=actions)
