@@ -31,7 +31,8 @@ class InventoryService:
     def set_on_hand(self, sku: str, node_id: str, on_hand: int, principal: Principal) -> dict[str, Any]:
         """A node sets its own stock; an agent sets any node's."""
         if principal.role == "node" and principal.principal_id != node_id:
-            raise Forbidden(f"node {principal.principal_id} may set only its own stock, not {node_id}'s")
+            # another principal's resource does not exist for you (API.md, "Access")
+            raise NotFound(f"node {node_id} does not exist")
         if principal.role not in ("node", "agent"):
             raise Forbidden(f"role {principal.role!r} may not set stock")
         if node_id not in {n.node_id for n in self.store.nodes()}:

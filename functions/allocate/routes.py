@@ -14,7 +14,7 @@ from .service import inventory_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 ANY_ROLE = ("channel", "node", "agent", "finance")
-SkuPath = Annotated[str, Path(min_length=1, max_length=64)]
+SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 NodePath = Annotated[str, Path(min_length=1, max_length=64)]
 
 

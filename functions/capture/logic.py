@@ -23,6 +23,7 @@ from functions.core.orders import (
     OrderStatus,
     Payment,
     Shipment,
+    ShipmentStatus,
     TimelineEntry,
     Totals,
 )
@@ -142,7 +143,9 @@ class CaptureService:
             except Conflict:
                 continue
             events = (entry, released) if released else (entry,)
-            return replace(cancelled, cancel_reason=reason.value, allocations=(),
+            withdrawn = tuple(replace(s, status=ShipmentStatus.CANCELLED) if s.status == ShipmentStatus.REQUESTED
+                              else s for s in order.shipments)
+            return replace(cancelled, cancel_reason=reason.value, allocations=(), shipments=withdrawn,
                            timeline=(*order.timeline, *events))
         raise Conflict(f"order {order_id} keeps changing; try again")
 

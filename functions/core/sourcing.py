@@ -92,6 +92,9 @@ def plan(demand: Sequence[Demand], nodes: Sequence[Node], available: Mapping[tup
 
 
 def _fewest_nodes(useful: list[Node], covers: Callable[[Sequence[Node]], bool]) -> list[Node]:
+    single = next((n for n in useful if covers([n])), None)  # rule 1 holds whatever the network's size
+    if single is not None:
+        return [single]
     if len(useful) <= EXACT_LIMIT:
         for size in range(1, len(useful) + 1):
             # combinations() keeps the ranked order, so the first covering set is the best-ranked one

@@ -92,6 +92,7 @@ def test_cancel_in_fulfilment_withdraws_the_request_and_releases_stock(http: htt
     (shipment,) = settled(http, order["order_id"])["shipments"]
     r = http.post(f"/orders/{order['order_id']}/cancel", json={"reason": "CUSTOMER"}, headers=WEBSHOP)
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
+    assert [s["status"] for s in r.json()["shipments"]] == ["CANCELLED"]
     assert requests_of(http, DC, order["order_id"]) == []  # the warehouse no longer sees it
     assert dispatch(http, DC, shipment["shipment_id"], "T-3").status_code == 409  # and may not ship it
     assert stock_of(http, item)["DC-BERLIN"]["available"] == 3

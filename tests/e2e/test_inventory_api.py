@@ -32,9 +32,10 @@ def test_nodes_set_their_own_stock_and_every_role_reads_it(http: httpx.Client) -
 
 def test_stock_updates_are_checked(http: httpx.Client) -> None:
     item = sku()
-    assert put_stock(http, item, "STORE-MUNICH", 1, KEYS["dc"]).status_code == 403  # another node's stock
+    assert put_stock(http, item, "STORE-MUNICH", 1, KEYS["dc"]).status_code == 404  # another node's stock
     assert put_stock(http, item, "DC-BERLIN", 1, KEYS["webshop"]).status_code == 403  # channels don't set stock
     assert put_stock(http, item, "DC-NOWHERE", 1, KEYS["agent"]).status_code == 404
+    assert put_stock(http, "bad sku!", "DC-BERLIN", 1, KEYS["dc"]).status_code == 422
     bad = put_stock(http, item, "DC-BERLIN", -1, KEYS["dc"])
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "on_hand"
     assert http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()["nodes"] == []

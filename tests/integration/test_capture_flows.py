@@ -229,6 +229,11 @@ def test_reserve_refuses_when_stock_moved_and_takes_nothing(cloud: LocalCloud, o
     cloud.settle()
     header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
     assert header["status"]["S"] == "BACKORDERED"
+    # (as if its execution had planned before another order took the stock: back to CAPTURED)
+    boto3.client("dynamodb").update_item(
+        TableName=outputs["TableName"], Key={"PK": header["PK"], "SK": header["SK"]},
+        UpdateExpression="SET #s = :c", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":c": {"S": "CAPTURED"}})
     # When Reserve gets a stale plan that counts on 3 units
     error, result = invoke(function_names["allocate-reserve"], {
         "order_id": header["order_id"]["S"], "execution_id": header["workflow"]["M"]["accepted_by"]["S"],

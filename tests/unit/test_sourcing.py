@@ -90,3 +90,11 @@ def test_promise_after_cutoff_and_over_the_weekend() -> None:
     assert promised_delivery(friday_evening, cutoff="15:00", method="standard", domestic=True) == date(2026, 12, 2)
     # cross-border standard is four business days
     assert promised_delivery(friday_evening, cutoff="15:00", method="standard", domestic=False) == date(2026, 12, 4)
+
+
+def test_a_large_network_still_prefers_one_node_that_has_everything() -> None:
+    # above EXACT_LIMIT stocked nodes the search turns greedy, but rule 1 still holds
+    nodes = [Node(f"N{i:02d}", "DE", 1) for i in range(20)]
+    stock = {("A", f"N{i:02d}"): 1 for i in range(19)} | {("A", "N19"): 5}
+    result = plan([Demand("1", "A", 5)], nodes, stock, "DE")
+    assert result is not None and result.node_ids == ("N19",)

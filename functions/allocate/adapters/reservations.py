@@ -9,7 +9,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.allocate.reservations import StockMoved
-from functions.core.adapters.dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
+from functions.core.adapters.dynamodb import (
+    TableAdapter,
+    cancellation_codes,
+    from_item,
+    is_retryable,
+    to_item,
+    to_value,
+)
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, event_item
 from functions.core.adapters.stock import (
@@ -18,10 +25,13 @@ from functions.core.adapters.stock import (
     per_stock_record,
     reserve_action,
 )
+from functions.core.errors import TransientError
 from functions.core.orders import OrderStatus, TimelineEntry
 from functions.core.sourcing import Allocation
 
-FROM = (OrderStatus.CAPTURED.value, OrderStatus.BACKORDERED.value)
+#: Reserve and Backorder move an order only out of CAPTURED: a BACKORDERED order is re-planned
+#: by the restock handling (inventory issue) with its own claim, never by a late duplicate.
+FROM = (OrderStatus.CAPTURED.value,)
 #: Where a reserved order can be by the time a retry of its Reserve arrives.
 RESERVED_OR_LATER = tuple(s.value for s in (OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT,
                                               OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
@@ -68,27 +78,29 @@ class ReservationTable(TableAdapter):
         try:
             self.db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
             codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return self._already(order_id, execution_id, RESERVED_OR_LATER)
-            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes[2:]):
+            if any(code == "ConditionalCheckFailed" for code in codes[2:]):
                 raise StockMoved(f"stock moved since the plan of order {order_id}") from exc
+            if is_retryable(exc):
+                raise TransientError(f"reserving order {order_id}: {codes or exc}") from exc
             raise
         return True, OrderStatus.ALLOCATED.value
 
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
         try:
             self.db.transact_write_items(TransactItems=[
-                self._header_update(order_id, execution_id, OrderStatus.BACKORDERED.value, entry.at,
-                                    (OrderStatus.CAPTURED.value,)),
+                self._header_update(order_id, execution_id, OrderStatus.BACKORDERED.value, entry.at, FROM),
                 {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
             ])
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            return self._already(order_id, execution_id, (OrderStatus.BACKORDERED.value,))
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return self._already(order_id, execution_id, (OrderStatus.BACKORDERED.value,))
+            if is_retryable(exc):
+                raise TransientError(f"backordering order {order_id}: {codes or exc}") from exc
+            raise
         return True, OrderStatus.BACKORDERED.value
 
     def _already(self, order_id: str, execution_id: str, done: tuple[str, ...]) -> tuple[bool, str]:

@@ -56,3 +56,15 @@ class TableAdapter:
         from .aws import client
 
         return self._client or client("dynamodb")
+
+
+#: Cancellation reasons and error codes worth another try (the workflow retries TransientError).
+RETRYABLE = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                       "RequestLimitExceeded", "ThrottlingException", "ProvisionedThroughputExceededException",
+                       "TransactionInProgressException", "InternalServerError"})
+
+
+def is_retryable(exc: Exception) -> bool:
+    """A throttle or a conflict with a concurrent transaction: retry later, it is not a refusal."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code in RETRYABLE or any(c in RETRYABLE for c in cancellation_codes(exc))

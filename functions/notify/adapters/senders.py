@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from functions.core.adapters.aws import client
+from functions.core.errors import TransientError
+
+#: Throttles and outages: the notice is withdrawn and the workflow or stream retries it.
+RETRYABLE = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
+                       "ServiceUnavailable", "InternalFailure", "InternalError"})
+
+
+def _call(service: str, operation: Any, **kwargs: Any) -> dict[str, Any]:
+    """Send, turning a throttle or outage into TransientError (retried) and anything else into a failure."""
+    try:
+        result: dict[str, Any] = operation(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code", "") in RETRYABLE:
+            raise TransientError(f"{service}: {exc}") from exc
+        raise
+    return result
 
 
 class SesMailer:
@@ -13,7 +31,7 @@ class SesMailer:
 
     def send(self, *, sender: str, to: str, subject: str, text: str, html: str, tags: dict[str, str]) -> str:
         c = self._client or client("sesv2")
-        result = c.send_email(
+        result = _call("SES", c.send_email,
             FromEmailAddress=sender, Destination={"ToAddresses": [to]},
             Content={"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"},
                                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"},
@@ -29,6 +47,6 @@ class SnsTexter:
 
     def send(self, *, to: str, text: str, tags: dict[str, str]) -> str:
         c = self._client or client("sns")
-        result = c.publish(PhoneNumber=to, Message=text, MessageAttributes={
+        result = _call("SNS", c.publish, PhoneNumber=to, Message=text, MessageAttributes={
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}})
         return str(result["MessageId"])

@@ -6,18 +6,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
+from functions.core.adapters.dynamodb import (
+    TableAdapter,
+    cancellation_codes,
+    from_item,
+    is_retryable,
+    to_item,
+    to_value,
+)
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token, event_item
 from functions.core.adapters.shipments import move_shipment_action, node_partition, shipment_item
 from functions.core.adapters.stock import ship_action
-from functions.core.errors import Conflict
+from functions.core.errors import Conflict, TransientError
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import Allocation, per_stock_record
-
-
-def _canceled(exc: ClientError) -> bool:
-    return bool(exc.response["Error"]["Code"] == "TransactionCanceledException")
 
 
 class ShipmentTable(TableAdapter):
@@ -39,9 +42,12 @@ class ShipmentTable(TableAdapter):
         try:
             self.db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            if not _canceled(exc):
-                raise
-            return False
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return False  # released before (a repeat) or cancelled meanwhile: the caller reports which
+            if is_retryable(exc):
+                raise TransientError(f"releasing order {order.order_id}: {codes or exc}") from exc
+            raise
         return True
 
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
@@ -65,7 +71,7 @@ class ShipmentTable(TableAdapter):
         try:
             self.db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            if _canceled(exc):
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again") from exc
             raise
 
