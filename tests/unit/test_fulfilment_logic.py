@@ -1,0 +1,115 @@
+"""Release and dispatch decisions (route), on in-memory stores: what a node experiences."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from functions.capture.logic import CaptureService
+from functions.core.errors import Conflict, NotFound
+from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
+from functions.core.principal import Principal
+from functions.core.sourcing import Allocation
+from functions.route.logic import FulfilmentService
+from tests.unit.fakes import FakeOrderStore
+from tests.unit.test_capture_logic import WEBSHOP, body
+
+DC = Principal("node", "DC-BERLIN")
+STORE = Principal("node", "STORE-MUNICH")
+
+
+class Shipments:
+    """Applies release/dispatch to the fake order store, with an injectable concurrent change."""
+
+    def __init__(self, orders: FakeOrderStore) -> None:
+        self.orders = orders
+        self.races = 0
+
+    def release(self, order: Order, execution_id: str, shipments: list[Shipment],
+                entries: list[TimelineEntry]) -> bool:
+        current = self.orders.orders[order.order_id]
+        if current.status != OrderStatus.ALLOCATED:
+            return False
+        self.orders.orders[order.order_id] = replace(current, status=OrderStatus.IN_FULFILLMENT,
+                                                     version=current.version + 1, shipments=tuple(shipments))
+        return True
+
+    def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
+                 entry: TimelineEntry) -> None:
+        if self.races:  # another shipment of the order was dispatched a moment earlier
+            self.races -= 1
+            other = next(s for s in order.shipments if s.shipment_id != shipment.shipment_id)
+            self._apply(order.order_id, other, OrderStatus.PARTIALLY_SHIPPED,
+                        {"carrier": "UPS", "tracking_number": "X", "dispatched_at": "2026-11-23T09:00:00.000Z"})
+            raise Conflict("changed concurrently")
+        current = self.orders.orders[order.order_id]
+        if current.version != order.version:
+            raise Conflict("changed concurrently")
+        self._apply(order.order_id, shipment, target, sets)
+
+    def _apply(self, order_id: str, shipment: Shipment, target: OrderStatus, sets: dict[str, Any]) -> None:
+        current = self.orders.orders[order_id]
+        shipped = tuple(replace(s, status=ShipmentStatus.DISPATCHED, **sets) if s.shipment_id == shipment.shipment_id
+                        else s for s in current.shipments)
+        self.orders.orders[order_id] = replace(current, status=target, version=current.version + 1, shipments=shipped)
+
+    def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
+                 ) -> tuple[list[dict[str, Any]], str | None]:
+        raise NotImplementedError
+
+
+def allocated(allocations: list[Allocation]) -> tuple[FulfilmentService, FakeOrderStore, str]:
+    store = FakeOrderStore()
+    order = CaptureService(store=store).capture(body(), WEBSHOP)
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.ALLOCATED,
+                                           allocations=tuple(allocations))
+    return FulfilmentService(orders=store, store=Shipments(store)), store, order.order_id
+
+
+def test_release_makes_one_request_per_node_and_a_repeat_changes_nothing() -> None:
+    svc, store, order_id = allocated([Allocation("1", "MUG", "STORE-MUNICH", 1),
+                                      Allocation("1", "MUG", "DC-BERLIN", 1)])
+    first = svc.release(order_id, "exec")
+    assert first["released"] and len(first["shipments"]) == 2
+    assert {s.node_id for s in store.orders[order_id].shipments} == {"DC-BERLIN", "STORE-MUNICH"}
+    again = svc.release(order_id, "exec")
+    assert again["released"] is True and again["shipments"] == first["shipments"]  # same ids: derived
+
+
+def test_two_shipments_dispatched_at_once_end_shipped_not_partially() -> None:
+    svc, store, order_id = allocated([Allocation("1", "MUG", "DC-BERLIN", 1),
+                                      Allocation("1", "MUG", "STORE-MUNICH", 1)])
+    svc.release(order_id, "exec")
+    berlin = next(s for s in store.orders[order_id].shipments if s.node_id == "DC-BERLIN")
+    shipments = svc.store
+    assert isinstance(shipments, Shipments)
+    shipments.races = 1  # Munich's confirmation lands between our read and our write
+    view = svc.dispatch(berlin.shipment_id, DC, "DHL", "T-1")
+    assert view["status"] == "DISPATCHED"
+    assert store.orders[order_id].status == OrderStatus.SHIPPED  # re-read after the conflict: last one open
+
+
+def test_repeat_conflict_other_node_and_cancelled_shipment() -> None:
+    svc, store, order_id = allocated([Allocation("1", "MUG", "DC-BERLIN", 2)])
+    svc.release(order_id, "exec")
+    (shipment,) = store.orders[order_id].shipments
+    with pytest.raises(NotFound):
+        svc.dispatch(shipment.shipment_id, STORE, "DHL", "T-1")  # not Munich's: does not exist for it
+    first = svc.dispatch(shipment.shipment_id, DC, "DHL", "T-1")
+    assert svc.dispatch(shipment.shipment_id, DC, "DHL", "T-1") == first  # a harmless repeat
+    with pytest.raises(Conflict):
+        svc.dispatch(shipment.shipment_id, DC, "DHL", "T-2")
+    with pytest.raises(NotFound):
+        svc.dispatch("shp_garbage", DC, "DHL", "T-1")
+
+
+def test_a_cancelled_orders_shipment_may_not_be_dispatched() -> None:
+    svc, store, order_id = allocated([Allocation("1", "MUG", "DC-BERLIN", 2)])
+    svc.release(order_id, "exec")
+    (shipment,) = store.orders[order_id].shipments
+    store.orders[order_id] = replace(store.orders[order_id], status=OrderStatus.CANCELLED,
+                                     shipments=(replace(shipment, status=ShipmentStatus.CANCELLED),))
+    with pytest.raises(Conflict):
+        svc.dispatch(shipment.shipment_id, DC, "DHL", "T-1")
