@@ -81,6 +81,11 @@ class EnvironmentConfig:
     # Notices: the sender address, a verified SES identity of the account (account setup, not in
     # the stack: SES production access and DKIM are per account and domain).
     notice_sender: str = "orders@acme.example"
+    # Invoicing: the company that issues the invoices (gapless numbers per legal entity and
+    # year) and the payment provider that captures card authorisations (`local` until the finance
+    # issue wires a real provider's credentials).
+    legal_entity: str = "ACME-DE"
+    payment_provider: str = "local"
     # Monitoring
     alarms: AlarmThresholds = AlarmThresholds(
         api_5xx_per_5_min=5,

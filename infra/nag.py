@@ -91,7 +91,8 @@ def acknowledge(stack: OmsStack) -> None:
     # --- Lambda functions: each function's own role and runtime --------------------------
     special = {stack.capture.stream_function.node.path: "stream-function",
                stack.notify.notice_function.node.path: "notify-function",
-               stack.notify.stream_function.node.path: "notify-stream-function"}
+               stack.notify.stream_function.node.path: "notify-stream-function",
+               stack.invoice.stream_function.node.path: "stream-function"}
     for function in stack.functions.functions:
         reason = special.get(function.node.path, "function-xray")
         assert function.role is not None  # the factory always gives a role
@@ -119,3 +120,4 @@ def acknowledge(stack: OmsStack) -> None:
     # --- Messaging ------------------------------------------------------------------------
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
+    _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")

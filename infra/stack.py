@@ -18,6 +18,7 @@ from infra.constructs.api import Api
 from infra.constructs.capture import Capture
 from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
+from infra.constructs.invoice import Invoice
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notify import Notify
@@ -25,6 +26,7 @@ from infra.constructs.route import Route
 from infra.constructs.workflows import Workflows, workflow_arn
 
 ORDER_FULFILLMENT = "order_fulfillment"
+SHIPMENT_INVOICING = "shipment_invoicing"
 
 
 class OmsStack(Stack):
@@ -41,6 +43,7 @@ class OmsStack(Stack):
         self.messaging = Messaging(self, "Messaging", config=config, monitoring=self.monitoring)
 
         order_workflow_arn = workflow_arn(config, ORDER_FULFILLMENT)
+        invoice_workflow_arn = workflow_arn(config, SHIPMENT_INVOICING)
         # THE environment of every function in this stack (the local runtime shares one
         # process, so no two functions may need different values for one variable).
         self.functions = LambdaFunctions(
@@ -57,6 +60,9 @@ class OmsStack(Stack):
                 "POWERTOOLS_METRICS_NAMESPACE": "OMS",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "NOTICE_SENDER": config.notice_sender,
+                "INVOICE_WORKFLOW_ARN": invoice_workflow_arn,
+                "LEGAL_ENTITY": config.legal_entity,
+                "PAYMENT_PROVIDER": config.payment_provider,
             },
         )
 
@@ -91,6 +97,8 @@ class OmsStack(Stack):
                            monitoring=self.monitoring)
         self.notify = Notify(self, "Notify", config=config, functions=self.functions, data=self.data,
                              messaging=self.messaging, monitoring=self.monitoring)
+        self.invoice = Invoice(self, "Invoice", functions=self.functions, data=self.data, messaging=self.messaging,
+                               monitoring=self.monitoring, invoice_workflow_arn=invoice_workflow_arn)
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(
             "OrderFulfillment",
@@ -102,6 +110,15 @@ class OmsStack(Stack):
                 "BackorderFunctionArn": self.allocate.backorder_function,
                 "ReleaseFunctionArn": self.route.release_function,
                 "NotifyFunctionArn": self.notify.notice_function,
+            },
+        )
+        self.shipment_invoicing = self.workflows.add_workflow(
+            "ShipmentInvoicing",
+            workflow=SHIPMENT_INVOICING,
+            functions={
+                "IssueInvoiceFunctionArn": self.invoice.issue_function,
+                "SettleInvoiceFunctionArn": self.invoice.settle_function,
+                "FlagForFinanceFunctionArn": self.invoice.flag_function,
             },
         )
 

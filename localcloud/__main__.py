@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import signal
@@ -27,6 +28,8 @@ def serve(args: argparse.Namespace) -> int:
 
     assembly = Path(args.assembly) if args.assembly else ensure_assembly("local")
     stopping = threading.Event()
+    # `kill -USR1 <pid>` prints every thread's stack: how to see what a stuck local stack waits on
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     cloud = LocalCloud(assembly=assembly, stack_name=args.stack, port=args.port).start()

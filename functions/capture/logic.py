@@ -10,6 +10,7 @@ from typing import Any
 from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from functions.core.events import DomainEvent, utc_now
 from functions.core.ids import new_id
+from functions.core.invoices import invoice_view
 from functions.core.money import fmt
 from functions.core.orders import (
     CANCELLABLE,
@@ -205,9 +206,11 @@ def order_view(order: Order) -> dict[str, Any]:
         "payment": {"method": order.payment.method, "authorization_id": order.payment.authorization_id,
                     "amount": fmt(order.payment.amount, c) if order.payment.amount is not None else None},
         "totals": wire_totals(order.totals, c),
-        "shipments": [shipment_view(s) for s in order.shipments], "invoices": [], "returns": [],
+        "shipments": [shipment_view(s) for s in order.shipments],
+        "invoices": [invoice_view(i) for i in order.invoices], "returns": [],
         "timeline": [{"at": e.at, "event": e.event, "detail": e.detail} for e in order.timeline],
         "cancel_reason": order.cancel_reason,
+        "finance_review": list(order.finance_reviews),
         "created_at": order.created_at, "updated_at": order.updated_at,
     }
 

@@ -114,6 +114,22 @@ class TimelineOut(BaseModel):
     detail: dict[str, object] = {}
 
 
+class InvoiceOut(BaseModel):
+    invoice_number: str
+    kind: str
+    order_id: str
+    shipment_id: str
+    legal_entity: str
+    issued_at: str
+    currency: str
+    net: str
+    tax: str
+    gross: str
+    total: str
+    payment_status: str
+    payment_reference: str | None = None
+
+
 class OrderOut(BaseModel):
     order_id: str
     channel: str
@@ -127,10 +143,12 @@ class OrderOut(BaseModel):
     payment: dict[str, object]
     totals: Totals
     shipments: list[dict[str, object]] = []
-    invoices: list[dict[str, object]] = []
+    invoices: list[InvoiceOut] = []
     returns: list[dict[str, object]] = []
     timeline: list[TimelineOut] = []
     cancel_reason: str | None = None
+    #: Invoicing steps that failed for good; finance looks at these orders.
+    finance_review: list[dict[str, object]] = []
     created_at: str
     updated_at: str
 

@@ -7,9 +7,10 @@ from functools import cache
 
 from functions.core.adapters.events import EventBridgePublisher
 from functions.core.adapters.order_table import OrderTable
+from functions.core.adapters.workflows import StepFunctionsStarter
 from functions.core.settings import Settings, settings
 
-from .adapters.workflow import OrderWorkflowClaims, StepFunctionsStarter
+from .adapters.workflow import OrderWorkflowClaims
 from .logic import CaptureService, WorkflowService
 
 

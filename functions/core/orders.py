@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .sourcing import Allocation
+
+if TYPE_CHECKING:
+    from .invoices import Invoice
 
 
 class OrderStatus(StrEnum):
@@ -180,6 +183,11 @@ class Order:
     #: The reserved plan (set when ALLOCATED): which node holds which units of each line.
     allocations: tuple[Allocation, ...] = ()
     shipments: tuple[Shipment, ...] = ()
+    invoices: tuple[Invoice, ...] = ()
+    #: Invoicing steps that failed for good and wait for finance (``FLAG#`` items).
+    finance_reviews: tuple[dict[str, Any], ...] = ()
+    #: When the payment hold (card authorisation, on-account credit) of a cancelled order was released.
+    payment_released_at: str | None = None
 
     def with_status(self, status: OrderStatus, *, at: str) -> Order:
         return replace(self, status=status, version=self.version + 1, updated_at=at)

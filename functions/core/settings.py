@@ -20,6 +20,12 @@ class Settings:
     notice_sender: str = ""
     #: None in AWS; the local cloud's URL when running locally.
     aws_endpoint_url: str | None = None
+    #: The shipment_invoicing state machine (started once per dispatched shipment).
+    invoice_workflow_arn: str = ""
+    #: The company that issues invoices (numbers are gapless per legal entity and year).
+    legal_entity: str = ""
+    #: ``local`` (default) or a real provider's name (functions/invoice/service.py).
+    payment_provider: str = "local"
 
 
 def settings() -> Settings:
@@ -29,4 +35,7 @@ def settings() -> Settings:
         order_workflow_arn=os.environ.get("ORDER_WORKFLOW_ARN", ""),
         notice_sender=os.environ.get("NOTICE_SENDER", ""),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+        invoice_workflow_arn=os.environ.get("INVOICE_WORKFLOW_ARN", ""),
+        legal_entity=os.environ.get("LEGAL_ENTITY", ""),
+        payment_provider=os.environ.get("PAYMENT_PROVIDER", "local"),
     )

@@ -107,3 +107,40 @@ def test_stream_event_source_mapping(env_template):
     queue = template["Resources"][destination]
     assert queue["Type"] == "AWS::SQS::Queue"
     assert queue["Properties"]["QueueName"] == f"oms-{env}-order-stream-dlq"
+
+
+def test_invoice_stream_event_source_mapping(env_template):
+    env, template = env_template
+    stream_id, _ = function_by_handler(template, "functions.invoice.handlers.stream.lambda_handler")
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": stream_id}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["BatchSize"] == 25
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == 5
+    patterns = [json.loads(criteria["Pattern"]) for criteria in mapping["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        # a shipment just dispatched: start its shipment_invoicing run
+        {"eventName": ["MODIFY"],
+         "dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "SHIPMENT#"}]}, "status": {"S": ["DISPATCHED"]}},
+                      "OldImage": {"status": {"S": ["REQUESTED"]}}}},
+        # an order just cancelled: void the authorisation / give the credit back
+        {"eventName": ["MODIFY"],
+         "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}, "status": {"S": ["CANCELLED"]}},
+                      "OldImage": {"status": {"S": [{"anything-but": ["CANCELLED"]}]}}}},
+        # a finance fact written to a timeline: publish it on the bus (transactional outbox)
+        {"eventName": ["INSERT"],
+         "dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "EVENT#"}]},
+                                   "event": {"S": ["InvoiceIssued", "PaymentCaptured", "PaymentVoided",
+                                                   "OrderCompleted"]}}}},
+    ]
+    destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    queue = template["Resources"][destination]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["QueueName"] == f"oms-{env}-invoice-stream-dlq"

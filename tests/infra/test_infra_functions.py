@@ -21,6 +21,10 @@ CONTRACT_HANDLERS = {
     "functions.route.handlers.api.lambda_handler",
     "functions.notify.handlers.order_notice.lambda_handler",
     "functions.notify.handlers.stream.lambda_handler",
+    "functions.invoice.handlers.issue.lambda_handler",
+    "functions.invoice.handlers.settle.lambda_handler",
+    "functions.invoice.handlers.flag.lambda_handler",
+    "functions.invoice.handlers.stream.lambda_handler",
 }
 CONTRACT_VARIABLES = {
     "OMS_ENV",
@@ -31,6 +35,9 @@ CONTRACT_VARIABLES = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
     "NOTICE_SENDER",
+    "INVOICE_WORKFLOW_ARN",
+    "LEGAL_ENTITY",
+    "PAYMENT_PROVIDER",
 }
 
 
@@ -61,6 +68,13 @@ def test_every_function_gets_the_same_environment(env_template):
     assert first["POWERTOOLS_SERVICE_NAME"] == "oms"
     assert first["POWERTOOLS_METRICS_NAMESPACE"] == "OMS"
     assert first["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert first["NOTICE_SENDER"] == "orders@acme.example"
+    assert first["INVOICE_WORKFLOW_ARN"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+        f"oms-{env}-shipment-invoicing"
+    }
+    assert first["LEGAL_ENTITY"] == "ACME-DE"
+    assert first["PAYMENT_PROVIDER"] == "local"
 
 
 def test_functions_share_one_code_asset_and_runtime_settings(env_template):
@@ -80,6 +94,9 @@ def test_function_names_carry_the_environment(env_template):
     env, template = env_template
     _, api = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
     assert api["Properties"]["FunctionName"] == f"oms-{env}-capture-api"
+    for role in ("issue", "settle", "flag", "stream"):
+        _, function = function_by_handler(template, f"functions.invoice.handlers.{role}.lambda_handler")
+        assert function["Properties"]["FunctionName"] == f"oms-{env}-invoice-{role}"
     for function in resources(template, "AWS::Lambda::Function").values():
         assert function["Properties"]["FunctionName"].startswith(f"oms-{env}-")
 

@@ -95,17 +95,28 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
     assert put["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
 
 
-def test_state_machine_invokes_only_its_task_functions(env_template):
-    _, template = env_template
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+MACHINE_TASKS = {  # state machine name (after oms-<env>-) -> the (capability, module) of each task function
+    "order-fulfillment": {("capture", "accept_order"), ("route", "plan"), ("allocate", "reserve"),
+                          ("allocate", "backorder"), ("route", "release"), ("notify", "order_notice")},
+    "shipment-invoicing": {("invoice", "issue"), ("invoice", "settle"), ("invoice", "flag")},
+}
+
+
+@pytest.mark.parametrize("machine_name", sorted(MACHINE_TASKS))
+def test_state_machine_invokes_only_its_task_functions(env_template, machine_name):
+    env, template = env_template
+    machines = resources(template, "AWS::StepFunctions::StateMachine").values()
+    assert {m["Properties"]["StateMachineName"] for m in machines} == {f"oms-{env}-{n}" for n in MACHINE_TASKS}
+    (machine,) = [m for m in machines if m["Properties"]["StateMachineName"] == f"oms-{env}-{machine_name}"]
     role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    tasks = {function_by_handler(template, HANDLERS.format(c, m))[0]
-             for c, m in (("capture", "accept_order"), ("route", "plan"), ("allocate", "reserve"),
-                          ("allocate", "backorder"), ("route", "release"), ("notify", "order_notice"))}
+    tasks = {function_by_handler(template, HANDLERS.format(c, m))[0] for c, m in MACHINE_TASKS[machine_name]}
     invokes = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
-    resources = [r for s in invokes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
-    assert {r["Fn::GetAtt"][0] for r in resources} == tasks
-    assert all(r == {"Fn::GetAtt": [r["Fn::GetAtt"][0], "Arn"]} for r in resources)  # unqualified, no wildcards
+    resources_ = [r for s in invokes for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    assert {r["Fn::GetAtt"][0] for r in resources_} == tasks
+    assert all(r == {"Fn::GetAtt": [r["Fn::GetAtt"][0], "Arn"]} for r in resources_)  # unqualified, no wildcards
+    # Nothing but invoking its functions (and the logging / X-Ray actions every machine gets).
+    assert {a for a in _actions(template, role_id) if not a.startswith(("logs:", "xray:"))} == {
+        "lambda:InvokeFunction"}
 
 
 def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
@@ -118,7 +129,7 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
         on_failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure")
         if on_failure:
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
-    assert len(dlq_ids) == 3  # order intake, order stream, notice stream
+    assert len(dlq_ids) == 4  # order intake, order stream, notice stream, invoice stream
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = set()
     for alarm in alarms:
@@ -153,6 +164,79 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
     authorizer_id, _ = function_by_handler(template, HANDLERS.format("access", "authorizer"))
     (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": authorizer_id}}]
+    # every stream consumer's lag, and every workflow's failures and time-outs
+    iterator_age = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms if a["MetricName"] == "IteratorAge"}
+    assert iterator_age == {function_by_handler(template, HANDLERS.format(c, "stream"))[0]
+                            for c in ("capture", "notify", "invoice")}
+    machines = set(resources(template, "AWS::StepFunctions::StateMachine"))
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+        watched = [a["Dimensions"] for a in alarms if a["Namespace"] == "AWS/States" and a["MetricName"] == metric]
+        assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(machines), metric
+
+
+INVOICE_TABLE_ACTIONS = {  # ISSUE_ACTIONS, SETTLE_ACTIONS, FLAG_ACTIONS, STREAM_ACTIONS of infra/constructs/invoice.py
+    "issue": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "settle": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "flag": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "stream": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+}
+
+
+def test_invoice_roles_get_exactly_the_table_actions_their_code_uses(env_template):
+    env, template = env_template
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    for module, table_actions in INVOICE_TABLE_ACTIONS.items():
+        role_id = _role_of(template, HANDLERS.format("invoice", module))
+        statements = [s for s in policy_statements(template, role_id)
+                      if json.dumps(s["Resource"]).count(table_id) and "dynamodb:" in json.dumps(s["Action"])
+                      and "Stream" not in json.dumps(s["Resource"])]
+        # one statement, on the table itself: the invoice functions read no index
+        assert [s["Resource"] for s in statements] == [{"Fn::GetAtt": [table_id, "Arn"]}], module
+        assert set(actions_of(statements[0])) == table_actions, module
+    for module in INVOICE_TABLE_ACTIONS:
+        role_id = _role_of(template, HANDLERS.format("invoice", module))
+        actions = _actions(template, role_id)
+        is_stream = module == "stream"
+        assert ("states:StartExecution" in actions) is is_stream, module
+        assert ("events:PutEvents" in actions) is is_stream, module
+        # the workflow tasks touch no queue; the stream function only sends to its own DLQ
+        sqs = [s for s in policy_statements(template, role_id) if any(a.startswith("sqs:") for a in actions_of(s))]
+        if not is_stream:
+            assert sqs == [], module
+            assert not {a for a in actions if a.startswith(("sqs:", "events:", "states:", "ses:", "sns:"))}, module
+            continue
+        queues = {q["Properties"]["QueueName"]: lid for lid, q in resources(template, "AWS::SQS::Queue").items()}
+        (send,) = sqs
+        assert send["Resource"] == {"Fn::GetAtt": [queues[f"oms-{env}-invoice-stream-dlq"], "Arn"]}
+        assert "sqs:SendMessage" in actions_of(send)
+
+
+def test_invoice_stream_starts_only_the_invoicing_workflow(env_template):
+    env, template = env_template
+    role_id = _role_of(template, HANDLERS.format("invoice", "stream"))
+    (start,) = [s for s in policy_statements(template, role_id) if "states:StartExecution" in actions_of(s)]
+    assert actions_of(start) == ["states:StartExecution"]
+    assert start["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+        f"oms-{env}-shipment-invoicing"
+    }
+    bus_id, _ = only(template, "AWS::Events::EventBus")
+    (put,) = [s for s in policy_statements(template, role_id) if "events:PutEvents" in actions_of(s)]
+    assert actions_of(put) == ["events:PutEvents"]
+    assert put["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+
+
+def test_only_the_stream_consumers_start_workflows_each_its_own(env_template):
+    env, template = env_template
+    started: dict[str, list[str]] = {}
+    for role_id in resources(template, "AWS::IAM::Role"):
+        for statement in policy_statements(template, role_id):
+            if "states:StartExecution" in actions_of(statement):
+                started.setdefault(role_id, []).append(statement["Resource"]["Fn::Sub"].rsplit(":", 1)[1])
+    assert started == {
+        _role_of(template, HANDLERS.format("capture", "stream")): [f"oms-{env}-order-fulfillment"],
+        _role_of(template, HANDLERS.format("invoice", "stream")): [f"oms-{env}-shipment-invoicing"],
+    }
 
 
 def test_cdk_nag_ran_clean_and_acknowledgements_are_scoped(assembly_dir: Path):

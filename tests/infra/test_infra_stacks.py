@@ -13,10 +13,10 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 13,
-    "AWS::Lambda::EventSourceMapping": 3,
-    "AWS::SQS::Queue": 4,  # order-intake, its DLQ, the stream's on-failure DLQ
-    "AWS::StepFunctions::StateMachine": 1,
+    "AWS::Lambda::Function": 17,
+    "AWS::Lambda::EventSourceMapping": 4,  # order intake, capture / notify / invoice streams
+    "AWS::SQS::Queue": 5,  # order-intake, its DLQ, the order / notice / invoice streams' on-failure DLQs
+    "AWS::StepFunctions::StateMachine": 2,  # order_fulfillment, shipment_invoicing
     "AWS::Events::EventBus": 1,
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
@@ -26,9 +26,9 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 14,  # one per function + the state machine
+    "AWS::IAM::Role": 19,  # one per function + one per state machine
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 12,
+    "AWS::CloudWatch::Alarm": 16,
     "AWS::CloudWatch::Dashboard": 1,
 }
 

@@ -4,55 +4,123 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
-from cfn_template import function_by_handler, only, resources
+from cfn_template import Template, function_by_handler, resources
 
 from infra.config import STATEMACHINES_DIR
 
 pytestmark = pytest.mark.infra
 
-ASL_FILE = STATEMACHINES_DIR / "order_fulfillment.asl.json"
+WORKFLOWS = ("order_fulfillment", "shipment_invoicing")
+
+TASKS = {  # workflow -> substitution -> the handler of the function it names
+    "order_fulfillment": {
+        "AcceptOrderFunctionArn": "functions.capture.handlers.accept_order.lambda_handler",
+        "PlanFunctionArn": "functions.route.handlers.plan.lambda_handler",
+        "ReserveFunctionArn": "functions.allocate.handlers.reserve.lambda_handler",
+        "BackorderFunctionArn": "functions.allocate.handlers.backorder.lambda_handler",
+        "ReleaseFunctionArn": "functions.route.handlers.release.lambda_handler",
+        "NotifyFunctionArn": "functions.notify.handlers.order_notice.lambda_handler",
+    },
+    "shipment_invoicing": {
+        "IssueInvoiceFunctionArn": "functions.invoice.handlers.issue.lambda_handler",
+        "SettleInvoiceFunctionArn": "functions.invoice.handlers.settle.lambda_handler",
+        "FlagForFinanceFunctionArn": "functions.invoice.handlers.flag.lambda_handler",
+    },
+}
+# A state of each workflow whose FunctionName is checked after substitution.
+SAMPLE_TASK = {"order_fulfillment": ("Plan", "PlanFunctionArn"),
+               "shipment_invoicing": ("SettleInvoice", "SettleInvoiceFunctionArn")}
 
 
-def test_order_fulfillment_machine(env_template):
+def machine_name(env: str, workflow: str) -> str:
+    return f"oms-{env}-{workflow.replace('_', '-')}"
+
+
+def machine_of(template: Template, env: str, workflow: str) -> tuple[str, dict[str, Any]]:
+    name = machine_name(env, workflow)
+    (found,) = [(logical_id, machine) for logical_id, machine in
+                resources(template, "AWS::StepFunctions::StateMachine").items()
+                if machine["Properties"]["StateMachineName"] == name]
+    return found
+
+
+def test_the_machines_are_exactly_the_workflows(env_template):
     env, template = env_template
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+    names = {m["Properties"]["StateMachineName"]
+             for m in resources(template, "AWS::StepFunctions::StateMachine").values()}
+    assert names == {machine_name(env, workflow) for workflow in WORKFLOWS}
+
+
+def _assert_express_traced_and_logs_errors_only(template: Template, env: str, workflow: str) -> None:
+    _, machine = machine_of(template, env, workflow)
     properties = machine["Properties"]
-    assert properties["StateMachineName"] == f"oms-{env}-order-fulfillment"
+    assert properties["StateMachineName"] == machine_name(env, workflow)
     assert properties["StateMachineType"] == "EXPRESS"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     logging = properties["LoggingConfiguration"]
     assert logging["Level"] == "ERROR"
     assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    log_group = template["Resources"][log_group_id]
+    assert log_group["Properties"]["LogGroupName"] == f"/aws/vendedlogs/states/{machine_name(env, workflow)}"
 
 
-TASKS = {  # substitution -> the handler of the function it names
-    "AcceptOrderFunctionArn": "functions.capture.handlers.accept_order.lambda_handler",
-    "PlanFunctionArn": "functions.route.handlers.plan.lambda_handler",
-    "ReserveFunctionArn": "functions.allocate.handlers.reserve.lambda_handler",
-    "BackorderFunctionArn": "functions.allocate.handlers.backorder.lambda_handler",
-    "ReleaseFunctionArn": "functions.route.handlers.release.lambda_handler",
-    "NotifyFunctionArn": "functions.notify.handlers.order_notice.lambda_handler",
-}
+def test_order_fulfillment_machine(env_template):
+    env, template = env_template
+    _assert_express_traced_and_logs_errors_only(template, env, "order_fulfillment")
 
 
-def test_inlined_definition_is_the_file_and_every_substitution_resolves(env_template):
-    _, template = env_template
-    _, machine = only(template, "AWS::StepFunctions::StateMachine")
+def test_shipment_invoicing_machine(env_template):
+    env, template = env_template
+    _assert_express_traced_and_logs_errors_only(template, env, "shipment_invoicing")
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_inlined_definition_is_the_file_and_every_substitution_resolves(env_template, workflow):
+    env, template = env_template
+    _, machine = machine_of(template, env, workflow)
     properties = machine["Properties"]
-    file_text = ASL_FILE.read_text()
+    tasks = TASKS[workflow]
+    file_text = (STATEMACHINES_DIR / f"{workflow}.asl.json").read_text()
     assert json.loads(properties["DefinitionString"]) == json.loads(file_text)
 
-    assert set(re.findall(r"\$\{(\w+)\}", file_text)) == set(properties["DefinitionSubstitutions"]) == set(TASKS)
+    assert set(re.findall(r"\$\{(\w+)\}", file_text)) == set(properties["DefinitionSubstitutions"]) == set(tasks)
     assert properties["DefinitionSubstitutions"] == {
-        name: {"Fn::GetAtt": [function_by_handler(template, handler)[0], "Arn"]} for name, handler in TASKS.items()}
+        name: {"Fn::GetAtt": [function_by_handler(template, handler)[0], "Arn"]} for name, handler in tasks.items()}
     # After substitution the definition is still valid JSON naming the functions.
     resolved = properties["DefinitionString"]
-    for name in TASKS:
+    for name in tasks:
         resolved = resolved.replace("${" + name + "}", f"arn:aws:lambda:eu-central-1:123456789012:function:{name}")
     states = json.loads(resolved)["States"]
-    assert states["Plan"]["Parameters"]["FunctionName"].endswith(":function:PlanFunctionArn")
+    state, substitution = SAMPLE_TASK[workflow]
+    assert states[state]["Parameters"]["FunctionName"].endswith(f":function:{substitution}")
+
+
+def test_shipment_invoicing_tasks_retry_transient_errors_and_fall_back_to_finance(env_template):
+    env, template = env_template
+    _, machine = machine_of(template, env, "shipment_invoicing")
+    definition = json.loads(machine["Properties"]["DefinitionString"])
+    states = definition["States"]
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    assert set(tasks) == {"IssueInvoice", "SettleInvoice", "FlagForFinance"}
+    assert definition["StartAt"] == "IssueInvoice"
+    for name, task in tasks.items():
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke", name
+        transient = [r for r in task.get("Retry", []) if "TransientError" in r["ErrorEquals"]]
+        assert len(transient) == 1, name
+        assert transient[0].get("JitterStrategy") == "FULL", name
+        if name == "FlagForFinance":
+            assert "Catch" not in task  # the compensation itself: nothing left to fall back to
+        else:
+            catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FlagForFinance"}]
+            assert task.get("Catch") == catch, name
+    assert tasks["IssueInvoice"]["Next"] == "SettleInvoice"
+    assert states[tasks["SettleInvoice"]["Next"]]["Type"] == "Succeed"
+    assert states[tasks["FlagForFinance"]["Next"]]["Type"] == "Fail"
 
 
 def test_output_and_environment_name_the_machine_by_its_fixed_name(env_template):
@@ -61,3 +129,13 @@ def test_output_and_environment_name_the_machine_by_its_fixed_name(env_template)
     assert arn["Fn::Sub"].endswith(f":stateMachine:oms-{env}-order-fulfillment")
     functions = resources(template, "AWS::Lambda::Function").values()
     assert all(f["Properties"]["Environment"]["Variables"]["ORDER_WORKFLOW_ARN"] == arn for f in functions)
+
+
+def test_environment_names_the_invoicing_machine_by_its_fixed_name(env_template):
+    # No output: only the invoice stream consumer starts it, from INVOICE_WORKFLOW_ARN.
+    env, template = env_template
+    _, machine = machine_of(template, env, "shipment_invoicing")
+    name = machine["Properties"]["StateMachineName"]
+    arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"}
+    functions = resources(template, "AWS::Lambda::Function").values()
+    assert all(f["Properties"]["Environment"]["Variables"]["INVOICE_WORKFLOW_ARN"] == arn for f in functions)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.aws import client
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, event_item
@@ -89,14 +87,3 @@ class OrderWorkflowClaims(TableAdapter):
                 raise
             return header["status"], True
         return "CONFLICT", False
-
-
-class StepFunctionsStarter:
-    def __init__(self, state_machine_arn: str, sfn_client: Any = None) -> None:
-        self.arn = state_machine_arn
-        self._client = sfn_client
-
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        c = self._client or client("stepfunctions")
-        result = c.start_execution(stateMachineArn=self.arn, name=name, input=json.dumps(payload))
-        return str(result["executionArn"])

@@ -38,6 +38,7 @@ from functions.core.orders import (
 )
 
 from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
+from .invoice_items import invoice_from_item
 from .keys import order_pk
 from .shipments import move_shipment_action
 from .stock import allocations_from, per_stock_record, release_action
@@ -101,7 +102,8 @@ def shipment_from_item(item: dict[str, Any]) -> Shipment:
 
 
 def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = (),
-                     shipments: Sequence[dict[str, Any]] = ()) -> Order:
+                     shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
+                     flags: Sequence[dict[str, Any]] = ()) -> Order:
     h = header
     pay = h["payment"]
     return Order(
@@ -120,6 +122,9 @@ def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = 
                        for e in events),
         allocations=tuple(allocations_from(h.get("allocation"))),
         shipments=tuple(shipment_from_item(s) for s in shipments),
+        invoices=tuple(invoice_from_item(i) for i in invoices),
+        finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")} for f in flags),
+        payment_released_at=h.get("payment_released_at"),
     )
 
 
@@ -232,7 +237,9 @@ class OrderTable(TableAdapter):
             return None
         events = [i for i in items if i["SK"].startswith("EVENT#")]
         shipments = [i for i in items if i["SK"].startswith("SHIPMENT#")]
-        return order_from_items(header, events, shipments)
+        invoices = [i for i in items if i["SK"].startswith("INVOICE#")]
+        flags = [i for i in items if i["SK"].startswith("FLAG#")]
+        return order_from_items(header, events, shipments, invoices, flags)
 
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None
                   ) -> tuple[list[dict[str, Any]], str | None]:

@@ -1,0 +1,171 @@
+"""Invoice writes on the single table. Each is one conditional TransactWriteItems, so an
+invoice number is taken if and only if its invoice is written (gapless), an invoice is issued
+once per shipment, and a capture is recorded once per invoice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from functions.core.adapters.dynamodb import cancellation_codes, is_retryable, to_item, to_value
+from functions.core.adapters.invoice_items import counter_key, invoice_item, invoice_key
+from functions.core.adapters.keys import order_pk
+from functions.core.adapters.order_table import ORDER_SK, OrderTable, credit_pk, event_item
+from functions.core.errors import TransientError
+from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.orders import Order, OrderStatus, TimelineEntry
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: to_value(v) for k, v in values.items()}
+
+
+class InvoiceTable(OrderTable):
+    """Reads orders as ``OrderTable`` does; writes invoices, their payment and the completion."""
+
+    def last_number(self, legal_entity: str, year: int) -> int:
+        item = self.db.get_item(TableName=self.table, Key=to_item(counter_key(legal_entity, year)),
+                                ConsistentRead=True).get("Item")
+        return int(item["last_number"]["N"]) if item else 0
+
+    def issue(self, order: Order, invoice: Invoice, sequence: int, entry: TimelineEntry) -> str:
+        """Write ``invoice`` as number ``sequence`` of its legal entity and year.
+
+        Returns ``issued``, or why not: ``number_taken`` (another invoice took the number),
+        ``already_invoiced`` (the shipment has one), ``order_changed`` (another invoice of the
+        order was issued since it was read: shipping may have been billed)."""
+        seen = len(order.invoices)
+        counter = {"Update": {
+            "TableName": self.table, "Key": to_item(counter_key(invoice.legal_entity, invoice.year)),
+            "UpdateExpression": "SET last_number = :n, legal_entity = :le, #y = :y, #t = :type",
+            "ConditionExpression": "attribute_not_exists(PK)" if sequence == 1 else "last_number = :prev",
+            "ExpressionAttributeNames": {"#y": "year", "#t": "type"},
+            "ExpressionAttributeValues": _values({":n": sequence, ":le": invoice.legal_entity, ":y": invoice.year,
+                                                  ":type": "counter", **({":prev": sequence - 1}
+                                                                         if sequence > 1 else {})})}}
+        actions: list[dict[str, Any]] = [
+            counter,
+            {"Put": {"TableName": self.table, "Item": to_item(invoice_item(invoice)),
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id),
+                                                                 "SK": f"SHIPMENT#{invoice.shipment_id}"}),
+                        "UpdateExpression": "SET invoice_number = :num",
+                        "ConditionExpression": "#s = :dispatched AND attribute_not_exists(invoice_number)",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": _values({":num": invoice.invoice_number,
+                                                              ":dispatched": "DISPATCHED"})}},
+            # The count of invoices issued, not the version: a node dispatching the next shipment
+            # meanwhile must not be refused for it.
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "SET invoice_count = :next",
+                        "ConditionExpression": ("attribute_not_exists(invoice_count) OR invoice_count = :seen"
+                                                if seen == 0 else "invoice_count = :seen"),
+                        "ExpressionAttributeValues": _values({":next": seen + 1, ":seen": seen})}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+        ]
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            if len(codes) == len(actions):
+                if codes[2] == "ConditionalCheckFailed":
+                    return "already_invoiced"
+                if codes[3] == "ConditionalCheckFailed":
+                    return "order_changed"
+                if codes[0] == "ConditionalCheckFailed":
+                    return "number_taken"
+            if is_retryable(exc):
+                return "number_taken"  # a concurrent transaction on the counter: read it again
+            raise
+        return "issued"
+
+    def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
+               entry: TimelineEntry | None) -> bool:
+        """Record the invoice's payment once; count it on the order header. False if recorded before."""
+        actions: list[dict[str, Any]] = [
+            {"Update": {"TableName": self.table, "Key": to_item(invoice_key(invoice.order_id, invoice.invoice_number)),
+                        "UpdateExpression": "SET payment_status = :st, payment_reference = :ref, settled_at = :at, "
+                                            "#sum.payment_status = :st, #sum.payment_reference = :ref",
+                        "ConditionExpression": "attribute_not_exists(settled_at)",
+                        "ExpressionAttributeNames": {"#sum": "summary"},
+                        "ExpressionAttributeValues": _values({":st": status.value, ":ref": reference, ":at": at})}},
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(invoice.order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "ADD settled_invoices :one",
+                        "ExpressionAttributeValues": _values({":one": 1})}},
+        ]
+        if entry is not None:
+            actions.append({"Put": {"TableName": self.table, "Item": to_item(event_item(invoice.order_id, entry))}})
+        return self._once(actions, f"settling {invoice.invoice_number}")
+
+    def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool:
+        """SHIPPED -> COMPLETED once ``invoices`` invoices are settled. False if not (yet)."""
+        actions: list[dict[str, Any]] = [
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at, #sum.#s = :done",
+                        "ConditionExpression": "#s = :shipped AND settled_invoices = :n",
+                        "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
+                        "ExpressionAttributeValues": _values({
+                            ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
+                            ":one": 1, ":at": entry.at, ":n": invoices})}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+        ]
+        return self._once(actions, f"completing {order.order_id}")
+
+    def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
+             entry: TimelineEntry) -> bool:
+        """Put the order on finance's review list for this shipment (its unsettled invoice FAILED), once."""
+        actions: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                     "Item": to_item({"PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}", "type": "finance_flag",
+                                      "order_id": order_id, "shipment_id": shipment_id, "reason": reason,
+                                      "error": error, "at": entry.at,
+                                      "GSI1PK": "FINANCE#REVIEW", "GSI1SK": f"{entry.at}#{order_id}",
+                                      "summary": {"order_id": order_id, "shipment_id": shipment_id,
+                                                  "reason": reason, "at": entry.at}})}},
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "SET finance_review = :yes",
+                        "ExpressionAttributeValues": _values({":yes": True})}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
+        ]
+        if invoice_number:
+            failed = PaymentStatus.FAILED.value
+            actions.append({"Update": {
+                "TableName": self.table, "Key": to_item(invoice_key(order_id, invoice_number)),
+                "UpdateExpression": "SET payment_status = :failed, #sum.payment_status = :failed",
+                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(settled_at)",
+                "ExpressionAttributeNames": {"#sum": "summary"},
+                "ExpressionAttributeValues": _values({":failed": failed})}})
+        return self._once(actions, f"flagging {order_id}")
+
+    def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool:
+        """Record, once, that a cancelled order's payment hold was released (and give the
+        customer's on-account credit back when ``credit``)."""
+        actions: list[dict[str, Any]] = [
+            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                        "UpdateExpression": "SET payment_released_at = :at",
+                        "ConditionExpression": "#s = :cancelled AND attribute_not_exists(payment_released_at)",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": _values({":at": entry.at,
+                                                              ":cancelled": OrderStatus.CANCELLED.value})}},
+            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+        ]
+        if credit:
+            actions.append({"Update": {
+                "TableName": self.table,
+                "Key": to_item({"PK": credit_pk(order.channel, order.customer.customer_id), "SK": "CREDIT"}),
+                "UpdateExpression": "ADD exposure :minus, available_credit :total",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeValues": _values({":total": order.totals.total, ":minus": -order.totals.total})}})
+        return self._once(actions, f"releasing the payment of {order.order_id}")
+
+    def _once(self, actions: list[dict[str, Any]], what: str) -> bool:
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if is_retryable(exc):
+                raise TransientError(f"{what}: {cancellation_codes(exc) or exc}") from exc
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True

@@ -1,0 +1,79 @@
+"""Table stream consumer of invoice. Three kinds of change come through its filters:
+
+- a shipment just dispatched: start its ``shipment_invoicing`` workflow (execution names carry
+  the order id; every task is idempotent, so a redelivered record only repeats no-ops);
+- an order just cancelled: void the card authorisation / give the on-account credit back;
+- a finance fact just written to an order's timeline (``InvoiceIssued``, ``PaymentCaptured``,
+  ``PaymentVoided``, ``OrderCompleted``): publish it on the event bus. The timeline item is
+  written in the same transaction as the fact, so the stream is a transactional outbox: no
+  fact without its event, no event without its fact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.core.events import DomainEvent
+from functions.core.ids import new_id
+from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.invoice.service import finance_publisher, invoice_service, invoicing_starter
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+SOURCE = "oms.invoice"
+#: Timeline events published on the bus (API.md "Finance"), with the source that owns them.
+FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted")
+
+
+def change_of(event_name: str, new: dict[str, Any], old: dict[str, Any]) -> str | None:
+    sk = str(new.get("SK", ""))
+    if event_name == "MODIFY" and sk.startswith("SHIPMENT#") and new.get("status") == "DISPATCHED" \
+            and old.get("status") == "REQUESTED":
+        return "dispatched"
+    if event_name == "MODIFY" and sk == "ORDER" and new.get("status") == "CANCELLED" \
+            and old.get("status") != "CANCELLED":
+        return "cancelled"
+    if event_name == "INSERT" and sk.startswith("EVENT#") and new.get("event") in FINANCE_EVENTS:
+        return "finance_event"
+    return None
+
+
+def execution_name(order_id: str, shipment_id: str) -> str:
+    """``<order id>-inv<n>-<random>``: names carry the order id (API.md) and stay unique."""
+    return f"{order_id}-inv{shipment_id.rsplit('-', 1)[1]}-{new_id('x')[2:10]}"
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> None:
+    change = record.dynamodb
+    new, old = dict(change.new_image or {}) if change else {}, dict(change.old_image or {}) if change else {}
+    kind = change_of(record.event_name.name if record.event_name else "", new, old)
+    if kind == "dispatched":
+        order_id, shipment_id = str(new["order_id"]), str(new["shipment_id"])
+        arn = invoicing_starter().start(execution_name(order_id, shipment_id),
+                                        {"order_id": order_id, "shipment_id": shipment_id})
+        logger.info("invoicing started", extra={"order_id": order_id, "shipment_id": shipment_id,
+                                                "execution_arn": arn})
+    elif kind == "cancelled":
+        result = invoice_service().release_payment(str(new["order_id"]))
+        logger.info("payment hold of a cancelled order", extra={"order_id": new["order_id"], "result": result})
+    elif kind == "finance_event":
+        order_id = str(new["PK"]).removeprefix("ORDER#")
+        # The event id is the timeline item's key: a redelivered record republishes the same id.
+        event_id = "evt_" + str(new["SK"]).rsplit("#", 1)[1]
+        finance_publisher().publish([DomainEvent(
+            name=str(new["event"]), source=SOURCE, data={"order_id": order_id, **dict(new.get("detail") or {})},
+            event_id=event_id, occurred_at=str(new["at"]), correlation_id=order_id)])
+        metrics.add_metric(name="FinanceEventsPublished", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
+        event=event, record_handler=record_handler, processor=processor, context=context)

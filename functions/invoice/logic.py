@@ -1,0 +1,178 @@
+"""Invoice use cases: issue a dispatched shipment's invoice, settle its payment, complete the
+order, put a failure on finance's list, release a cancelled order's payment hold. No AWS here.
+
+Each is safe to run twice (Express workflows and streams deliver at least once): the
+invoice is found by its shipment, a capture carries the invoice number as idempotency key and
+is recorded once, completion and flags are conditional writes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from functions.core.errors import TransientError
+from functions.core.events import utc_now
+from functions.core.invoices import SETTLED, Invoice, PaymentStatus, bill, billed_shipments, invoice_number
+from functions.core.money import fmt
+from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
+from functions.invoice.ports import PaymentDeclined, PaymentProvider
+
+#: How often one task tries for a number before handing the retry to the workflow.
+NUMBER_ATTEMPTS = 12
+
+
+class InvoiceStore(Protocol):
+    def get(self, order_id: str) -> Order | None: ...
+    def last_number(self, legal_entity: str, year: int) -> int: ...
+    def issue(self, order: Order, invoice: Invoice, sequence: int, entry: TimelineEntry) -> str: ...
+    def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
+               entry: TimelineEntry | None) -> bool: ...
+    def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
+    def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
+             entry: TimelineEntry) -> bool: ...
+    def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...
+
+
+class InvoiceRefused(Exception):
+    """The shipment cannot be invoiced (unknown, not dispatched): finance has to look."""
+
+
+def _money(order: Order, value: Decimal) -> str:
+    return fmt(value, order.currency)
+
+
+@dataclass
+class InvoiceService:
+    store: InvoiceStore
+    payments: PaymentProvider
+    legal_entity: str
+    clock: Callable[[], str] = utc_now
+    pause: Callable[[float], None] = field(default=time.sleep)
+
+    # -- IssueInvoice ------------------------------------------------------------------------
+    def issue(self, order_id: str, shipment_id: str) -> dict[str, Any]:
+        for attempt in range(NUMBER_ATTEMPTS):
+            order = self._order(order_id)
+            shipment = next((s for s in order.shipments if s.shipment_id == shipment_id), None)
+            if shipment is None:
+                raise InvoiceRefused(f"order {order_id} has no shipment {shipment_id}")
+            existing = next((i for i in order.invoices if i.shipment_id == shipment_id), None)
+            if existing is not None:
+                return self._issued(existing, issued=False)
+            if shipment.status != ShipmentStatus.DISPATCHED:
+                raise InvoiceRefused(f"shipment {shipment_id} is {shipment.status.value}, not DISPATCHED")
+            at = self.clock()
+            sequence = self.store.last_number(self.legal_entity, int(at[:4])) + 1
+            invoice = bill(order, shipment, number=invoice_number(int(at[:4]), sequence), issued_at=at,
+                           legal_entity=self.legal_entity, with_shipping=not order.invoices)
+            entry = TimelineEntry(at=at, event="InvoiceIssued", detail={
+                "invoice_number": invoice.invoice_number, "shipment_id": shipment_id,
+                "legal_entity": self.legal_entity, "currency": order.currency, "net": _money(order, invoice.net),
+                "tax": _money(order, invoice.tax), "gross": _money(order, invoice.gross)})
+            outcome = self.store.issue(order, invoice, sequence, entry)
+            if outcome == "issued":
+                return self._issued(invoice, issued=True)
+            # Lost a race (number, shipment or order): read again. Spread retries on a hot counter.
+            self.pause(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter, not security
+        raise TransientError(f"no invoice number for {shipment_id} after {NUMBER_ATTEMPTS} attempts")
+
+    @staticmethod
+    def _issued(invoice: Invoice, *, issued: bool) -> dict[str, Any]:
+        return {"order_id": invoice.order_id, "shipment_id": invoice.shipment_id,
+                "invoice_number": invoice.invoice_number, "gross": str(invoice.gross), "issued": issued}
+
+    # -- SettleInvoice -----------------------------------------------------------------------
+    def settle(self, order_id: str, invoice_number: str) -> dict[str, Any]:
+        """Capture the invoice's gross (card) or book it on account, then complete the order
+        if every shipment is now invoiced and settled."""
+        order = self._order(order_id)
+        invoice = next((i for i in order.invoices if i.invoice_number == invoice_number), None)
+        if invoice is None:
+            raise InvoiceRefused(f"order {order_id} has no invoice {invoice_number}")
+        result = "already"
+        if invoice.payment_status not in SETTLED:
+            result = self._settle(order, invoice)
+        completed = self._complete(order_id)
+        return {"order_id": order_id, "invoice_number": invoice_number, "payment": result, "completed": completed}
+
+    def _settle(self, order: Order, invoice: Invoice) -> str:
+        at = self.clock()
+        if order.payment.method != "card":
+            self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None)
+            return "on_account"
+        captured = sum((i.gross for i in order.invoices if i.payment_status == PaymentStatus.CAPTURED), Decimal(0))
+        authorised = order.payment.amount if order.payment.amount is not None else order.totals.total
+        if captured + invoice.gross > authorised:
+            raise PaymentDeclined("amount_exceeds_authorisation",
+                                  f"{invoice.invoice_number}: {captured} captured + {invoice.gross} > {authorised}")
+        settled_before = sum(1 for i in order.invoices if i.payment_status in SETTLED)
+        capture = self.payments.capture(
+            authorization_id=order.payment.authorization_id or "", amount=invoice.gross, currency=order.currency,
+            idempotency_key=invoice.invoice_number, final=settled_before + 1 == len(billed_shipments(order)))
+        entry = TimelineEntry(at=at, event="PaymentCaptured", detail={
+            "invoice_number": invoice.invoice_number, "amount": _money(order, invoice.gross),
+            "currency": order.currency, "payment_reference": capture.reference, "provider": capture.provider,
+            "authorization_id": order.payment.authorization_id})
+        self.store.settle(invoice, PaymentStatus.CAPTURED, capture.reference, at, entry)
+        return "captured"
+
+    def _complete(self, order_id: str) -> bool:
+        order = self._order(order_id)
+        if order.status == OrderStatus.COMPLETED:
+            return True
+        shipments = billed_shipments(order)
+        settled = [i for i in order.invoices if i.payment_status in SETTLED]
+        if order.status != OrderStatus.SHIPPED or len(settled) < len(shipments):
+            return False
+        total = sum((i.gross for i in order.invoices), Decimal(0))
+        entry = TimelineEntry(at=self.clock(), event="OrderCompleted", detail={
+            "invoices": [i.invoice_number for i in order.invoices], "invoiced": _money(order, total),
+            "currency": order.currency})
+        return self.store.complete(order, len(shipments), entry)
+
+    # -- FlagForFinance ----------------------------------------------------------------------
+    def flag(self, order_id: str, shipment_id: str, invoice_number: str | None,
+             error: dict[str, Any] | None) -> dict[str, Any]:
+        """The compensation of a failed invoicing run: the shipment stays dispatched, its invoice
+        (if issued) is marked FAILED, and the order goes on finance's review list with the reason, once."""
+        error = error or {}
+        reason = str(error.get("Error") or "Unknown")
+        cause = str(error.get("Cause") or "")[:1000]
+        entry = TimelineEntry(at=self.clock(), event="FinanceReviewRequired",
+                              detail={"shipment_id": shipment_id, "invoice_number": invoice_number, "reason": reason})
+        flagged = self.store.flag(order_id, shipment_id, invoice_number, reason, cause, entry)
+        return {"order_id": order_id, "shipment_id": shipment_id, "flagged": flagged, "reason": reason}
+
+    # -- on cancel ---------------------------------------------------------------------------
+    def release_payment(self, order_id: str) -> str:
+        """A cancelled order's authorisation voided (card) or its credit given back (on account), once."""
+        order = self._order(order_id)
+        if order.status != OrderStatus.CANCELLED or order.payment_released_at:
+            return "nothing"
+        at = self.clock()
+        if order.payment.method == "on_account":
+            entry = TimelineEntry(at=at, event="CreditReleased", detail={
+                "amount": _money(order, order.totals.total), "currency": order.currency})
+            return "credit_released" if self.store.release_payment(order, entry, credit=True) else "already"
+        detail: dict[str, Any] = {"authorization_id": order.payment.authorization_id}
+        try:
+            result = self.payments.void(authorization_id=order.payment.authorization_id or "",
+                                        idempotency_key=f"void-{order_id}")
+            event = "PaymentVoided"
+            detail |= {"payment_reference": result.reference, "provider": result.provider}
+        except PaymentDeclined as exc:  # e.g. expired already: nothing to release, but say so
+            event = "PaymentVoidRefused"
+            detail |= {"code": exc.code, "message": exc.message}
+        entry = TimelineEntry(at=at, event=event, detail=detail)
+        return "voided" if self.store.release_payment(order, entry, credit=False) else "already"
+
+    def _order(self, order_id: str) -> Order:
+        order = self.store.get(order_id)
+        if order is None:
+            raise InvoiceRefused(f"no order {order_id}")
+        return order

@@ -1,0 +1,103 @@
+"""Invoice: an invoice per dispatched shipment, payment capture, completion, finance events.
+
+| function | triggered by | may |
+|---|---|---|
+| issue | shipment_invoicing task `IssueInvoice` | ISSUE_ACTIONS |
+| settle | shipment_invoicing task `SettleInvoice` | SETTLE_ACTIONS |
+| flag | shipment_invoicing task `FlagForFinance` (the Catch) | FLAG_ACTIONS |
+| stream | table stream, filtered (see below) | STREAM_ACTIONS, start shipment_invoicing, put events |
+
+The stream filters let in three changes: a shipment just dispatched (start its
+shipment_invoicing run), an order just cancelled (void the authorisation / give the credit
+back), and a finance fact written to a timeline (publish it on the bus: a transactional outbox).
+
+The payment provider is reached from `settle` and `stream` (void); the local provider makes
+no network call. Real providers bring their secret with the finance issue.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+
+from infra.constructs.data import Data
+from infra.constructs.functions import LambdaFunctions
+from infra.constructs.messaging import Messaging
+from infra.constructs.monitoring import Monitoring
+
+HANDLERS = "functions.invoice.handlers"
+# read the order (query) and the number counter (get); one transaction: counter, invoice,
+# shipment, header updates + timeline event put
+ISSUE_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# read the order; one transaction: invoice + header updates, event put; then the completion
+SETTLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# one transaction: flag put, header (and invoice) update, event put
+FLAG_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:PutItem")
+# a cancelled order: read it; one transaction: header (+ credit account) update, event put
+STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+STREAM_BATCH_SIZE = 25
+FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted")
+
+SHIPMENT_DISPATCHED = {
+    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("SHIPMENT#")},
+                              "status": {"S": lambda_.FilterRule.is_equal("DISPATCHED")}},
+                 "OldImage": {"status": {"S": lambda_.FilterRule.is_equal("REQUESTED")}}},
+}
+ORDER_CANCELLED = {
+    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")},
+                              "status": {"S": lambda_.FilterRule.is_equal("CANCELLED")}},
+                 "OldImage": {"status": {"S": lambda_.FilterRule.not_equals("CANCELLED")}}},
+}
+FINANCE_FACT = {
+    "eventName": lambda_.FilterRule.is_equal("INSERT"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("EVENT#")},
+                              "event": {"S": lambda_.FilterRule.or_(*FINANCE_EVENTS)}}},
+}
+
+
+class Invoice(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, functions: LambdaFunctions, data: Data,
+                 messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        self.issue_function = functions.python_function(
+            self, "IssueFunction", capability="invoice", role="issue", handler=f"{HANDLERS}.issue.lambda_handler",
+            description="shipment_invoicing task: the shipment's invoice with a gapless number",
+        )
+        data.grant(self.issue_function, ISSUE_ACTIONS)
+        self.settle_function = functions.python_function(
+            self, "SettleFunction", capability="invoice", role="settle",
+            handler=f"{HANDLERS}.settle.lambda_handler",
+            description="shipment_invoicing task: capture the invoice's amount, complete the order",
+        )
+        data.grant(self.settle_function, SETTLE_ACTIONS)
+        self.flag_function = functions.python_function(
+            self, "FlagFunction", capability="invoice", role="flag", handler=f"{HANDLERS}.flag.lambda_handler",
+            description="shipment_invoicing Catch: put the order on finance's review list",
+        )
+        data.grant(self.flag_function, FLAG_ACTIONS)
+        for fn in (self.issue_function, self.settle_function, self.flag_function):
+            monitoring.watch_worker(fn)
+
+        self.stream_function = functions.python_function(
+            self, "StreamFunction", capability="invoice", role="stream", handler=f"{HANDLERS}.stream.lambda_handler",
+            description="Starts invoicing per dispatched shipment, voids cancelled payments, publishes finance events",
+        )
+        data.grant(self.stream_function, STREAM_ACTIONS)
+        messaging.event_bus.grant_put_events_to(self.stream_function)
+        self.stream_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[invoice_workflow_arn]))
+        self.stream_dead_letter_queue = messaging.dead_letter_queue("InvoiceStreamDlq",
+                                                                    purpose="invoice-stream-dlq")
+        self.stream_function.add_event_source(event_sources.DynamoEventSource(
+            data.table, starting_position=lambda_.StartingPosition.TRIM_HORIZON, batch_size=STREAM_BATCH_SIZE,
+            bisect_batch_on_error=True, retry_attempts=5, report_batch_item_failures=True,
+            on_failure=event_sources.SqsDlq(self.stream_dead_letter_queue),
+            filters=[lambda_.FilterCriteria.filter(SHIPMENT_DISPATCHED),
+                     lambda_.FilterCriteria.filter(ORDER_CANCELLED),
+                     lambda_.FilterCriteria.filter(FINANCE_FACT)],
+        ))
+        monitoring.watch_stream_consumer("InvoiceStream", self.stream_function)
