@@ -30,7 +30,7 @@ from moto.utilities.arns import parse_arn
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from localcloud import ACCOUNT_ID, REGION
+from localcloud import ACCOUNT_ID, REGION, meter
 from localcloud.deploy import Deployment
 from localcloud.patches.lambda_runtime import invoke_sync
 
@@ -171,6 +171,7 @@ class FrontDoor:
         if len(body) > MAX_BODY:
             raise GatewayError("REQUEST_TOO_LARGE", "Request Too Long")
         route = self.match(request.path, request.method)
+        meter.api_request(request.method, route.resource.get_path())
         event = self._event(request, route, body, request_id)
         if route.method.authorization_type == "CUSTOM" and route.method.authorizer_id:
             event["requestContext"]["authorizer"] = self._authorize(request, route, event)

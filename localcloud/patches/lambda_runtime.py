@@ -42,6 +42,8 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 from moto.utilities.arns import parse_arn
 
+from localcloud import meter
+
 logger = logging.getLogger("localcloud.lambda")
 
 Handler = Callable[[Any, "LambdaContext"], Any]
@@ -228,6 +230,7 @@ def run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
     INVOCATIONS.enter()
     started = time.monotonic()
     error = True
+    caller = meter.enter_function(fn.function_name)
     try:
         try:
             _apply_environment(fn)
@@ -248,6 +251,7 @@ def run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
         error = False
         return payload, False
     finally:
+        meter.exit_function(caller)
         INVOCATIONS.record(Invocation(fn.function_name, request_id, started, time.monotonic(), error))
         INVOCATIONS.exit()
 
