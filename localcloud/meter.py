@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import json
+import math
 import threading
 from typing import Any
 
@@ -28,6 +29,7 @@ _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("oms_local_
 _lock = threading.Lock()
 _calls: collections.Counter[tuple[str, str, str]] = collections.Counter()
 _invocations: collections.Counter[str] = collections.Counter()
+_billed_ms: collections.Counter[str] = collections.Counter()  # per function, each run rounded up to 1 ms
 _api: collections.Counter[str] = collections.Counter()
 _installed_on: set[int] = set()
 
@@ -39,8 +41,12 @@ def enter_function(name: str) -> contextvars.Token[str | None]:
     return _caller.set(name)
 
 
-def exit_function(token: contextvars.Token[str | None]) -> None:
+def exit_function(token: contextvars.Token[str | None], seconds: float = 0.0) -> None:
+    name = _caller.get()
     _caller.reset(token)
+    if name is not None:
+        with _lock:
+            _billed_ms[name] += max(1, math.ceil(seconds * 1000))
 
 
 def api_request(method: str, path: str) -> None:
@@ -73,6 +79,7 @@ def reset() -> None:
     with _lock:
         _calls.clear()
         _invocations.clear()
+        _billed_ms.clear()
         _api.clear()
 
 
@@ -80,7 +87,7 @@ def snapshot() -> dict[str, Any]:
     """``aws``: calls by service and operation (and by caller), ``lambda_invocations`` by
     function, ``api_requests`` by method and path, and the totals."""
     with _lock:
-        calls, invocations, api = dict(_calls), dict(_invocations), dict(_api)
+        calls, invocations, api, billed = dict(_calls), dict(_invocations), dict(_api), dict(_billed_ms)
     by_operation: collections.Counter[str] = collections.Counter()
     by_service: collections.Counter[str] = collections.Counter()
     by_caller: dict[str, dict[str, int]] = collections.defaultdict(dict)
@@ -91,7 +98,9 @@ def snapshot() -> dict[str, Any]:
     return {
         "aws_calls": {"total": sum(by_service.values()), "by_service": dict(by_service),
                       "by_operation": dict(by_operation), "by_caller": dict(by_caller)},
-        "lambda_invocations": {"total": sum(invocations.values()), "by_function": invocations},
+        "lambda_invocations": {"total": sum(invocations.values()), "by_function": invocations,
+                               # local wall time, a proxy for AWS's billed duration (1 ms granularity)
+                               "billed_ms_by_function": billed, "billed_ms_total": sum(billed.values())},
         "api_requests": {"total": sum(api.values()), "by_route": api},
     }
 

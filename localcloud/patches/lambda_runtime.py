@@ -251,7 +251,7 @@ def run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
         error = False
         return payload, False
     finally:
-        meter.exit_function(caller)
+        meter.exit_function(caller, time.monotonic() - started)
         INVOCATIONS.record(Invocation(fn.function_name, request_id, started, time.monotonic(), error))
         INVOCATIONS.exit()
 
