@@ -21,6 +21,7 @@ import contextvars
 import json
 import math
 import threading
+import time
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -31,6 +32,9 @@ _calls: collections.Counter[tuple[str, str, str]] = collections.Counter()
 _invocations: collections.Counter[str] = collections.Counter()
 _billed_ms: collections.Counter[str] = collections.Counter()  # per function, each run rounded up to 1 ms
 _api: collections.Counter[str] = collections.Counter()
+_capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see _dynamodb_units)
+_sizes: dict[tuple[str, str], int] = {}  # last seen size of an item, by (PK, SK)
+_since: list[float] = [0.0]  # when the counts were last reset (epoch seconds)
 _installed_on: set[int] = set()
 
 
@@ -62,6 +66,117 @@ def _before_call(model: Any = None, **_: Any) -> None:
         _calls[(_caller.get() or "states", service, model.name)] += 1
 
 
+def _before_parameter_build(params: Any = None, model: Any = None, context: Any = None, **_: Any) -> None:
+    """DynamoDB's API parameters (``before-call`` only sees the serialized request)."""
+    if model is None or not isinstance(params, dict):
+        return
+    with _lock:
+        _dynamodb_writes(model.name, params)
+    if isinstance(context, dict):
+        context["oms_meter_params"] = params
+
+
+def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_: Any) -> None:
+    if model is None or model.service_model.endpoint_prefix != "dynamodb" or not isinstance(parsed, dict):
+        return
+    params = (context or {}).get("oms_meter_params") or {}
+    with _lock:
+        _dynamodb_reads(model.name, params, parsed)
+
+
+# -- DynamoDB capacity, estimated from what the calls carry ---------------------------------------
+# Units as on-demand bills them: a write 1 WRU per KB of the item (2 in a transaction), a read
+# 1 RRU per 4 KB strongly consistent (0.5 eventually), a Query by the total size it returns.
+# An update's item size is the size last seen for that key (reads and puts), else 1 KB. Index
+# writes are an upper bound: every write to an item with index keys is counted as rewriting
+# its (small, summary-only) index entries: 3 for an order header, 1 for shipments, invoices,
+# nodes and finance flags. moto reports no consumed capacity, hence the estimate.
+
+def _size(item: dict[str, Any]) -> int:
+    return sum(len(name) + len(json.dumps(value, separators=(",", ":"))) for name, value in item.items())
+
+
+def _key(item: dict[str, Any]) -> tuple[str, str]:
+    return str(item.get("PK", {}).get("S", "")), str(item.get("SK", {}).get("S", ""))
+
+
+def _index_entries(key: tuple[str, str]) -> int:
+    pk, sk = key
+    if sk == "ORDER":
+        return 3
+    if sk.startswith(("SHIPMENT#", "INVOICE#", "FLAG#")) or (pk.startswith("NODE#") and sk == "NODE"):
+        return 1
+    return 0
+
+
+def _write(key: tuple[str, str], size: int, *, transactional: bool) -> None:
+    _capacity["write_units"] += math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
+    _capacity["index_write_units"] += _index_entries(key)
+
+
+def _dynamodb_writes(operation: str, params: dict[str, Any]) -> None:
+    if operation == "PutItem":
+        key = _key(params.get("Item", {}))
+        _sizes[key] = _size(params.get("Item", {}))
+        _write(key, _sizes[key], transactional=False)
+    elif operation in ("UpdateItem", "DeleteItem"):
+        key = _key(params.get("Key", {}))
+        _write(key, _sizes.get(key, 1024), transactional=False)
+    elif operation == "TransactWriteItems":
+        for action in params.get("TransactItems", []):
+            kind, op = next(iter(action.items()))
+            if kind == "Put":
+                key = _key(op.get("Item", {}))
+                _sizes[key] = _size(op.get("Item", {}))
+            else:
+                key = _key(op.get("Key", {}))
+            if kind == "ConditionCheck":
+                _capacity["read_units"] += 2 * math.ceil(_sizes.get(key, 1024) / 4096)
+            else:
+                _write(key, _sizes.get(key, 1024), transactional=True)
+
+
+def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
+    if operation == "GetItem":
+        items = [parsed["Item"]] if "Item" in parsed else []
+    elif operation in ("Query", "Scan"):
+        items = list(parsed.get("Items", []))
+    else:
+        return
+    total = 0
+    for item in items:
+        size = _size(item)
+        total += size
+        if "IndexName" not in params and "PK" in item and "SK" in item:
+            _sizes[_key(item)] = size
+    factor = 1.0 if params.get("ConsistentRead") else 0.5
+    _capacity["read_units"] += max(1, math.ceil(total / 4096)) * factor
+
+
+def _workflows() -> dict[str, Any]:
+    """Executions started since the reset: count, state transitions (states entered, which is
+    what Standard bills) and duration (what Express bills), per state machine."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    machines: dict[str, dict[str, float]] = {}
+    for account in list(stepfunctions_parser_backends.values()):
+        for backend in list(account.values()):
+            for machine in list(backend.state_machines):
+                for execution in list(getattr(machine, "executions", [])):
+                    started = execution.start_date.timestamp()
+                    if started < _since[0]:
+                        continue
+                    entry = machines.setdefault(machine.name, {"executions": 0, "state_transitions": 0,
+                                                               "duration_ms": 0.0})
+                    entry["executions"] += 1
+                    history = execution.to_history_output().get("events", [])
+                    entry["state_transitions"] += sum(1 for e in history if str(e.get("type", "")).endswith(
+                        "StateEntered"))
+                    if execution.stop_date is not None:
+                        entry["duration_ms"] += (execution.stop_date.timestamp() - started) * 1000
+    return machines
+
+
 def install() -> None:
     """Hook boto3's default session (idempotent)."""
     import boto3
@@ -72,6 +187,8 @@ def install() -> None:
     assert session is not None
     if id(session) not in _installed_on:
         session.events.register("before-call", _before_call)
+        session.events.register("after-call", _after_call)
+        session.events.register("before-parameter-build.dynamodb", _before_parameter_build)
         _installed_on.add(id(session))
 
 
@@ -81,6 +198,8 @@ def reset() -> None:
         _invocations.clear()
         _billed_ms.clear()
         _api.clear()
+        _capacity.clear()
+        _since[0] = time.time()
 
 
 def snapshot() -> dict[str, Any]:
@@ -88,6 +207,7 @@ def snapshot() -> dict[str, Any]:
     function, ``api_requests`` by method and path, and the totals."""
     with _lock:
         calls, invocations, api, billed = dict(_calls), dict(_invocations), dict(_api), dict(_billed_ms)
+        capacity = {k: round(v, 1) for k, v in _capacity.items()}
     by_operation: collections.Counter[str] = collections.Counter()
     by_service: collections.Counter[str] = collections.Counter()
     by_caller: dict[str, dict[str, int]] = collections.defaultdict(dict)
@@ -102,6 +222,8 @@ def snapshot() -> dict[str, Any]:
                                # local wall time, a proxy for AWS's billed duration (1 ms granularity)
                                "billed_ms_by_function": billed, "billed_ms_total": sum(billed.values())},
         "api_requests": {"total": sum(api.values()), "by_route": api},
+        "dynamodb_capacity": capacity,
+        "workflows": _workflows(),
     }
 
 
