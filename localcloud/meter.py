@@ -93,7 +93,28 @@ def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_:
 # nodes and finance flags. moto reports no consumed capacity, hence the estimate.
 
 def _size(item: dict[str, Any]) -> int:
-    return sum(len(name) + len(json.dumps(value, separators=(",", ":"))) for name, value in item.items())
+    """An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8
+    bytes, numbers about one byte per two digits, 3 bytes of overhead per map or list, 1 per element)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, inner), = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return len(str(inner).lstrip("-").replace(".", "")) // 2 + 1
+    if kind == "B":
+        return len(str(inner)) * 3 // 4
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    if kind in ("SS", "NS", "BS"):
+        return sum(len(str(v).encode()) for v in inner)
+    return len(json.dumps(inner))
 
 
 def _key(item: dict[str, Any]) -> tuple[str, str]:
