@@ -1,0 +1,920 @@
+"""``make demo``: a day in the life of the OMS, played through its public HTTP API.
+
+``python -m localcloud.demo [--orders 50] [--port 0] [--seed 7] [--url URL] [--keep] [--json PATH]``
+
+1. Starts the local stack (``python -m localcloud serve``) on a free port, exactly as the e2e tests
+   do — unless ``--url`` names one that is already running.
+2. Stocks a small catalogue in DC-BERLIN and STORE-MUNICH (one SKU is scarce, so some orders wait
+   BACKORDERED).
+3. Places ``--orders`` orders from the webshop and the marketplace (quote first, so the card
+   authorisation covers the total), four at a time; about one in ten is cancelled right after.
+4. Plays the warehouse and the store: dispatches every requested shipment of the demo's orders.
+5. Waits until every order is settled (COMPLETED, BACKORDERED or CANCELLED), polling each order
+   between ``POST /_local/settle`` calls (which return once the stack is idle), and prints a summary:
+   orders by status, shipments, notices sent (``/_local/outbox``), invoices and captured revenue, and
+   whether every completed order's invoices add up to its total. ``--json PATH`` writes it as JSON.
+
+Randomness is ``random.Random(--seed)``: the same seed gives the same customers, baskets and
+cancellations. Only a short run tag in the order ids and idempotency keys differs between runs, so
+the demo can run again against the same stack. It only touches its own orders and catalogue SKUs.
+
+Exit status: 0, or 1 if an order could not be placed or an invoice check failed, 2 if the stack did
+not start; orders that did not settle in time are reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from random import Random
+from typing import Any, TextIO, TypeVar
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+READY = "OMS local stack ready"  # what `python -m localcloud serve` prints once it serves
+KEYS = {
+    "webshop": "local-webshop-key", "marketplace": "local-marketplace-key", "dc": "local-dc-key",
+    "store": "local-store-key", "agent": "local-agent-key", "finance": "local-finance-key",
+}
+NODE_KEYS = {"DC-BERLIN": KEYS["dc"], "STORE-MUNICH": KEYS["store"]}
+WORKERS = 4
+#: Where an order ends up: invoiced and paid, waiting for stock, or cancelled.
+SETTLED = frozenset({"COMPLETED", "BACKORDERED", "CANCELLED"})
+#: Nothing left for a node to ship.
+NOTHING_TO_SHIP = frozenset({"SHIPPED", "COMPLETED", "BACKORDERED", "CANCELLED"})
+CANCEL_SHARE = 0.10
+STALL_SECONDS = 45.0  # API.md: the local stack settles within 10 s; no change for much longer = stuck
+POLL_SECONDS = 1.0  # the stack is one process: polling it hard slows the work we are waiting for
+IDLE_WAIT_SECONDS = 5.0  # one POST /_local/settle waits at most this long
+QUIET_ROUNDS = 3  # idle and unchanged this many rounds in a row: nothing more will happen by itself
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+# --------------------------------------------------------------------------------------------- catalogue
+
+
+@dataclass(frozen=True)
+class Product:
+    sku: str
+    name: str
+    unit_price: str  # net of tax, EUR
+    nodes: tuple[str, ...]  # where it is stocked
+    weight: int  # how often it is bought
+    tax_class: str = "standard"
+    scarce: bool = False
+
+
+BOTH = ("DC-BERLIN", "STORE-MUNICH")
+CATALOGUE: tuple[Product, ...] = (
+    Product("MUG-ENAMEL-RED", "Enamel mug, red, 350 ml", "12.50", BOTH, 9),
+    Product("MUG-STONE-BLUE", "Stoneware mug, blue", "14.90", ("DC-BERLIN",), 6),
+    Product("TEE-ORGANIC-BLK-M", "Organic T-shirt, black, M", "19.90", BOTH, 8),
+    Product("TEE-ORGANIC-WHT-L", "Organic T-shirt, white, L", "19.90", ("STORE-MUNICH",), 5),
+    Product("NOTEBOOK-A5-DOT", "Dotted notebook A5", "8.90", BOTH, 8),
+    Product("BOOK-COFFEE-GUIDE", "The Coffee Guide (book)", "24.00", ("DC-BERLIN",), 4, tax_class="reduced"),
+    Product("TOTE-CANVAS-NAT", "Canvas tote bag", "9.50", ("STORE-MUNICH",), 5),
+    Product("LAMP-DESK-BRASS", "Brass desk lamp", "89.00", ("DC-BERLIN",), 3, scarce=True),
+)
+
+FIRST_NAMES = ("Anna", "Lukas", "Sophie", "Jonas", "Mia", "Felix", "Lena", "Paul", "Emma", "Maximilian", "Hannah",
+               "Leon", "Clara", "Noah", "Ida", "Ben", "Charlotte", "Elias", "Marie", "Finn")
+LAST_NAMES = ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann", "Koch",
+              "Richter", "Klein", "Wolf", "Schröder", "Neumann", "de Vries", "Jansen", "Gruber", "Huber", "Bauer")
+MAIL_DOMAINS = ("example.com", "example.org", "example.net")
+#: (street, city, postal code) per country; most customers live in Germany.
+STREETS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "DE": (("Unter den Linden", "Berlin", "10117"), ("Torstraße", "Berlin", "10119"),
+           ("Sendlinger Straße", "München", "80331"), ("Schanzenstraße", "Hamburg", "20357"),
+           ("Ehrenstraße", "Köln", "50672"), ("Berger Straße", "Frankfurt am Main", "60316"),
+           ("Königstraße", "Stuttgart", "70173"), ("Karl-Liebknecht-Straße", "Leipzig", "04107"),
+           ("Ostenbergstraße", "Dortmund", "44227"), ("Lindenstraße", "Bremen", "28195")),
+    "AT": (("Mariahilfer Straße", "Wien", "1060"), ("Getreidegasse", "Salzburg", "5020"),
+           ("Herrengasse", "Graz", "8010")),
+    "NL": (("Prinsengracht", "Amsterdam", "1015 DV"), ("Oudegracht", "Utrecht", "3511 AP"),
+           ("Witte de Withstraat", "Rotterdam", "3012 BM")),
+}
+COUNTRY_WEIGHTS = {"DE": 78, "AT": 12, "NL": 10}
+PHONE_PREFIX = {"DE": ("+49151", 8), "AT": ("+43664", 7), "NL": ("+316", 8)}  # prefix, subscriber digits
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+
+@dataclass
+class PlannedOrder:
+    n: int
+    channel: str  # "webshop" | "marketplace"
+    body: dict[str, Any]
+    cancel: bool
+    cancel_after: float  # seconds after placing
+
+
+@dataclass
+class Placed:
+    planned: PlannedOrder
+    order_id: str | None = None
+    error: str | None = None
+    cancel_result: str | None = None  # "cancelled" | "conflict" | "failed: …"
+
+
+def _ascii(text: str) -> str:
+    return (text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+            .replace(" ", "").lower())
+
+
+def _customer(rng: Random, channel: str, i: int) -> dict[str, Any]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    country = rng.choices(list(COUNTRY_WEIGHTS), weights=list(COUNTRY_WEIGHTS.values()))[0]
+    street, city, postal = rng.choice(STREETS[country])
+    german_share = {"DE": 0.65, "AT": 0.85}.get(country, 0.0)  # Dutch customers read English
+    locale = "de-DE" if rng.random() < german_share else "en-GB"
+    customer: dict[str, Any] = {
+        "customer_id": f"C-{1000 + i}" if channel == "webshop" else f"MKT-{rng.randrange(10**7, 10**8)}",
+        "email": f"{_ascii(first)}.{_ascii(last)}{rng.randrange(1, 99)}@{rng.choice(MAIL_DOMAINS)}",
+        "locale": locale,
+        "name": f"{first} {last}",
+    }
+    if rng.random() < 0.85:
+        prefix, digits = PHONE_PREFIX[country]
+        customer["phone"] = f"{prefix}{rng.randrange(10 ** (digits - 1), 10**digits)}"
+    address = {"name": f"{first} {last}", "line1": f"{street} {rng.randrange(1, 120)}", "city": city,
+               "postal_code": postal, "country": country}
+    return {"customer": customer, "address": address}
+
+
+def plan_orders(count: int, seed: int, run_tag: str) -> list[PlannedOrder]:
+    """The same seed gives the same customers, baskets and cancellations; ``run_tag`` keeps ids unique."""
+    rng = Random(seed)
+    pools = {ch: [_customer(rng, ch, i) for i in range(max(4, count // 2))] for ch in ("webshop", "marketplace")}
+    cancels = set(rng.sample(range(count), min(count, round(count * CANCEL_SHARE)))) if count else set()
+    planned = []
+    for n in range(count):
+        channel = "webshop" if rng.random() < 0.6 else "marketplace"
+        who = rng.choice(pools[channel])
+        products = rng.sample(CATALOGUE, k=rng.choices((1, 2, 3, 4), weights=(40, 30, 20, 10))[0],
+                              counts=[p.weight for p in CATALOGUE])
+        lines, seen = [], set()
+        for p in products:
+            if p.sku in seen:  # sampling by weight may repeat a product; one line per SKU
+                continue
+            seen.add(p.sku)
+            quantity = 1 if p.scarce else rng.choices((1, 2, 3, 5), weights=(60, 25, 10, 5))[0]
+            line = {"sku": p.sku, "quantity": quantity, "unit_price": p.unit_price}
+            if p.tax_class != "standard":
+                line["tax_class"] = p.tax_class
+            lines.append(line)
+        prefix = "WEB" if channel == "webshop" else "MKT"
+        body = {
+            "channel_order_id": f"{prefix}-{run_tag}-{n + 1:04d}",
+            "customer": who["customer"],
+            "currency": "EUR",
+            "lines": lines,
+            "shipping_address": who["address"],
+            "shipping_method": "express" if rng.random() < 0.25 else "standard",
+            "payment": {"method": "card", "authorization_id": f"auth_demo_{n + 1}", "amount": "0.00"},
+        }
+        planned.append(PlannedOrder(n + 1, channel, body, n in cancels, round(rng.uniform(0.0, 0.5), 2)))
+    return planned
+
+
+def stock_plan(orders: Iterable[PlannedOrder]) -> dict[tuple[str, str], int]:
+    """On-hand per (SKU, node): enough for the demand with some to spare, except the scarce SKU."""
+    demand: Counter[str] = Counter()
+    for o in orders:
+        for line in o.body["lines"]:
+            demand[line["sku"]] += line["quantity"]
+    levels: dict[tuple[str, str], int] = {}
+    for p in CATALOGUE:
+        total = max(2, demand[p.sku] // 3) if p.scarce else math.ceil(demand[p.sku] * 1.2) + 5
+        if len(p.nodes) == 1:
+            levels[(p.sku, p.nodes[0])] = total
+        else:  # the DC carries most, the store a share
+            dc = math.ceil(total * 0.65)
+            levels[(p.sku, p.nodes[0])], levels[(p.sku, p.nodes[1])] = dc, total - dc
+    return levels
+
+
+# --------------------------------------------------------------------------------------------- progress
+
+
+def _encodes(stream: TextIO, text: str) -> bool:
+    try:
+        text.encode(stream.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+class Progress:
+    """One line on stderr, redrawn with ``\\r`` while a phase runs; plain lines when not a terminal."""
+
+    WIDTH = 28
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.fancy = _encodes(self.stream, "█░")
+        self.lock = threading.Lock()
+        self.name = ""
+        self.total = 0
+        self.done = 0
+        self.note = ""
+        self.started = 0.0
+        self.active = False
+        self.milestone = 0
+        self._stop = threading.Event()
+        if self.tty:  # keep the clock moving while a phase waits
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.25):
+            with self.lock:
+                if self.active:
+                    self._draw()
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        if self.total:
+            filled = int(self.WIDTH * min(self.done, self.total) / self.total)
+            full, empty = ("█", "░") if self.fancy else ("#", "-")
+            bar = f"[{full * filled}{empty * (self.WIDTH - filled)}] {self.done}/{self.total}"
+        else:
+            bar = "…" if self.fancy else "..."
+        return f"{self.name:<16} {bar} {elapsed:5.1f}s {self.note}".rstrip()
+
+    def _draw(self) -> None:
+        self.stream.write("\r\x1b[K" + self._line())
+        self.stream.flush()
+
+    def phase(self, name: str, total: int = 0) -> None:
+        with self.lock:
+            if self.active:
+                self._end()
+            self.name, self.total, self.done, self.note = name, total, 0, ""
+            self.started, self.active, self.milestone = time.monotonic(), True, 0
+            if self.tty:
+                self._draw()
+            else:
+                self.stream.write(f"{name} ...{f' ({total})' if total else ''}\n")
+                self.stream.flush()
+
+    def update(self, done: int | None = None, *, advance: int = 0, note: str | None = None) -> None:
+        with self.lock:
+            if done is not None:
+                self.done = done
+            self.done += advance
+            if note is not None:
+                self.note = note
+            if self.tty:
+                self._draw()
+            elif self.total:  # a plain line at every quarter
+                quarter = 4 * min(self.done, self.total) // self.total
+                if 0 < quarter < 4 and quarter > self.milestone:
+                    self.milestone = quarter
+                    self.stream.write(f"  {self._line()}\n")
+                    self.stream.flush()
+
+    def _end(self) -> None:
+        self.active = False
+        if self.tty:
+            self._draw()
+            self.stream.write("\n")
+        else:
+            self.stream.write(f"  {self._line()}\n")
+        self.stream.flush()
+
+    def end(self, note: str | None = None) -> None:
+        with self.lock:
+            if note is not None:
+                self.note = note
+            if self.active:
+                self._end()
+
+    def close(self) -> None:
+        self.end()
+        self._stop.set()
+
+    def say(self, text: str) -> None:
+        """A message of its own line, above the bar."""
+        with self.lock:
+            self.stream.write(("\r\x1b[K" if self.tty else "") + text + "\n")
+            if self.tty and self.active:
+                self._draw()
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------------------------- the stack
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalStack:
+    """``python -m localcloud serve`` as a subprocess, as the e2e tier runs it (tests/e2e/conftest.py)."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.port = port or _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[str] | None = None
+        self.log: list[str] = []
+
+    def start(self, timeout: float = 300.0) -> str:
+        env = {**os.environ, "OMS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "localcloud", "serve", "--port", str(self.port)],
+                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert self.proc is not None
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.log.append(line)
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("local stack exited before it was ready:\n" + self.tail())
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"local stack not ready within {timeout:.0f} s:\n" + self.tail())
+            try:
+                if READY in lines.get(timeout=1):
+                    return self.url
+            except queue.Empty:
+                continue
+
+    def tail(self, n: int = 40) -> str:
+        """The last lines of the stack's output, without its metric (EMF) lines."""
+        return "".join([line for line in self.log if not line.startswith('{"_aws"')][-n:])
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()  # SIGTERM: the stack shuts down its embedded cloud
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --------------------------------------------------------------------------------------------- the API
+
+
+class Api:
+    """The demo's HTTP calls; one ``httpx.Client`` shared by the worker threads.
+
+    Every call the demo makes may be repeated safely (stock is set, not added; an order carries its
+    Idempotency-Key; a dispatch repeats its tracking number; cancelling twice is harmless), so a 5xx
+    or a transport error is retried a few times, and counted for the summary.
+    """
+
+    RETRIES = 3
+
+    def __init__(self, base_url: str) -> None:
+        limits = httpx.Limits(max_connections=2 * WORKERS, max_keepalive_connections=2 * WORKERS)
+        self.http = httpx.Client(base_url=base_url, timeout=30, limits=limits)
+        self.retried: Counter[str] = Counter()  # "GET /orders/{id}: 502" -> times
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    @staticmethod
+    def _h(key: str) -> dict[str, str]:
+        return {"x-api-key": key}
+
+    def _send(self, method: str, url: str, route: str, expect: Callable[[Any], bool] | None = None,
+              **kwargs: Any) -> httpx.Response:
+        """Send, retrying 5xx, transport errors, "in flight" and answers about another resource (``expect``
+        says whether a 2xx body is about the one asked for)."""
+        for attempt in range(self.RETRIES + 1):
+            last = attempt == self.RETRIES
+            try:
+                r = self.http.request(method, url, **kwargs)
+            except httpx.TransportError as e:
+                if last:
+                    raise
+                problem = type(e).__name__
+            else:
+                if r.status_code >= 500:
+                    problem = str(r.status_code)
+                elif r.status_code == 409 and "in flight" in r.text.lower():  # the same key, still running
+                    problem = "409 in flight"
+                elif r.is_success and expect is not None and not expect(r.json()):
+                    problem = "answered about another resource"
+                else:
+                    return r
+                if last:
+                    return r
+            with self._lock:
+                self.retried[f"{method} {route}: {problem}"] += 1
+            time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def put_stock(self, sku: str, node: str, on_hand: int) -> None:
+        r = self._send("PUT", f"/inventory/{sku}/nodes/{node}", "/inventory/{sku}/nodes/{node_id}",
+                       expect=lambda b: (b.get("sku"), b.get("node_id"), b.get("on_hand")) == (sku, node, on_hand),
+                       json={"on_hand": on_hand}, headers=self._h(KEYS["agent"]))
+        _ok(r, f"set stock of {sku} in {node}")
+
+    def stock(self, sku: str) -> dict[str, int]:
+        r = self._send("GET", f"/inventory/{sku}", "/inventory/{sku}", expect=lambda b: b.get("sku") == sku,
+                       headers=self._h(KEYS["agent"]))
+        return {n["node_id"]: n["on_hand"] for n in _ok(r, f"read stock of {sku}")["nodes"]}
+
+    def quote(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+        return dict(_ok(self._send("POST", "/orders/quote", "/orders/quote", json=body, headers=self._h(key)), "quote"))
+
+    def place(self, body: dict[str, Any], key: str, idempotency_key: str) -> dict[str, Any]:
+        ours = body["channel_order_id"]
+        r = self._send("POST", "/orders", "/orders", expect=lambda b: b.get("channel_order_id") == ours,
+                       json=body, headers={**self._h(key), "Idempotency-Key": idempotency_key})
+        order = dict(_ok(r, "place order"))
+        if order.get("channel_order_id") != ours:
+            raise ApiError(f"place order {ours}: the stack kept answering with order {order.get('channel_order_id')}")
+        return order
+
+    def cancel(self, order_id: str, key: str) -> httpx.Response:
+        return self._send("POST", f"/orders/{order_id}/cancel", "/orders/{id}/cancel",
+                          expect=lambda b: b.get("order_id") == order_id, json={"reason": "CUSTOMER"},
+                          headers=self._h(key))
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        r = self._send("GET", f"/orders/{order_id}", "/orders/{id}", expect=lambda b: b.get("order_id") == order_id,
+                       headers=self._h(KEYS["agent"]))
+        view = dict(_ok(r, f"read order {order_id}"))
+        if view.get("order_id") != order_id:
+            raise ApiError(f"read order {order_id}: the stack kept answering about {view.get('order_id')}")
+        return view
+
+    def requested(self, key: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"status": "REQUESTED", "limit": 100, **({"next_token": token} if token else {})}
+            page = _ok(self._send("GET", "/shipments", "/shipments", params=params, headers=self._h(key)),
+                       "list shipments")
+            found += page["shipments"]
+            token = page.get("next_token")
+            if not token:
+                return found
+
+    def dispatch(self, shipment_id: str, key: str, tracking: str) -> httpx.Response:
+        body = {"carrier": "DHL", "tracking_number": tracking}
+        return self._send("POST", f"/shipments/{shipment_id}/dispatch", "/shipments/{id}/dispatch",
+                          expect=lambda b: b.get("shipment_id") == shipment_id, json=body, headers=self._h(key))
+
+    def wait_idle(self, timeout: float) -> bool | None:
+        """``POST /_local/settle``: True once the stack is idle, False if still busy after ``timeout``,
+        None if this stack has no such route."""
+        try:
+            r = self.http.post("/_local/settle", params={"timeout": timeout}, timeout=timeout + 15)
+        except httpx.TimeoutException:
+            return False
+        if r.status_code in (404, 405):
+            return None
+        return r.status_code == 200 and bool(r.json().get("idle"))
+
+    def outbox(self) -> dict[str, Any]:
+        return dict(_ok(self._send("GET", "/_local/outbox", "/_local/outbox"), "read the outbox"))
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+def _ok(r: httpx.Response, what: str) -> Any:
+    if r.is_success:
+        return r.json()
+    try:
+        problem = r.json()
+        detail = problem.get("detail") or problem.get("title")
+        if problem.get("errors"):
+            detail = f"{detail} {problem['errors']}"
+    except ValueError:
+        detail = r.text[:200]
+    raise ApiError(f"{what}: {r.status_code} {detail}")
+
+
+def tracking_number(shipment_id: str) -> str:
+    """A DHL-style 20-digit number, the same for the same shipment (so a repeated dispatch is harmless)."""
+    return f"00340434{zlib.crc32(shipment_id.encode()):012d}"
+
+
+# --------------------------------------------------------------------------------------------- the demo
+
+
+@dataclass
+class Run:
+    api: Api
+    pool: ThreadPoolExecutor
+    progress: Progress
+    timeout: float
+    placed: list[Placed] = field(default_factory=list)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dispatch_results: Counter[str] = field(default_factory=Counter)
+    stragglers: dict[str, str] = field(default_factory=dict)  # order id -> status when we stopped waiting
+    can_settle: bool = True  # the stack serves /_local/settle
+
+    def each(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        return list(self.pool.map(fn, items))
+
+    @property
+    def order_ids(self) -> list[str]:
+        return [p.order_id for p in self.placed if p.order_id]
+
+    def wait(self) -> bool:
+        """Give the stack time to work: until it is idle (at most a few seconds) where it can tell,
+        else a pause. True if the stack said it is idle."""
+        if self.can_settle:
+            idle = self.api.wait_idle(IDLE_WAIT_SECONDS)
+            if idle is not None:
+                return idle
+            self.can_settle = False
+        time.sleep(POLL_SECONDS)
+        return False
+
+    def statuses(self, order_ids: Iterable[str]) -> dict[str, str]:
+        """Read the orders (by id: the agent's order list is far slower on the local stack)."""
+        wanted = list(order_ids)
+        self.refresh(wanted)
+        return {oid: self.views[oid]["status"] for oid in wanted}
+
+    def refresh(self, order_ids: Iterable[str]) -> None:
+        for view in self.each(self.api.order, list(order_ids)):
+            self.views[view["order_id"]] = view
+
+
+def stock_up(run: Run, levels: dict[tuple[str, str], int]) -> None:
+    run.progress.phase("stock", len(levels))
+
+    def put(item: tuple[tuple[str, str], int]) -> None:
+        (sku, node), on_hand = item
+        run.api.put_stock(sku, node, on_hand)
+        run.progress.update(advance=1)
+
+    run.each(put, levels.items())
+    for _ in range(3):  # read it back: a stock level that did not stick would turn orders into backorders
+        skus = sorted({sku for sku, _ in levels})
+        actual = dict(zip(skus, run.each(run.api.stock, skus), strict=True))
+        wrong = {(sku, node): n for (sku, node), n in levels.items() if actual[sku].get(node) != n}
+        if not wrong:
+            break
+        run.progress.say(f"stock did not stick for {sorted(wrong)}: setting it again")
+        run.each(put, wrong.items())
+    run.progress.end(f"{len(CATALOGUE)} SKUs in {len({n for _, n in levels})} nodes")
+
+
+def place_orders(run: Run, planned: list[PlannedOrder], run_tag: str) -> None:
+    run.progress.phase("placing orders", len(planned))
+    failures: list[int] = []
+
+    def place(o: PlannedOrder) -> Placed:
+        result = Placed(o)
+        key = KEYS[o.channel]
+        try:  # the quote gives the total the card authorisation has to cover
+            totals = run.api.quote(o.body, key)["totals"]
+            body = {**o.body, "payment": {**o.body["payment"], "amount": totals["total"]}}
+            order = run.api.place(body, key, f"demo-{run_tag}-{o.n:04d}")
+            result.order_id = order["order_id"]
+        except (ApiError, httpx.HTTPError) as e:
+            result.error = str(e)
+            failures.append(o.n)  # list.append is atomic
+            run.progress.update(advance=1, note=f"{len(failures)} failed")
+            return result
+        if o.cancel:  # the customer changes their mind soon after
+            time.sleep(o.cancel_after)
+            r = run.api.cancel(order["order_id"], key)
+            result.cancel_result = ("cancelled" if r.status_code == 200 else "conflict" if r.status_code == 409
+                                    else f"failed: {r.status_code} {r.text[:120]}")
+        run.progress.update(advance=1)
+        return result
+
+    run.placed = run.each(place, planned)
+    for p in run.placed:
+        if p.error:
+            run.progress.say(f"order {p.planned.n} ({p.planned.channel}) not placed: {p.error}")
+    run.progress.end(f"{len(run.order_ids)} placed" + (f", {len(failures)} failed" if failures else ""))
+
+
+def dispatch_round(run: Run) -> int:
+    """The warehouse and the store each fetch their open requests and dispatch the demo's; how many."""
+    ours = set(run.order_ids)
+
+    def ship(item: tuple[str, dict[str, Any]]) -> str:
+        key, shipment = item
+        r = run.api.dispatch(shipment["shipment_id"], key, tracking_number(shipment["shipment_id"]))
+        return {200: "dispatched", 409: "conflict", 404: "not found"}.get(r.status_code, f"HTTP {r.status_code}")
+
+    todo = [(key, s) for key in NODE_KEYS.values() for s in run.api.requested(key) if s["order_id"] in ours]
+    results = run.each(ship, todo)
+    run.dispatch_results.update(results)
+    return len(results)
+
+
+def dispatch_all(run: Run) -> None:
+    """Play the warehouse and the store until no demo order has anything left to ship."""
+    ours = run.order_ids
+    run.progress.phase("dispatching", len(ours))
+    deadline = time.monotonic() + run.timeout
+    before: dict[str, str] = {}
+    quiet = 0  # rounds in a row in which the stack was idle and nothing changed
+    while True:
+        idle = run.wait()
+        shipped = dispatch_round(run)
+        statuses = run.statuses(ours)
+        pending = [oid for oid in ours if statuses[oid] not in NOTHING_TO_SHIP]
+        run.progress.update(len(ours) - len(pending), note=f"{run.dispatch_results['dispatched']} shipments")
+        quiet = quiet + 1 if idle and not shipped and statuses == before else 0
+        if not pending or quiet >= QUIET_ROUNDS or time.monotonic() > deadline:
+            break
+        before = statuses
+        if quiet:
+            time.sleep(POLL_SECONDS)  # e.g. a retry timer: give it a chance before calling the order stuck
+    run.progress.end(f"{run.dispatch_results['dispatched']} shipments dispatched"
+                     + (f", {len(pending)} orders not shipped" if pending else ""))
+
+
+def settle(run: Run) -> None:
+    """Wait until every order is COMPLETED, BACKORDERED or CANCELLED (the nodes keep dispatching meanwhile).
+
+    Stops early for orders that cannot get there: when the stack is idle and nothing changed (where it
+    serves ``/_local/settle``), or when only SHIPPED orders are left and none has changed for
+    ``STALL_SECONDS`` (a stack without the invoicing step leaves them SHIPPED); else after the timeout.
+    """
+    ours = run.order_ids
+    run.progress.phase("settling", len(ours))
+    deadline = time.monotonic() + run.timeout
+    last_change, before = time.monotonic(), run.statuses(ours)
+    quiet = 0
+    while True:
+        pending = [oid for oid in ours if before[oid] not in SETTLED]
+        run.progress.update(len(ours) - len(pending))
+        if not pending:
+            break
+        idle = run.wait()
+        shipped = dispatch_round(run) if any(before[oid] not in NOTHING_TO_SHIP for oid in pending) else 0
+        statuses = run.statuses(ours)
+        now = time.monotonic()
+        if statuses != before or shipped:
+            last_change = now
+        quiet = quiet + 1 if idle and not shipped and statuses == before else 0
+        stalled = now - last_change > STALL_SECONDS and all(statuses[oid] == "SHIPPED" for oid in pending)
+        before = statuses
+        if quiet >= QUIET_ROUNDS or stalled or now > deadline:
+            pending = [oid for oid in ours if before[oid] not in SETTLED]
+            break
+        if quiet:
+            time.sleep(POLL_SECONDS)
+    run.stragglers = {oid: before[oid] for oid in pending}
+    run.progress.update(len(ours) - len(pending))
+    run.progress.end(f"{len(pending)} not settled" if pending else "all settled")
+    run.refresh(ours)  # the full views, for the summary
+
+
+# --------------------------------------------------------------------------------------------- summary
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01')):,.2f}"
+
+
+def summarise(run: Run, outbox: dict[str, Any], *, seed: int, requested: int, seconds: float, base_url: str
+              ) -> dict[str, Any]:
+    ours = set(run.order_ids)
+    views = [run.views[oid] for oid in run.order_ids]
+    statuses = Counter(v["status"] for v in views)
+    shipments = [s for v in views for s in v.get("shipments") or []]
+    invoices = [i for v in views for i in v.get("invoices") or [] if i.get("kind", "invoice") == "invoice"]
+    credit_notes = [i for v in views for i in v.get("invoices") or [] if i.get("kind") == "credit_note"]
+    captured: dict[str, Decimal] = defaultdict(Decimal)
+    for inv in invoices:
+        if inv.get("payment_status") == "CAPTURED":
+            captured[inv.get("currency") or "EUR"] += Decimal(inv.get("total") or inv.get("gross") or "0")
+    completed = [v for v in views if v["status"] == "COMPLETED"]
+    mismatched = [v["order_id"] for v in completed
+                  if sum((Decimal(i.get("total") or i.get("gross") or "0") for i in v.get("invoices") or []
+                          if i.get("kind", "invoice") == "invoice"), Decimal(0)) != Decimal(v["totals"]["total"])]
+    emails = [m for m in outbox.get("emails", []) if m.get("order_id") in ours]
+    sms = [m for m in outbox.get("sms", []) if m.get("order_id") in ours]
+    cancels = Counter(p.cancel_result for p in run.placed if p.cancel_result)
+    return {
+        "seed": seed,
+        "base_url": base_url,
+        "mail_url": f"{base_url}/_local/mail",
+        "run_time_seconds": round(seconds, 1),
+        "orders": {
+            "requested": requested,
+            "placed": len(ours),
+            "failed": [{"n": p.planned.n, "channel": p.planned.channel, "error": p.error}
+                       for p in run.placed if p.error],
+            "by_channel": dict(Counter(p.planned.channel for p in run.placed if p.order_id)),
+            "by_status": dict(statuses.most_common()),
+            "not_settled": dict(run.stragglers),
+        },
+        "cancellations": {"requested": sum(cancels.values()), "cancelled": cancels["cancelled"],
+                          "too_late": cancels["conflict"],
+                          "failed": sum(v for k, v in cancels.items() if k.startswith("failed"))},
+        "shipments": {"total": len(shipments),
+                      "dispatched": sum(s["status"] == "DISPATCHED" for s in shipments),
+                      "cancelled": sum(s["status"] == "CANCELLED" for s in shipments),
+                      "open": sum(s["status"] == "REQUESTED" for s in shipments),
+                      "dispatch_calls": dict(run.dispatch_results)},
+        "notices": {"emails": len(emails), "sms": len(sms),
+                    "emails_by_kind": dict(Counter(m.get("kind") for m in emails).most_common()),
+                    "sms_by_kind": dict(Counter(m.get("kind") for m in sms).most_common())},
+        "api_errors_retried": dict(run.api.retried.most_common()),
+        "invoices": {"issued": len(invoices), "credit_notes": len(credit_notes),
+                     "by_payment_status": dict(Counter(i.get("payment_status") for i in invoices).most_common()),
+                     "captured_revenue": {cur: str(amount) for cur, amount in sorted(captured.items())},
+                     "completed_orders": len(completed),
+                     "completed_orders_matching_totals": len(completed) - len(mismatched),
+                     "mismatched_orders": mismatched},
+    }
+
+
+def render(summary: dict[str, Any], *, stream: TextIO, mail_hint: str = "") -> str:
+    ok, bad, rule = ("✓", "✗", "─") if _encodes(stream, "✓✗─") else ("OK", "MISMATCH", "-")
+    rows: list[tuple[str, str]] = []
+
+    def section(title: str) -> None:
+        rows.append((title, ""))
+
+    def row(label: str, value: object, indent: int = 1) -> None:
+        rows.append(("  " * indent + label, str(value)))
+
+    o, c, s, n, i = (summary[k] for k in ("orders", "cancellations", "shipments", "notices", "invoices"))
+    section("Orders")
+    channels = ", ".join(f"{k} {v}" for k, v in sorted(o["by_channel"].items()))
+    row("placed", f"{o['placed']} of {o['requested']}" + (f"  ({channels})" if channels else ""))
+    for status, count in o["by_status"].items():
+        row(status, count, 2)
+    if o["failed"]:
+        row("not placed", len(o["failed"]))
+    if c["requested"]:
+        row("cancel requests", f"{c['requested']}  ({c['cancelled']} cancelled, {c['too_late']} too late"
+            + (f", {c['failed']} failed" if c["failed"] else "") + ")")
+    if o["not_settled"]:
+        by = Counter(o["not_settled"].values())
+        row("not settled in time", f"{len(o['not_settled'])}  (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")")
+    section("Shipments")
+    row("total", s["total"])
+    row("dispatched", s["dispatched"])
+    row("cancelled", s["cancelled"])
+    if s["open"]:
+        row("still requested", s["open"])
+    section("Notices sent")
+    row("emails", n["emails"])
+    for kind, count in n["emails_by_kind"].items():
+        row(str(kind), count, 2)
+    row("SMS", n["sms"])
+    for kind, count in n["sms_by_kind"].items():
+        row(str(kind), count, 2)
+    section("Invoices")
+    row("issued", i["issued"] if not i["credit_notes"] else f"{i['issued']} (+ {i['credit_notes']} credit notes)")
+    for status, count in i["by_payment_status"].items():
+        row(f"payment {status}", count, 2)
+    for currency, amount in (i["captured_revenue"] or {"EUR": "0"}).items():
+        row(f"captured revenue {currency}", _money(Decimal(amount)))
+    matching, completed = i["completed_orders_matching_totals"], i["completed_orders"]
+    row("invoices = order totals", f"{matching}/{completed} {ok if matching == completed else bad}")
+    if summary["api_errors_retried"]:
+        section("Retried API calls")
+        for call, count in summary["api_errors_retried"].items():
+            row(call, count)
+    rows.append(("Run time", f"{summary['run_time_seconds']:.1f} s"))
+    rows.append(("Mail", summary["mail_url"] + mail_hint))
+
+    width = max(len(label) for label, _ in rows) + 2
+    title = f"OMS demo: {o['requested']} orders, seed {summary['seed']}, {summary['base_url']}"
+    lines = [title, rule * max(len(title), width + 24)]
+    lines += [f"{label:<{width}}{value}".rstrip() for label, value in rows]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def demo(args: argparse.Namespace, base_url: str, progress: Progress, started: float) -> dict[str, Any]:
+    run_tag = uuid.uuid4().hex[:6].upper()
+    planned = plan_orders(args.orders, args.seed, run_tag)
+    api = Api(base_url)
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="demo")
+    run = Run(api, pool, progress, args.timeout)
+    try:
+        _ok(api.http.get("/health"), f"no OMS at {base_url}")
+        stock_up(run, stock_plan(planned))
+        place_orders(run, planned, run_tag)
+        dispatch_all(run)
+        settle(run)
+        outbox = api.outbox()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        api.close()
+    return summarise(run, outbox, seed=args.seed, requested=args.orders, seconds=time.monotonic() - started,
+                     base_url=base_url)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m localcloud.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=50, help="how many orders to place (default 50)")
+    parser.add_argument("--port", type=int, default=0, help="port for the stack the demo starts (0: a free one)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the demo's randomness (default 7)")
+    parser.add_argument("--url", help="use the OMS already running here instead of starting one")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the stack the demo started serving after the summary (its mail page), until Ctrl-C")
+    parser.add_argument("--json", metavar="PATH", help="also write the summary as JSON here")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for dispatching and for settling, each (default 120)")
+    args = parser.parse_args(argv)
+    if args.orders < 0:
+        parser.error("--orders must be >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    progress = Progress()
+    stack: LocalStack | None = None
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops the stack too
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if args.url:
+            base_url = args.url.rstrip("/")
+        else:
+            stack = LocalStack(args.port)
+            progress.phase("starting stack")
+            try:
+                base_url = stack.start()
+            except RuntimeError as e:
+                progress.end("failed")
+                print(e, file=sys.stderr)
+                return 2
+            progress.end(base_url)
+        try:
+            summary = demo(args, base_url, progress, started)
+        except (ApiError, httpx.HTTPError) as e:
+            progress.end("failed")
+            print(f"demo stopped: {type(e).__name__}: {e}", file=sys.stderr)
+            if stack is not None:
+                print("the stack's last log lines:\n" + stack.tail(), file=sys.stderr)
+            return 1
+        progress.close()
+        mail_hint = "" if stack is None or args.keep else "  (served while the stack runs: try --keep)"
+        print(render(summary, stream=sys.stdout, mail_hint=mail_hint), flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+        failed = bool(summary["orders"]["failed"] or summary["invoices"]["mismatched_orders"])
+        if args.keep and stack is not None:
+            print(f"\nThe stack keeps serving at {base_url}; its mail: {base_url}/_local/mail. Ctrl-C to stop.",
+                  flush=True)
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                print("stopping the stack", file=sys.stderr)
+        return 1 if failed else 0
+    except KeyboardInterrupt:
+        progress.close()
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+        if stack is not None:
+            stack.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

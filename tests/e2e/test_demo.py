@@ -1,0 +1,39 @@
+"""`make demo` (localcloud/demo.py) against the e2e tier's running stack: a few orders placed, shipped and
+summarised. Robust to how far the order gets after dispatch (invoicing), so it asserts no COMPLETED counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from localcloud import demo
+
+
+def test_demo_places_ships_and_summarises_its_orders(stack: str, tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    code = demo.main(["--url", stack, "--orders", "6", "--seed", "7", "--json", str(out), "--timeout", "90"])
+    summary = json.loads(out.read_text())
+    assert code == 0, summary
+    orders = summary["orders"]
+    assert orders["placed"] == 6 and not orders["failed"]
+    assert sum(orders["by_status"].values()) == 6  # every order accounted for
+    assert summary["notices"]["emails"] > 0
+    assert summary["shipments"]["dispatched"] > 0
+    assert summary["mail_url"] == f"{stack}/_local/mail"
+
+
+def test_the_same_seed_plans_the_same_orders() -> None:
+    first, again = demo.plan_orders(50, 7, "RUN1"), demo.plan_orders(50, 7, "RUN2")
+    assert [o.body["lines"] for o in first] == [o.body["lines"] for o in again]
+    assert [o.cancel for o in first] == [o.cancel for o in again] and sum(o.cancel for o in first) == 5
+    assert first[0].body["channel_order_id"] != again[0].body["channel_order_id"]  # a rerun needs new ids
+    assert {o.channel for o in first} == {"webshop", "marketplace"}
+    assert {o.body["shipping_address"]["country"] for o in first} == {"DE", "AT", "NL"}
+    assert {o.body["customer"]["locale"] for o in first} == {"en-GB", "de-DE"}
+    # stock covers the demand, except for the scarce SKU: some orders will be backordered
+    levels = demo.stock_plan(first)
+    assert set(levels) <= {(p.sku, n) for p in demo.CATALOGUE for n in p.nodes}
+    for product in demo.CATALOGUE:
+        demand = sum(line["quantity"] for o in first for line in o.body["lines"] if line["sku"] == product.sku)
+        stock = sum(units for (sku, _), units in levels.items() if sku == product.sku)
+        assert (stock < demand) == product.scarce, product.sku
