@@ -759,8 +759,8 @@ def summarise(run: Run, outbox: dict[str, Any], *, seed: int, requested: int, se
 
 
 def render(summary: dict[str, Any], *, stream: TextIO, mail_hint: str = "") -> str:
-    ok, bad, rule = ("✓", "✗", "─") if _encodes(stream, "✓✗─") else ("OK", "MISMATCH", "-")
-    rows: list[tuple[str, str]] = []
+    ok, bad, rule, times = ("✓", "✗", "─", "×") if _encodes(stream, "✓✗─×") else ("OK", "MISMATCH", "-", "x")
+    rows: list[tuple[str, str | None]] = []
 
     def section(title: str) -> None:
         rows.append((title, ""))
@@ -802,18 +802,18 @@ def render(summary: dict[str, Any], *, stream: TextIO, mail_hint: str = "") -> s
     for currency, amount in (i["captured_revenue"] or {"EUR": "0"}).items():
         row(f"captured revenue {currency}", _money(Decimal(amount)))
     matching, completed = i["completed_orders_matching_totals"], i["completed_orders"]
-    row("invoices = order totals", f"{matching}/{completed} {ok if matching == completed else bad}")
+    row("invoices = order totals:", f"{matching}/{completed} {ok if matching == completed else bad}")
     if summary["api_errors_retried"]:
         section("Retried API calls")
         for call, count in summary["api_errors_retried"].items():
-            row(call, count)
+            rows.append((f"  {count}{times} {call}", None))  # a line of its own, outside the columns
     rows.append(("Run time", f"{summary['run_time_seconds']:.1f} s"))
     rows.append(("Mail", summary["mail_url"] + mail_hint))
 
-    width = max(len(label) for label, _ in rows) + 2
+    width = max(len(label) for label, value in rows if value is not None) + 2
     title = f"OMS demo: {o['requested']} orders, seed {summary['seed']}, {summary['base_url']}"
     lines = [title, rule * max(len(title), width + 24)]
-    lines += [f"{label:<{width}}{value}".rstrip() for label, value in rows]
+    lines += [label if value is None else f"{label:<{width}}{value}".rstrip() for label, value in rows]
     return "\n".join(lines)
 
 

@@ -224,8 +224,29 @@ def _error_payload(exc: BaseException, error_type: str, request_id: str) -> str:
     )
 
 
+_environments: dict[str, threading.Lock] = {}
+_environments_lock = threading.Lock()
+
+
+def _environment_of(function_name: str) -> threading.Lock:
+    """One execution environment per function: its invocations run one at a time.
+
+    On AWS each environment serves one invocation at a time, so a handler may keep per-request
+    state in module globals (Powertools' event resolvers keep ``current_event`` on the module's
+    ``app``; batch processors keep their records). In one local process such state is shared
+    by every thread, so two concurrent invocations of one function would read each other's
+    event; different functions still run concurrently."""
+    with _environments_lock:
+        return _environments.setdefault(function_name, threading.Lock())
+
+
 def run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
     """Call the handler of ``fn`` with ``event``: (JSON payload, function error?)."""
+    with _environment_of(fn.function_name):
+        return _run(fn, event)
+
+
+def _run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
     request_id = str(uuid.uuid4())
     INVOCATIONS.enter()
     started = time.monotonic()

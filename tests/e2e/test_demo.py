@@ -3,6 +3,7 @@ summarised. Robust to how far the order gets after dispatch (invoicing), so it a
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -37,3 +38,29 @@ def test_the_same_seed_plans_the_same_orders() -> None:
         demand = sum(line["quantity"] for o in first for line in o.body["lines"] if line["sku"] == product.sku)
         stock = sum(units for (sku, _), units in levels.items() if sku == product.sku)
         assert (stock < demand) == product.scarce, product.sku
+
+
+def test_the_summary_table_reads_well_without_unicode() -> None:
+    summary = {
+        "seed": 7, "base_url": "http://127.0.0.1:1", "mail_url": "http://127.0.0.1:1/_local/mail",
+        "run_time_seconds": 12.3,
+        "orders": {"requested": 3, "placed": 3, "failed": [], "by_channel": {"webshop": 2, "marketplace": 1},
+                   "by_status": {"COMPLETED": 2, "SHIPPED": 1}, "not_settled": {"ord_1": "SHIPPED"}},
+        "cancellations": {"requested": 0, "cancelled": 0, "too_late": 0, "failed": 0},
+        "shipments": {"total": 3, "dispatched": 3, "cancelled": 0, "open": 0, "dispatch_calls": {}},
+        "notices": {"emails": 5, "sms": 2, "emails_by_kind": {"order_confirmed": 3}, "sms_by_kind": {}},
+        "api_errors_retried": {"GET /orders/{id}: 502": 1},
+        "invoices": {"issued": 2, "credit_notes": 0, "by_payment_status": {"CAPTURED": 2},
+                     "captured_revenue": {"EUR": "1234.5"}, "completed_orders": 2,
+                     "completed_orders_matching_totals": 2, "mismatched_orders": []},
+    }
+
+    class Ascii(io.StringIO):
+        encoding = "ascii"
+
+    table = demo.render(summary, stream=Ascii())
+    table.encode("ascii")
+    assert "invoices = order totals: 2/2 OK" in " ".join(table.split())
+    assert "captured revenue EUR 1,234.50" in " ".join(table.split())
+    assert "not settled in time 1 (SHIPPED 1)" in " ".join(table.split())
+    assert "1x GET /orders/{id}: 502" in table

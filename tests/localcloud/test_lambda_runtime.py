@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -102,3 +103,27 @@ def test_two_invocations_are_in_flight_at_once(aws: None) -> None:
     assert results == {"left": ("left", None), "right": ("right", None)}
     left, right = (INVOCATIONS.snapshot(n)[0] for n in ("left", "right"))
     assert left.started < right.ended and right.started < left.ended
+
+
+def test_invocations_of_one_function_never_share_its_module_state(aws: None) -> None:
+    # Given a handler that keeps the current event in a module global while it works, as
+    # Powertools' resolvers do with `app.current_event`
+    create_function("resolver")
+    current: dict[str, Any] = {}
+
+    def remember(event: Any, context: Any) -> Any:
+        current["event"] = event
+        time.sleep(0.02)  # another invocation would overwrite it meanwhile
+        return current["event"]
+
+    probe.BEHAVIOURS["resolver"] = remember
+    results: dict[int, Any] = {}
+    threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, invoke("resolver", {"n": n})))
+               for n in range(8)]
+    # When eight callers invoke it at once
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then every caller gets the answer to its own event (one environment: one at a time)
+    assert results == {n: ({"n": n}, None) for n in range(8)}
