@@ -832,6 +832,9 @@ def demo(args: argparse.Namespace, base_url: str, progress: Progress, started: f
         place_orders(run, planned, run_tag)
         dispatch_all(run)
         settle(run)
+        # the orders are settled; notices of the last dispatches may still be on their way
+        if run.can_settle:
+            api.wait_idle(IDLE_WAIT_SECONDS * 6)
         outbox = api.outbox()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
