@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.core.errors import Forbidden, NotFound
 from functions.core.events import utc_now
@@ -13,8 +13,10 @@ from functions.core.principal import Principal
 from functions.core.promise import promised_delivery
 from functions.core.sourcing import Demand, Node, plan
 
-from .models import AvailabilityIn
 from .ports import StockLevel, StockStore
+
+if TYPE_CHECKING:  # the API models (pydantic) load only where the API runs
+    from .models import AvailabilityIn
 
 
 def level_view(level: StockLevel) -> dict[str, Any]:

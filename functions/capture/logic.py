@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from functions.core.events import DomainEvent, utc_now
@@ -32,8 +32,10 @@ from functions.core.ports import EventPublisher
 from functions.core.pricing import LineInput, amount, price_order, wire_totals
 from functions.core.principal import Principal
 
-from .models import OrderIn
 from .ports import OrderStore, WorkflowClaims, WorkflowStarter
+
+if TYPE_CHECKING:  # the API models (pydantic) load only where the API runs
+    from .models import OrderIn
 
 SOURCE = "oms.capture"
 

@@ -10,7 +10,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore (every AWS call) is traced: by default the Tracer patches every library X-Ray
+# supports that it can import (httpx, requests, ...), which costs cold-start time for nothing.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 
 __all__ = ["MetricUnit", "logger", "metrics", "tracer"]
