@@ -88,9 +88,10 @@ def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_:
 # Units as on-demand bills them: a write 1 WRU per KB of the item (2 in a transaction), a read
 # 1 RRU per 4 KB strongly consistent (0.5 eventually), a Query by the total size it returns.
 # An update's item size is the size last seen for that key (reads and puts), else 1 KB. Index
-# writes are an upper bound: every write to an item with index keys is counted as rewriting
-# its (small, summary-only) index entries: 3 for an order header, 1 for shipments, invoices,
-# nodes and finance flags. moto reports no consumed capacity, hence the estimate.
+# writes: a put of an item with index keys, or an update that changes what the indexes hold
+# (the projected ``summary`` or a GSI key), rewrites its small summary-only index entries: 3 for
+# an order header, 1 for shipments, invoices, nodes and finance flags; an update that leaves
+# them alone writes no index. moto reports no consumed capacity, hence the estimate.
 
 def _size(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8
@@ -130,9 +131,16 @@ def _index_entries(key: tuple[str, str]) -> int:
     return 0
 
 
-def _write(key: tuple[str, str], size: int, *, transactional: bool) -> None:
+def _write(key: tuple[str, str], size: int, *, transactional: bool, indexed: bool = True) -> None:
     _capacity["write_units"] += math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
-    _capacity["index_write_units"] += _index_entries(key)
+    if indexed:
+        _capacity["index_write_units"] += _index_entries(key)
+
+
+def _touches_indexes(op: dict[str, Any]) -> bool:
+    names = " ".join(str(v) for v in (op.get("ExpressionAttributeNames") or {}).values())
+    text = f"{op.get('UpdateExpression', '')} {names}"
+    return "summary" in text or "GSI" in text
 
 
 def _dynamodb_writes(operation: str, params: dict[str, Any]) -> None:
@@ -142,7 +150,8 @@ def _dynamodb_writes(operation: str, params: dict[str, Any]) -> None:
         _write(key, _sizes[key], transactional=False)
     elif operation in ("UpdateItem", "DeleteItem"):
         key = _key(params.get("Key", {}))
-        _write(key, _sizes.get(key, 1024), transactional=False)
+        _write(key, _sizes.get(key, 1024), transactional=False,
+               indexed=operation == "DeleteItem" or _touches_indexes(params))
     elif operation == "TransactWriteItems":
         for action in params.get("TransactItems", []):
             kind, op = next(iter(action.items()))
@@ -154,7 +163,8 @@ def _dynamodb_writes(operation: str, params: dict[str, Any]) -> None:
             if kind == "ConditionCheck":
                 _capacity["read_units"] += 2 * math.ceil(_sizes.get(key, 1024) / 4096)
             else:
-                _write(key, _sizes.get(key, 1024), transactional=True)
+                _write(key, _sizes.get(key, 1024), transactional=True,
+                       indexed=kind != "Update" or _touches_indexes(op))
 
 
 def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
