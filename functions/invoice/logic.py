@@ -97,7 +97,7 @@ class InvoiceService:
         result = "already"
         if invoice.payment_status not in SETTLED:
             result = self._settle(order, invoice)
-        completed = self._complete(order_id)
+        completed = self._complete(order)
         return {"order_id": order_id, "invoice_number": invoice_number, "payment": result, "completed": completed}
 
     def _settle(self, order: Order, invoice: Invoice) -> str:
@@ -121,18 +121,21 @@ class InvoiceService:
         self.store.settle(invoice, PaymentStatus.CAPTURED, capture.reference, at, entry)
         return "captured"
 
-    def _complete(self, order_id: str) -> bool:
-        order = self._order(order_id)
+    def _complete(self, order: Order) -> bool:
+        """COMPLETED if every shipment's invoice is settled now. No second read: the write's
+        condition (status SHIPPED and the settled count) is the check, so concurrent settles of
+        an order's shipments complete it exactly once, whichever is last."""
         if order.status == OrderStatus.COMPLETED:
             return True
+        if order.status != OrderStatus.SHIPPED:
+            return False  # a shipment still to dispatch: its own run completes the order
+        # Attempted even if another shipment looks unsettled in what was read: the run whose
+        # settle lands last always finds every invoice settled when its write is checked.
         shipments = billed_shipments(order)
-        settled = [i for i in order.invoices if i.payment_status in SETTLED]
-        if order.status != OrderStatus.SHIPPED or len(settled) < len(shipments):
-            return False
-        total = sum((i.gross for i in order.invoices), Decimal(0))
+        # What was read may predate another shipment's invoice: the detail says only what the
+        # completion guarantees (every shipment invoiced, the invoices summing to the total).
         entry = TimelineEntry(at=self.clock(), event="OrderCompleted", detail={
-            "invoices": [i.invoice_number for i in order.invoices], "invoiced": _money(order, total),
-            "currency": order.currency})
+            "invoices": len(shipments), "invoiced": _money(order, order.totals.total), "currency": order.currency})
         return self.store.complete(order, len(shipments), entry)
 
     # -- FlagForFinance ----------------------------------------------------------------------

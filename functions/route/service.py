@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from functions.core.adapters.order_table import OrderTable
-from functions.core.adapters.stock import StockReader
+from functions.core.adapters.stock import CachedNodes, StockReader
 from functions.core.settings import Settings, settings
 
 from .adapters.shipment_table import ShipmentTable
@@ -22,7 +22,7 @@ def fulfilment_service() -> FulfilmentService:
 
 @cache
 def _plan_service(s: Settings) -> PlanService:
-    return PlanService(orders=OrderTable(s.table_name), stock=StockReader(s.table_name))
+    return PlanService(orders=OrderTable(s.table_name), stock=CachedNodes(StockReader(s.table_name)))
 
 
 @cache

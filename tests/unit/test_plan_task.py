@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from functions.capture.logic import CaptureService
 from functions.core.orders import OrderStatus
@@ -36,3 +37,27 @@ def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None
     other = CaptureService(store=store).capture(
         body(channel_order_id="W-2", lines=[{"sku": "NONE", "quantity": 1, "unit_price": "1.00"}]), WEBSHOP)
     assert PlanService(orders=store, stock=Stock()).plan(other.order_id)["planned"] is False
+
+
+def test_the_node_network_is_read_once_a_minute_not_once_per_plan() -> None:
+    from functions.core.adapters.stock import CachedNodes
+
+    class Reader:
+        reads = 0
+
+        def nodes(self) -> list[Node]:
+            Reader.reads += 1
+            return [Node(node_id="DC-BERLIN", country="DE", priority=1)]
+
+        def levels(self, sku: str) -> list[Any]:
+            return []
+
+    now = [0.0]
+    cached = CachedNodes(Reader(), ttl=60.0, clock=lambda: now[0])
+    assert [n.node_id for n in cached.nodes()] == ["DC-BERLIN"]
+    now[0] = 59.9
+    cached.nodes()
+    assert Reader.reads == 1
+    now[0] = 60.0
+    cached.nodes()
+    assert Reader.reads == 2

@@ -86,3 +86,30 @@ class StockReader(TableAdapter):
                              KeyConditionExpression="PK = :pk AND begins_with(SK, :node)",
                              ExpressionAttributeValues={":pk": to_value(sku_pk(sku)), ":node": to_value("NODE#")})
         return [level_from_item(from_item(i)) for i in page.get("Items", [])]
+
+
+class CachedNodes:
+    """A stock reader whose node network is read at most once per ``ttl`` seconds per container.
+
+    Nodes change rarely (opening a store, a new cut-off) while every plan needs the network:
+    caching it saves one query per order. A stale network is harmless for correctness — the
+    reservation's conditions check the stock itself — and a change applies within ``ttl``."""
+
+    def __init__(self, reader: Any, ttl: float = 60.0, clock: Any = None) -> None:
+        import time
+
+        self._reader = reader
+        self._ttl = ttl
+        self._clock = clock or time.monotonic
+        self._cached: tuple[float, list[Node]] | None = None
+
+    def nodes(self) -> list[Node]:
+        now = self._clock()
+        if self._cached is None or now - self._cached[0] >= self._ttl:
+            self._cached = (now, self._reader.nodes())
+        return list(self._cached[1])
+
+    def levels(self, sku: str) -> list[StockLevel]:
+        levels: list[StockLevel] = self._reader.levels(sku)
+        return levels
+
