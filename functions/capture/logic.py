@@ -241,7 +241,7 @@ class WorkflowService:
         except Exception:
             self.claims.release_claim(order_id, name)
             raise
-        self.claims.confirm_start(order_id, name, arn)
+        # No second write for the ARN: AcceptOrder records the execution that took the order.
         # After the claim: a retry that finds the claim taken never publishes twice.
         self.publisher.publish([DomainEvent(name="OrderCaptured", source=SOURCE, data=summary,
                                             correlation_id=order_id)])

@@ -156,9 +156,6 @@ class FakeClaims:
         self.claims[order_id] = {"name": execution_name}
         return True
 
-    def confirm_start(self, order_id: str, execution_name: str, execution_arn: str) -> None:
-        self.claims[order_id]["arn"] = execution_arn
-
     def release_claim(self, order_id: str, execution_name: str) -> None:
         self.claims.pop(order_id, None)
         self.released.append(execution_name)

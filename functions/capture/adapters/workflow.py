@@ -38,15 +38,6 @@ class OrderWorkflowClaims(TableAdapter):
             raise
         return True
 
-    def confirm_start(self, order_id: str, execution_name: str, execution_arn: str) -> None:
-        self.db.update_item(
-            TableName=self.table, Key=self._key(order_id),
-            UpdateExpression="SET #w.execution_arn = :arn",
-            ConditionExpression="#w.execution_name = :n",
-            ExpressionAttributeNames={"#w": "workflow"},
-            ExpressionAttributeValues={":arn": to_value(execution_arn), ":n": to_value(execution_name)},
-        )
-
     def release_claim(self, order_id: str, execution_name: str) -> None:
         try:
             self.db.update_item(
