@@ -13,7 +13,7 @@ export UV_LINK_MODE := copy
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install up demo test test-app test-infra lint synth openapi redrive deploy diff clean
+.PHONY: help install up demo bench test test-app test-infra lint synth openapi redrive deploy diff clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ up: install ## synthesize the local stack, deploy it into the embedded cloud, se
 
 demo: install ## start the local stack, place ~50 orders from two channels, play warehouse and store, print a summary (ORDERS=50, KEEP=1 keeps serving)
 	$(PY) -m localcloud.demo --orders $(or $(ORDERS),50) $(if $(KEEP),--keep --port $(PORT))
+
+bench: install ## performance and cost on the local cloud: bench/results.json, bench/results.png and a table (QUICK=1: a handful of orders)
+	$(PY) -m bench $(if $(QUICK),--quick)
 
 test: install ## every test tier: unit, local cloud, integration, end-to-end, infrastructure
 	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e

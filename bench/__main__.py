@@ -1,0 +1,166 @@
+"""``make bench``: performance and cost of the OMS on the local cloud, written to
+``bench/results.json`` (+ ``bench/results.png`` and a table on stdout).
+
+Every headline figure is a ratio or a count, so it holds on a noisy shared machine:
+
+- ``aws_requests_per_order`` and ``cost_per_1000_orders_usd`` (bench/cost.py): happy-path orders
+  (one shipment, card) counted by the local meter and priced with bench/prices.json;
+- ``capture_p99_over_transact_p99`` (bench/latency.py): POST /orders next to a raw
+  TransactWriteItems of the same items, interleaved, in the same run;
+- ``lifecycle_orders_per_s`` and ``lifecycle_scaling_4_over_1`` (bench/lifecycle.py): orders from
+  capture to COMPLETED with a simulated warehouse, at 1, 2 and 4 clients;
+- ``max_cold_start_over_boto3`` (bench/coldstart.py): each handler's first invocation in a fresh
+  interpreter next to a fresh interpreter's boto3 client and first call.
+
+``python -m bench [--quick] [--url URL] [--out bench/results.json]``; ``--quick`` runs a handful
+of orders (the smoke test's size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import coldstart, cost, latency, lifecycle
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {
+    "cost_per_1000_orders_usd": ("<=", 0.05),
+    "aws_requests_per_order": ("<=", 30),
+    "capture_p99_over_transact_p99": ("<=", 3.0),
+    "max_cold_start_over_boto3": ("<=", 2.0),
+}
+
+SIZES = {
+    "full": {"orders": 20, "latency_orders": 300, "orders_per_client": 10, "coldstart_repeats": 5},
+    "quick": {"orders": 3, "latency_orders": 20, "orders_per_client": 2, "coldstart_repeats": 1},
+}
+
+
+def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, Any]:
+    started = time.monotonic()
+    print("requests and cost per order …", file=log, flush=True)
+    figures = cost.measure(api_url, orders=size["orders"])
+    money = cost.cost_per_1000(figures)
+    print("capture latency …", file=log, flush=True)
+    capture = latency.capture_latency(api_url, orders=size["latency_orders"])
+    print("lifecycle throughput …", file=log, flush=True)
+    life = lifecycle.lifecycle_throughput(api_url, orders_per_client=size["orders_per_client"])
+    print("cold starts …", file=log, flush=True)
+    cold = coldstart.measure(api_url, repeats=size["coldstart_repeats"])
+    meter = figures.pop("meter")
+    results: dict[str, Any] = {
+        "cost_per_1000_orders_usd": money["cost_per_1000_orders_usd"],
+        "aws_requests_per_order": round(figures["aws_requests_per_order"], 2),
+        "capture_p99_over_transact_p99": round(capture["capture_p99_over_transact_p99"], 3),
+        "max_cold_start_over_boto3": round(cold["max_cold_start_over_boto3"], 3),
+        "lifecycle_orders_per_s": round(life["lifecycle_orders_per_s"], 3),
+        "lifecycle_scaling_4_over_1": round(life["lifecycle_scaling_4_over_1"], 3),
+    }
+    results["targets"] = {key: {"target": f"{op} {limit}", "value": results[key],
+                                "met": results[key] <= limit}
+                          for key, (op, limit) in TARGETS.items()}
+    results.update({
+        "sizes": size, "seconds": round(time.monotonic() - started, 1),
+        "cost": money, "per_order": figures, "meter_totals": meter,
+        "capture_latency": capture, "lifecycle": life, "cold_start": cold,
+    })
+    return results
+
+
+def render(results: dict[str, Any]) -> str:
+    rows = [("figure", "value", "target", "")]
+    for key in ("cost_per_1000_orders_usd", "aws_requests_per_order", "capture_p99_over_transact_p99",
+                "max_cold_start_over_boto3", "lifecycle_orders_per_s", "lifecycle_scaling_4_over_1"):
+        target = results["targets"].get(key)
+        rows.append((key, str(results[key]), target["target"] if target else "",
+                     ("met" if target["met"] else "MISSED") if target else ""))
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)) for row in rows]
+    money = results["cost"]
+    lines += ["", f"cost per 1,000 orders (list prices {money['prices']['region']}, {money['prices']['date']}):"]
+    lines += [f"  {item:<18} ${value:.5f}" for item, value in sorted(money["items"].items(), key=lambda kv: -kv[1])]
+    lines += [f"  {'total':<18} ${money['cost_per_1000_orders_usd']:.5f}  "
+              f"(dispatch email alone: ${money['dispatch_email_per_1000_usd']:.2f}; "
+              f"with Standard workflows: ${money['standard_workflows_cost_per_1000_orders_usd']:.5f})",
+              f"  beside (excluded): X-Ray ${money['beside_excluded']['xray']:.4f}, "
+              f"CloudWatch Logs ≈ ${money['beside_excluded']['cloudwatch_logs']:.4f}; email and SMS fees excluded",
+              "", "AWS requests per order by service:"]
+    lines += [f"  {svc:<10} {n:.2f}" for svc, n in results["per_order"]["aws_requests_by_service"].items()]
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    money = results["cost"]
+    items = sorted(money["items"].items(), key=lambda kv: -kv[1])
+    ax = axes[0][0]
+    ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.axvline(0.05, color="green", linestyle="--", label="target: total 0.05 USD")
+    ax.set_title(f"USD per 1,000 orders: {money['cost_per_1000_orders_usd']:.3f} (dispatch email alone 0.10)")
+    ax.legend()
+    ax = axes[0][1]
+    services = results["per_order"]["aws_requests_by_service"]
+    ax.bar(list(services), list(services.values()))
+    ax.set_title(f"AWS requests per order: {results['aws_requests_per_order']} (target ≤ 30)")
+    ax = axes[1][0]
+    cold = results["cold_start"]["handlers"]
+    names = sorted(cold, key=lambda n: cold[n].get("over_baseline") or 0)
+    ax.barh([n.replace("oms-local-", "") for n in names], [cold[n].get("over_baseline") or 0 for n in names])
+    ax.axvline(2.0, color="red", linestyle="--", label="target 2× boto3")
+    ax.set_title("cold start / boto3 baseline")
+    ax.legend()
+    ax = axes[1][1]
+    cap = results["capture_latency"]
+    marks = ["p50", "p95", "p99"]
+    x = range(len(marks))
+    ax.bar([i - 0.2 for i in x], [cap["capture_ms"][m] for m in marks], width=0.4, label="POST /orders")
+    ax.bar([i + 0.2 for i in x], [cap["transact_ms"][m] for m in marks], width=0.4, label="raw TransactWriteItems")
+    ax.set_xticks(list(x), marks)
+    ax.set_ylabel("ms")
+    ax.set_title(f"capture p99 / transaction p99 = {results['capture_p99_over_transact_p99']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a running local stack (default: start one)")
+    parser.add_argument("--quick", action="store_true", help="a handful of orders (smoke test)")
+    parser.add_argument("--out", default=str(HERE / "results.json"))
+    args = parser.parse_args(argv)
+    size = SIZES["quick" if args.quick else "full"]
+    stack = None
+    if args.url:
+        api_url = args.url
+    else:
+        from localcloud.demo import LocalStack
+
+        stack = LocalStack()
+        api_url = stack.start()
+    try:
+        results = run(api_url, size)
+    finally:
+        if stack is not None:
+            stack.stop()
+    out = Path(args.out)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    chart(results, out.with_suffix(".png"))
+    print(render(results))
+    print(f"\nwritten: {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

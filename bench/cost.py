@@ -1,0 +1,131 @@
+"""AWS requests and cost per order, from the local stack's meter (``/_local/requests``).
+
+The happy path (one shipment, card payment) is run for ``orders`` orders; the meter counts what
+the project's functions, authorizer and workflow service integrations ask of AWS (botocore
+hook), Lambda invocations and their duration, API requests, estimated DynamoDB units and Step
+Functions transitions and duration. Each figure is divided by the number of orders, then priced
+with ``bench/prices.json``. Email and SMS fees are left out of the figure; X-Ray and CloudWatch
+Logs are estimated and shown beside it.
+
+What AWS also bills on the project's behalf: SQS polling and deletes by event source mappings
+(none on this path: orders arrive over HTTP; the intake queue's mapping polls only when it has
+messages — long polling of an empty queue is billed, about 3 requests per minute per mapping,
+a fixed cost not per order) and EventBridge deliveries (no rule on the bus yet). DynamoDB
+stream reads by Lambda are free.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
+AGENT, WEBSHOP, DC = "local-agent-key", "local-webshop-key", "local-dc-key"
+#: Bytes CloudWatch Logs ingests per invocation, roughly: START/END/REPORT lines, the
+#: Powertools cold-start/metric EMF line and one or two INFO lines.
+LOG_BYTES_PER_INVOCATION = 900
+
+
+def _order(sku: str) -> dict[str, Any]:
+    return {"channel_order_id": f"BENCH-{uuid.uuid4().hex[:12]}",
+            "customer": {"customer_id": "C-BENCH", "email": "bench@example.com", "phone": "+4915100000000",
+                         "locale": "en-GB"},
+            "currency": "EUR", "lines": [{"sku": sku, "quantity": 1, "unit_price": "10.00"}],
+            "shipping_address": {"name": "Bench", "line1": "Street 1", "city": "Berlin", "postal_code": "10117",
+                                 "country": "DE"},
+            "shipping_method": "standard",
+            "payment": {"method": "card", "authorization_id": "auth_bench", "amount": "17.73"}}
+
+
+def measure(api_url: str, *, orders: int = 20) -> dict[str, Any]:
+    """Run ``orders`` happy-path orders one after another and return the meter per order."""
+    with httpx.Client(base_url=api_url, timeout=60) as http:
+        sku = f"BENCH-{uuid.uuid4().hex[:8]}"
+        http.put(f"/inventory/{sku}/nodes/DC-BERLIN", json={"on_hand": orders * 2},
+                 headers={"x-api-key": AGENT}).raise_for_status()
+        http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
+        http.post("/_local/requests/reset").raise_for_status()
+        ids = []
+        for _ in range(orders):
+            r = http.post("/orders", json=_order(sku),
+                          headers={"x-api-key": WEBSHOP, "Idempotency-Key": uuid.uuid4().hex})
+            r.raise_for_status()
+            ids.append(r.json()["order_id"])
+            http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
+            requests = http.get("/shipments", params={"status": "REQUESTED", "limit": 100},
+                                headers={"x-api-key": DC}).json()["shipments"]
+            for shipment in [s for s in requests if s["order_id"] == ids[-1]]:
+                http.post(f"/shipments/{shipment['shipment_id']}/dispatch", headers={"x-api-key": DC},
+                          json={"carrier": "DHL", "tracking_number": f"TRK{uuid.uuid4().hex[:10]}"}
+                          ).raise_for_status()
+            http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
+        meter: dict[str, Any] = http.get("/_local/requests").json()
+        statuses = [http.get(f"/orders/{i}", headers={"x-api-key": AGENT}).json()["status"] for i in ids]
+    completed = statuses.count("COMPLETED")
+    return {"orders": orders, "completed": completed, "meter": meter, **per_order(meter, orders)}
+
+
+def per_order(meter: dict[str, Any], orders: int) -> dict[str, Any]:
+    calls = meter["aws_calls"]
+    workflows = meter["workflows"]
+    capacity = meter["dynamodb_capacity"]
+    return {
+        "aws_requests_per_order": calls["total"] / orders,
+        "aws_requests_by_service": {k: v / orders for k, v in sorted(calls["by_service"].items())},
+        "aws_requests_by_operation": {k: v / orders for k, v in sorted(calls["by_operation"].items())},
+        "lambda_invocations_per_order": meter["lambda_invocations"]["total"] / orders,
+        "lambda_billed_ms_per_order": meter["lambda_invocations"]["billed_ms_total"] / orders,
+        "api_requests_per_order": meter["api_requests"]["total"] / orders,
+        "dynamodb_per_order": {k: v / orders for k, v in capacity.items()},
+        "step_functions_per_order": {
+            name: {"executions": w["executions"] / orders, "state_transitions": w["state_transitions"] / orders,
+                   "duration_ms": w["duration_ms"] / orders} for name, w in sorted(workflows.items())},
+    }
+
+
+def cost_per_1000(figures: dict[str, Any], prices: dict[str, Any] = PRICES) -> dict[str, Any]:
+    """USD per 1,000 orders by item, for the design as built (Express) and with Standard."""
+    n = 1000
+    ops = figures["aws_requests_by_operation"]
+    ddb = figures["dynamodb_per_order"]
+    sfn = figures["step_functions_per_order"]
+    express = sum(w["executions"] * prices["sfn_express_request"]
+                  + w["executions"] * math.ceil(w["duration_ms"] / max(w["executions"], 1e-9) / 100) * 0.1
+                  * prices["sfn_express_memory_mb"] / 1024 * prices["sfn_express_gb_second"]
+                  for w in sfn.values()) * n
+    standard = sum(w["state_transitions"] * prices["sfn_standard_transition"] for w in sfn.values()) * n
+    items = {
+        "lambda_requests": figures["lambda_invocations_per_order"] * prices["lambda_request"] * n,
+        "lambda_duration": figures["lambda_billed_ms_per_order"] / 1000 * prices["lambda_memory_mb"] / 1024
+        * prices["lambda_gb_second_arm"] * n,
+        "api_gateway": figures["api_requests_per_order"] * prices["api_gateway_rest_request"] * n,
+        "dynamodb_writes": (ddb.get("write_units", 0) + ddb.get("index_write_units", 0))
+        * prices["dynamodb_write_unit"] * n,
+        "dynamodb_reads": ddb.get("read_units", 0) * prices["dynamodb_read_unit"] * n,
+        "step_functions": express,
+        "eventbridge": ops.get("events.PutEvents", 0) * prices["eventbridge_event"] * n,
+        "sqs": sum(v for k, v in ops.items() if k.startswith("sqs.")) * prices["sqs_request"] * n,
+        "sns_publish": 0.0,  # SMS only: its fee is excluded with the messages themselves
+    }
+    total = sum(items.values())
+    traces = figures["api_requests_per_order"] + sum(w["executions"] for w in sfn.values())
+    beside = {
+        "xray": traces * prices["xray_trace"] * n,
+        "cloudwatch_logs": figures["lambda_invocations_per_order"] * LOG_BYTES_PER_INVOCATION / 1e9
+        * prices["cloudwatch_logs_gb"] * n,
+        "emails_and_sms": "excluded",
+    }
+    return {
+        "prices": {"date": prices["date"], "region": prices["region"]},
+        "items": {k: round(v, 6) for k, v in items.items()},
+        "cost_per_1000_orders_usd": round(total, 6),
+        "standard_workflows_cost_per_1000_orders_usd": round(total - express + standard, 6),
+        "dispatch_email_per_1000_usd": prices["ses_email"] * n,
+        "over_dispatch_email": round(total / (prices["ses_email"] * n), 3),
+        "beside_excluded": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in beside.items()},
+    }
