@@ -18,7 +18,16 @@ How a level runs
 - ``orders_per_s`` = completed orders / wall time from the level's first ``POST /orders`` to its
   last ``COMPLETED`` seen. ``lifecycle_orders_per_s`` is the 1-client figure (one order at a
   time: the lifecycle's own speed, not a saturation figure); ``lifecycle_scaling_<c>_over_1``
-  relates the others to it.
+  relates the others to it. On the local stack more clients buy little: every function, the
+  moto server, the Step Functions interpreter and the stream pollers are threads of one Python
+  process, so together they get at most about one core (one interpreter lock), and the local
+  Lambda runtime gives each function one execution environment, so a function's invocations
+  (every client's captures and polls in the capture API function) queue behind each other. If
+  one order in flight already keeps the process busy, the ratio stays near 1 (and the extra
+  polling of more clients can push it below 1); on AWS neither limit exists.
+- ``table_items_at_start``: moto answers an index ``Query`` by scanning the whole table, so the
+  warehouse's ``GET /shipments`` polls (and every other index read) get slower with everything
+  the stack has ever stored; compare runs only at similar table sizes (a fresh stack is best).
 - Per-order latencies from the client side: ``captured_to_in_fulfillment_ms`` (``201`` of the
   capture until the first poll that sees ``IN_FULFILLMENT`` or later) and
   ``dispatched_to_completed_ms`` (the warehouse's ``200`` on dispatch until the first poll that
@@ -53,12 +62,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from bench.latency import order_body, percentiles, settle
+from bench.latency import dynamodb_client, order_body, percentiles, settle
 
 KEYS = {"webshop": "local-webshop-key", "dc": "local-dc-key", "agent": "local-agent-key"}
 NODE = "DC-BERLIN"
@@ -240,6 +249,7 @@ def _p50_p95(values: list[float]) -> dict[str, float]:
 
 def run_level(api_url: str, clients: int, orders_per_client: int, sku: str, run: str, *, poll_s: float,
               order_timeout_s: float) -> tuple[dict[str, Any], list[OrderRun]]:
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     warehouse = Warehouse(api_url, poll_s)
     warehouse.start()
     results: list[list[OrderRun]] = [[] for _ in range(clients)]
@@ -262,6 +272,7 @@ def run_level(api_url: str, clients: int, orders_per_client: int, sku: str, run:
     dispatched = warehouse.dispatched_at
     level = {
         "clients": clients,
+        "started_at": started_at,
         "orders": len(orders),
         "completed": len(done),
         "timeouts": sum(o.timed_out for o in orders),
@@ -348,6 +359,21 @@ def where_the_time_goes(used: dict[str, Any], orders: int, polling: dict[str, di
     }
 
 
+def table_items(api_url: str) -> int:
+    """How many items the local table holds (a ``Scan`` with ``Select=COUNT``). moto answers an
+    index ``Query`` by scanning the whole table, so on the local stack every index read (a node's
+    ``GET /shipments``, listings, …) costs in proportion to this."""
+    info = httpx.get(f"{api_url}/_local/info", timeout=30).json()
+    db = dynamodb_client(info)
+    count, kwargs = 0, {"TableName": info["table_name"], "Select": "COUNT"}
+    while True:
+        page = db.scan(**kwargs)
+        count += int(page["Count"])
+        if "LastEvaluatedKey" not in page:
+            return count
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def lifecycle_throughput(api_url: str, *, orders_per_client: int = 10, clients: tuple[int, ...] = (1, 2, 4),
                          poll_s: float = 0.05, order_timeout_s: float = 30.0,
                          calibration_polls: int = 20) -> dict[str, Any]:
@@ -362,6 +388,7 @@ def lifecycle_throughput(api_url: str, *, orders_per_client: int = 10, clients: 
     metered = 1 if 1 in clients else clients[0]
     levels: dict[str, dict[str, Any]] = {}
     where: dict[str, Any] = {}
+    items_at_start = table_items(api_url)
     with httpx.Client(base_url=api_url, timeout=30) as http:
         stock = max(10_000, 10 * orders_per_client * sum(clients))
         r = http.put(f"/inventory/{sku}/nodes/{NODE}", json={"on_hand": stock}, headers={"x-api-key": KEYS["agent"]})
@@ -388,6 +415,7 @@ def lifecycle_throughput(api_url: str, *, orders_per_client: int = 10, clients: 
         "clients": list(clients),
         "poll_s": poll_s,
         "sku": sku,
+        "table_items_at_start": items_at_start,
         "levels": levels,
         "lifecycle_orders_per_s": levels[str(metered)]["orders_per_s"],
         "lifecycle_scaling_4_over_1": scaling.get("4") if metered == 1 else None,
@@ -398,7 +426,8 @@ def lifecycle_throughput(api_url: str, *, orders_per_client: int = 10, clients: 
 
 def table(result: dict[str, Any]) -> str:
     out = [f"Lifecycle: capture -> COMPLETED with a simulated {NODE} dispatching, "
-           f"{result['orders_per_client']} orders per client, polls every {result['poll_s'] * 1000:g} ms"]
+           f"{result['orders_per_client']} orders per client, polls every {result['poll_s'] * 1000:g} ms, "
+           f"{result['table_items_at_start']} items in the table at the start"]
     head = ("clients", "done", "t/o", "wall s", "orders/s", "x 1", "capture p50", "->IN_FULF p50/p95",
             "disp->COMPL p50/p95")
     out.append("  " + " ".join(f"{h:>{max(len(h), 8)}}" for h in head))
