@@ -46,10 +46,12 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
     print("requests and cost per order …", file=log, flush=True)
     figures = cost.measure(api_url, orders=size["orders"])
     money = cost.cost_per_1000(figures)
-    print("capture latency …", file=log, flush=True)
-    capture = latency.capture_latency(api_url, orders=size["latency_orders"])
+    # Lifecycle before latency: moto answers index queries by scanning the table, so the
+    # warehouse's polls slow down with every item the latency run adds (bench/lifecycle.py).
     print("lifecycle throughput …", file=log, flush=True)
     life = lifecycle.lifecycle_throughput(api_url, orders_per_client=size["orders_per_client"])
+    print("capture latency …", file=log, flush=True)
+    capture = latency.capture_latency(api_url, orders=size["latency_orders"])
     print("cold starts …", file=log, flush=True)
     cold = coldstart.measure(api_url, repeats=size["coldstart_repeats"])
     meter = figures.pop("meter")
