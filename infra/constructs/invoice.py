@@ -26,6 +26,7 @@ from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.stream_filters import ORDER_CANCELLED, SHIPMENT_DISPATCHED
 
 HANDLERS = "functions.invoice.handlers"
 # read the order (query) and the number counter (get); one transaction: counter, invoice,
@@ -40,18 +41,6 @@ STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 STREAM_BATCH_SIZE = 25
 FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted")
 
-SHIPMENT_DISPATCHED = {
-    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
-    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("SHIPMENT#")},
-                              "status": {"S": lambda_.FilterRule.is_equal("DISPATCHED")}},
-                 "OldImage": {"status": {"S": lambda_.FilterRule.is_equal("REQUESTED")}}},
-}
-ORDER_CANCELLED = {
-    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
-    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")},
-                              "status": {"S": lambda_.FilterRule.is_equal("CANCELLED")}},
-                 "OldImage": {"status": {"S": lambda_.FilterRule.not_equals("CANCELLED")}}},
-}
 FINANCE_FACT = {
     "eventName": lambda_.FilterRule.is_equal("INSERT"),
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("EVENT#")},

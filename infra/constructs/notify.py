@@ -22,24 +22,14 @@ from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.stream_filters import ORDER_CANCELLED, SHIPMENT_DISPATCHED
 
 HANDLERS = "functions.notify.handlers"
 # read the order (query); claim (put), withdraw (delete) and mark (update + put event) a notice
 NOTICE_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 STREAM_BATCH_SIZE = 25
-# Only the changes that call for a notice wake the consumer (filtered records are free).
-SHIPMENT_DISPATCHED = {
-    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
-    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("SHIPMENT#")},
-                              "status": {"S": lambda_.FilterRule.is_equal("DISPATCHED")}},
-                 "OldImage": {"status": {"S": lambda_.FilterRule.is_equal("REQUESTED")}}},
-}
-ORDER_CANCELLED = {
-    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
-    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")},
-                              "status": {"S": lambda_.FilterRule.is_equal("CANCELLED")}},
-                 "OldImage": {"status": {"S": lambda_.FilterRule.not_equals("CANCELLED")}}},
-}
+# Only the changes that call for a notice wake the consumer (filtered records are free):
+# SHIPMENT_DISPATCHED and ORDER_CANCELLED (infra/constructs/stream_filters.py).
 
 
 class Notify(Construct):

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core.changes import order_cancelled, shipment_dispatched
 from functions.core.events import DomainEvent
 from functions.core.ids import new_id
 from functions.core.observability import MetricUnit, logger, metrics, tracer
@@ -30,14 +31,11 @@ FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCom
 
 
 def change_of(event_name: str, new: dict[str, Any], old: dict[str, Any]) -> str | None:
-    sk = str(new.get("SK", ""))
-    if event_name == "MODIFY" and sk.startswith("SHIPMENT#") and new.get("status") == "DISPATCHED" \
-            and old.get("status") == "REQUESTED":
+    if event_name == "MODIFY" and shipment_dispatched(new, old):
         return "dispatched"
-    if event_name == "MODIFY" and sk == "ORDER" and new.get("status") == "CANCELLED" \
-            and old.get("status") != "CANCELLED":
+    if event_name == "MODIFY" and order_cancelled(new, old):
         return "cancelled"
-    if event_name == "INSERT" and sk.startswith("EVENT#") and new.get("event") in FINANCE_EVENTS:
+    if event_name == "INSERT" and str(new.get("SK", "")).startswith("EVENT#") and new.get("event") in FINANCE_EVENTS:
         return "finance_event"
     return None
 

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core.changes import order_cancelled, shipment_dispatched
 from functions.core.observability import MetricUnit, logger, metrics, tracer
 from functions.notify.service import notice_service
 
@@ -17,10 +18,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def notice_for(new: dict[str, Any], old: dict[str, Any]) -> tuple[str, str, str | None] | None:
     """(order id, kind, shipment id) of the notice a change calls for, if any."""
-    sk = str(new.get("SK", ""))
-    if sk.startswith("SHIPMENT#") and new.get("status") == "DISPATCHED" and old.get("status") == "REQUESTED":
+    if shipment_dispatched(new, old):
         return str(new["order_id"]), "shipment_dispatched", str(new["shipment_id"])
-    if sk == "ORDER" and new.get("status") == "CANCELLED" and old.get("status") != "CANCELLED":
+    if order_cancelled(new, old):
         return str(new["order_id"]), "order_cancelled", None
     return None
 
