@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from .money import fmt, round_money
-from .orders import Order, Shipment, ShipmentStatus
+from .orders import Order, OrderLine, Shipment, ShipmentStatus
 
 
 class PaymentStatus(StrEnum):
@@ -33,17 +33,6 @@ SETTLED = frozenset({PaymentStatus.CAPTURED, PaymentStatus.ON_ACCOUNT})
 
 
 @dataclass(frozen=True)
-class InvoiceLine:
-    line_id: str
-    sku: str
-    quantity: int
-    unit_price: Decimal
-    tax_class: str
-    net: Decimal
-    tax: Decimal
-
-
-@dataclass(frozen=True)
 class Invoice:
     invoice_number: str
     order_id: str
@@ -51,7 +40,8 @@ class Invoice:
     legal_entity: str
     currency: str
     issued_at: str
-    lines: tuple[InvoiceLine, ...]
+    #: The units this invoice bills, as order lines (net and tax of just these units).
+    lines: tuple[OrderLine, ...]
     shipping_net: Decimal
     shipping_tax: Decimal
     net: Decimal
@@ -94,7 +84,7 @@ def bill(order: Order, shipment: Shipment, *, number: str, issued_at: str, legal
             continue
         taxes = _share(line.tax, [qty for _, qty in parts], line.quantity, currency)
         tax = taxes[[sid for sid, _ in parts].index(shipment.shipment_id)]
-        lines.append(InvoiceLine(line_id=line.line_id, sku=line.sku, quantity=mine, unit_price=line.unit_price,
+        lines.append(OrderLine(line_id=line.line_id, sku=line.sku, quantity=mine, unit_price=line.unit_price,
                                  tax_class=line.tax_class, net=line.unit_price * mine, tax=tax))
     if not lines:
         raise ValueError(f"shipment {shipment.shipment_id} carries no line of order {order.order_id}")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from functions.core.invoices import Invoice, InvoiceLine, PaymentStatus, invoice_view
+from functions.core.invoices import Invoice, PaymentStatus, invoice_view
 from functions.core.money import fmt
+from functions.core.orders import OrderLine
 
 from .keys import order_pk
 
@@ -38,7 +39,7 @@ def invoice_from_item(item: dict[str, Any]) -> Invoice:
     return Invoice(
         invoice_number=item["invoice_number"], order_id=item["order_id"], shipment_id=item["shipment_id"],
         legal_entity=item["legal_entity"], currency=item["currency"], issued_at=item["issued_at"],
-        lines=tuple(InvoiceLine(line_id=ln["line_id"], sku=ln["sku"], quantity=int(ln["quantity"]),
+        lines=tuple(OrderLine(line_id=ln["line_id"], sku=ln["sku"], quantity=int(ln["quantity"]),
                                 unit_price=Decimal(ln["unit_price"]), tax_class=ln["tax_class"],
                                 net=Decimal(ln["net"]), tax=Decimal(ln["tax"])) for ln in item["lines"]),
         shipping_net=Decimal(item["shipping_net"]), shipping_tax=Decimal(item["shipping_tax"]),
