@@ -15,7 +15,7 @@ from functions.core.adapters.dynamodb import (
     from_item,
     is_retryable,
     to_item,
-    to_value,
+    to_values,
 )
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, event_item
@@ -57,7 +57,7 @@ class ReservationTable(TableAdapter):
             "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND #w.accepted_by = :exec",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary", "#w": "workflow"},
-            "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()}}}
+            "ExpressionAttributeValues": to_values(values)}}
 
     def _header(self, order_id: str) -> dict[str, Any]:
         item = self.db.get_item(TableName=self.table, ConsistentRead=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.core.adapters.dynamodb import from_item, to_value
+from functions.core.adapters.dynamodb import from_item, to_values
 from functions.core.adapters.stock import StockReader, level_from_item, stock_key
 from functions.core.sourcing import StockLevel
 
@@ -15,9 +15,9 @@ class StockTable(StockReader):
                              "reserved = if_not_exists(reserved, :zero), updated_at = :at, sku = :sku, "
                              "node_id = :node, #t = :t ADD version :one",
             ExpressionAttributeNames={"#t": "type"},
-            ExpressionAttributeValues={k: to_value(v) for k, v in {
+            ExpressionAttributeValues=to_values({
                 ":o": on_hand, ":at": at, ":sku": sku, ":node": node_id, ":t": "stock", ":zero": 0, ":one": 1,
-            }.items()},
+            }),
             ReturnValues="ALL_NEW",
         )
         return level_from_item(from_item(result["Attributes"]))

@@ -22,6 +22,11 @@ def to_value(value: Any) -> Any:
     return _ser.serialize(value)
 
 
+def to_values(values: dict[str, Any]) -> dict[str, Any]:
+    """``ExpressionAttributeValues`` from plain values (``{":n": 1}``)."""
+    return {k: _ser.serialize(v) for k, v in values.items()}
+
+
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deser.deserialize(v)) for k, v in item.items()}
 

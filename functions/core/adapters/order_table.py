@@ -37,7 +37,7 @@ from functions.core.orders import (
     Totals,
 )
 
-from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value
+from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value, to_values
 from .invoice_items import invoice_from_item
 from .keys import order_pk
 from .shipments import move_shipment_action
@@ -200,9 +200,9 @@ class OrderTable(TableAdapter):
                                             "cancel_reason = :reason REMOVE allocation",
                         "ConditionExpression": "#v = :v",
                         "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
-                        "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+                        "ExpressionAttributeValues": to_values({
                             ":new": OrderStatus.CANCELLED.value, ":next": order.version + 1, ":v": order.version,
-                            ":at": entry.at, ":reason": reason}.items()}}},
+                            ":at": entry.at, ":reason": reason})}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
         ]
         if order.allocations and released is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.adapters.dynamodb import to_item, to_value
+from functions.core.adapters.dynamodb import to_item, to_values
 from functions.core.adapters.keys import order_pk
 from functions.core.orders import Shipment, ShipmentStatus, request_view
 
@@ -44,4 +44,4 @@ def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: 
     return {"Update": {"TableName": table, "Key": shipment_key(s.order_id, s.shipment_id),
                        "UpdateExpression": "SET " + ", ".join(expr), "ConditionExpression": "#s = :from",
                        "ExpressionAttributeNames": names,
-                       "ExpressionAttributeValues": {k: to_value(v) for k, v in values.items()}}}
+                       "ExpressionAttributeValues": to_values(values)}}

@@ -8,17 +8,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import cancellation_codes, is_retryable, to_item, to_value
+from functions.core.adapters.dynamodb import cancellation_codes, is_retryable, to_item, to_values
 from functions.core.adapters.invoice_items import counter_key, invoice_item, invoice_key
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, OrderTable, credit_pk, event_item
 from functions.core.errors import TransientError
 from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.orders import Order, OrderStatus, TimelineEntry
-
-
-def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: to_value(v) for k, v in values.items()}
 
 
 class InvoiceTable(OrderTable):
@@ -41,7 +37,7 @@ class InvoiceTable(OrderTable):
             "UpdateExpression": "SET last_number = :n, legal_entity = :le, #y = :y, #t = :type",
             "ConditionExpression": "attribute_not_exists(PK)" if sequence == 1 else "last_number = :prev",
             "ExpressionAttributeNames": {"#y": "year", "#t": "type"},
-            "ExpressionAttributeValues": _values({":n": sequence, ":le": invoice.legal_entity, ":y": invoice.year,
+            "ExpressionAttributeValues": to_values({":n": sequence, ":le": invoice.legal_entity, ":y": invoice.year,
                                                   ":type": "counter", **({":prev": sequence - 1}
                                                                          if sequence > 1 else {})})}}
         actions: list[dict[str, Any]] = [
@@ -53,7 +49,7 @@ class InvoiceTable(OrderTable):
                         "UpdateExpression": "SET invoice_number = :num",
                         "ConditionExpression": "#s = :dispatched AND attribute_not_exists(invoice_number)",
                         "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": _values({":num": invoice.invoice_number,
+                        "ExpressionAttributeValues": to_values({":num": invoice.invoice_number,
                                                               ":dispatched": "DISPATCHED"})}},
             # The count of invoices issued, not the version: a node dispatching the next shipment
             # meanwhile must not be refused for it.
@@ -61,7 +57,7 @@ class InvoiceTable(OrderTable):
                         "UpdateExpression": "SET invoice_count = :next",
                         "ConditionExpression": ("attribute_not_exists(invoice_count) OR invoice_count = :seen"
                                                 if seen == 0 else "invoice_count = :seen"),
-                        "ExpressionAttributeValues": _values({":next": seen + 1, ":seen": seen})}},
+                        "ExpressionAttributeValues": to_values({":next": seen + 1, ":seen": seen})}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
         ]
         try:
@@ -89,10 +85,10 @@ class InvoiceTable(OrderTable):
                                             "#sum.payment_status = :st, #sum.payment_reference = :ref",
                         "ConditionExpression": "attribute_not_exists(settled_at)",
                         "ExpressionAttributeNames": {"#sum": "summary"},
-                        "ExpressionAttributeValues": _values({":st": status.value, ":ref": reference, ":at": at})}},
+                        "ExpressionAttributeValues": to_values({":st": status.value, ":ref": reference, ":at": at})}},
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(invoice.order_id), "SK": ORDER_SK}),
                         "UpdateExpression": "ADD settled_invoices :one",
-                        "ExpressionAttributeValues": _values({":one": 1})}},
+                        "ExpressionAttributeValues": to_values({":one": 1})}},
         ]
         if entry is not None:
             actions.append({"Put": {"TableName": self.table, "Item": to_item(event_item(invoice.order_id, entry))}})
@@ -105,7 +101,7 @@ class InvoiceTable(OrderTable):
                         "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at, #sum.#s = :done",
                         "ConditionExpression": "#s = :shipped AND settled_invoices = :n",
                         "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
-                        "ExpressionAttributeValues": _values({
+                        "ExpressionAttributeValues": to_values({
                             ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
                             ":one": 1, ":at": entry.at, ":n": invoices})}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
@@ -125,7 +121,7 @@ class InvoiceTable(OrderTable):
                                                   "reason": reason, "at": entry.at}})}},
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
                         "UpdateExpression": "SET finance_review = :yes",
-                        "ExpressionAttributeValues": _values({":yes": True})}},
+                        "ExpressionAttributeValues": to_values({":yes": True})}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
         ]
         if invoice_number:
@@ -135,7 +131,7 @@ class InvoiceTable(OrderTable):
                 "UpdateExpression": "SET payment_status = :failed, #sum.payment_status = :failed",
                 "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(settled_at)",
                 "ExpressionAttributeNames": {"#sum": "summary"},
-                "ExpressionAttributeValues": _values({":failed": failed})}})
+                "ExpressionAttributeValues": to_values({":failed": failed})}})
         return self._once(actions, f"flagging {order_id}")
 
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool:
@@ -146,7 +142,7 @@ class InvoiceTable(OrderTable):
                         "UpdateExpression": "SET payment_released_at = :at",
                         "ConditionExpression": "#s = :cancelled AND attribute_not_exists(payment_released_at)",
                         "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": _values({":at": entry.at,
+                        "ExpressionAttributeValues": to_values({":at": entry.at,
                                                               ":cancelled": OrderStatus.CANCELLED.value})}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
         ]
@@ -156,7 +152,7 @@ class InvoiceTable(OrderTable):
                 "Key": to_item({"PK": credit_pk(order.channel, order.customer.customer_id), "SK": "CREDIT"}),
                 "UpdateExpression": "ADD exposure :minus, available_credit :total",
                 "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeValues": _values({":total": order.totals.total, ":minus": -order.totals.total})}})
+                "ExpressionAttributeValues": to_values({":total": order.totals.total, ":minus": -order.totals.total})}})
         return self._once(actions, f"releasing the payment of {order.order_id}")
 
     def _once(self, actions: list[dict[str, Any]], what: str) -> bool:

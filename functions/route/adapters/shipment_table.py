@@ -13,6 +13,7 @@ from functions.core.adapters.dynamodb import (
     is_retryable,
     to_item,
     to_value,
+    to_values,
 )
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token, event_item
@@ -33,9 +34,9 @@ class ShipmentTable(TableAdapter):
             "UpdateExpression": "SET #s = :target, #v = #v + :one, updated_at = :at, #sum.#s = :target",
             "ConditionExpression": "#s = :from AND #w.accepted_by = :exec",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary", "#w": "workflow"},
-            "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+            "ExpressionAttributeValues": to_values({
                 ":target": OrderStatus.IN_FULFILLMENT.value, ":from": OrderStatus.ALLOCATED.value, ":one": 1,
-                ":at": entries[0].at, ":exec": execution_id}.items()}}}]
+                ":at": entries[0].at, ":exec": execution_id})}}]
         actions += [{"Put": {"TableName": self.table, "Item": to_item(shipment_item(s, ship_to, order.shipping_method)),
                              "ConditionExpression": "attribute_not_exists(PK)"}} for s in shipments]
         actions += [{"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, e))}} for e in entries]
@@ -60,9 +61,9 @@ class ShipmentTable(TableAdapter):
                         "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at, #sum.#s = :target",
                         "ConditionExpression": "#v = :v",
                         "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
-                        "ExpressionAttributeValues": {k: to_value(v) for k, v in {
+                        "ExpressionAttributeValues": to_values({
                             ":target": target.value, ":next": order.version + 1, ":v": order.version,
-                            ":at": entry.at}.items()}}},
+                            ":at": entry.at})}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
             # one update per stock record: a transaction may not touch an item twice (two lines, one SKU)
             *(ship_action(self.table, a) for a in per_stock_record(
