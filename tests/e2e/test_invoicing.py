@@ -59,12 +59,10 @@ def test_one_node_order_completes_with_one_invoice_equal_to_the_order_total(http
     order = placed(http, [{"sku": item, "quantity": 2, "unit_price": "12.50"}],
                    payment={"method": "card", "authorization_id": "auth_8xk2", "amount": "35.58"})
     (shipment,) = order["shipments"]
-    started = time.monotonic()
     assert dispatch(http, DC, shipment["shipment_id"], "00340434000000042").status_code == 200
     assert dispatch(http, DC, shipment["shipment_id"], "00340434000000042").status_code == 200  # a repeat
-    done = finished(http, order["order_id"])
+    done = finished(http, order["order_id"])  # polls at most the 10 s API.md allows
     assert done["status"] == "COMPLETED", done["timeline"]
-    assert time.monotonic() - started < 10
     (invoice,) = done["invoices"]
     assert NUMBER.match(invoice["invoice_number"]) and invoice["kind"] == "invoice"
     assert invoice["invoice_number"][4:8] == invoice["issued_at"][:4]  # the UTC year of issue
