@@ -144,3 +144,11 @@ def test_invoice_stream_event_source_mapping(env_template):
     queue = template["Resources"][destination]
     assert queue["Type"] == "AWS::SQS::Queue"
     assert queue["Properties"]["QueueName"] == f"oms-{env}-invoice-stream-dlq"
+
+
+def test_invoice_stream_filter_lets_in_exactly_the_finance_events_the_handler_publishes() -> None:
+    # infra does not import the Lambda code, so the list is written twice; this keeps them one
+    from functions.invoice.handlers.stream import FINANCE_EVENTS as published
+    from infra.constructs.invoice import FINANCE_EVENTS as filtered
+
+    assert filtered == published
