@@ -313,9 +313,7 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
             "SQS message with an empty order: idempotency record put, validation fails, record deleted"),
         "functions.capture.handlers.stream": (
             _stream_event(info, account, "INSERT", header, None),
-            "INSERT of an order header: conditional workflow claim (fails: no such order)"),
-        "functions.capture.handlers.accept_order": (
-            {"order_id": ORDER_ID, "execution_id": execution}, "AcceptOrder: consistent GetItem (MISSING)"),
+            "INSERT of an order header: StartExecution, PutEvents OrderCaptured"),
         "functions.allocate.handlers.api": (
             api_event("GET", "/inventory/SKU-X", "/inventory/{proxy+}", path_parameters={"proxy": "SKU-X"},
                       authorizer={"role": "agent", "principal_id": "agent", "principalId": "agent"}),

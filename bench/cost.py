@@ -81,7 +81,10 @@ def per_order(meter: dict[str, Any], orders: int) -> dict[str, Any]:
         "lambda_invocations_per_order": meter["lambda_invocations"]["total"] / orders,
         "lambda_billed_ms_per_order": meter["lambda_invocations"]["billed_ms_total"] / orders,
         "api_requests_per_order": meter["api_requests"]["total"] / orders,
-        "dynamodb_per_order": {k: v / orders for k, v in capacity.items()},
+        "dynamodb_per_order": {k: v / orders for k, v in capacity.items() if not isinstance(v, dict)},
+        "dynamodb_write_units_per_order_by_caller": {
+            caller: {kind: units / orders for kind, units in kinds.items()}
+            for caller, kinds in sorted(capacity.get("write_units_by_caller", {}).items())},
         "step_functions_per_order": {
             name: {"executions": w["executions"] / orders, "state_transitions": w["state_transitions"] / orders,
                    "duration_ms": w["duration_ms"] / orders} for name, w in sorted(workflows.items())},

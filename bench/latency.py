@@ -26,7 +26,7 @@ containers' cold starts, the first raw call the client's connection).
 Async work: every call starts on an idle stack, and the orders are backordered
 -----------------------------------------------------------------------------
 A capture is not finished when its ``201`` returns: the table stream starts the order workflow
-(stream consumer, then AcceptOrder, Plan, Backorder, a notice), and on the local stack all of
+(stream consumer, then Plan, Backorder, a notice), and on the local stack all of
 that runs as threads in the same Python process as the API, competing for one interpreter. The
 raw transaction writes the very same kind of order header, so it starts the same workflow too
 (the stream consumer takes every new ``ORDER`` header): both sides leave the same async work

@@ -74,14 +74,13 @@ NODE = "DC-BERLIN"
 IN_FULFILLMENT_OR_LATER = frozenset({"IN_FULFILLMENT", "PARTIALLY_SHIPPED", "SHIPPED", "COMPLETED"})
 FINAL_OTHER = frozenset({"CANCELLED"})
 #: Timeline milestones of a happy-path order, in order; ``timeline_steps_ms`` times each step.
-MILESTONES = ("OrderCaptured", "FulfilmentStarted", "OrderAllocated", "ShipmentRequested", "ShipmentDispatched",
+MILESTONES = ("OrderCaptured", "OrderAllocated", "ShipmentRequested", "ShipmentDispatched",
               "InvoiceIssued", "PaymentCaptured", "OrderCompleted")
 #: What each function does in the lifecycle (by name without the ``oms-<env>-`` prefix).
 STEPS = {
     "access-authorizer": "API: authorizer (result cached)",
     "capture-api": "API: POST /orders (+ GET /orders/{id} polls)",
     "capture-stream": "table stream: start order workflow, OrderCaptured",
-    "capture-accept-order": "order workflow: AcceptOrder",
     "route-plan": "order workflow: Plan",
     "allocate-reserve": "order workflow: Reserve",
     "route-release": "order workflow: Release (shipment REQUESTED)",

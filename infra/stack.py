@@ -104,7 +104,6 @@ class OmsStack(Stack):
             "OrderFulfillment",
             workflow=ORDER_FULFILLMENT,
             functions={
-                "AcceptOrderFunctionArn": self.capture.accept_order_function,
                 "PlanFunctionArn": self.route.plan_function,
                 "ReserveFunctionArn": self.allocate.reserve_function,
                 "BackorderFunctionArn": self.allocate.backorder_function,

@@ -33,6 +33,7 @@ _invocations: collections.Counter[str] = collections.Counter()
 _billed_ms: collections.Counter[str] = collections.Counter()  # per function, each run rounded up to 1 ms
 _api: collections.Counter[str] = collections.Counter()
 _capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see _dynamodb_units)
+_writes: collections.Counter[tuple[str, str]] = collections.Counter()  # WRU + index WRU by (caller, item kind)
 _sizes: dict[tuple[str, str], int] = {}  # last seen size of an item, by (PK, SK)
 _since: list[float] = [0.0]  # when the counts were last reset (epoch seconds)
 _installed_on: set[int] = set()
@@ -131,10 +132,19 @@ def _index_entries(key: tuple[str, str]) -> int:
     return 0
 
 
+def _kind(key: tuple[str, str]) -> str:
+    """What an item is, without its ids: ``ORDER``, ``EVENT``, ``SHIPMENT``, ``SKU/NODE``..."""
+    pk, sk = key
+    head = sk.split("#", 1)[0]
+    return head if head not in ("", "NODE", "COUNTER", "REF") else f"{pk.split('#', 1)[0]}/{head or '-'}"
+
+
 def _write(key: tuple[str, str], size: int, *, transactional: bool, indexed: bool = True) -> None:
-    _capacity["write_units"] += math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
-    if indexed:
-        _capacity["index_write_units"] += _index_entries(key)
+    units = math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
+    index_units = _index_entries(key) if indexed else 0
+    _capacity["write_units"] += units
+    _capacity["index_write_units"] += index_units
+    _writes[(_caller.get() or "states", _kind(key))] += units + index_units
 
 
 def _touches_indexes(op: dict[str, Any]) -> bool:
@@ -230,6 +240,7 @@ def reset() -> None:
         _billed_ms.clear()
         _api.clear()
         _capacity.clear()
+        _writes.clear()
         _since[0] = time.time()
 
 
@@ -238,7 +249,11 @@ def snapshot() -> dict[str, Any]:
     function, ``api_requests`` by method and path, and the totals."""
     with _lock:
         calls, invocations, api, billed = dict(_calls), dict(_invocations), dict(_api), dict(_billed_ms)
-        capacity = {k: round(v, 1) for k, v in _capacity.items()}
+        capacity: dict[str, Any] = {k: round(v, 1) for k, v in _capacity.items()}
+        writes_by: dict[str, dict[str, int]] = collections.defaultdict(dict)
+        for (caller, kind), units in sorted(_writes.items()):
+            writes_by[caller][kind] = units
+        capacity["write_units_by_caller"] = dict(writes_by)  # WRU + index WRU, by item kind
     by_operation: collections.Counter[str] = collections.Counter()
     by_service: collections.Counter[str] = collections.Counter()
     by_caller: dict[str, dict[str, int]] = collections.defaultdict(dict)

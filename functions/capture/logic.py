@@ -1,5 +1,5 @@
 """Capture use cases: price, validate and record an order once; read, list, cancel it;
-start its workflow exactly once. No AWS imports here: adapters come in through ports."""
+start its workflow. No AWS imports here: adapters come in through ports."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from functions.core.ports import EventPublisher
 from functions.core.pricing import LineInput, amount, price_order, wire_totals
 from functions.core.principal import Principal
 
-from .ports import OrderStore, WorkflowClaims, WorkflowStarter
+from .ports import OrderStore, WorkflowStarter
 
 if TYPE_CHECKING:  # the API models (pydantic) load only where the API runs
     from .models import OrderIn
@@ -217,42 +217,24 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
-# -- workflow start (stream consumer) and acceptance (first workflow task) ------------------
+# -- workflow start (stream consumer) ----------------------------------------------------
 
 @dataclass
 class WorkflowService:
-    claims: WorkflowClaims
     starter: WorkflowStarter
     publisher: EventPublisher
     clock: Callable[[], str] = utc_now
 
-    def on_order_captured(self, order_id: str, summary: dict[str, Any]) -> str | None:
-        """Start the order's workflow exactly once and announce the order.
+    def on_order_captured(self, order_id: str, summary: dict[str, Any]) -> str:
+        """Start the order's workflow and announce the order.
 
-        The conditional claim on the order header (not the execution name: Express workflows
-        do not deduplicate names) makes a redelivered stream record a no-op. If the start
-        fails the claim is released and the record retried.
+        At least once, with no write of its own: a redelivered stream record starts a second
+        execution, which changes nothing — Reserve and Backorder move the order out of
+        CAPTURED with a conditional write that records the execution (``accepted_by``), and
+        every later task is conditioned on it, so exactly one execution carries the order.
+        ``OrderCaptured`` keeps one event id per order, so subscribers drop a repeat.
         """
-        name = f"{order_id}-{new_id('x')[2:12]}"
-        if not self.claims.claim_start(order_id, name, self.clock()):
-            return None
-        try:
-            arn = self.starter.start(name, {"order_id": order_id})
-        except Exception:
-            self.claims.release_claim(order_id, name)
-            raise
-        # No second write for the ARN: AcceptOrder records the execution that took the order.
-        # After the claim: a retry that finds the claim taken never publishes twice.
+        arn = self.starter.start(f"{order_id}-{new_id('x')[2:12]}", {"order_id": order_id})
         self.publisher.publish([DomainEvent(name="OrderCaptured", source=SOURCE, data=summary,
-                                            correlation_id=order_id)])
+                                            event_id=f"evt_{order_id}_captured", correlation_id=order_id)])
         return arn
-
-    def accept(self, order_id: str, execution_id: str) -> dict[str, Any]:
-        """First task of the workflow: bind the order to this execution once.
-
-        Express workflows run at least once; only the execution that wins this conditional
-        write carries the order on, a duplicate stops at ``NotAccepted``.
-        """
-        entry = TimelineEntry(at=self.clock(), event="FulfilmentStarted", detail={"execution": execution_id})
-        status, accepted = self.claims.accept(order_id, execution_id, entry)
-        return {"order_id": order_id, "status": status, "accepted": accepted}

@@ -10,7 +10,6 @@ from functions.core.adapters.order_table import OrderTable
 from functions.core.adapters.workflows import StepFunctionsStarter
 from functions.core.settings import Settings, settings
 
-from .adapters.workflow import OrderWorkflowClaims
 from .logic import CaptureService, WorkflowService
 
 
@@ -29,6 +28,5 @@ def _capture_service(s: Settings) -> CaptureService:
 
 @cache
 def _workflow_service(s: Settings) -> WorkflowService:
-    return WorkflowService(claims=OrderWorkflowClaims(s.table_name),
-                           starter=StepFunctionsStarter(s.order_workflow_arn),
+    return WorkflowService(starter=StepFunctionsStarter(s.order_workflow_arn),
                            publisher=EventBridgePublisher(s.event_bus_name))

@@ -20,7 +20,7 @@ from functions.core.events import utc_now
 from functions.core.invoices import SETTLED, Invoice, PaymentStatus, bill, billed_shipments, invoice_number
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
-from functions.invoice.ports import PaymentDeclined, PaymentProvider
+from functions.invoice.ports import Completion, PaymentDeclined, PaymentProvider
 
 #: How often one task tries for a number before handing the retry to the workflow.
 NUMBER_ATTEMPTS = 12
@@ -31,7 +31,7 @@ class InvoiceStore(Protocol):
     def last_number(self, legal_entity: str, year: int) -> int: ...
     def issue(self, order: Order, invoice: Invoice, sequence: int, entry: TimelineEntry) -> str: ...
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None) -> bool: ...
+               entry: TimelineEntry | None, completion: Completion | None = None) -> str: ...
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
     def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
              entry: TimelineEntry) -> bool: ...
@@ -94,17 +94,21 @@ class InvoiceService:
         invoice = next((i for i in order.invoices if i.invoice_number == invoice_number), None)
         if invoice is None:
             raise InvoiceRefused(f"order {order_id} has no invoice {invoice_number}")
-        result = "already"
+        result, completed = "already", False
         if invoice.payment_status not in SETTLED:
-            result = self._settle(order, invoice)
-        completed = self._complete(order)
+            result, completed = self._settle(order, invoice)
+        completed = completed or self._complete(order)
         return {"order_id": order_id, "invoice_number": invoice_number, "payment": result, "completed": completed}
 
-    def _settle(self, order: Order, invoice: Invoice) -> str:
+    def _settle(self, order: Order, invoice: Invoice) -> tuple[str, bool]:
+        """Settle the invoice; when it is the last one the order waits for, complete the order
+        in the same transaction (one write instead of two; if the order moved meanwhile the
+        store settles alone and ``_complete`` decides). Returns (payment result, completed)."""
         at = self.clock()
+        completion = self._completion(order, invoice)
         if order.payment.method != "card":
-            self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None)
-            return "on_account"
+            written = self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None, completion)
+            return "on_account", written == "completed"
         captured = sum((i.gross for i in order.invoices if i.payment_status == PaymentStatus.CAPTURED), Decimal(0))
         authorised = order.payment.amount if order.payment.amount is not None else order.totals.total
         if captured + invoice.gross > authorised:
@@ -118,8 +122,26 @@ class InvoiceService:
             "invoice_number": invoice.invoice_number, "amount": _money(order, invoice.gross),
             "currency": order.currency, "payment_reference": capture.reference, "provider": capture.provider,
             "authorization_id": order.payment.authorization_id})
-        self.store.settle(invoice, PaymentStatus.CAPTURED, capture.reference, at, entry)
-        return "captured"
+        written = self.store.settle(invoice, PaymentStatus.CAPTURED, capture.reference, at, entry, completion)
+        return "captured", written == "completed"
+
+    def _completion(self, order: Order, invoice: Invoice) -> Completion | None:
+        """The completion to write with settling ``invoice``, if that is all the order (as read)
+        still waits for: SHIPPED, and every other shipment's invoice settled."""
+        if order.status != OrderStatus.SHIPPED:
+            return None
+        shipments = billed_shipments(order)
+        settled = sum(1 for i in order.invoices if i.payment_status in SETTLED and i.invoice_number
+                      != invoice.invoice_number)
+        if settled + 1 != len(shipments) or len(order.invoices) != len(shipments):
+            return None
+        return Completion(settled_before=settled, entry=self._completed_entry(order, len(shipments)))
+
+    def _completed_entry(self, order: Order, invoices: int) -> TimelineEntry:
+        # What was read may predate another shipment's invoice: the detail says only what the
+        # completion guarantees (every shipment invoiced, the invoices summing to the total).
+        return TimelineEntry(at=self.clock(), event="OrderCompleted", detail={
+            "invoices": invoices, "invoiced": _money(order, order.totals.total), "currency": order.currency})
 
     def _complete(self, order: Order) -> bool:
         """COMPLETED if every shipment's invoice is settled now. No second read: the write's
@@ -132,11 +154,7 @@ class InvoiceService:
         # Attempted even if another shipment looks unsettled in what was read: the run whose
         # settle lands last always finds every invoice settled when its write is checked.
         shipments = billed_shipments(order)
-        # What was read may predate another shipment's invoice: the detail says only what the
-        # completion guarantees (every shipment invoiced, the invoices summing to the total).
-        entry = TimelineEntry(at=self.clock(), event="OrderCompleted", detail={
-            "invoices": len(shipments), "invoiced": _money(order, order.totals.total), "currency": order.currency})
-        return self.store.complete(order, len(shipments), entry)
+        return self.store.complete(order, len(shipments), self._completed_entry(order, len(shipments)))
 
     # -- FlagForFinance ----------------------------------------------------------------------
     def flag(self, order_id: str, shipment_id: str, invoice_number: str | None,

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from functions.core.orders import TimelineEntry
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Completing the order in the same write as settling its last invoice: valid only if the
+    order is still SHIPPED with ``settled_before`` invoices settled (the write's condition)."""
+
+    settled_before: int
+    entry: TimelineEntry
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""Capture: order intake over HTTP and SQS, the table's stream consumer, the workflow task.
+"""Capture: order intake over HTTP and SQS, and the table's stream consumer that starts the order workflow.
 
 | function      | trigger                                                          | may                        |
 |---------------|------------------------------------------------------------------|----------------------------|
 | api           | API: /health /openapi.json /docs (public), /orders, /orders/*    | CAPTURE_API_ACTIONS, GSIs  |
 | intake        | SQS order-intake (batch 10, partial failures, DLQ after 5)       | CAPTURE_ACTIONS            |
-| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | claim the workflow start,  |
-|               | partial failures, on-failure DLQ)                                | put events, start workflow |
-| accept-order  | order_fulfillment task                                           | ACCEPT_ORDER_ACTIONS       |
+| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | put events, start workflow |
+|               | partial failures, on-failure DLQ)                                | (no table access)          |
 """
 
 from __future__ import annotations
@@ -29,12 +28,9 @@ HANDLERS = "functions.capture.handlers"
 # put timeline event, put channel ref, update credit account) + reading a clashing ref.
 # (The API's cancel also releases the order's reserved stock: UpdateItem on SKU# items.)
 CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-# the API also reads orders (query of the order's items) and lists them (GSI1-3), and cancels
-CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:Query")
-# the workflow claim on the order header (claim, confirm, release)
-STREAM_ACTIONS = ("dynamodb:UpdateItem",)
-# read the header, then one transaction: update the header + put a timeline event
-ACCEPT_ORDER_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# the API also reads orders (query of the order's items), lists them (GSI1-3, then the listed
+# headers' status by BatchGetItem), and cancels
+CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:Query", "dynamodb:BatchGetItem")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
@@ -102,7 +98,7 @@ class Capture(Construct):
         )
         monitoring.watch_worker(self.intake_function)
 
-        # --- Table stream: start the order workflow once, publish domain events --------------
+        # --- Table stream: start the order workflow, publish OrderCaptured ------------------
         self.stream_dead_letter_queue = stream_dlq = messaging.dead_letter_queue(
             "OrderStreamDlq", purpose="order-stream-dlq"
         )
@@ -114,7 +110,6 @@ class Capture(Construct):
             handler=f"{HANDLERS}.stream.lambda_handler",
             description="Order stream consumer: starts the order workflow, publishes events",
         )
-        data.grant(self.stream_function, STREAM_ACTIONS)
         messaging.event_bus.grant_put_events_to(self.stream_function)
         self.stream_function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[order_workflow_arn])
@@ -134,15 +129,3 @@ class Capture(Construct):
             )
         )
         monitoring.watch_stream_consumer("CaptureStream", self.stream_function)
-
-        # --- Workflow task --------------------------------------------------------------------
-        self.accept_order_function = functions.python_function(
-            self,
-            "AcceptOrderFunction",
-            capability="capture",
-            role="accept-order",
-            handler=f"{HANDLERS}.accept_order.lambda_handler",
-            description="order_fulfillment task: moves a captured order into fulfilment once",
-        )
-        data.grant(self.accept_order_function, ACCEPT_ORDER_ACTIONS)
-        monitoring.watch_worker(self.accept_order_function)

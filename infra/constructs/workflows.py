@@ -2,7 +2,7 @@
 
 `DefinitionBody.from_string` inlines the file as DefinitionString, so CDK's validator and
 cfn-lint check it (`from_file` would upload it as an asset nobody checks). Lambda ARNs come in
-through DefinitionSubstitutions (`${AcceptOrderFunctionArn}` in the file).
+through DefinitionSubstitutions (`${PlanFunctionArn}` in the file).
 
 Machines have fixed names, so anything that starts them can build their ARN with `Fn::Sub`
 (`workflow_arn`) instead of a `Ref`: a Ref would make a cycle, since a machine invokes functions

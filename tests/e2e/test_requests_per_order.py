@@ -40,12 +40,16 @@ def test_requests_of_one_happy_path_order(http: httpx.Client) -> None:
     assert ops["email.SendEmail"] == 2 and ops["sns.Publish"] == 1  # confirmation; dispatch email + SMS
     assert used["aws_calls"]["by_caller"]["oms-local-capture-api"]["dynamodb.TransactWriteItems"] == 1
     assert used["api_requests"]["total"] == 3  # POST /orders, GET /shipments, POST dispatch
-    # Step Functions invokes exactly the task functions: 5 in order_fulfillment, 2 in shipment_invoicing
-    assert ops["lambda.Invoke"] == 7
+    # Step Functions invokes exactly the task functions: 4 in order_fulfillment (Plan, Reserve,
+    # Release, NotifyConfirmed), 2 in shipment_invoicing (IssueInvoice, SettleInvoice)
+    assert ops["lambda.Invoke"] == 6
     width = max(len(op) for op in ops)
     print("\nAWS requests of one happy-path order, by service and operation:")
     for op, n in sorted(ops.items()):
         print(f"  {op:<{width}} {n:>3}")
     print(f"  {'total AWS API calls':<{width}} {used['aws_calls']['total']:>3}")
+    print("DynamoDB WRU (index WRU included) by caller and item kind:")
+    for caller, kinds in sorted(used["dynamodb_capacity"]["write_units_by_caller"].items()):
+        print(f"  {caller:<34} {kinds}")
     print(f"  API Gateway requests {used['api_requests']['total']}, "
           f"Lambda invocations {used['lambda_invocations']['total']}")

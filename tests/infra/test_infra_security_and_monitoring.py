@@ -61,10 +61,9 @@ def test_capture_roles_get_exactly_the_table_actions_their_code_uses(env_templat
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     capture = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
     expected = {
-        "api": (capture | {"dynamodb:Query"}, True),
+        "api": (capture | {"dynamodb:Query", "dynamodb:BatchGetItem"}, True),
         "intake": (capture, False),
-        "stream": ({"dynamodb:UpdateItem"}, False),
-        "accept_order": ({"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"}, False),
+        "stream": (set(), False),  # starts the workflow and publishes; never writes the table
     }
     for module, (table_actions, indexes) in expected.items():
         role_id = _role_of(template, HANDLERS.format("capture", module))
@@ -96,7 +95,7 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
 
 
 MACHINE_TASKS = {  # state machine name (after oms-<env>-) -> the (capability, module) of each task function
-    "order-fulfillment": {("capture", "accept_order"), ("route", "plan"), ("allocate", "reserve"),
+    "order-fulfillment": {("route", "plan"), ("allocate", "reserve"),
                           ("allocate", "backorder"), ("route", "release"), ("notify", "order_notice")},
     "shipment-invoicing": {("invoice", "issue"), ("invoice", "settle"), ("invoice", "flag")},
 }

@@ -17,7 +17,6 @@ WORKFLOWS = ("order_fulfillment", "shipment_invoicing")
 
 TASKS = {  # workflow -> substitution -> the handler of the function it names
     "order_fulfillment": {
-        "AcceptOrderFunctionArn": "functions.capture.handlers.accept_order.lambda_handler",
         "PlanFunctionArn": "functions.route.handlers.plan.lambda_handler",
         "ReserveFunctionArn": "functions.allocate.handlers.reserve.lambda_handler",
         "BackorderFunctionArn": "functions.allocate.handlers.backorder.lambda_handler",

@@ -27,7 +27,7 @@ from functions.core.orders import (
 from functions.invoice.adapters.local_payments import LocalPaymentProvider
 from functions.invoice.handlers import stream  # imported at collection: the tracer opens its UDP socket
 from functions.invoice.logic import InvoiceRefused, InvoiceService
-from functions.invoice.ports import PaymentDeclined, PaymentResult
+from functions.invoice.ports import Completion, PaymentDeclined, PaymentResult
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import WEBSHOP, body
 
@@ -67,6 +67,8 @@ class FakeInvoiceStore:
         self.credit_released: list[str] = []
         #: outcomes to return before really issuing (simulating lost races)
         self.races: list[str] = []
+        self.settles_with_completion = 0
+        self.completes = 0
 
     def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
@@ -93,19 +95,30 @@ class FakeInvoiceStore:
         return "issued"
 
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None) -> bool:
+               entry: TimelineEntry | None, completion: Completion | None = None) -> str:
         current = self.orders[invoice.order_id]
         stored = next(i for i in current.invoices if i.invoice_number == invoice.invoice_number)
         if stored.settled_at:
-            return False
+            return "already"
+        if completion is not None:
+            self.settles_with_completion += 1
+            before = sum(1 for i in current.invoices if i.payment_status in SETTLED)
+            if current.status != OrderStatus.SHIPPED or before != completion.settled_before:
+                completion = None  # the order moved since it was read: settle alone
         settled = replace(stored, payment_status=status, payment_reference=reference, settled_at=at)
         self.orders[invoice.order_id] = replace(current, invoices=tuple(
             settled if i.invoice_number == invoice.invoice_number else i for i in current.invoices))
         if entry:
             self.events.append(entry)
-        return True
+        if completion is None:
+            return "settled"
+        self.orders[invoice.order_id] = self.orders[invoice.order_id].with_status(
+            OrderStatus.COMPLETED, at=completion.entry.at)
+        self.events.append(completion.entry)
+        return "completed"
 
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool:
+        self.completes += 1
         current = self.orders[order.order_id]
         settled = sum(1 for i in current.invoices if i.payment_status in SETTLED)
         if current.status != OrderStatus.SHIPPED or settled != invoices:
@@ -278,6 +291,50 @@ def test_an_order_completes_when_its_last_shipment_is_invoiced_and_captured() ->
     assert second["completed"] is True
     assert [c["final"] for c in provider.captures] == [False, True]
     assert sum(c["amount"] for c in provider.captures) == order.totals.total
+
+
+def test_the_last_settle_completes_the_order_in_the_same_write() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"},
+                        {"sku": "B", "quantity": 1, "unit_price": "5.00"}], [[1, 0], [0, 1]])
+    service, store, _ = service_for(order)
+    one, two = order.shipments
+    service.settle(order.order_id, service.issue(order.order_id, one.shipment_id)["invoice_number"])
+    assert store.settles_with_completion == 0  # the other shipment's invoice was still open
+    service.settle(order.order_id, service.issue(order.order_id, two.shipment_id)["invoice_number"])
+    # the second settle carried the completion: no separate completion write was needed
+    assert store.settles_with_completion == 1 and store.orders[order.order_id].status == OrderStatus.COMPLETED
+    assert names(store).count("OrderCompleted") == 1 and store.completes == 1  # only the first run's try
+
+
+def test_two_settles_that_read_before_each_other_still_complete_the_order_once() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"},
+                        {"sku": "B", "quantity": 1, "unit_price": "5.00"}], [[1, 0], [0, 1]])
+    service, store, _ = service_for(order)
+    numbers = [service.issue(order.order_id, s.shipment_id)["invoice_number"] for s in order.shipments]
+    # Given both runs read the order before either settled (each sees the other invoice open)
+    read = store.orders[order.order_id]
+    store.get = lambda order_id: read  # type: ignore[method-assign]
+    results = [service.settle(order.order_id, n) for n in numbers]
+    # Then neither write carried a completion, and the completion write of the later run
+    # (its condition: every invoice settled) completed the order, once
+    assert store.settles_with_completion == 0
+    assert [r["completed"] for r in results] == [False, True]
+    assert names(store).count("OrderCompleted") == 1
+
+
+def test_a_completion_that_no_longer_holds_settles_the_invoice_alone() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"}], [[1]])
+    service, store, _ = service_for(order)
+    number = service.issue(order.order_id, order.shipments[0].shipment_id)["invoice_number"]
+    read = store.orders[order.order_id]
+    store.get = lambda order_id: read  # type: ignore[method-assign]
+    # Given the order was completed by someone else after it was read (e.g. an operator's re-run)
+    store.orders[order.order_id] = read.with_status(OrderStatus.COMPLETED, at="2026-11-24T00:00:00.000Z")
+    result = service.settle(order.order_id, number)
+    # Then the payment is still recorded, and no second OrderCompleted is written
+    assert result["payment"] == "captured" and store.settles_with_completion == 1
+    assert store.orders[order.order_id].invoices[0].payment_status == PaymentStatus.CAPTURED
+    assert "OrderCompleted" not in names(store)
 
 
 def test_on_account_invoices_are_settled_without_a_capture() -> None:

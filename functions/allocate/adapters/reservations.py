@@ -45,7 +45,7 @@ class PlanTooLarge(Exception):
 class ReservationTable(TableAdapter):
     def _header_update(self, order_id: str, execution_id: str, target: str, at: str, allowed: tuple[str, ...],
                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        sets = ["#s = :target", "#v = #v + :one", "updated_at = :at", "#sum.#s = :target"]
+        sets = ["#s = :target", "#v = #v + :one", "updated_at = :at", "accepted_by = :exec"]
         values: dict[str, Any] = {":target": target, ":one": 1, ":at": at, ":exec": execution_id}
         for i, (key, value) in enumerate((extra or {}).items()):
             sets.append(f"{key} = :x{i}")
@@ -55,8 +55,11 @@ class ReservationTable(TableAdapter):
         return {"Update": {
             "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
             "UpdateExpression": "SET " + ", ".join(sets),
-            "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND #w.accepted_by = :exec",
-            "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary", "#w": "workflow"},
+            # the first execution to move the order out of CAPTURED carries it (Express runs
+            # at least once: a duplicate execution is turned away here and by Release)
+            "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND "
+                                   "(attribute_not_exists(accepted_by) OR accepted_by = :exec)",
+            "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
             "ExpressionAttributeValues": to_values(values)}}
 
     def _header(self, order_id: str) -> dict[str, Any]:
@@ -108,5 +111,5 @@ class ReservationTable(TableAdapter):
         moved on (cancelled, or another execution owns it) and nothing may change."""
         header = self._header(order_id)
         status = header.get("status", "MISSING")
-        mine = (header.get("workflow") or {}).get("accepted_by") == execution_id
+        mine = header.get("accepted_by") == execution_id
         return (mine and status in done), status

@@ -24,7 +24,8 @@ def record_handler(record: DynamoDBRecord) -> None:
     if record.event_name != DynamoDBRecordEventName.INSERT or not image or image.get("SK") != "ORDER":
         return  # header updates (status changes, workflow claims) are not captures
     order_id = image["order_id"]
-    arn = workflow_service().on_order_captured(order_id, dict(image.get("summary") or {}))
+    summary = {**dict(image.get("summary") or {}), "status": image.get("status")}
+    arn = workflow_service().on_order_captured(order_id, summary)
     if arn:
         logger.info("order workflow started", extra={"order_id": order_id, "execution_arn": arn})
         metrics.add_metric(name="WorkflowsStarted", unit=MetricUnit.Count, value=1)

@@ -1,8 +1,13 @@
 """The order's items in the single table, and the conditional writes that change them.
 
 Item shapes (see docs/ARCHITECTURE.md, "Single table"):
-- header ``ORDER#<id>`` / ``ORDER``: the order with its lines, ``status`` + ``version`` for
-  conditional writes, a small ``summary`` map (the only attribute the GSIs project).
+- header ``ORDER#<id>`` / ``ORDER``: what changes — ``status`` + ``version`` for conditional
+  writes, the allocation, counters — kept under 1 KB, since every state change rewrites it
+  (DynamoDB bills a write by the whole item's size, twice in a transaction). Its ``summary``
+  map (the only attribute the GSIs project) holds only what never changes, so a status
+  change writes no index entry; listings read the current status from the headers.
+- details ``ORDER#<id>`` / ``DETAILS``: what the order was captured with (customer, lines,
+  addresses, payment, totals), written once in the capture transaction.
 - timeline ``ORDER#<id>`` / ``EVENT#<at>#<ulid>``: append-only audit trail.
 - channel ref ``CHANNEL#<ch>#REF#<channel_order_id>`` / ``REF``: uniqueness per channel.
 """
@@ -44,6 +49,7 @@ from .shipments import move_shipment_action
 from .stock import allocations_from, per_stock_record, release_action
 
 ORDER_SK = "ORDER"
+DETAILS_SK = "DETAILS"
 
 
 def ref_pk(channel: str, channel_order_id: str) -> str:
@@ -65,16 +71,30 @@ def _money(value: Decimal) -> str:
 
 def summary_of(order: Order) -> dict[str, Any]:
     return {"order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
-            "customer_id": order.customer.customer_id, "status": order.status.value,
-            "currency": order.currency, "total": _money(order.totals.total), "created_at": order.created_at}
+            "customer_id": order.customer.customer_id, "currency": order.currency,
+            "total": _money(order.totals.total), "created_at": order.created_at}
 
 
 def header_item(order: Order) -> dict[str, Any]:
+    """The small mutable item (see the module docstring)."""
     sort_key = f"{order.created_at}#{order.order_id}"
     return {
         "PK": order_pk(order.order_id), "SK": ORDER_SK, "type": "order",
+        "order_id": order.order_id, "status": order.status.value, "version": order.version,
+        "updated_at": order.updated_at, "cancel_reason": order.cancel_reason,
+        "summary": summary_of(order),
+        "GSI1PK": f"CHANNEL#{order.channel}", "GSI1SK": sort_key,
+        "GSI2PK": f"CUSTOMER#{order.channel}#{order.customer.customer_id}", "GSI2SK": sort_key,
+        "GSI3PK": f"ORDERS#{order.created_at[:7]}", "GSI3SK": sort_key,
+    }
+
+
+def details_item(order: Order) -> dict[str, Any]:
+    """What the order was captured with; never updated."""
+    return {
+        "PK": order_pk(order.order_id), "SK": DETAILS_SK, "type": "order_details",
         "order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
-        "status": order.status.value, "version": order.version, "currency": order.currency,
+        "currency": order.currency,
         "customer": {k: v for k, v in asdict(order.customer).items() if v is not None},
         "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
                    "unit_price": _money(ln.unit_price), "tax_class": ln.tax_class,
@@ -84,12 +104,7 @@ def header_item(order: Order) -> dict[str, Any]:
         "payment": {k: (_money(v) if isinstance(v, Decimal) else v)
                     for k, v in asdict(order.payment).items() if v is not None},
         "totals": {k: _money(v) for k, v in asdict(order.totals).items()},
-        "created_at": order.created_at, "updated_at": order.updated_at,
-        "cancel_reason": order.cancel_reason,
-        "summary": summary_of(order),
-        "GSI1PK": f"CHANNEL#{order.channel}", "GSI1SK": sort_key,
-        "GSI2PK": f"CUSTOMER#{order.channel}#{order.customer.customer_id}", "GSI2SK": sort_key,
-        "GSI3PK": f"ORDERS#{order.created_at[:7]}", "GSI3SK": sort_key,
+        "created_at": order.created_at,
     }
 
 
@@ -101,10 +116,10 @@ def shipment_from_item(item: dict[str, Any]) -> Shipment:
                     tracking_number=item.get("tracking_number"), dispatched_at=item.get("dispatched_at"))
 
 
-def order_from_items(header: dict[str, Any], events: Sequence[dict[str, Any]] = (),
+def order_from_items(header: dict[str, Any], details: dict[str, Any], events: Sequence[dict[str, Any]] = (),
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
                      flags: Sequence[dict[str, Any]] = ()) -> Order:
-    h = header
+    h = {**details, **header}
     pay = h["payment"]
     return Order(
         order_id=h["order_id"], channel=h["channel"], channel_order_id=h.get("channel_order_id"),
@@ -155,6 +170,7 @@ class OrderTable(TableAdapter):
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": to_item(header_item(order)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"TableName": self.table, "Item": to_item(details_item(order))}},
             {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, first_event))}},
         ]
         ref_index = credit_index = -1
@@ -196,10 +212,10 @@ class OrderTable(TableAdapter):
         """CANCELLED at the version read, and its reserved stock given back, in one transaction."""
         actions: list[dict[str, Any]] = [
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-                        "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, #sum.#s = :new, "
+                        "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, "
                                             "cancel_reason = :reason REMOVE allocation",
                         "ConditionExpression": "#v = :v",
-                        "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
+                        "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                         "ExpressionAttributeValues": to_values({
                             ":new": OrderStatus.CANCELLED.value, ":next": order.version + 1, ":v": order.version,
                             ":at": entry.at, ":reason": reason})}},
@@ -233,13 +249,14 @@ class OrderTable(TableAdapter):
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         header = next((i for i in items if i["SK"] == ORDER_SK), None)
-        if header is None:
+        details = next((i for i in items if i["SK"] == DETAILS_SK), None)
+        if header is None or details is None:
             return None
         events = [i for i in items if i["SK"].startswith("EVENT#")]
         shipments = [i for i in items if i["SK"].startswith("SHIPMENT#")]
         invoices = [i for i in items if i["SK"].startswith("INVOICE#")]
         flags = [i for i in items if i["SK"].startswith("FLAG#")]
-        return order_from_items(header, events, shipments, invoices, flags)
+        return order_from_items(header, details, events, shipments, invoices, flags)
 
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None
                   ) -> tuple[list[dict[str, Any]], str | None]:
@@ -254,4 +271,24 @@ class OrderTable(TableAdapter):
             kwargs["ExclusiveStartKey"] = start
         page = self.db.query(**kwargs)
         summaries = [from_item(i)["summary"] for i in page.get("Items", []) if "summary" in i]
-        return summaries, encode_token(page.get("LastEvaluatedKey"))
+        statuses = self._statuses([s["order_id"] for s in summaries])
+        listed = [{**s, "status": statuses[s["order_id"]]} for s in summaries if s["order_id"] in statuses]
+        return listed, encode_token(page.get("LastEvaluatedKey"))
+
+    def _statuses(self, order_ids: list[str]) -> dict[str, str]:
+        """The current status of these orders (the index holds only what never changes):
+        BatchGetItem of their headers, 100 keys a call, unprocessed keys asked again."""
+        found: dict[str, str] = {}
+        for start in range(0, len(order_ids), 100):
+            request: dict[str, Any] = {self.table: {
+                "Keys": [to_item({"PK": order_pk(i), "SK": ORDER_SK}) for i in order_ids[start:start + 100]],
+                "ProjectionExpression": "order_id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
+            for _ in range(8):
+                reply = self.db.batch_get_item(RequestItems=request)
+                for item in reply.get("Responses", {}).get(self.table, []):
+                    row = from_item(item)
+                    found[row["order_id"]] = row["status"]
+                request = reply.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found

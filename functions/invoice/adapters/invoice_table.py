@@ -15,6 +15,7 @@ from functions.core.adapters.order_table import ORDER_SK, OrderTable, credit_pk,
 from functions.core.errors import TransientError
 from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.orders import Order, OrderStatus, TimelineEntry
+from functions.invoice.ports import Completion
 
 
 class InvoiceTable(OrderTable):
@@ -77,8 +78,24 @@ class InvoiceTable(OrderTable):
         return "issued"
 
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None) -> bool:
-        """Record the invoice's payment once; count it on the order header. False if recorded before."""
+               entry: TimelineEntry | None, completion: Completion | None = None) -> str:
+        """Record the invoice's payment once and count it on the order header: ``settled``, or
+        ``already`` if recorded before. With ``completion`` the same transaction also moves the
+        order SHIPPED -> COMPLETED if the header still counts ``settled_before`` settled invoices
+        (``completed``); if it does not, the invoice is settled alone."""
+        header: dict[str, Any] = {
+            "TableName": self.table, "Key": to_item({"PK": order_pk(invoice.order_id), "SK": ORDER_SK}),
+            "UpdateExpression": "ADD settled_invoices :one", "ExpressionAttributeValues": to_values({":one": 1})}
+        if completion is not None:
+            before = completion.settled_before
+            header |= {
+                "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at ADD settled_invoices :one",
+                "ConditionExpression": "#s = :shipped AND " + (
+                    "attribute_not_exists(settled_invoices)" if before == 0 else "settled_invoices = :before"),
+                "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
+                "ExpressionAttributeValues": to_values({
+                    ":one": 1, ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
+                    ":at": completion.entry.at, **({":before": before} if before else {})})}
         actions: list[dict[str, Any]] = [
             {"Update": {"TableName": self.table, "Key": to_item(invoice_key(invoice.order_id, invoice.invoice_number)),
                         "UpdateExpression": "SET payment_status = :st, payment_reference = :ref, settled_at = :at, "
@@ -86,21 +103,33 @@ class InvoiceTable(OrderTable):
                         "ConditionExpression": "attribute_not_exists(settled_at)",
                         "ExpressionAttributeNames": {"#sum": "summary"},
                         "ExpressionAttributeValues": to_values({":st": status.value, ":ref": reference, ":at": at})}},
-            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(invoice.order_id), "SK": ORDER_SK}),
-                        "UpdateExpression": "ADD settled_invoices :one",
-                        "ExpressionAttributeValues": to_values({":one": 1})}},
+            {"Update": header},
         ]
         if entry is not None:
             actions.append({"Put": {"TableName": self.table, "Item": to_item(event_item(invoice.order_id, entry))}})
-        return self._once(actions, f"settling {invoice.invoice_number}")
+        if completion is not None:
+            actions.append({"Put": {"TableName": self.table,
+                                    "Item": to_item(event_item(invoice.order_id, completion.entry))}})
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if is_retryable(exc):
+                raise TransientError(f"settling {invoice.invoice_number}: {cancellation_codes(exc) or exc}") from exc
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = cancellation_codes(exc)
+            if completion is not None and codes and codes[0] != "ConditionalCheckFailed":
+                return self.settle(invoice, status, reference, at, entry)  # the order moved: settle alone
+            return "already"
+        return "settled" if completion is None else "completed"
 
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool:
         """SHIPPED -> COMPLETED once ``invoices`` invoices are settled. False if not (yet)."""
         actions: list[dict[str, Any]] = [
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-                        "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at, #sum.#s = :done",
+                        "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at",
                         "ConditionExpression": "#s = :shipped AND settled_invoices = :n",
-                        "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
+                        "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                         "ExpressionAttributeValues": to_values({
                             ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
                             ":one": 1, ":at": entry.at, ":n": invoices})}},

@@ -31,9 +31,9 @@ class ShipmentTable(TableAdapter):
         ship_to = {k: v for k, v in vars(order.shipping_address).items() if v is not None}
         actions: list[dict[str, Any]] = [{"Update": {
             "TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-            "UpdateExpression": "SET #s = :target, #v = #v + :one, updated_at = :at, #sum.#s = :target",
-            "ConditionExpression": "#s = :from AND #w.accepted_by = :exec",
-            "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary", "#w": "workflow"},
+            "UpdateExpression": "SET #s = :target, #v = #v + :one, updated_at = :at",
+            "ConditionExpression": "#s = :from AND accepted_by = :exec",
+            "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
             "ExpressionAttributeValues": to_values({
                 ":target": OrderStatus.IN_FULFILLMENT.value, ":from": OrderStatus.ALLOCATED.value, ":one": 1,
                 ":at": entries[0].at, ":exec": execution_id})}}]
@@ -58,9 +58,9 @@ class ShipmentTable(TableAdapter):
         actions: list[dict[str, Any]] = [
             move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets),
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-                        "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at, #sum.#s = :target",
+                        "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at",
                         "ConditionExpression": "#v = :v",
-                        "ExpressionAttributeNames": {"#s": "status", "#v": "version", "#sum": "summary"},
+                        "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                         "ExpressionAttributeValues": to_values({
                             ":target": target.value, ":next": order.version + 1, ":v": order.version,
                             ":at": entry.at})}},
