@@ -89,7 +89,7 @@ class FulfilmentService:
                      for n, (node, lines) in enumerate(sorted(by_node.items()), start=1)]
         entries = [TimelineEntry(at=at, event="ShipmentRequested",
                                  detail={"shipment_id": s.shipment_id, "node_id": s.node_id,
-                                         "lines": [vars(ln) for ln in s.lines]}) for s in shipments]
+                                         "units": sum(ln.quantity for ln in s.lines)}) for s in shipments]
         released = self.store.release(order, execution_id, shipments, entries)
         return {"order_id": order_id, "released": released,
                 "status": OrderStatus.IN_FULFILLMENT.value if released else order.status.value,

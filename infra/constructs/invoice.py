@@ -7,9 +7,12 @@
 | flag | shipment_invoicing task `FlagForFinance` (the Catch) | FLAG_ACTIONS |
 | stream | table stream, filtered (see below) | STREAM_ACTIONS, start shipment_invoicing, put events |
 
-The stream filters let in three changes: a shipment just dispatched (start its
-shipment_invoicing run), an order just cancelled (void the authorisation / give the credit
-back), and a finance fact written to a timeline (publish it on the bus: a transactional outbox).
+The stream filters let in three kinds of change: a shipment just dispatched (start its
+shipment_invoicing run); an order header updated while COMPLETED or CANCELLED (the cancel
+itself: void the authorisation / give the credit back; and the writes that append
+OrderCompleted or PaymentVoided to its timeline); and any write of an invoice (InvoiceIssued,
+PaymentCaptured on its timeline). The handler publishes the finance entries a write added:
+a transactional outbox.
 
 The payment provider is reached from `settle` and `stream` (void); the local provider makes
 no network call. Real providers bring their secret with the finance issue.
@@ -26,26 +29,32 @@ from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.stream_filters import ORDER_CANCELLED, SHIPMENT_DISPATCHED
+from infra.constructs.stream_filters import SHIPMENT_DISPATCHED
 
 HANDLERS = "functions.invoice.handlers"
-# read the order (query) and the number counter (get); one transaction: counter, invoice,
-# shipment, header updates + timeline event put
+# read the order (query) and the number counter (get); one transaction: counter and header
+# updates, invoice put (its InvoiceIssued entry inside)
 ISSUE_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-# read the order; one transaction: invoice + header updates, event put; then the completion
-SETTLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
-# one transaction: flag put, header (and invoice) update, event put
+# read the order; one transaction: invoice + header updates (the completion with the last one);
+# else the completion alone (update)
+SETTLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+# one transaction: flag put (its entry inside), header (and invoice) update
 FLAG_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:PutItem")
-# a cancelled order: read it; one transaction: header (+ credit account) update, event put
-STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# a cancelled order: read it; one transaction: header (with its entry) + credit account update
+STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 STREAM_BATCH_SIZE = 25
-FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted")
-
-FINANCE_FACT = {
-    "eventName": lambda_.FilterRule.is_equal("INSERT"),
-    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("EVENT#")},
-                              "event": {"S": lambda_.FilterRule.or_(*FINANCE_EVENTS)}}},
+#: Where the finance facts' timeline entries are written (functions/invoice/handlers/stream.py).
+FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
+                     "OrderCompleted": "ORDER", "PaymentVoided": "ORDER"}
+#: An order header written while COMPLETED or CANCELLED: the cancel itself, and the writes that
+#: append OrderCompleted / PaymentVoided to its timeline.
+ORDER_CLOSED = {
+    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")},
+                              "status": {"S": lambda_.FilterRule.or_("COMPLETED", "CANCELLED")}}},
 }
+#: Any write of an invoice: issued (INSERT), settled (MODIFY).
+INVOICE_WRITTEN = {"dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("INVOICE#")}}}}
 
 
 class Invoice(Construct):
@@ -86,7 +95,7 @@ class Invoice(Construct):
             bisect_batch_on_error=True, retry_attempts=5, report_batch_item_failures=True,
             on_failure=event_sources.SqsDlq(self.stream_dead_letter_queue),
             filters=[lambda_.FilterCriteria.filter(SHIPMENT_DISPATCHED),
-                     lambda_.FilterCriteria.filter(ORDER_CANCELLED),
-                     lambda_.FilterCriteria.filter(FINANCE_FACT)],
+                     lambda_.FilterCriteria.filter(ORDER_CLOSED),
+                     lambda_.FilterCriteria.filter(INVOICE_WRITTEN)],
         ))
         monitoring.watch_stream_consumer("InvoiceStream", self.stream_function)

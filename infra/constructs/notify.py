@@ -25,7 +25,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.stream_filters import ORDER_CANCELLED, SHIPMENT_DISPATCHED
 
 HANDLERS = "functions.notify.handlers"
-# read the order (query); claim (put), withdraw (delete) and mark (update + put event) a notice
+# read the order (query); claim (put), withdraw (delete) and mark (update, with its timeline entry) a notice
 NOTICE_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 STREAM_BATCH_SIZE = 25
 # Only the changes that call for a notice wake the consumer (filtered records are free):

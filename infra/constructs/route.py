@@ -20,10 +20,10 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.route.handlers"
 # the order (query of ORDER#<id>), stock levels (query of SKU#<sku>), nodes (query of GSI1 NODES)
 PLAN_ACTIONS = ("dynamodb:Query",)
-# read the order; one transaction: header to IN_FULFILLMENT, put shipments and their events
+# read the order; one transaction: header to IN_FULFILLMENT, put shipments (timeline entries inside)
 RELEASE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
-# list requests (GSI1), read the order; dispatch: update shipment, header and stock, put the event
-SHIPMENT_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and stock
+SHIPMENT_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 
 
 class Route(Construct):

@@ -175,9 +175,9 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
 
 INVOICE_TABLE_ACTIONS = {  # ISSUE_ACTIONS, SETTLE_ACTIONS, FLAG_ACTIONS, STREAM_ACTIONS of infra/constructs/invoice.py
     "issue": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
-    "settle": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "settle": {"dynamodb:Query", "dynamodb:UpdateItem"},
     "flag": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
-    "stream": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "stream": {"dynamodb:Query", "dynamodb:UpdateItem"},
 }
 
 

@@ -39,10 +39,9 @@ def _header(table: str, order_id: str) -> dict[str, Any]:
 
 
 def _events(table: str, order_id: str) -> list[str]:
-    items = boto3.client("dynamodb").query(
-        TableName=table, KeyConditionExpression="PK = :p AND begins_with(SK, :e)",
-        ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":e": {"S": "EVENT#"}})["Items"]
-    return [i["event"]["S"] for i in items]
+    order = OrderTable(table).get(order_id)
+    assert order is not None
+    return [e.event for e in order.timeline]
 
 
 def test_settling_the_last_invoice_completes_the_order_in_one_transaction(cloud: LocalCloud,

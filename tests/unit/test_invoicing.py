@@ -86,7 +86,7 @@ class FakeInvoiceStore:
         if self.counters.get((invoice.legal_entity, invoice.year), 0) != sequence - 1:
             return "number_taken"
         if any(i.shipment_id == invoice.shipment_id for i in current.invoices):
-            return "already_invoiced"
+            return "order_changed"  # the header's invoice count moved
         if len(current.invoices) != len(order.invoices):
             return "order_changed"
         self.counters[(invoice.legal_entity, invoice.year)] = sequence
@@ -458,12 +458,17 @@ def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monk
                                         {**shipment, "status": "DISPATCHED"}))
     ((name, payload),) = started
     assert payload == {"order_id": "ord_1", "shipment_id": "shp_1-2"} and name.startswith("ord_1-inv2-")
-    stream.record_handler(stream_record("INSERT", {
-        "PK": "ORDER#ord_1", "SK": "EVENT#2026-11-23T10:00:00.000Z#01ABC", "event": "InvoiceIssued",
-        "at": "2026-11-23T10:00:00.000Z", "detail": {"invoice_number": "INV-2026-000001", "gross": "35.58"}}))
-    stream.record_handler(stream_record("INSERT", {
-        "PK": "ORDER#ord_1", "SK": "EVENT#2026-11-23T10:00:00.000Z#01ABD", "event": "NoticeSent",
-        "at": "2026-11-23T10:00:00.000Z", "detail": {}}))
+    issued = {"id": "01ABC", "event": "InvoiceIssued", "at": "2026-11-23T10:00:00.000Z",
+              "detail": {"invoice_number": "INV-2026-000001", "gross": "35.58"}}
+    invoice = {"PK": "ORDER#ord_1", "SK": "INVOICE#INV-2026-000001", "payment_status": "PENDING",
+               "timeline": [issued]}
+    stream.record_handler(stream_record("INSERT", invoice))  # issued: the invoice with its first entry
+    # a later write of the invoice that adds no finance entry (a review flag): nothing published again
+    stream.record_handler(stream_record("MODIFY", {**invoice, "payment_status": "FAILED"}, invoice))
+    # the order's NoticeSent entry is no finance fact
+    notice = {"PK": "ORDER#ord_1", "SK": "NOTICE#x", "timeline": [
+        {"id": "01ABD", "event": "NoticeSent", "at": "2026-11-23T10:00:00.000Z", "detail": {}}]}
+    stream.record_handler(stream_record("MODIFY", notice, {**notice, "timeline": []}))
     (event,) = published
     assert (event.name, event.source, event.event_id) == ("InvoiceIssued", "oms.invoice", "evt_01ABC")
     assert event.data == {"order_id": "ord_1", "invoice_number": "INV-2026-000001", "gross": "35.58"}

@@ -18,13 +18,14 @@ from functions.core.adapters.dynamodb import (
     to_values,
 )
 from functions.core.adapters.keys import order_pk
-from functions.core.adapters.order_table import ORDER_SK, event_item
+from functions.core.adapters.order_table import ORDER_SK
 from functions.core.adapters.stock import (
     MAX_STOCK_RECORDS_PER_ORDER,
     allocations_to,
     per_stock_record,
     reserve_action,
 )
+from functions.core.adapters.timeline import append_entries
 from functions.core.errors import TransientError
 from functions.core.orders import OrderStatus, TimelineEntry
 from functions.core.sourcing import Allocation
@@ -43,8 +44,9 @@ class PlanTooLarge(Exception):
 
 
 class ReservationTable(TableAdapter):
-    def _header_update(self, order_id: str, execution_id: str, target: str, at: str, allowed: tuple[str, ...],
-                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _header_update(self, order_id: str, execution_id: str, entry: TimelineEntry, target: str,
+                       allowed: tuple[str, ...], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        at = entry.at
         sets = ["#s = :target", "#v = #v + :one", "updated_at = :at", "accepted_by = :exec"]
         values: dict[str, Any] = {":target": target, ":one": 1, ":at": at, ":exec": execution_id}
         for i, (key, value) in enumerate((extra or {}).items()):
@@ -52,7 +54,7 @@ class ReservationTable(TableAdapter):
             values[f":x{i}"] = value
         allowed_names = [f":from{i}" for i in range(len(allowed))]
         values.update(dict(zip(allowed_names, allowed, strict=True)))
-        return {"Update": {
+        return {"Update": append_entries({
             "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
             "UpdateExpression": "SET " + ", ".join(sets),
             # the first execution to move the order out of CAPTURED carries it (Express runs
@@ -60,7 +62,7 @@ class ReservationTable(TableAdapter):
             "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND "
                                    "(attribute_not_exists(accepted_by) OR accepted_by = :exec)",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
-            "ExpressionAttributeValues": to_values(values)}}
+            "ExpressionAttributeValues": to_values(values)}, [entry])}
 
     def _header(self, order_id: str) -> dict[str, Any]:
         item = self.db.get_item(TableName=self.table, ConsistentRead=True,
@@ -73,9 +75,8 @@ class ReservationTable(TableAdapter):
         if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:
             raise PlanTooLarge(f"{len(per_stock)} stock records; at most {MAX_STOCK_RECORDS_PER_ORDER} per order")
         actions = [
-            self._header_update(order_id, execution_id, OrderStatus.ALLOCATED.value, entry.at, FROM,
+            self._header_update(order_id, execution_id, entry, OrderStatus.ALLOCATED.value, FROM,
                                 {"allocation": allocations_to(allocations)}),
-            {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
             *(reserve_action(self.table, a) for a in per_stock),
         ]
         try:
@@ -84,7 +85,7 @@ class ReservationTable(TableAdapter):
             codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return self._already(order_id, execution_id, RESERVED_OR_LATER)
-            if any(code == "ConditionalCheckFailed" for code in codes[2:]):
+            if any(code == "ConditionalCheckFailed" for code in codes[1:]):
                 raise StockMoved(f"stock moved since the plan of order {order_id}") from exc
             if is_retryable(exc):
                 raise TransientError(f"reserving order {order_id}: {codes or exc}") from exc
@@ -94,8 +95,7 @@ class ReservationTable(TableAdapter):
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
         try:
             self.db.transact_write_items(TransactItems=[
-                self._header_update(order_id, execution_id, OrderStatus.BACKORDERED.value, entry.at, FROM),
-                {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
+                self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED.value, FROM),
             ])
         except ClientError as exc:
             codes = cancellation_codes(exc)

@@ -8,7 +8,8 @@ Item shapes (see docs/ARCHITECTURE.md, "Single table"):
   change writes no index entry; listings read the current status from the headers.
 - details ``ORDER#<id>`` / ``DETAILS``: what the order was captured with (customer, lines,
   addresses, payment, totals), written once in the capture transaction.
-- timeline ``ORDER#<id>`` / ``EVENT#<at>#<ulid>``: append-only audit trail.
+- the timeline is not an item of its own: each fact's entry is appended to the item the fact
+  concerns, in the same write (``timeline.py``).
 - channel ref ``CHANNEL#<ch>#REF#<channel_order_id>`` / ``REF``: uniqueness per channel.
 """
 
@@ -25,7 +26,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core.errors import BadRequest, Conflict
-from functions.core.ids import ulid
 from functions.core.orders import (
     Address,
     CreditLimitExceeded,
@@ -47,6 +47,7 @@ from .invoice_items import invoice_from_item
 from .keys import order_pk
 from .shipments import move_shipment_action
 from .stock import allocations_from, per_stock_record, release_action
+from .timeline import append_entries, entries_of, with_entries
 
 ORDER_SK = "ORDER"
 DETAILS_SK = "DETAILS"
@@ -58,11 +59,6 @@ def ref_pk(channel: str, channel_order_id: str) -> str:
 
 def credit_pk(channel: str, customer_id: str) -> str:
     return f"CUSTOMER#{channel}#{customer_id}"
-
-
-def event_item(order_id: str, entry: TimelineEntry) -> dict[str, Any]:
-    return {"PK": order_pk(order_id), "SK": f"EVENT#{entry.at}#{ulid()}", "type": "event",
-            "event": entry.event, "at": entry.at, "detail": entry.detail}
 
 
 def _money(value: Decimal) -> str:
@@ -108,7 +104,8 @@ def details_item(order: Order) -> dict[str, Any]:
     }
 
 
-def shipment_from_item(item: dict[str, Any]) -> Shipment:
+def shipment_from_item(stored: dict[str, Any]) -> Shipment:
+    item = {**stored.get("summary", {}), **stored}
     return Shipment(shipment_id=item["shipment_id"], order_id=item["order_id"], node_id=item["node_id"],
                     status=ShipmentStatus(item["status"]),
                     lines=tuple(ShipmentLine(ln["line_id"], ln["sku"], int(ln["quantity"])) for ln in item["lines"]),
@@ -116,7 +113,7 @@ def shipment_from_item(item: dict[str, Any]) -> Shipment:
                     tracking_number=item.get("tracking_number"), dispatched_at=item.get("dispatched_at"))
 
 
-def order_from_items(header: dict[str, Any], details: dict[str, Any], events: Sequence[dict[str, Any]] = (),
+def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: Sequence[TimelineEntry] = (),
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
                      flags: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
@@ -133,8 +130,7 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], events: Se
                         amount=Decimal(pay["amount"]) if pay.get("amount") is not None else None),
         totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
         created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
-        timeline=tuple(TimelineEntry(at=e["at"], event=e["event"], detail=e.get("detail") or {})
-                       for e in events),
+        timeline=tuple(timeline),
         allocations=tuple(allocations_from(h.get("allocation"))),
         shipments=tuple(shipment_from_item(s) for s in shipments),
         invoices=tuple(invoice_from_item(i) for i in invoices),
@@ -170,8 +166,7 @@ class OrderTable(TableAdapter):
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": to_item(header_item(order)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
-            {"Put": {"TableName": self.table, "Item": to_item(details_item(order))}},
-            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, first_event))}},
+            {"Put": {"TableName": self.table, "Item": to_item(with_entries(details_item(order), [first_event]))}},
         ]
         ref_index = credit_index = -1
         if order.channel_order_id:
@@ -210,19 +205,19 @@ class OrderTable(TableAdapter):
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str, released: TimelineEntry | None) -> Order:
         """CANCELLED at the version read, and its reserved stock given back, in one transaction."""
+        releases = order.allocations and released is not None
         actions: list[dict[str, Any]] = [
-            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-                        "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, "
-                                            "cancel_reason = :reason REMOVE allocation",
-                        "ConditionExpression": "#v = :v",
-                        "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
-                        "ExpressionAttributeValues": to_values({
-                            ":new": OrderStatus.CANCELLED.value, ":next": order.version + 1, ":v": order.version,
-                            ":at": entry.at, ":reason": reason})}},
-            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
+            {"Update": append_entries({
+                "TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, cancel_reason = :reason "
+                                    "REMOVE allocation",
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
+                "ExpressionAttributeValues": to_values({
+                    ":new": OrderStatus.CANCELLED.value, ":next": order.version + 1, ":v": order.version,
+                    ":at": entry.at, ":reason": reason})}, [entry, released] if releases and released else [entry])},
         ]
-        if order.allocations and released is not None:
-            actions.append({"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, released))}})
+        if releases:
             actions += [release_action(self.table, a) for a in per_stock_record(list(order.allocations))]
         actions += [move_shipment_action(self.table, s, ShipmentStatus.CANCELLED)
                     for s in order.shipments if s.status == ShipmentStatus.REQUESTED]
@@ -252,11 +247,10 @@ class OrderTable(TableAdapter):
         details = next((i for i in items if i["SK"] == DETAILS_SK), None)
         if header is None or details is None:
             return None
-        events = [i for i in items if i["SK"].startswith("EVENT#")]
         shipments = [i for i in items if i["SK"].startswith("SHIPMENT#")]
         invoices = [i for i in items if i["SK"].startswith("INVOICE#")]
         flags = [i for i in items if i["SK"].startswith("FLAG#")]
-        return order_from_items(header, details, events, shipments, invoices, flags)
+        return order_from_items(header, details, entries_of(items), shipments, invoices, flags)
 
     def list_page(self, index: str, partition: str, *, limit: int, token: str | None
                   ) -> tuple[list[dict[str, Any]], str | None]:

@@ -1,6 +1,8 @@
 """Shipment items: ``ORDER#<order>`` / ``SHIPMENT#<shipment>``, listed per node and status
 through GSI1 ``NODE#<node>#SHIPMENTS#<status>`` / ``<requested_at>#<shipment>`` (oldest first);
-the projected ``summary`` is the fulfilment request a node reads.
+the projected ``summary`` is the fulfilment request a node reads, and the only copy of it:
+the item holds besides only its keys, ``status`` (for conditions and stream filters), the ids
+the stream consumers read, and its timeline — under 1 KB, as each write bills the whole item.
 
 Shipment ids are derived from the order id (``core.orders.shipment_id_for``): a Release run
 twice writes the same ids, so the conditional puts make it once.
@@ -12,7 +14,8 @@ from typing import Any
 
 from functions.core.adapters.dynamodb import to_item, to_values
 from functions.core.adapters.keys import order_pk
-from functions.core.orders import Shipment, ShipmentStatus, request_view
+from functions.core.adapters.timeline import append_entries
+from functions.core.orders import Shipment, ShipmentStatus, TimelineEntry, request_view
 
 
 def node_partition(node_id: str, status: ShipmentStatus | str) -> str:
@@ -25,14 +28,16 @@ def shipment_key(order_id: str, shipment_id: str) -> dict[str, Any]:
 
 def shipment_item(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> dict[str, Any]:
     view = request_view(s, ship_to, shipping_method)
-    return {"PK": order_pk(s.order_id), "SK": f"SHIPMENT#{s.shipment_id}", "type": "shipment", **view,
+    return {"PK": order_pk(s.order_id), "SK": f"SHIPMENT#{s.shipment_id}", "type": "shipment",
+            "order_id": s.order_id, "shipment_id": s.shipment_id, "status": s.status.value,
             "GSI1PK": node_partition(s.node_id, s.status), "GSI1SK": f"{s.requested_at}#{s.shipment_id}",
             "summary": view}
 
 
-def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: dict[str, Any] | None = None
-                         ) -> dict[str, Any]:
-    """Move a REQUESTED shipment to ``target`` (a transaction item), its index entry with it."""
+def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: dict[str, Any] | None = None,
+                         entries: tuple[TimelineEntry, ...] = ()) -> dict[str, Any]:
+    """Move a REQUESTED shipment to ``target`` (a transaction item), its index entry with it,
+    and append ``entries`` to its timeline."""
     values: dict[str, Any] = {":target": target.value, ":from": ShipmentStatus.REQUESTED.value,
                               ":pk": node_partition(s.node_id, target)}
     names = {"#s": "status", "#sum": "summary"}
@@ -40,8 +45,8 @@ def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: 
     for i, (key, value) in enumerate((sets or {}).items()):
         names[f"#a{i}"] = key
         values[f":a{i}"] = value
-        expr += [f"#a{i} = :a{i}", f"#sum.#a{i} = :a{i}"]
-    return {"Update": {"TableName": table, "Key": shipment_key(s.order_id, s.shipment_id),
-                       "UpdateExpression": "SET " + ", ".join(expr), "ConditionExpression": "#s = :from",
-                       "ExpressionAttributeNames": names,
-                       "ExpressionAttributeValues": to_values(values)}}
+        expr.append(f"#sum.#a{i} = :a{i}")
+    return {"Update": append_entries({"TableName": table, "Key": shipment_key(s.order_id, s.shipment_id),
+                                      "UpdateExpression": "SET " + ", ".join(expr), "ConditionExpression": "#s = :from",
+                                      "ExpressionAttributeNames": names,
+                                      "ExpressionAttributeValues": to_values(values)}, entries)}

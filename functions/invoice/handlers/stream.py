@@ -3,10 +3,11 @@
 - a shipment just dispatched: start its ``shipment_invoicing`` workflow (execution names carry
   the order id; every task is idempotent, so a redelivered record only repeats no-ops);
 - an order just cancelled: void the card authorisation / give the on-account credit back;
-- a finance fact just written to an order's timeline (``InvoiceIssued``, ``PaymentCaptured``,
-  ``PaymentVoided``, ``OrderCompleted``): publish it on the event bus. The timeline item is
-  written in the same transaction as the fact, so the stream is a transactional outbox: no
-  fact without its event, no event without its fact.
+- a finance fact just appended to the timeline of an invoice or an order header
+  (``InvoiceIssued``, ``PaymentCaptured``, ``PaymentVoided``, ``OrderCompleted``): publish it
+  on the event bus. The entry is written in the same write as the fact (it is part of the
+  item), so the stream is a transactional outbox: no fact without its event, no event without
+  its fact. The record's old and new images tell which entries the write added.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.core.adapters.timeline import added_entries
 from functions.core.changes import order_cancelled, shipment_dispatched
 from functions.core.events import DomainEvent
 from functions.core.ids import new_id
@@ -35,9 +37,16 @@ def change_of(event_name: str, new: dict[str, Any], old: dict[str, Any]) -> str 
         return "dispatched"
     if event_name == "MODIFY" and order_cancelled(new, old):
         return "cancelled"
-    if event_name == "INSERT" and str(new.get("SK", "")).startswith("EVENT#") and new.get("event") in FINANCE_EVENTS:
-        return "finance_event"
     return None
+
+
+def finance_facts(new: dict[str, Any], old: dict[str, Any]) -> list[DomainEvent]:
+    """The finance events of the timeline entries this write added (ids from the entries: a
+    redelivered record republishes the same ids)."""
+    order_id = str(new.get("PK", "")).removeprefix("ORDER#")
+    return [DomainEvent(name=str(e["event"]), source=SOURCE, data={"order_id": order_id, **dict(e.get("detail") or {})},
+                        event_id=f"evt_{e['id']}", occurred_at=str(e["at"]), correlation_id=order_id)
+            for e in added_entries(new, old) if e.get("event") in FINANCE_EVENTS]
 
 
 def execution_name(order_id: str, shipment_id: str) -> str:
@@ -59,14 +68,10 @@ def record_handler(record: DynamoDBRecord) -> None:
     elif kind == "cancelled":
         result = invoice_service().release_payment(str(new["order_id"]))
         logger.info("payment hold of a cancelled order", extra={"order_id": new["order_id"], "result": result})
-    elif kind == "finance_event":
-        order_id = str(new["PK"]).removeprefix("ORDER#")
-        # The event id is the timeline item's key: a redelivered record republishes the same id.
-        event_id = "evt_" + str(new["SK"]).rsplit("#", 1)[1]
-        finance_publisher().publish([DomainEvent(
-            name=str(new["event"]), source=SOURCE, data={"order_id": order_id, **dict(new.get("detail") or {})},
-            event_id=event_id, occurred_at=str(new["at"]), correlation_id=order_id)])
-        metrics.add_metric(name="FinanceEventsPublished", unit=MetricUnit.Count, value=1)
+    facts = finance_facts(new, old)
+    if facts:
+        finance_publisher().publish(facts)
+        metrics.add_metric(name="FinanceEventsPublished", unit=MetricUnit.Count, value=len(facts))
 
 
 @logger.inject_lambda_context

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from functions.core.adapters.dynamodb import TableAdapter, to_item, to_value
 from functions.core.adapters.keys import order_pk
-from functions.core.adapters.order_table import event_item
+from functions.core.adapters.timeline import append_entries
 from functions.core.orders import TimelineEntry
 
 
@@ -34,10 +34,9 @@ class NoticeTable(TableAdapter):
                             ExpressionAttributeValues={":sending": to_value("SENDING")})
 
     def mark(self, order_id: str, notice_id: str, status: str, message_id: str | None, entry: TimelineEntry) -> None:
-        self.db.transact_write_items(TransactItems=[
-            {"Update": {"TableName": self.table, "Key": _key(order_id, notice_id),
-                        "UpdateExpression": "SET #s = :status, message_id = :m",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":status": to_value(status), ":m": to_value(message_id)}}},
-            {"Put": {"TableName": self.table, "Item": to_item(event_item(order_id, entry))}},
-        ])
+        """SENT or SKIPPED, with the order's timeline entry on the notice itself (one write)."""
+        self.db.update_item(**append_entries({
+            "TableName": self.table, "Key": _key(order_id, notice_id),
+            "UpdateExpression": "SET #s = :status, message_id = :m",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":status": to_value(status), ":m": to_value(message_id)}}, [entry]))

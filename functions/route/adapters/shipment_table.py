@@ -16,9 +16,10 @@ from functions.core.adapters.dynamodb import (
     to_values,
 )
 from functions.core.adapters.keys import order_pk
-from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token, event_item
+from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token
 from functions.core.adapters.shipments import move_shipment_action, node_partition, shipment_item
 from functions.core.adapters.stock import ship_action
+from functions.core.adapters.timeline import with_entries
 from functions.core.errors import Conflict, TransientError
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import Allocation, per_stock_record
@@ -37,9 +38,12 @@ class ShipmentTable(TableAdapter):
             "ExpressionAttributeValues": to_values({
                 ":target": OrderStatus.IN_FULFILLMENT.value, ":from": OrderStatus.ALLOCATED.value, ":one": 1,
                 ":at": entries[0].at, ":exec": execution_id})}}]
-        actions += [{"Put": {"TableName": self.table, "Item": to_item(shipment_item(s, ship_to, order.shipping_method)),
-                             "ConditionExpression": "attribute_not_exists(PK)"}} for s in shipments]
-        actions += [{"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, e))}} for e in entries]
+        # each shipment's ShipmentRequested entry goes on the shipment itself
+        actions += [{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                             "Item": to_item(with_entries(shipment_item(s, ship_to, order.shipping_method),
+                                                          [e for e in entries
+                                                           if e.detail.get("shipment_id") == s.shipment_id]))}}
+                    for s in shipments]
         try:
             self.db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
@@ -56,7 +60,7 @@ class ShipmentTable(TableAdapter):
         """REQUESTED -> DISPATCHED, the order to ``target`` at the version read, reserved stock
         shipped — one transaction; Conflict if anything moved since it was read."""
         actions: list[dict[str, Any]] = [
-            move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets),
+            move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets, (entry,)),
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
                         "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at",
                         "ConditionExpression": "#v = :v",
@@ -64,7 +68,6 @@ class ShipmentTable(TableAdapter):
                         "ExpressionAttributeValues": to_values({
                             ":target": target.value, ":next": order.version + 1, ":v": order.version,
                             ":at": entry.at})}},
-            {"Put": {"TableName": self.table, "Item": to_item(event_item(order.order_id, entry))}},
             # one update per stock record: a transaction may not touch an item twice (two lines, one SKU)
             *(ship_action(self.table, a) for a in per_stock_record(
                 [Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity) for ln in shipment.lines])),
