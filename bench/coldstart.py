@@ -310,7 +310,7 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
                            "SenderId": account, "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000))},
             "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
             "eventSourceARN": f"arn:aws:sqs:{region}:{account}:oms-local-order-intake", "awsRegion": region}]},
-            "SQS message with an empty order: idempotency record put, validation fails, record deleted"),
+            "SQS message with an empty order: validation fails before any write"),
         "functions.capture.handlers.stream": (
             _stream_event(info, account, "INSERT", header, None),
             "INSERT of an order header: StartExecution, PutEvents OrderCaptured"),

@@ -3,6 +3,7 @@ start its workflow. No AWS imports here: adapters come in through ports."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -15,10 +16,13 @@ from functions.core.money import fmt
 from functions.core.orders import (
     CANCELLABLE,
     Address,
+    AlreadyCaptured,
     CancelReason,
+    CaptureInProgress,
     CreditLimitExceeded,
     Customer,
     DuplicateChannelOrder,
+    IdempotencyClaim,
     Order,
     OrderLine,
     OrderStatus,
@@ -77,10 +81,49 @@ def _payment(body: OrderIn, totals: Totals) -> Payment:
                    amount=amount("payment.amount", p.amount, body.currency) if p.amount else None)
 
 
+#: How long an Idempotency-Key holds (API.md: kept 24 hours).
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Captured:
+    order: Order
+    #: True when this is the answer to a request made before with the same key and body.
+    replayed: bool
+
+
+def as_captured(order: Order) -> Order:
+    """The order as its capture answered (what a replay returns): nothing that happened later.
+    Built from what never changes, so a replay's body equals the original 201's."""
+    first = tuple(e for e in order.timeline if e.event == "OrderCaptured")[:1]
+    return replace(order, status=OrderStatus.CAPTURED, version=1, updated_at=order.created_at, cancel_reason=None,
+                   timeline=first, allocations=(), shipments=(), invoices=(), finance_reviews=(),
+                   payment_released_at=None)
+
+
 @dataclass
 class CaptureService:
     store: OrderStore
     clock: Callable[[], str] = utc_now
+    epoch: Callable[[], float] = time.time
+
+    def capture_once(self, body: OrderIn, principal: Principal, key: str, request_hash: str) -> Captured:
+        """Capture once per (principal, Idempotency-Key): the key is recorded in the order's own
+        transaction (one round trip; no record can outlive or precede its order). The same key
+        with the same body answers the original order as captured; with another body, or while
+        a concurrent request with the key is being written, it is a conflict."""
+        claim = IdempotencyClaim(principal=principal.principal_id, key=key, request_hash=request_hash,
+                                 expires_at=int(self.epoch()) + IDEMPOTENCY_TTL_SECONDS)
+        try:
+            return Captured(self.capture(body, principal, idempotency=claim), replayed=False)
+        except AlreadyCaptured as exc:
+            order = self.store.get(exc.order_id) if exc.same_request else None
+            if order is None:
+                raise Conflict("Idempotency-Key was already used with a different body") from exc
+            return Captured(as_captured(order), replayed=True)
+        except CaptureInProgress as exc:
+            raise Conflict("a request with this Idempotency-Key or channel_order_id is being captured right "
+                           "now; retry shortly") from exc
 
     def quote(self, body: OrderIn) -> dict[str, Any]:
         lines, totals = price(body)
@@ -89,7 +132,7 @@ class CaptureService:
                 "lines": [{"line_id": ln.line_id, "sku": ln.sku, "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)}
                           for ln in lines]}
 
-    def capture(self, body: OrderIn, principal: Principal) -> Order:
+    def capture(self, body: OrderIn, principal: Principal, idempotency: IdempotencyClaim | None = None) -> Order:
         lines, totals = price(body)
         payment = _payment(body, totals)
         now = self.clock()
@@ -105,13 +148,13 @@ class CaptureService:
                               detail={"channel": order.channel, "channel_order_id": order.channel_order_id,
                                       "total": fmt(totals.total, order.currency), "lines": len(lines)})
         try:
-            self.store.create(order, first, credit_limit_check=payment.method == "on_account")
+            self.store.create(order, first, credit_limit_check=payment.method == "on_account", idempotency=idempotency)
         except DuplicateChannelOrder as exc:
             raise DuplicateOrder(body.channel_order_id or "", exc.existing_order_id) from exc
         except CreditLimitExceeded as exc:
             raise ValidationFailed("payment.method", "on_account needs a credit account for this customer "
                                                      "with enough available credit for the order total") from exc
-        return order
+        return replace(order, timeline=(first,))
 
     def get(self, order_id: str, principal: Principal) -> Order:
         order = self.store.get(order_id)

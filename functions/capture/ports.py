@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from functions.core.orders import Order, TimelineEntry
+from functions.core.orders import IdempotencyClaim, Order, TimelineEntry
 
 
 class OrderStore(Protocol):
-    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None: ...
+    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
+               idempotency: IdempotencyClaim | None = None) -> None: ...
     def get(self, order_id: str) -> Order | None: ...
     def cancel(self, order: Order, entry: TimelineEntry, reason: str,
                released: TimelineEntry | None) -> Order: ...

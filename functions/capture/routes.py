@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.hook import IdempotentHookFunction
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from functions.core.adapters.aws import client
-from functions.core.errors import Conflict
 from functions.core.http import require_role
 from functions.core.observability import MetricUnit, metrics
 from functions.core.principal import Principal
-from functions.core.settings import Settings, settings
 
 from .logic import order_view
 from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
@@ -34,53 +20,25 @@ from .service import capture_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255,
                                        description="Client-chosen key; same key + same body replays the 201")]
 
 
-def _mark_replayed(response: Any, _: DataRecord) -> Any:
-    return {**response, "replayed": True}
+def request_hash(body: Any) -> str:
+    """The request as sent, canonically: equal JSON (whatever the key order) is the same request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def _capture_once(request: dict[str, Any]) -> dict[str, Any]:
-    principal = Principal(role="channel", principal_id=request["principal"])
-    order = capture_service().capture(OrderIn.model_validate(request["body"]), principal)
-    metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
-    return {"order": order_view(order)}
-
-
-@cache
-def _idempotent_capture(s: Settings) -> tuple[Any, IdempotencyConfig]:
-    persistence = DynamoDBPersistenceLayer(
-        table_name=s.table_name, key_attr="PK", sort_key_attr="SK",
-        static_pk_value="IDEMPOTENCY#capture", expiry_attr="expires_at",
-        boto3_client=client("dynamodb"),
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[principal, key]",  # scoped per principal
-        payload_validation_jmespath="body",  # same key, other body -> 409
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-        raise_on_no_idempotency_key=True,
-        response_hook=cast(IdempotentHookFunction, _mark_replayed),
-    )
-    capture = idempotent_function(data_keyword_argument="request", persistence_store=persistence,
-                                  config=config)(_capture_once)
-    return capture, config
-
-
-def capture_idempotently(channel: str, key: str, body: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Capture once per (channel, key); the same key with another body is a conflict."""
-    capture, config = _idempotent_capture(settings())
-    if context is not None:
-        config.register_lambda_context(context)  # in-progress records expire with the invocation
-    try:
-        result: dict[str, Any] = capture(request={"principal": channel, "key": key, "body": body})
-    except IdempotencyValidationError as exc:
-        raise Conflict("Idempotency-Key was already used with a different body") from exc
-    except IdempotencyAlreadyInProgressError as exc:
-        raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly") from exc
-    return result
+def capture_idempotently(channel: str, key: str, body: dict[str, Any], order: OrderIn | None = None
+                         ) -> dict[str, Any]:
+    """Capture once per (channel, key); the same key with another body is a conflict (409).
+    Returns ``{"order": view, "replayed": bool}``."""
+    validated = order if order is not None else OrderIn.model_validate(body)
+    result = capture_service().capture_once(validated, Principal(role="channel", principal_id=channel), key,
+                                            request_hash(body))
+    if not result.replayed:
+        metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
+    return {"order": order_view(result.order), "replayed": result.replayed}
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -92,8 +50,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 def create_order(order: Annotated[OrderIn, Body()], idempotency_key: IdempotencyKey) -> Response[str]:
     principal = require_role(router, "channel")
     # the body as sent: equal JSON means the same request
-    result = capture_idempotently(principal.principal_id, idempotency_key, router.current_event.json_body,
-                                  router.lambda_context)
+    result = capture_idempotently(principal.principal_id, idempotency_key, router.current_event.json_body, order)
     view = result["order"]
     headers = {"Location": f"/orders/{view['order_id']}"}
     if result.get("replayed"):

@@ -209,3 +209,29 @@ class DuplicateChannelOrder(Exception):
 
 class CreditLimitExceeded(Exception):
     """An on-account order would exceed the customer's available credit (or there is no account)."""
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A request's idempotency key, recorded in the same transaction as the order it creates:
+    the record can never disagree with the order, and capture stays one round trip."""
+
+    principal: str
+    key: str
+    #: A hash of the request body: the same key with another body is refused.
+    request_hash: str
+    #: Epoch seconds after which the key may be used again (the table's TTL removes the record).
+    expires_at: int
+
+
+class AlreadyCaptured(Exception):
+    """The idempotency key was used before: for the same request (a replay of ``order_id``) or not."""
+
+    def __init__(self, order_id: str, *, same_request: bool) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+        self.same_request = same_request
+
+
+class CaptureInProgress(Exception):
+    """Another request with the same idempotency key is being written at this moment."""

@@ -24,13 +24,13 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.capture.handlers"
 
 # Exactly what each function's code does with the table (functions/capture, functions/core):
-# capture = idempotency record get/put/update/delete + the capture transaction (put order,
-# put timeline event, put channel ref, update credit account) + reading a clashing ref.
-# (The API's cancel also releases the order's reserved stock: UpdateItem on SKU# items.)
-CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-# the API also reads orders (query of the order's items), lists them (GSI1-3, then the listed
-# headers' status by BatchGetItem), and cancels
-CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:Query", "dynamodb:BatchGetItem")
+# capture = one transaction (put the idempotency record, order header and details, channel ref;
+# update the credit account) + reading a clashing ref (GetItem) + reading the order a replayed
+# key made (Query of its items). (The API's cancel also releases the order's reserved stock:
+# UpdateItem on SKU# items.)
+CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
+# the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem)
+CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5

@@ -8,8 +8,10 @@ from typing import Any
 
 from functions.core.errors import Conflict
 from functions.core.orders import (
+    AlreadyCaptured,
     CreditLimitExceeded,
     DuplicateChannelOrder,
+    IdempotencyClaim,
     Order,
     OrderStatus,
     TimelineEntry,
@@ -22,8 +24,15 @@ class FakeOrderStore:
         self.refs: dict[tuple[str, str], str] = {}
         self.credit = dict(credit or {})
         self.released: list[Any] = []
+        #: (principal, key) -> (request hash, order id, expires at)
+        self.keys: dict[tuple[str, str], tuple[str, str, int]] = {}
+        self.now = 0  # epoch seconds, for the keys' expiry
 
-    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None:
+    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
+               idempotency: IdempotencyClaim | None = None) -> None:
+        held = self.keys.get((idempotency.principal, idempotency.key)) if idempotency else None
+        if idempotency and held and held[2] >= self.now:  # checked first, as the table's transaction
+            raise AlreadyCaptured(held[1], same_request=held[0] == idempotency.request_hash)
         ref = (order.channel, order.channel_order_id) if order.channel_order_id else None
         if ref and ref in self.refs:
             raise DuplicateChannelOrder(self.refs[ref])
@@ -34,6 +43,9 @@ class FakeOrderStore:
             self.credit[account] -= order.totals.total
         if ref:
             self.refs[ref] = order.order_id
+        if idempotency:
+            self.keys[(idempotency.principal, idempotency.key)] = (idempotency.request_hash, order.order_id,
+                                                                   idempotency.expires_at)
         self.orders[order.order_id] = _with_events(order, (first_event,))
 
     def get(self, order_id: str) -> Order | None:

@@ -51,6 +51,37 @@ def test_captured_order_has_priced_lines_and_a_first_timeline_event(service: Cap
     assert [e.event for e in stored.timeline] == ["OrderCaptured"]
 
 
+def test_a_replay_answers_the_order_exactly_as_captured_even_after_it_moved_on() -> None:
+    from dataclasses import replace
+
+    from functions.capture.logic import order_view
+
+    store = FakeOrderStore()
+    service = CaptureService(store=store, epoch=lambda: 1_000)
+    first = service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
+    assert first.replayed is False
+    # the order moves on (allocated, say) before the client retries
+    stored = store.orders[first.order.order_id]
+    store.orders[stored.order_id] = replace(stored.with_status(OrderStatus.ALLOCATED, at="2026-11-24T02:00:00.000Z"),
+                                            version=2)
+    again = service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
+    assert again.replayed is True and order_view(again.order) == order_view(first.order)
+    assert len(store.orders) == 1
+
+
+def test_a_key_with_another_body_is_a_conflict_and_an_expired_key_captures_anew() -> None:
+    store = FakeOrderStore()
+    service = CaptureService(store=store, epoch=lambda: 1_000)
+    service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
+    with pytest.raises(Conflict, match="different body"):
+        service.capture_once(body(channel_order_id="WEB-2"), WEBSHOP, "k-1", "hash-b")
+    # another channel's key space is its own
+    assert service.capture_once(body(), MARKETPLACE, "k-1", "hash-a").replayed is False
+    store.now = 1_000 + 24 * 3600 + 1  # a day later the key is free again
+    assert service.capture_once(body(channel_order_id="WEB-3"), WEBSHOP, "k-1", "hash-c").replayed is False
+    assert len(store.orders) == 3
+
+
 def test_reused_channel_order_id_is_a_conflict_naming_the_existing_order(service: CaptureService) -> None:
     first = service.capture(body(), WEBSHOP)
     with pytest.raises(DuplicateOrder) as err:

@@ -33,7 +33,7 @@ class IntakeMessage(BaseModel):
 def record_handler(record: SQSRecord) -> None:
     message = IntakeMessage.model_validate(json.loads(record.body))
     try:
-        result = capture_idempotently(message.channel, message.idempotency_key, message.order, processor.lambda_context)
+        result = capture_idempotently(message.channel, message.idempotency_key, message.order)
     except DuplicateOrder as exc:  # the channel re-sent an order we already have (new key): done
         logger.info("duplicate channel order ignored", extra={"existing_order_id": exc.existing_order_id})
         return

@@ -11,13 +11,17 @@ Item shapes (see docs/ARCHITECTURE.md, "Single table"):
 - the timeline is not an item of its own: each fact's entry is appended to the item the fact
   concerns, in the same write (``timeline.py``).
 - channel ref ``CHANNEL#<ch>#REF#<channel_order_id>`` / ``REF``: uniqueness per channel.
+- idempotency record ``IDEMPOTENCY#<principal>#<sha256 of the key>`` / ``IDEMPOTENCY``: the
+  request's key, its body's hash and the order it created, in the capture transaction (TTL).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from decimal import Decimal
@@ -28,9 +32,12 @@ from botocore.exceptions import ClientError
 from functions.core.errors import BadRequest, Conflict
 from functions.core.orders import (
     Address,
+    AlreadyCaptured,
+    CaptureInProgress,
     CreditLimitExceeded,
     Customer,
     DuplicateChannelOrder,
+    IdempotencyClaim,
     Order,
     OrderLine,
     OrderStatus,
@@ -55,6 +62,10 @@ DETAILS_SK = "DETAILS"
 
 def ref_pk(channel: str, channel_order_id: str) -> str:
     return f"CHANNEL#{channel}#REF#{channel_order_id}"
+
+
+def idempotency_pk(principal: str, key: str) -> str:
+    return f"IDEMPOTENCY#{principal}#{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def credit_pk(channel: str, customer_id: str) -> str:
@@ -162,8 +173,24 @@ class OrderTable(TableAdapter):
     one TransactWriteItems, so nothing is ever half-written."""
 
     # -- writes ---------------------------------------------------------------------------
-    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False) -> None:
-        actions: list[dict[str, Any]] = [
+    def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
+               idempotency: IdempotencyClaim | None = None) -> None:
+        """The order's items in one transaction, with its idempotency record when given: a key
+        used before raises ``AlreadyCaptured`` (with the order it made), a key being written by
+        a concurrent request ``CaptureInProgress``, a reused channel order id
+        ``DuplicateChannelOrder``, too little credit ``CreditLimitExceeded``."""
+        actions: list[dict[str, Any]] = []
+        if idempotency is not None:
+            actions.append({"Put": {
+                "TableName": self.table,
+                "Item": to_item({"PK": idempotency_pk(idempotency.principal, idempotency.key), "SK": "IDEMPOTENCY",
+                                 "type": "idempotency", "order_id": order.order_id,
+                                 "request_hash": idempotency.request_hash, "expires_at": idempotency.expires_at}),
+                # an expired record (not yet removed by TTL) no longer holds the key
+                "ConditionExpression": "attribute_not_exists(PK) OR expires_at < :now",
+                "ExpressionAttributeValues": to_values({":now": int(time.time())}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
+        actions += [
             {"Put": {"TableName": self.table, "Item": to_item(header_item(order)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table, "Item": to_item(with_entries(details_item(order), [first_event]))}},
@@ -193,6 +220,12 @@ class OrderTable(TableAdapter):
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             codes = cancellation_codes(exc)
+            if idempotency is not None and codes and codes[0] == "ConditionalCheckFailed":
+                old = from_item(exc.response["CancellationReasons"][0].get("Item") or {})
+                raise AlreadyCaptured(str(old.get("order_id", "")),
+                                      same_request=old.get("request_hash") == idempotency.request_hash) from exc
+            if "TransactionConflict" in codes:  # a concurrent request writes the same key or reference
+                raise CaptureInProgress() from exc
             if ref_index >= 0 and codes[ref_index] == "ConditionalCheckFailed":
                 existing = self.db.get_item(
                     TableName=self.table, ConsistentRead=True,
