@@ -337,11 +337,9 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
         "functions.notify.handlers.stream": (
             _stream_event(info, account, "MODIFY", cancelled, header),
             "MODIFY header → CANCELLED: Query of the order (none: no notice)"),
-        "functions.invoice.handlers.issue": (
-            {"order_id": ORDER_ID, "shipment_id": SHIPMENT_ID}, "IssueInvoice: Query of the order (InvoiceRefused)"),
-        "functions.invoice.handlers.settle": (
-            {"order_id": ORDER_ID, "invoice_number": "INV-1999-999999"},
-            "SettleInvoice: Query of the order (InvoiceRefused)"),
+        "functions.invoice.handlers.invoice_shipment": (
+            {"order_id": ORDER_ID, "shipment_id": SHIPMENT_ID},
+            "InvoiceShipment: Query of the order (InvoiceRefused)"),
         "functions.invoice.handlers.flag": (
             {"order_id": ORDER_ID, "shipment_id": SHIPMENT_ID,
              "state": {"error": {"Error": "InvoiceRefused", "Cause": "bench"},

@@ -87,8 +87,7 @@ STEPS = {
     "notify-notice": "order workflow: notices",
     "route-api": "API: GET /shipments polls + POST dispatch",
     "invoice-stream": "table stream: start shipment invoicing",
-    "invoice-issue": "invoicing workflow: IssueInvoice",
-    "invoice-settle": "invoicing workflow: SettleInvoice (payment, COMPLETED)",
+    "invoice-shipment": "invoicing workflow: InvoiceShipment (invoice, payment, COMPLETED)",
     "notify-stream": "table stream: dispatch/completion notices",
 }
 

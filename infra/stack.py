@@ -115,8 +115,7 @@ class OmsStack(Stack):
             "ShipmentInvoicing",
             workflow=SHIPMENT_INVOICING,
             functions={
-                "IssueInvoiceFunctionArn": self.invoice.issue_function,
-                "SettleInvoiceFunctionArn": self.invoice.settle_function,
+                "InvoiceShipmentFunctionArn": self.invoice.invoice_shipment_function,
                 "FlagForFinanceFunctionArn": self.invoice.flag_function,
             },
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -54,8 +54,25 @@ class InvoiceService:
     clock: Callable[[], str] = utc_now
     pause: Callable[[float], None] = field(default=time.sleep)
 
-    # -- IssueInvoice ------------------------------------------------------------------------
+    # -- InvoiceShipment: the workflow's one task ---------------------------------------------
+    def invoice_shipment(self, order_id: str, shipment_id: str) -> dict[str, Any]:
+        """Issue the dispatched shipment's invoice, capture it (or book it on account) and
+        complete the order if that was the last thing it waited for — reading the order once.
+        Each step is conditional and finds its own earlier result on a repeat."""
+        order, invoice, issued = self._issue(order_id, shipment_id)
+        payment, completed = "already", False
+        if invoice.payment_status not in SETTLED:
+            payment, completed = self._settle(order, invoice)
+        completed = completed or self._complete(order)
+        return {**self._issued(invoice, issued=issued), "payment": payment, "completed": completed}
+
+    # -- issue -------------------------------------------------------------------------------
     def issue(self, order_id: str, shipment_id: str) -> dict[str, Any]:
+        _, invoice, issued = self._issue(order_id, shipment_id)
+        return self._issued(invoice, issued=issued)
+
+    def _issue(self, order_id: str, shipment_id: str) -> tuple[Order, Invoice, bool]:
+        """(the order with the invoice, the shipment's invoice, whether this call issued it)."""
         for attempt in range(NUMBER_ATTEMPTS):
             order = self._order(order_id)
             shipment = next((s for s in order.shipments if s.shipment_id == shipment_id), None)
@@ -63,7 +80,7 @@ class InvoiceService:
                 raise InvoiceRefused(f"order {order_id} has no shipment {shipment_id}")
             existing = next((i for i in order.invoices if i.shipment_id == shipment_id), None)
             if existing is not None:
-                return self._issued(existing, issued=False)
+                return order, existing, False
             if shipment.status != ShipmentStatus.DISPATCHED:
                 raise InvoiceRefused(f"shipment {shipment_id} is {shipment.status.value}, not DISPATCHED")
             at = self.clock()
@@ -76,7 +93,7 @@ class InvoiceService:
                 "tax": _money(order, invoice.tax), "gross": _money(order, invoice.gross)})
             outcome = self.store.issue(order, invoice, sequence, entry)
             if outcome == "issued":
-                return self._issued(invoice, issued=True)
+                return replace(order, invoices=(*order.invoices, invoice)), invoice, True
             # Lost a race (number, shipment or order): read again. Spread retries on a hot counter.
             self.pause(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter, not security
         raise TransientError(f"no invoice number for {shipment_id} after {NUMBER_ATTEMPTS} attempts")
@@ -86,7 +103,7 @@ class InvoiceService:
         return {"order_id": invoice.order_id, "shipment_id": invoice.shipment_id,
                 "invoice_number": invoice.invoice_number, "gross": str(invoice.gross), "issued": issued}
 
-    # -- SettleInvoice -----------------------------------------------------------------------
+    # -- settle ------------------------------------------------------------------------------
     def settle(self, order_id: str, invoice_number: str) -> dict[str, Any]:
         """Capture the invoice's gross (card) or book it on account, then complete the order
         if every shipment is now invoiced and settled."""
@@ -162,6 +179,10 @@ class InvoiceService:
         """The compensation of a failed invoicing run: the shipment stays dispatched, its invoice
         (if issued) is marked FAILED, and the order goes on finance's review list with the reason, once."""
         error = error or {}
+        if invoice_number is None:  # the run failed inside its one task: did it issue the invoice first?
+            order = self.store.get(order_id)
+            invoice_number = next((i.invoice_number for i in (order.invoices if order else ())
+                                   if i.shipment_id == shipment_id), None)
         reason = str(error.get("Error") or "Unknown")
         cause = str(error.get("Cause") or "")[:1000]
         entry = TimelineEntry(at=self.clock(), event="FinanceReviewRequired",

@@ -2,8 +2,7 @@
 
 | function | triggered by | may |
 |---|---|---|
-| issue | shipment_invoicing task `IssueInvoice` | ISSUE_ACTIONS |
-| settle | shipment_invoicing task `SettleInvoice` | SETTLE_ACTIONS |
+| shipment | shipment_invoicing task `InvoiceShipment` | INVOICE_SHIPMENT_ACTIONS |
 | flag | shipment_invoicing task `FlagForFinance` (the Catch) | FLAG_ACTIONS |
 | stream | table stream, filtered (see below) | STREAM_ACTIONS, start shipment_invoicing, put events |
 
@@ -32,14 +31,13 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.stream_filters import SHIPMENT_DISPATCHED
 
 HANDLERS = "functions.invoice.handlers"
-# read the order (query) and the number counter (get); one transaction: counter and header
-# updates, invoice put (its InvoiceIssued entry inside)
-ISSUE_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-# read the order; one transaction: invoice + header updates (the completion with the last one);
-# else the completion alone (update)
-SETTLE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
-# one transaction: flag put (its entry inside), header (and invoice) update
-FLAG_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:PutItem")
+# read the order (query) and the number counter (get); one transaction to issue: counter and
+# header updates, invoice put (its InvoiceIssued entry inside); after the capture one to settle:
+# invoice + header updates (the completion with the last one), else the completion alone (update)
+INVOICE_SHIPMENT_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# the order (query) when the failed run may have issued an invoice; one transaction: flag put
+# (its entry inside), header (and invoice) update
+FLAG_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 # a cancelled order: read it; one transaction: header (with its entry) + credit account update
 STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 STREAM_BATCH_SIZE = 25
@@ -61,23 +59,18 @@ class Invoice(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: LambdaFunctions, data: Data,
                  messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str) -> None:
         super().__init__(scope, construct_id)
-        self.issue_function = functions.python_function(
-            self, "IssueFunction", capability="invoice", role="issue", handler=f"{HANDLERS}.issue.lambda_handler",
-            description="shipment_invoicing task: the shipment's invoice with a gapless number",
+        self.invoice_shipment_function = functions.python_function(
+            self, "InvoiceShipmentFunction", capability="invoice", role="shipment",
+            handler=f"{HANDLERS}.invoice_shipment.lambda_handler",
+            description="shipment_invoicing task: gapless invoice, payment capture, order completion",
         )
-        data.grant(self.issue_function, ISSUE_ACTIONS)
-        self.settle_function = functions.python_function(
-            self, "SettleFunction", capability="invoice", role="settle",
-            handler=f"{HANDLERS}.settle.lambda_handler",
-            description="shipment_invoicing task: capture the invoice's amount, complete the order",
-        )
-        data.grant(self.settle_function, SETTLE_ACTIONS)
+        data.grant(self.invoice_shipment_function, INVOICE_SHIPMENT_ACTIONS)
         self.flag_function = functions.python_function(
             self, "FlagFunction", capability="invoice", role="flag", handler=f"{HANDLERS}.flag.lambda_handler",
             description="shipment_invoicing Catch: put the order on finance's review list",
         )
         data.grant(self.flag_function, FLAG_ACTIONS)
-        for fn in (self.issue_function, self.settle_function, self.flag_function):
+        for fn in (self.invoice_shipment_function, self.flag_function):
             monitoring.watch_worker(fn)
 
         self.stream_function = functions.python_function(

@@ -20,8 +20,7 @@ CONTRACT_HANDLERS = {
     "functions.route.handlers.api.lambda_handler",
     "functions.notify.handlers.order_notice.lambda_handler",
     "functions.notify.handlers.stream.lambda_handler",
-    "functions.invoice.handlers.issue.lambda_handler",
-    "functions.invoice.handlers.settle.lambda_handler",
+    "functions.invoice.handlers.invoice_shipment.lambda_handler",
     "functions.invoice.handlers.flag.lambda_handler",
     "functions.invoice.handlers.stream.lambda_handler",
 }
@@ -93,8 +92,8 @@ def test_function_names_carry_the_environment(env_template):
     env, template = env_template
     _, api = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
     assert api["Properties"]["FunctionName"] == f"oms-{env}-capture-api"
-    for role in ("issue", "settle", "flag", "stream"):
-        _, function = function_by_handler(template, f"functions.invoice.handlers.{role}.lambda_handler")
+    for module, role in (("invoice_shipment", "shipment"), ("flag", "flag"), ("stream", "stream")):
+        _, function = function_by_handler(template, f"functions.invoice.handlers.{module}.lambda_handler")
         assert function["Properties"]["FunctionName"] == f"oms-{env}-invoice-{role}"
     for function in resources(template, "AWS::Lambda::Function").values():
         assert function["Properties"]["FunctionName"].startswith(f"oms-{env}-")

@@ -97,7 +97,7 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
 MACHINE_TASKS = {  # state machine name (after oms-<env>-) -> the (capability, module) of each task function
     "order-fulfillment": {("route", "plan"), ("allocate", "reserve"),
                           ("allocate", "backorder"), ("route", "release"), ("notify", "order_notice")},
-    "shipment-invoicing": {("invoice", "issue"), ("invoice", "settle"), ("invoice", "flag")},
+    "shipment-invoicing": {("invoice", "invoice_shipment"), ("invoice", "flag")},
 }
 
 
@@ -173,10 +173,9 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
         assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(machines), metric
 
 
-INVOICE_TABLE_ACTIONS = {  # ISSUE_ACTIONS, SETTLE_ACTIONS, FLAG_ACTIONS, STREAM_ACTIONS of infra/constructs/invoice.py
-    "issue": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
-    "settle": {"dynamodb:Query", "dynamodb:UpdateItem"},
-    "flag": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
+INVOICE_TABLE_ACTIONS = {  # INVOICE_SHIPMENT_ACTIONS, FLAG_ACTIONS, STREAM_ACTIONS of infra/constructs/invoice.py
+    "invoice_shipment": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "flag": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
     "stream": {"dynamodb:Query", "dynamodb:UpdateItem"},
 }
 

@@ -24,14 +24,13 @@ TASKS = {  # workflow -> substitution -> the handler of the function it names
         "NotifyFunctionArn": "functions.notify.handlers.order_notice.lambda_handler",
     },
     "shipment_invoicing": {
-        "IssueInvoiceFunctionArn": "functions.invoice.handlers.issue.lambda_handler",
-        "SettleInvoiceFunctionArn": "functions.invoice.handlers.settle.lambda_handler",
+        "InvoiceShipmentFunctionArn": "functions.invoice.handlers.invoice_shipment.lambda_handler",
         "FlagForFinanceFunctionArn": "functions.invoice.handlers.flag.lambda_handler",
     },
 }
 # A state of each workflow whose FunctionName is checked after substitution.
 SAMPLE_TASK = {"order_fulfillment": ("Plan", "PlanFunctionArn"),
-               "shipment_invoicing": ("SettleInvoice", "SettleInvoiceFunctionArn")}
+               "shipment_invoicing": ("InvoiceShipment", "InvoiceShipmentFunctionArn")}
 
 
 def machine_name(env: str, workflow: str) -> str:
@@ -105,8 +104,8 @@ def test_shipment_invoicing_tasks_retry_transient_errors_and_fall_back_to_financ
     definition = json.loads(machine["Properties"]["DefinitionString"])
     states = definition["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
-    assert set(tasks) == {"IssueInvoice", "SettleInvoice", "FlagForFinance"}
-    assert definition["StartAt"] == "IssueInvoice"
+    assert set(tasks) == {"InvoiceShipment", "FlagForFinance"}
+    assert definition["StartAt"] == "InvoiceShipment"
     for name, task in tasks.items():
         assert task["Resource"] == "arn:aws:states:::lambda:invoke", name
         transient = [r for r in task.get("Retry", []) if "TransientError" in r["ErrorEquals"]]
@@ -117,8 +116,7 @@ def test_shipment_invoicing_tasks_retry_transient_errors_and_fall_back_to_financ
         else:
             catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FlagForFinance"}]
             assert task.get("Catch") == catch, name
-    assert tasks["IssueInvoice"]["Next"] == "SettleInvoice"
-    assert states[tasks["SettleInvoice"]["Next"]]["Type"] == "Succeed"
+    assert states[tasks["InvoiceShipment"]["Next"]]["Type"] == "Succeed"
     assert states[tasks["FlagForFinance"]["Next"]]["Type"] == "Fail"
 
 

@@ -68,6 +68,7 @@ class FakeInvoiceStore:
         #: outcomes to return before really issuing (simulating lost races)
         self.races: list[str] = []
         self.settles_with_completion = 0
+        self.flagged_invoices: list[str] = []
         self.completes = 0
 
     def get(self, order_id: str) -> Order | None:
@@ -132,6 +133,8 @@ class FakeInvoiceStore:
         if (order_id, shipment_id) in self.flags:
             return False
         self.flags.add((order_id, shipment_id))
+        if invoice_number:
+            self.flagged_invoices.append(invoice_number)
         self.events.append(entry)
         return True
 
@@ -379,6 +382,34 @@ def test_a_failed_run_flags_the_order_for_finance_once() -> None:
     assert names(store) == ["FinanceReviewRequired"]
 
 
+def test_a_declined_run_flags_the_invoice_it_issued_though_the_task_reported_none() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"}], [[1]],
+                       payment={"method": "card", "authorization_id": "auth_decline_x", "amount": "99.00"})
+    service, store, _ = service_for(order)
+    shipment_id = order.shipments[0].shipment_id
+    with pytest.raises(PaymentDeclined):
+        service.invoice_shipment(order.order_id, shipment_id)  # issued, then the capture was declined
+    # the workflow's Catch has no invoice number (the one task failed): the flag finds it
+    service.flag(order.order_id, shipment_id, None, {"Error": "PaymentDeclined", "Cause": "card_declined"})
+    (number,) = [i.invoice_number for i in store.orders[order.order_id].invoices]
+    assert store.flagged_invoices == [number]
+
+
+def test_one_task_issues_captures_and_completes_reading_the_order_once() -> None:
+    order = order_with([{"sku": "A", "quantity": 2, "unit_price": "12.50"}], [[2]],
+                       payment={"method": "card", "authorization_id": "auth_8xk2", "amount": "35.58"})
+    service, store, provider = service_for(order)
+    reads: list[str] = []
+    real_get = store.get
+    store.get = lambda order_id: (reads.append(order_id), real_get(order_id))[1]  # type: ignore[method-assign]
+    result = service.invoice_shipment(order.order_id, order.shipments[0].shipment_id)
+    assert (result["issued"], result["payment"], result["completed"]) == (True, "captured", True)
+    assert reads == [order.order_id] and store.completes == 0  # completed with the settlement
+    again = service.invoice_shipment(order.order_id, order.shipments[0].shipment_id)
+    assert (again["issued"], again["payment"], again["completed"]) == (False, "already", True)
+    assert len(provider.captures) == 1 and names(store) == ["InvoiceIssued", "PaymentCaptured", "OrderCompleted"]
+
+
 # -- cancel: the payment hold ----------------------------------------------------------------------
 
 def test_a_cancelled_card_order_has_its_authorisation_voided_once() -> None:
@@ -426,13 +457,19 @@ def test_local_provider_answers_a_repeat_as_the_first_and_declines_on_request() 
 def stream_record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None) -> Any:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+
+    return DynamoDBRecord(raw_record(event_name, new, old))
+
+
+def raw_record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None,
+               sequence: int = 1) -> dict[str, Any]:
     from functions.core.adapters.dynamodb import to_item
 
-    change: dict[str, Any] = {"NewImage": to_item(new), "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    change: dict[str, Any] = {"NewImage": to_item(new), "StreamViewType": "NEW_AND_OLD_IMAGES",
+                              "SequenceNumber": str(sequence)}
     if old is not None:
         change["OldImage"] = to_item(old)
-    return DynamoDBRecord({"eventID": "1", "eventName": event_name, "eventSource": "aws:dynamodb",
-                           "dynamodb": change})
+    return {"eventID": str(sequence), "eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": change}
 
 
 def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -462,13 +499,29 @@ def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monk
               "detail": {"invoice_number": "INV-2026-000001", "gross": "35.58"}}
     invoice = {"PK": "ORDER#ord_1", "SK": "INVOICE#INV-2026-000001", "payment_status": "PENDING",
                "timeline": [issued]}
-    stream.record_handler(stream_record("INSERT", invoice))  # issued: the invoice with its first entry
-    # a later write of the invoice that adds no finance entry (a review flag): nothing published again
-    stream.record_handler(stream_record("MODIFY", {**invoice, "payment_status": "FAILED"}, invoice))
-    # the order's NoticeSent entry is no finance fact
     notice = {"PK": "ORDER#ord_1", "SK": "NOTICE#x", "timeline": [
         {"id": "01ABD", "event": "NoticeSent", "at": "2026-11-23T10:00:00.000Z", "detail": {}}]}
-    stream.record_handler(stream_record("MODIFY", notice, {**notice, "timeline": []}))
-    (event,) = published
-    assert (event.name, event.source, event.event_id) == ("InvoiceIssued", "oms.invoice", "evt_01ABC")
+    captured = {"id": "01ABE", "event": "PaymentCaptured", "at": "2026-11-23T10:00:01.000Z", "detail": {}}
+    completed = {"id": "01ABF", "event": "OrderCompleted", "at": "2026-11-23T10:00:01.000Z", "detail": {}}
+    header = {"PK": "ORDER#ord_1", "SK": "ORDER", "order_id": "ord_1", "status": "SHIPPED", "timeline": []}
+    batch = {"Records": [
+        raw_record("INSERT", invoice, sequence=1),  # issued: the invoice with its first entry
+        # a later write of the invoice that adds no finance entry (a review flag): nothing again
+        raw_record("MODIFY", {**invoice, "payment_status": "FAILED"}, invoice, sequence=2),
+        raw_record("MODIFY", notice, {**notice, "timeline": []}, sequence=3),  # no finance fact
+        # a settlement: the invoice and the header, written in one transaction
+        raw_record("MODIFY", {**invoice, "timeline": [issued, captured]}, invoice, sequence=4),
+        raw_record("MODIFY", {**header, "status": "COMPLETED", "timeline": [completed]}, header, sequence=5),
+    ]}
+    calls: list[int] = []
+    monkeypatch.setattr(Publisher, "publish", lambda self, events: (calls.append(len(events)),
+                                                                     published.extend(events)))
+    from tests.unit.test_http_errors import Context
+
+    assert stream.lambda_handler(batch, Context()) == {"batchItemFailures": []}  # type: ignore[arg-type]
+    assert calls == [3]  # the batch's finance events in one PutEvents
+    assert [(e.name, e.event_id) for e in published] == [
+        ("InvoiceIssued", "evt_01ABC"), ("PaymentCaptured", "evt_01ABE"), ("OrderCompleted", "evt_01ABF")]
+    event = published[0]
+    assert event.source == "oms.invoice"
     assert event.data == {"order_id": "ord_1", "invoice_number": "INV-2026-000001", "gross": "35.58"}

@@ -26,6 +26,9 @@ from functions.core.observability import MetricUnit, logger, metrics, tracer
 from functions.invoice.service import finance_publisher, invoice_service, invoicing_starter
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+#: Finance events of the batch being handled, published together after it (one PutEvents per
+#: 10: a settlement's PaymentCaptured and OrderCompleted come as two records of one transaction).
+_facts: list[DomainEvent] = []
 
 SOURCE = "oms.invoice"
 #: Timeline events published on the bus (API.md "Finance"), with the source that owns them.
@@ -68,15 +71,19 @@ def record_handler(record: DynamoDBRecord) -> None:
     elif kind == "cancelled":
         result = invoice_service().release_payment(str(new["order_id"]))
         logger.info("payment hold of a cancelled order", extra={"order_id": new["order_id"], "result": result})
-    facts = finance_facts(new, old)
-    if facts:
-        finance_publisher().publish(facts)
-        metrics.add_metric(name="FinanceEventsPublished", unit=MetricUnit.Count, value=len(facts))
+    _facts.extend(finance_facts(new, old))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
+    _facts.clear()
+    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict
         event=event, record_handler=record_handler, processor=processor, context=context)
+    if _facts:
+        # If this fails the whole batch is retried; ids are stable, so a subscriber drops repeats.
+        finance_publisher().publish(list(_facts))
+        metrics.add_metric(name="FinanceEventsPublished", unit=MetricUnit.Count, value=len(_facts))
+        _facts.clear()
+    return response

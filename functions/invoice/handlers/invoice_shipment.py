@@ -1,5 +1,6 @@
-"""Step Functions task ``SettleInvoice``: capture the invoice's amount (or book it on account)
-once, then complete the order when every shipment is invoiced and settled."""
+"""Step Functions task ``InvoiceShipment``: the dispatched shipment's invoice, numbered
+gaplessly, its amount captured (or booked on account), and the order COMPLETED when every
+shipment is invoiced and settled — once, however often it runs."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from functions.core.observability import MetricUnit, logger, metrics, tracer
 from functions.invoice.service import invoice_service
 
 
-class SettleInput(BaseModel):
+class InvoiceShipmentInput(BaseModel):
     order_id: str
-    invoice_number: str
+    shipment_id: str
 
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
-@event_parser(model=SettleInput)
-def lambda_handler(event: SettleInput, context: LambdaContext) -> dict[str, Any]:
-    result = invoice_service().settle(event.order_id, event.invoice_number)
+@event_parser(model=InvoiceShipmentInput)
+def lambda_handler(event: InvoiceShipmentInput, context: LambdaContext) -> dict[str, Any]:
+    result = invoice_service().invoice_shipment(event.order_id, event.shipment_id)
+    if result["issued"]:
+        metrics.add_metric(name="InvoicesIssued", unit=MetricUnit.Count, value=1)
     if result["payment"] == "captured":
         metrics.add_metric(name="PaymentsCaptured", unit=MetricUnit.Count, value=1)
     if result["completed"]:
