@@ -320,14 +320,13 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
             "GET /inventory/SKU-X as agent: Query of the SKU's stock"),
         "functions.allocate.handlers.reserve": (
             {"order_id": ORDER_ID, "execution_id": execution,
-             "allocations": [{"line_id": "L1", "sku": "SKU-X", "node_id": "DC-BERLIN", "quantity": 1}]},
+             "allocations": [{"line_id": "L1", "sku": "SKU-X", "node_id": "DC-BERLIN", "quantity": 1}],
+             "ship_to": {"name": "Ada Lovelace", "city": "Berlin", "country": "DE"}, "shipping_method": "standard"},
             "Reserve: TransactWriteItems cancelled by its conditions, then GetItem"),
         "functions.allocate.handlers.backorder": (
             {"order_id": ORDER_ID, "execution_id": execution, "reason": "NO_STOCK"},
             "Backorder: TransactWriteItems cancelled by its condition, then GetItem"),
         "functions.route.handlers.plan": ({"order_id": ORDER_ID}, "Plan: Query of the order (not plannable)"),
-        "functions.route.handlers.release": (
-            {"order_id": ORDER_ID, "execution_id": execution}, "Release: Query of the order (MISSING)"),
         "functions.route.handlers.api": (
             api_event("GET", "/shipments", "/shipments",
                       authorizer={"role": "node", "principal_id": "DC-BERLIN", "principalId": "DC-BERLIN"}),

@@ -107,7 +107,6 @@ class OmsStack(Stack):
                 "PlanFunctionArn": self.route.plan_function,
                 "ReserveFunctionArn": self.allocate.reserve_function,
                 "BackorderFunctionArn": self.allocate.backorder_function,
-                "ReleaseFunctionArn": self.route.release_function,
                 "NotifyFunctionArn": self.notify.notice_function,
             },
         )

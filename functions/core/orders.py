@@ -235,3 +235,14 @@ class AlreadyCaptured(Exception):
 
 class CaptureInProgress(Exception):
     """Another request with the same idempotency key is being written at this moment."""
+
+
+def fulfilment_requests(order_id: str, allocations: list[Allocation], at: str) -> list[Shipment]:
+    """One REQUESTED shipment per node of a reserved plan, numbered by node id (derived ids:
+    writing them twice is writing them once)."""
+    by_node: dict[str, list[ShipmentLine]] = {}
+    for a in allocations:
+        by_node.setdefault(a.node_id, []).append(ShipmentLine(a.line_id, a.sku, a.quantity))
+    return [Shipment(shipment_id=shipment_id_for(order_id, n), order_id=order_id, node_id=node,
+                     status=ShipmentStatus.REQUESTED, lines=tuple(lines), requested_at=at)
+            for n, (node, lines) in enumerate(sorted(by_node.items()), start=1)]

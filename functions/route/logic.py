@@ -1,9 +1,9 @@
-"""Route use cases: Plan (which node ships what), Release (shipments to nodes) and the
-nodes' side — their open requests and dispatch confirmations. No AWS here."""
+"""Route use cases: Plan (which node ships what; Reserve then reserves it and requests the
+shipments in one write) and the nodes' side — their open requests and dispatch
+confirmations. No AWS here."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -14,12 +14,10 @@ from functions.core.orders import (
     Order,
     OrderStatus,
     Shipment,
-    ShipmentLine,
     ShipmentStatus,
     TimelineEntry,
     order_id_of,
     request_view,
-    shipment_id_for,
 )
 from functions.core.principal import Principal
 from functions.core.sourcing import Demand, Node, StockLevel, allocations_to, plan
@@ -38,8 +36,6 @@ class StockView(Protocol):
 
 
 class ShipmentStore(Protocol):
-    def release(self, order: Order, execution_id: str, shipments: list[Shipment],
-                entries: list[TimelineEntry]) -> bool: ...
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None: ...
     def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
@@ -55,13 +51,16 @@ class PlanService:
         order = self.orders.get(order_id)
         if order is None or order.status not in PLANNABLE:
             # cancelled (or moved on) while the workflow ran: nothing to plan
-            return {"order_id": order_id, "planned": False, "plannable": False, "allocations": []}
+            return {"order_id": order_id, "planned": False, "plannable": False, "allocations": [],
+                    "ship_to": {}, "shipping_method": ""}
         demand = [Demand(ln.line_id, ln.sku, ln.quantity) for ln in order.lines]
         available = {(lv.sku, lv.node_id): lv.available for sku in {d.sku for d in demand}
                      for lv in self.stock.levels(sku)}
         result = plan(demand, self.stock.nodes(), available, order.shipping_address.country)
+        # where the shipments go travels with the plan: Reserve writes them without reading the order
         return {"order_id": order_id, "planned": result is not None, "plannable": True,
-                "allocations": allocations_to(list(result.allocations)) if result else []}
+                "allocations": allocations_to(list(result.allocations)) if result else [],
+                "ship_to": _ship_to(order), "shipping_method": order.shipping_method}
 
 
 @dataclass
@@ -69,31 +68,6 @@ class FulfilmentService:
     orders: OrderReader
     store: ShipmentStore
     clock: Callable[[], str] = utc_now
-
-    def release(self, order_id: str, execution_id: str) -> dict[str, Any]:
-        """One shipment per node of the reserved plan, as REQUESTED fulfilment requests."""
-        order = self.orders.get(order_id)
-        if order is None:
-            return {"order_id": order_id, "released": False, "status": "MISSING", "shipments": []}
-        if order.status != OrderStatus.ALLOCATED:
-            # a repeat (already released) or a cancel in between: report, change nothing
-            mine = order.status in (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
-            return {"order_id": order_id, "released": mine and bool(order.shipments), "status": order.status.value,
-                    "shipments": [s.shipment_id for s in order.shipments]}
-        at = self.clock()
-        by_node: dict[str, list[ShipmentLine]] = defaultdict(list)
-        for a in order.allocations:
-            by_node[a.node_id].append(ShipmentLine(a.line_id, a.sku, a.quantity))
-        shipments = [Shipment(shipment_id=shipment_id_for(order_id, n), order_id=order_id, node_id=node,
-                              status=ShipmentStatus.REQUESTED, lines=tuple(lines), requested_at=at)
-                     for n, (node, lines) in enumerate(sorted(by_node.items()), start=1)]
-        entries = [TimelineEntry(at=at, event="ShipmentRequested",
-                                 detail={"shipment_id": s.shipment_id, "node_id": s.node_id,
-                                         "units": sum(ln.quantity for ln in s.lines)}) for s in shipments]
-        released = self.store.release(order, execution_id, shipments, entries)
-        return {"order_id": order_id, "released": released,
-                "status": OrderStatus.IN_FULFILLMENT.value if released else order.status.value,
-                "shipments": [s.shipment_id for s in shipments]}
 
     def requests(self, principal: Principal, status: ShipmentStatus, *, limit: int, token: str | None
                  ) -> tuple[list[dict[str, Any]], str | None]:

@@ -21,9 +21,10 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.allocate.handlers"
 # read stock levels (query SKU#<sku>) and the node list (GSI1 NODES); set a node's on_hand
 ALLOCATE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
-# one transaction: update the order header (its timeline entry inside) and stock records; on a
-# failed condition, read the header to tell a repeat from a cancelled order
-RESERVATION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+# one transaction: update the order header (its timeline entry inside) and stock records, put
+# the shipments (Reserve); on a failed condition, read the header to tell a repeat from a
+# cancelled order
+RESERVATION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
 
 
 class Allocate(Construct):

@@ -1,10 +1,10 @@
-"""Route: distributed order management — the sourcing plan (and, in the lifecycle issue,
-shipments, fulfilment requests and dispatch confirmations).
+"""Route: distributed order management — the sourcing plan (the fulfilment requests it leads
+to are written by allocate's Reserve, with the stock) and the nodes' side: their open
+requests and dispatch confirmations.
 
 | function | triggered by | may |
 |---|---|---|
 | plan | order_fulfillment task `Plan` | PLAN_ACTIONS: read the order's items and stock; GSI1 (the node list) |
-| release | order_fulfillment task `Release` | RELEASE_ACTIONS |
 | api | API: `/shipments`, `/shipments/*` (nodes) | SHIPMENT_API_ACTIONS; GSI1 (a node's requests) |
 """
 
@@ -20,8 +20,6 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.route.handlers"
 # the order (query of ORDER#<id>), stock levels (query of SKU#<sku>), nodes (query of GSI1 NODES)
 PLAN_ACTIONS = ("dynamodb:Query",)
-# read the order; one transaction: header to IN_FULFILLMENT, put shipments (timeline entries inside)
-RELEASE_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 # list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and stock
 SHIPMENT_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 
@@ -36,14 +34,6 @@ class Route(Construct):
         )
         data.grant(self.plan_function, PLAN_ACTIONS, indexes=True)
         monitoring.watch_worker(self.plan_function)
-
-        self.release_function = functions.python_function(
-            self, "ReleaseFunction", capability="route", role="release",
-            handler=f"{HANDLERS}.release.lambda_handler",
-            description="order_fulfillment task: shipments and fulfilment requests to nodes",
-        )
-        data.grant(self.release_function, RELEASE_ACTIONS)
-        monitoring.watch_worker(self.release_function)
 
         self.api_function = functions.python_function(
             self, "ApiFunction", capability="route", role="api", handler=f"{HANDLERS}.api.lambda_handler",

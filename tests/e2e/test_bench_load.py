@@ -48,7 +48,7 @@ def test_lifecycle_carries_every_order_to_completed_and_says_where_the_time_goes
     assert where["level"] == "1" and where["orders"] == 2
     assert where["api_requests_per_order"]["POST /orders"] == 1
     functions = {row["function"].split("-", 2)[-1]: row for row in where["by_function"]}
-    for step in ("capture-api", "capture-stream", "route-plan", "allocate-reserve", "route-release",
+    for step in ("capture-api", "capture-stream", "route-plan", "allocate-reserve",
                  "invoice-shipment"):
         assert functions[step]["invocations_per_order"] >= 1, step
     assert sum(row["share"] for row in where["by_function"]) == pytest.approx(1.0, abs=0.02)

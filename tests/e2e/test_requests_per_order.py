@@ -43,9 +43,9 @@ def test_requests_of_one_happy_path_order(http: httpx.Client) -> None:
     assert ops["email.SendEmail"] == 2 and ops["sns.Publish"] == 1  # confirmation; dispatch email + SMS
     assert used["aws_calls"]["by_caller"]["oms-local-capture-api"]["dynamodb.TransactWriteItems"] == 1
     assert used["api_requests"]["total"] == 3  # POST /orders, GET /shipments, POST dispatch
-    # Step Functions invokes exactly the task functions: 4 in order_fulfillment (Plan, Reserve,
-    # Release, NotifyConfirmed), 1 in shipment_invoicing (InvoiceShipment)
-    assert ops["lambda.Invoke"] == 5
+    # Step Functions invokes exactly the task functions: 3 in order_fulfillment (Plan, Reserve,
+    # NotifyConfirmed), 1 in shipment_invoicing (InvoiceShipment)
+    assert ops["lambda.Invoke"] == 4
     width = max(len(op) for op in ops)
     print("\nAWS requests of one happy-path order, by service and operation:")
     for op, n in sorted(ops.items()):

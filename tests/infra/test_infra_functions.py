@@ -16,7 +16,6 @@ CONTRACT_HANDLERS = {
     "functions.allocate.handlers.reserve.lambda_handler",
     "functions.allocate.handlers.backorder.lambda_handler",
     "functions.route.handlers.plan.lambda_handler",
-    "functions.route.handlers.release.lambda_handler",
     "functions.route.handlers.api.lambda_handler",
     "functions.notify.handlers.order_notice.lambda_handler",
     "functions.notify.handlers.stream.lambda_handler",

@@ -96,7 +96,7 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
 
 MACHINE_TASKS = {  # state machine name (after oms-<env>-) -> the (capability, module) of each task function
     "order-fulfillment": {("route", "plan"), ("allocate", "reserve"),
-                          ("allocate", "backorder"), ("route", "release"), ("notify", "order_notice")},
+                          ("allocate", "backorder"), ("notify", "order_notice")},
     "shipment-invoicing": {("invoice", "invoice_shipment"), ("invoice", "flag")},
 }
 

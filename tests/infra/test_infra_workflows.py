@@ -20,7 +20,6 @@ TASKS = {  # workflow -> substitution -> the handler of the function it names
         "PlanFunctionArn": "functions.route.handlers.plan.lambda_handler",
         "ReserveFunctionArn": "functions.allocate.handlers.reserve.lambda_handler",
         "BackorderFunctionArn": "functions.allocate.handlers.backorder.lambda_handler",
-        "ReleaseFunctionArn": "functions.route.handlers.release.lambda_handler",
         "NotifyFunctionArn": "functions.notify.handlers.order_notice.lambda_handler",
     },
     "shipment_invoicing": {

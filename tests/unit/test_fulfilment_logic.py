@@ -1,4 +1,5 @@
-"""Release and dispatch decisions (route), on in-memory stores: what a node experiences."""
+"""Fulfilment requests (written by Reserve) and dispatch decisions (route), on in-memory
+stores: what a node experiences."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 
 from functions.capture.logic import CaptureService
 from functions.core.errors import Conflict, NotFound
-from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
+from functions.core.orders import (
+    Order,
+    OrderStatus,
+    Shipment,
+    ShipmentStatus,
+    TimelineEntry,
+    fulfilment_requests,
+)
 from functions.core.principal import Principal
 from functions.core.sourcing import Allocation
 from functions.route.logic import FulfilmentService
@@ -21,20 +29,11 @@ STORE = Principal("node", "STORE-MUNICH")
 
 
 class Shipments:
-    """Applies release/dispatch to the fake order store, with an injectable concurrent change."""
+    """Applies dispatch to the fake order store, with an injectable concurrent change."""
 
     def __init__(self, orders: FakeOrderStore) -> None:
         self.orders = orders
         self.races = 0
-
-    def release(self, order: Order, execution_id: str, shipments: list[Shipment],
-                entries: list[TimelineEntry]) -> bool:
-        current = self.orders.orders[order.order_id]
-        if current.status != OrderStatus.ALLOCATED:
-            return False
-        self.orders.orders[order.order_id] = replace(current, status=OrderStatus.IN_FULFILLMENT,
-                                                     version=current.version + 1, shipments=tuple(shipments))
-        return True
 
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None:
@@ -61,27 +60,59 @@ class Shipments:
 
 
 def allocated(allocations: list[Allocation]) -> tuple[FulfilmentService, FakeOrderStore, str]:
+    """An order reserved and requested from its nodes (what Reserve writes)."""
     store = FakeOrderStore()
     order = CaptureService(store=store).capture(body(), WEBSHOP)
-    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.ALLOCATED,
-                                           allocations=tuple(allocations))
+    store.orders[order.order_id] = replace(
+        store.orders[order.order_id], status=OrderStatus.IN_FULFILLMENT, allocations=tuple(allocations),
+        shipments=tuple(fulfilment_requests(order.order_id, allocations, "2026-11-24T00:00:00.000Z")))
     return FulfilmentService(orders=store, store=Shipments(store)), store, order.order_id
 
 
-def test_release_makes_one_request_per_node_and_a_repeat_changes_nothing() -> None:
-    svc, store, order_id = allocated([Allocation("1", "MUG", "STORE-MUNICH", 1),
-                                      Allocation("1", "MUG", "DC-BERLIN", 1)])
-    first = svc.release(order_id, "exec")
-    assert first["released"] and len(first["shipments"]) == 2
-    assert {s.node_id for s in store.orders[order_id].shipments} == {"DC-BERLIN", "STORE-MUNICH"}
-    again = svc.release(order_id, "exec")
-    assert again["released"] is True and again["shipments"] == first["shipments"]  # same ids: derived
+class Reservations:
+    """Reserve's write in memory: CAPTURED -> IN_FULFILLMENT once, with the shipments."""
+
+    def __init__(self, orders: FakeOrderStore) -> None:
+        self.orders = orders
+        self.entries: list[TimelineEntry] = []
+
+    def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation], entry: TimelineEntry,
+                shipments: list[Shipment], requested: list[TimelineEntry], ship_to: dict[str, Any],
+                shipping_method: str) -> tuple[bool, str]:
+        current = self.orders.orders[order_id]
+        if current.status != OrderStatus.CAPTURED:
+            return current.status == OrderStatus.IN_FULFILLMENT, current.status.value
+        self.orders.orders[order_id] = replace(current, status=OrderStatus.IN_FULFILLMENT,
+                                               allocations=tuple(allocations), shipments=tuple(shipments))
+        self.entries += [entry, *requested]
+        return True, OrderStatus.IN_FULFILLMENT.value
+
+    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
+        raise NotImplementedError
+
+
+def test_reserve_requests_one_shipment_per_node_and_a_repeat_changes_nothing() -> None:
+    from functions.allocate.reservations import ReservationService
+
+    store = FakeOrderStore()
+    order = CaptureService(store=store).capture(body(), WEBSHOP)
+    writes = Reservations(store)
+    svc = ReservationService(store=writes, clock=lambda: "2026-11-24T00:00:00.000Z")
+    plan = [Allocation("1", "MUG", "STORE-MUNICH", 1), Allocation("1", "MUG", "DC-BERLIN", 1)]
+    first = svc.reserve(order.order_id, "exec", plan, {"name": "Ada"}, "standard")
+    assert first["reserved"] and first["status"] == "IN_FULFILLMENT" and len(first["shipments"]) == 2
+    shipments = store.orders[order.order_id].shipments
+    assert [(s.node_id, s.status) for s in shipments] == [("DC-BERLIN", ShipmentStatus.REQUESTED),
+                                                          ("STORE-MUNICH", ShipmentStatus.REQUESTED)]
+    assert [e.event for e in writes.entries] == ["OrderAllocated", "ShipmentRequested", "ShipmentRequested"]
+    again = svc.reserve(order.order_id, "exec", plan, {"name": "Ada"}, "standard")
+    assert again["reserved"] is True and again["shipments"] == first["shipments"]  # same ids: derived
+    assert store.orders[order.order_id].shipments == shipments and len(writes.entries) == 3
 
 
 def test_two_shipments_dispatched_at_once_end_shipped_not_partially() -> None:
     svc, store, order_id = allocated([Allocation("1", "MUG", "DC-BERLIN", 1),
                                       Allocation("1", "MUG", "STORE-MUNICH", 1)])
-    svc.release(order_id, "exec")
     berlin = next(s for s in store.orders[order_id].shipments if s.node_id == "DC-BERLIN")
     shipments = svc.store
     assert isinstance(shipments, Shipments)
@@ -93,7 +124,6 @@ def test_two_shipments_dispatched_at_once_end_shipped_not_partially() -> None:
 
 def test_repeat_conflict_other_node_and_cancelled_shipment() -> None:
     svc, store, order_id = allocated([Allocation("1", "MUG", "DC-BERLIN", 2)])
-    svc.release(order_id, "exec")
     (shipment,) = store.orders[order_id].shipments
     with pytest.raises(NotFound):
         svc.dispatch(shipment.shipment_id, STORE, "DHL", "T-1")  # not Munich's: does not exist for it
@@ -107,7 +137,6 @@ def test_repeat_conflict_other_node_and_cancelled_shipment() -> None:
 
 def test_a_cancelled_orders_shipment_may_not_be_dispatched() -> None:
     svc, store, order_id = allocated([Allocation("1", "MUG", "DC-BERLIN", 2)])
-    svc.release(order_id, "exec")
     (shipment,) = store.orders[order_id].shipments
     store.orders[order_id] = replace(store.orders[order_id], status=OrderStatus.CANCELLED,
                                      shipments=(replace(shipment, status=ShipmentStatus.CANCELLED),))

@@ -26,7 +26,10 @@ def test_plan_sources_a_captured_order_from_available_stock() -> None:
     order = CaptureService(store=store).capture(body(), WEBSHOP)
     result = PlanService(orders=store, stock=Stock()).plan(order.order_id)
     assert result == {"order_id": order.order_id, "planned": True, "plannable": True, "allocations": [
-        {"line_id": "1", "sku": "SKU-RED-MUG", "node_id": "STORE-MUNICH", "quantity": 2}]}
+        {"line_id": "1", "sku": "SKU-RED-MUG", "node_id": "STORE-MUNICH", "quantity": 2}],
+        # where the shipments go travels with the plan (Reserve writes them without reading the order)
+        "ship_to": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
+                    "postal_code": "10117", "country": "DE"}, "shipping_method": "standard"}
 
 
 def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None:

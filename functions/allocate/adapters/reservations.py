@@ -1,6 +1,6 @@
 """The Reserve and Backorder writes: one transaction each, conditional on the order's status
-and on the workflow execution that accepted it, so a repeat or a duplicate execution changes
-nothing."""
+and on the workflow execution that carries it, so a repeat or a duplicate execution changes
+nothing. Reserve also writes the order's fulfilment requests (shipments)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,16 @@ from functions.core.adapters.dynamodb import (
 )
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK
+from functions.core.adapters.shipments import shipment_item
 from functions.core.adapters.stock import (
     MAX_STOCK_RECORDS_PER_ORDER,
     allocations_to,
     per_stock_record,
     reserve_action,
 )
-from functions.core.adapters.timeline import append_entries
+from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.errors import TransientError
-from functions.core.orders import OrderStatus, TimelineEntry
+from functions.core.orders import OrderStatus, Shipment, TimelineEntry
 from functions.core.sourcing import Allocation
 
 #: Reserve and Backorder move an order only out of CAPTURED: a BACKORDERED order is re-planned
@@ -69,15 +70,23 @@ class ReservationTable(TableAdapter):
                                 Key=to_item({"PK": order_pk(order_id), "SK": ORDER_SK})).get("Item")
         return from_item(item) if item else {}
 
-    def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation],
-                entry: TimelineEntry) -> tuple[bool, str]:
+    def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation], entry: TimelineEntry,
+                shipments: list[Shipment], requested: list[TimelineEntry], ship_to: dict[str, Any],
+                shipping_method: str) -> tuple[bool, str]:
+        """CAPTURED -> IN_FULFILLMENT with the plan reserved and a shipment per node, at once."""
         per_stock = per_stock_record(allocations)
         if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:
             raise PlanTooLarge(f"{len(per_stock)} stock records; at most {MAX_STOCK_RECORDS_PER_ORDER} per order")
         actions = [
-            self._header_update(order_id, execution_id, entry, OrderStatus.ALLOCATED.value, FROM,
+            self._header_update(order_id, execution_id, entry, OrderStatus.IN_FULFILLMENT.value, FROM,
                                 {"allocation": allocations_to(allocations)}),
             *(reserve_action(self.table, a) for a in per_stock),
+            # each shipment's ShipmentRequested entry goes on the shipment itself
+            *({"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
+                       "Item": to_item(with_entries(shipment_item(s, ship_to, shipping_method),
+                                                    [e for e in requested
+                                                     if e.detail.get("shipment_id") == s.shipment_id]))}}
+              for s in shipments),
         ]
         try:
             self.db.transact_write_items(TransactItems=actions)
@@ -85,12 +94,12 @@ class ReservationTable(TableAdapter):
             codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return self._already(order_id, execution_id, RESERVED_OR_LATER)
-            if any(code == "ConditionalCheckFailed" for code in codes[1:]):
+            if any(code == "ConditionalCheckFailed" for code in codes[1:1 + len(per_stock)]):
                 raise StockMoved(f"stock moved since the plan of order {order_id}") from exc
             if is_retryable(exc):
                 raise TransientError(f"reserving order {order_id}: {codes or exc}") from exc
             raise
-        return True, OrderStatus.ALLOCATED.value
+        return True, OrderStatus.IN_FULFILLMENT.value
 
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
         try:

@@ -1,4 +1,5 @@
-"""Step Functions task ``Reserve``: reserve the plan all-or-nothing (raises StockMoved)."""
+"""Step Functions task ``Reserve``: reserve the plan all-or-nothing and request its shipments
+from the nodes, in one write (raises StockMoved)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ class ReserveInput(BaseModel):
     order_id: str
     execution_id: str
     allocations: list[AllocationIn]
+    #: where the shipments go (from Plan, which read the order)
+    ship_to: dict[str, Any]
+    shipping_method: str
 
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
@@ -31,7 +35,9 @@ class ReserveInput(BaseModel):
 @event_parser(model=ReserveInput)
 def lambda_handler(event: ReserveInput, context: LambdaContext) -> dict[str, Any]:
     allocations = [Allocation(a.line_id, a.sku, a.node_id, a.quantity) for a in event.allocations]
-    result = reservation_service().reserve(event.order_id, event.execution_id, allocations)
+    result = reservation_service().reserve(event.order_id, event.execution_id, allocations, event.ship_to,
+                                           event.shipping_method)
     if result["reserved"]:
         metrics.add_metric(name="OrdersAllocated", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ShipmentsRequested", unit=MetricUnit.Count, value=len(result["shipments"]))
     return result

@@ -8,53 +8,21 @@ from botocore.exceptions import ClientError
 
 from functions.core.adapters.dynamodb import (
     TableAdapter,
-    cancellation_codes,
     from_item,
-    is_retryable,
     to_item,
     to_value,
     to_values,
 )
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token
-from functions.core.adapters.shipments import move_shipment_action, node_partition, shipment_item
+from functions.core.adapters.shipments import move_shipment_action, node_partition
 from functions.core.adapters.stock import ship_action
-from functions.core.adapters.timeline import with_entries
-from functions.core.errors import Conflict, TransientError
+from functions.core.errors import Conflict
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import Allocation, per_stock_record
 
 
 class ShipmentTable(TableAdapter):
-    def release(self, order: Order, execution_id: str, shipments: list[Shipment],
-                entries: list[TimelineEntry]) -> bool:
-        """ALLOCATED -> IN_FULFILLMENT with its shipments, once (condition on status and execution)."""
-        ship_to = {k: v for k, v in vars(order.shipping_address).items() if v is not None}
-        actions: list[dict[str, Any]] = [{"Update": {
-            "TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
-            "UpdateExpression": "SET #s = :target, #v = #v + :one, updated_at = :at",
-            "ConditionExpression": "#s = :from AND accepted_by = :exec",
-            "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
-            "ExpressionAttributeValues": to_values({
-                ":target": OrderStatus.IN_FULFILLMENT.value, ":from": OrderStatus.ALLOCATED.value, ":one": 1,
-                ":at": entries[0].at, ":exec": execution_id})}}]
-        # each shipment's ShipmentRequested entry goes on the shipment itself
-        actions += [{"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
-                             "Item": to_item(with_entries(shipment_item(s, ship_to, order.shipping_method),
-                                                          [e for e in entries
-                                                           if e.detail.get("shipment_id") == s.shipment_id]))}}
-                    for s in shipments]
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return False  # released before (a repeat) or cancelled meanwhile: the caller reports which
-            if is_retryable(exc):
-                raise TransientError(f"releasing order {order.order_id}: {codes or exc}") from exc
-            raise
-        return True
-
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None:
         """REQUESTED -> DISPATCHED, the order to ``target`` at the version read, reserved stock
