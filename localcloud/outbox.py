@@ -19,17 +19,22 @@ from localcloud.frontdoor import FrontDoor, register_local_route
 
 
 def sent_notices(table: str, order_id: str | None = None) -> list[dict[str, Any]]:
+    """Every message of every notice record whose channel status is SENT, oldest first (one
+    entry per channel: ``channel``, ``kind``, ``order_id`` and what was sent)."""
     ddb = boto3.client("dynamodb")
-    kwargs: dict[str, Any] = {"TableName": table, "FilterExpression": "#t = :notice AND #s = :sent",
-                              "ExpressionAttributeNames": {"#t": "type", "#s": "status"},
-                              "ExpressionAttributeValues": {":notice": {"S": "notice"}, ":sent": {"S": "SENT"}}}
+    kwargs: dict[str, Any] = {"TableName": table, "FilterExpression": "#t = :notice",
+                              "ExpressionAttributeNames": {"#t": "type"},
+                              "ExpressionAttributeValues": {":notice": {"S": "notice"}}}
     if order_id:
         kwargs["FilterExpression"] += " AND order_id = :o"
         kwargs["ExpressionAttributeValues"][":o"] = {"S": order_id}
-    items: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
     for page in ddb.get_paginator("scan").paginate(**kwargs):
-        items += [from_item(i) for i in page.get("Items", [])]
-    return sorted(items, key=lambda n: str(n.get("at", "")))
+        for item in (from_item(i) for i in page.get("Items", [])):
+            messages += [{**record, "channel": channel, "kind": item["kind"], "order_id": item["order_id"]}
+                         for channel, record in (item.get("channels") or {}).items()
+                         if record.get("status") == "SENT"]
+    return sorted(messages, key=lambda n: str(n.get("at", "")))
 
 
 def outbox(table: str, order_id: str | None = None) -> dict[str, list[dict[str, Any]]]:

@@ -1,10 +1,11 @@
 """Send each customer notice once per event. No AWS here.
 
-A notice is claimed first (a conditional write of its record: ``ORDER#<id>`` /
-``NOTICE#<kind>#<ref>#<channel>``), then sent, then marked SENT with a ``NoticeSent`` timeline
-event. A redelivered event finds the claim and sends nothing. If the sender fails, the claim
-is withdrawn and the event retried. A crash between send and mark leaves the record SENDING:
-at most once, never twice; such records are visible to operators.
+A notice (``ORDER#<id>`` / ``NOTICE#<kind>#<ref>``) is claimed first — one conditional write
+for all its channels (email, SMS) — then each channel is sent, then the outcomes and the
+``NoticeSent`` / ``NoticeSkipped`` timeline entries are recorded in one write. A redelivered
+event finds the claim and sends nothing. A channel whose send failed is withdrawn and the
+event retried: the retry claims and sends only that channel. A crash between send and record
+leaves the channel SENDING: at most once, never twice; such records are visible to operators.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from functions.notify.templates import render
 
 
 class NoticeStore(Protocol):
-    def claim(self, order_id: str, notice_id: str, record: dict[str, Any]) -> bool: ...
-    def withdraw(self, order_id: str, notice_id: str) -> None: ...
-    def mark(self, order_id: str, notice_id: str, status: str, message_id: str | None,
-             entry: TimelineEntry) -> None: ...
+    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]: ...
+    def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
+               entries: list[TimelineEntry]) -> None: ...
 
 
 class Mailer(Protocol):
@@ -53,42 +53,48 @@ class NoticeService:
         if order is None:
             return []
         shipment = next((s for s in order.shipments if s.shipment_id == shipment_id), None)
-        ref = shipment_id or order_id
-        context = _context(order, shipment)
-        rendered = render(kind, order.customer.locale, context)
-        results = [self._one(order, kind, ref, "email", order.customer.email, rendered.subject, rendered.text,
-                             rendered.html)]
+        rendered = render(kind, order.customer.locale, _context(order, shipment))
+        channels: dict[str, dict[str, Any]] = {"email": {
+            "to": order.customer.email, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
+            "sender": self.sender}}
         if rendered.sms is not None:
-            results.append(self._one(order, kind, ref, "sms", order.customer.phone, rendered.subject, rendered.sms,
-                                     None))
-        return results
+            channels["sms"] = {"to": order.customer.phone, "text": rendered.sms}
+        notice_id = f"{kind}#{shipment_id or order_id}"
+        at = self.clock()
+        for record in channels.values():
+            record["at"] = at
+        claimed = self.store.claim(order_id, notice_id, kind, channels)
+        results: dict[str, tuple[str, str | None]] = {}
+        entries: list[TimelineEntry] = []
+        failure: Exception | None = None
+        for channel in sorted(claimed):
+            to = channels[channel]["to"]
+            detail = {"kind": kind, "channel": channel}
+            if not to:  # no phone number: the customer gets no SMS, and the timeline says so
+                results[channel] = ("SKIPPED", None)
+                entries.append(TimelineEntry(at=at, event="NoticeSkipped",
+                                             detail={**detail, "reason": f"no {channel} address"}))
+                continue
+            try:
+                message_id = self._send(order, kind, channel, to, channels[channel])
+            except Exception as exc:  # recorded as WITHDRAWN, then raised: the retry sends it
+                results[channel] = ("WITHDRAWN", None)
+                failure = failure or exc
+                continue
+            results[channel] = ("SENT", message_id)
+            entries.append(TimelineEntry(at=self.clock(), event="NoticeSent", detail={**detail, "to": to}))
+        self.store.record(order_id, notice_id, results, entries)
+        if failure is not None:
+            raise failure
+        outcome = {"SENT": "sent", "SKIPPED": "skipped"}
+        return [{"channel": c, "result": outcome[results[c][0]] if c in results else "already"} for c in channels]
 
-    def _one(self, order: Order, kind: str, ref: str, channel: str, to: str | None, subject: str, text: str,
-             html: str | None) -> dict[str, str]:
-        notice_id = f"{kind}#{ref}#{channel}"
-        record = {"kind": kind, "channel": channel, "to": to, "subject": subject, "text": text, "html": html,
-                  "sender": self.sender if channel == "email" else None, "order_id": order.order_id,
-                  "status": "SENDING", "at": self.clock()}
-        if not self.store.claim(order.order_id, notice_id, record):
-            return {"channel": channel, "result": "already"}
-        detail = {"kind": kind, "channel": channel}
-        if not to:  # no phone number: the customer gets no SMS, and the timeline says so
-            self.store.mark(order.order_id, notice_id, "SKIPPED", None, TimelineEntry(
-                at=self.clock(), event="NoticeSkipped", detail={**detail, "reason": f"no {channel} address"}))
-            return {"channel": channel, "result": "skipped"}
+    def _send(self, order: Order, kind: str, channel: str, to: str, record: dict[str, Any]) -> str:
         tags = {"order_id": order.order_id, "kind": kind}
-        try:
-            if channel == "email":
-                message_id = self.mailer.send(sender=self.sender, to=to, subject=subject, text=text,
-                                              html=html or text, tags=tags)
-            else:
-                message_id = self.texter.send(to=to, text=text, tags=tags)
-        except Exception:
-            self.store.withdraw(order.order_id, notice_id)  # let the retry send it
-            raise
-        self.store.mark(order.order_id, notice_id, "SENT", message_id,
-                        TimelineEntry(at=self.clock(), event="NoticeSent", detail={**detail, "to": to}))
-        return {"channel": channel, "result": "sent"}
+        if channel == "email":
+            return self.mailer.send(sender=self.sender, to=to, subject=record["subject"], text=record["text"],
+                                    html=record["html"] or record["text"], tags=tags)
+        return self.texter.send(to=to, text=record["text"], tags=tags)
 
 
 def _context(order: Order, shipment: Shipment | None) -> dict[str, Any]:

@@ -17,20 +17,30 @@ from tests.unit.test_capture_logic import ORDER, WEBSHOP, body
 
 
 class Notices:
+    """The notice table's conditions in memory: a claim per notice, a withdrawn channel claimable again."""
+
     def __init__(self) -> None:
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.records: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.timeline: list[TimelineEntry] = []
+        self.writes = 0
 
-    def claim(self, order_id: str, notice_id: str, record: dict[str, Any]) -> bool:
-        return self.records.setdefault((order_id, notice_id), record) is record
+    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]:
+        self.writes += 1
+        held = self.records.get((order_id, notice_id))
+        if held is None:
+            self.records[(order_id, notice_id)] = {c: {**r, "status": "SENDING"} for c, r in channels.items()}
+            return set(channels)
+        again = {c for c in channels if held.get(c, {}).get("status") == "WITHDRAWN"}
+        for c in again:
+            held[c] = {**channels[c], "status": "SENDING"}
+        return again
 
-    def withdraw(self, order_id: str, notice_id: str) -> None:
-        del self.records[(order_id, notice_id)]
-
-    def mark(self, order_id: str, notice_id: str, status: str, message_id: str | None,
-             entry: TimelineEntry) -> None:
-        self.records[(order_id, notice_id)]["status"] = status
-        self.timeline.append(entry)
+    def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
+               entries: list[TimelineEntry]) -> None:
+        self.writes += 1
+        for channel, (status, _) in results.items():
+            self.records[(order_id, notice_id)][channel]["status"] = status
+        self.timeline += entries
 
 
 class Outbox:
@@ -92,6 +102,24 @@ def test_a_failed_send_is_sent_on_the_retry_not_lost() -> None:
         svc.notify(order_id, "order_cancelled")
     svc.notify(order_id, "order_cancelled")
     assert len(mail.sent) == 1
+
+
+def test_dispatch_email_and_sms_are_claimed_and_recorded_in_one_write_each() -> None:
+    svc, order_id, mail, sms, notices = service_for()
+    svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert len(mail.sent) == len(sms.sent) == 1 and notices.writes == 2
+
+
+def test_when_only_the_sms_fails_the_retry_sends_only_the_sms() -> None:
+    svc, order_id, mail, sms, notices = service_for()
+    sms.fail = 1
+    with pytest.raises(ConnectionError):
+        svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert len(mail.sent) == 1 and sms.sent == []
+    again = svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert {r["channel"]: r["result"] for r in again} == {"email": "already", "sms": "sent"}
+    assert len(mail.sent) == len(sms.sent) == 1
+    assert [e.event for e in notices.timeline] == ["NoticeSent", "NoticeSent"]
 
 
 def test_html_body_escapes_customer_text() -> None:

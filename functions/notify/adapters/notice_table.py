@@ -1,5 +1,7 @@
-"""Notice records ``ORDER#<id>`` / ``NOTICE#<kind>#<ref>#<channel>``: the claim that makes a
-notice once, and what was sent (the local outbox reads them)."""
+"""Notice records ``ORDER#<id>`` / ``NOTICE#<kind>#<ref>``: one per event the customer is told
+about, holding each channel (email, SMS) with its status — the claim that makes each message
+once — and what was sent (the local outbox reads it). Claim and result are one write each,
+whatever the number of channels."""
 
 from __future__ import annotations
 
@@ -7,36 +9,62 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import TableAdapter, to_item, to_value
+from functions.core.adapters.dynamodb import TableAdapter, to_item, to_values
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.timeline import append_entries
 from functions.core.orders import TimelineEntry
+
+SENDING, SENT, SKIPPED, WITHDRAWN = "SENDING", "SENT", "SKIPPED", "WITHDRAWN"
 
 
 def _key(order_id: str, notice_id: str) -> dict[str, Any]:
     return to_item({"PK": order_pk(order_id), "SK": f"NOTICE#{notice_id}"})
 
 
+def _failed(exc: ClientError) -> bool:
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
 class NoticeTable(TableAdapter):
-    def claim(self, order_id: str, notice_id: str, record: dict[str, Any]) -> bool:
-        item = {"PK": order_pk(order_id), "SK": f"NOTICE#{notice_id}", "type": "notice", **record}
+    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]:
+        """Claim the channels of a notice (status SENDING): the ones this call may send. A new
+        notice is one conditional put; on a repeat only channels withdrawn after a failed
+        send are claimed again (one conditional update each)."""
+        item = {"PK": order_pk(order_id), "SK": f"NOTICE#{notice_id}", "type": "notice", "order_id": order_id,
+                "kind": kind, "channels": {c: {**r, "status": SENDING} for c, r in channels.items()}}
         try:
             self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+            return set(channels)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if not _failed(exc):
+                raise
+        claimed = set()
+        for channel, record in channels.items():
+            try:
+                self.db.update_item(
+                    TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET channels.#c = :r",
+                    ConditionExpression="channels.#c.#s = :withdrawn",
+                    ExpressionAttributeNames={"#c": channel, "#s": "status"},
+                    ExpressionAttributeValues=to_values({":r": {**record, "status": SENDING}, ":withdrawn": WITHDRAWN}))
+                claimed.add(channel)
+            except ClientError as exc:
+                if not _failed(exc):
+                    raise
+        return claimed
 
-    def withdraw(self, order_id: str, notice_id: str) -> None:
-        self.db.delete_item(TableName=self.table, Key=_key(order_id, notice_id),
-                            ConditionExpression="#s = :sending", ExpressionAttributeNames={"#s": "status"},
-                            ExpressionAttributeValues={":sending": to_value("SENDING")})
-
-    def mark(self, order_id: str, notice_id: str, status: str, message_id: str | None, entry: TimelineEntry) -> None:
-        """SENT or SKIPPED, with the order's timeline entry on the notice itself (one write)."""
+    def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
+               entries: list[TimelineEntry]) -> None:
+        """Each claimed channel's outcome — (SENT, message id), (SKIPPED, None) or (WITHDRAWN,
+        None) so a retry sends it — and the order's timeline entries, in one update."""
+        if not results:
+            return
+        names: dict[str, str] = {"#s": "status"}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (channel, (status, message_id)) in enumerate(sorted(results.items())):
+            names[f"#c{i}"] = channel
+            values[f":s{i}"], values[f":m{i}"] = status, message_id
+            sets += [f"channels.#c{i}.#s = :s{i}", f"channels.#c{i}.message_id = :m{i}"]
         self.db.update_item(**append_entries({
-            "TableName": self.table, "Key": _key(order_id, notice_id),
-            "UpdateExpression": "SET #s = :status, message_id = :m",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":status": to_value(status), ":m": to_value(message_id)}}, [entry]))
+            "TableName": self.table, "Key": _key(order_id, notice_id), "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}, entries))
