@@ -23,17 +23,15 @@ call. So per run:
 
 Medians over ``repeats`` runs, per field. Ratios, not absolute targets: the local machine and
 its Python are not Lambda's (arm64, Python 3.13, 512 MB → a fraction of a vCPU), but a ratio of
-two cold starts measured the same way carries over much better than milliseconds do. Two local
-differences go opposite ways: this venv holds libraries Lambda does not (httpx, requests), which
-the X-Ray SDK's ``patch_all`` (Powertools ``Tracer()``) imports when it finds them; and here
-``__pycache__`` spares the handler compiling its own modules, which Lambda does on every cold
-start (the asset has no .pyc): ``own_compile_ms`` estimates that, it is not in ``total_ms``.
+two cold starts measured the same way carries over much better than milliseconds do. One local
+difference: here ``__pycache__`` spares the handler compiling its own modules, which Lambda
+does on every cold start (the asset has no .pyc): ``own_compile_ms`` estimates that, it is not
+in ``total_ms``.
 
 Sample events (:func:`sample_events`) do real work against the stack where it is cheap and leave
 nothing behind; task payloads name an order that does not exist (``ord_coldstart-bench``), so the
-conditional writes they make fail and nothing is written (the intake's idempotency record is put
-and deleted again). Handlers that answer their payload with a domain error are noted
-(``error``); their time still counts.
+conditional writes they make fail and nothing is written. Handlers that answer their payload
+with a domain error are noted (``error``); their time still counts.
 
 Run ``python -m bench.coldstart --url http://127.0.0.1:N [--repeats 5]``.
 """

@@ -21,7 +21,7 @@ def result(stack: str) -> dict[str, Any]:
 def test_every_deployed_function_is_measured(result: dict[str, Any], aws: Any) -> None:
     deployed = {f["FunctionName"]: f["Handler"]
                 for f in aws("lambda").get_paginator("list_functions").paginate().build_full_result()["Functions"]}
-    assert len(deployed) >= 17
+    assert len(deployed) >= 14  # every function of the stack (infra tests pin the count)
     assert {name: h["handler"] for name, h in result["handlers"].items()} == deployed
     for name, h in result["handlers"].items():
         for key in ("import_ms", "first_call_ms", "total_ms", "startup_ms", "cpu_total_ms"):

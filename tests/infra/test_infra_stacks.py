@@ -98,4 +98,4 @@ def test_deployed_functions_use_the_powertools_layer(templates, env):
 
 def test_powertools_version_matches_the_pinned_dependency():
     pyproject = (REPO_ROOT / "pyproject.toml").read_text()
-    assert f'"aws-lambda-powertools[tracer]=={POWERTOOLS_VERSION}"' in pyproject
+    assert f'"aws-lambda-powertools=={POWERTOOLS_VERSION}"' in pyproject

@@ -25,7 +25,7 @@ from functions.core.orders import (
     shipment_id_for,
 )
 from functions.invoice.adapters.local_payments import LocalPaymentProvider
-from functions.invoice.handlers import stream  # imported at collection: the tracer opens its UDP socket
+from functions.invoice.handlers import stream
 from functions.invoice.logic import InvoiceRefused, InvoiceService
 from functions.invoice.ports import Completion, PaymentDeclined, PaymentResult
 from tests.unit.fakes import FakeOrderStore

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.service import reservation_service
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
+from functions.core.tasks import task
 
 
-class BackorderInput(BaseModel):
+@dataclass(frozen=True)
+class BackorderInput:
     order_id: str
     execution_id: str
     reason: str = "NO_STOCK"
@@ -19,8 +21,7 @@ class BackorderInput(BaseModel):
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
-@event_parser(model=BackorderInput)
+@task(BackorderInput)
 def lambda_handler(event: BackorderInput, context: LambdaContext) -> dict[str, Any]:
     result = reservation_service().backorder(event.order_id, event.execution_id, event.reason)
     if result["backordered"]:

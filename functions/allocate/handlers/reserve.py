@@ -3,24 +3,27 @@ from the nodes, in one write (raises StockMoved)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.allocate.service import reservation_service
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
 from functions.core.sourcing import Allocation
+from functions.core.tasks import task
 
 
-class AllocationIn(BaseModel):
+@dataclass(frozen=True)
+class AllocationIn:
     line_id: str
     sku: str
     node_id: str
     quantity: int
 
 
-class ReserveInput(BaseModel):
+@dataclass(frozen=True)
+class ReserveInput:
     order_id: str
     execution_id: str
     allocations: list[AllocationIn]
@@ -31,8 +34,7 @@ class ReserveInput(BaseModel):
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
-@event_parser(model=ReserveInput)
+@task(ReserveInput)
 def lambda_handler(event: ReserveInput, context: LambdaContext) -> dict[str, Any]:
     allocations = [Allocation(a.line_id, a.sku, a.node_id, a.quantity) for a in event.allocations]
     result = reservation_service().reserve(event.order_id, event.execution_id, allocations, event.ship_to,

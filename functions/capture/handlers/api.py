@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.capture.routes import router
 from functions.core.http import api_resolver, resolve
-from functions.core.observability import logger, metrics, tracer
+from functions.core.observability import logger, metrics
 from functions.openapi_doc import DOCUMENT
 
 app = api_resolver(router)
@@ -55,7 +55,6 @@ def _swagger_html() -> str:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from functions.capture.logic import DuplicateOrder
 from functions.capture.routes import capture_idempotently
-from functions.core.observability import logger, metrics, tracer
+from functions.core.observability import logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -29,7 +29,6 @@ class IntakeMessage(BaseModel):
     order: dict[str, Any]
 
 
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     message = IntakeMessage.model_validate(json.loads(record.body))
     try:
@@ -42,7 +41,6 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
         event=event, record_handler=record_handler, processor=processor, context=context)

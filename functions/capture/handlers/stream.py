@@ -13,12 +13,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.capture.service import workflow_service
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image if record.dynamodb else None
     if record.event_name != DynamoDBRecordEventName.INSERT or not image or image.get("SK") != "ORDER":
@@ -33,7 +32,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
         event=event, record_handler=record_handler, processor=processor, context=context)

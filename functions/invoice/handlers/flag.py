@@ -3,26 +3,27 @@ stays dispatched; the order goes on finance's review list with the error, never 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
+from functions.core.tasks import task
 from functions.invoice.service import invoice_service
 
 
-class FlagInput(BaseModel):
+@dataclass(frozen=True)
+class FlagInput:
     order_id: str
     shipment_id: str
     #: The execution's state when the error was caught: ``error`` and, if issued, ``invoice``.
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
-@event_parser(model=FlagInput)
+@task(FlagInput)
 def lambda_handler(event: FlagInput, context: LambdaContext) -> dict[str, Any]:
     invoice = event.state.get("invoice") or {}
     result = invoice_service().flag(event.order_id, event.shipment_id, invoice.get("invoice_number"),

@@ -4,24 +4,25 @@ shipment is invoiced and settled — once, however often it runs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
+from functions.core.tasks import task
 from functions.invoice.service import invoice_service
 
 
-class InvoiceShipmentInput(BaseModel):
+@dataclass(frozen=True)
+class InvoiceShipmentInput:
     order_id: str
     shipment_id: str
 
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
-@event_parser(model=InvoiceShipmentInput)
+@task(InvoiceShipmentInput)
 def lambda_handler(event: InvoiceShipmentInput, context: LambdaContext) -> dict[str, Any]:
     result = invoice_service().invoice_shipment(event.order_id, event.shipment_id)
     if result["issued"]:

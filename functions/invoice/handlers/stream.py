@@ -22,7 +22,7 @@ from functions.core.adapters.timeline import added_entries
 from functions.core.changes import order_cancelled, shipment_dispatched
 from functions.core.events import DomainEvent
 from functions.core.ids import new_id
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
 from functions.invoice.service import finance_publisher, invoice_service, invoicing_starter
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -57,7 +57,6 @@ def execution_name(order_id: str, shipment_id: str) -> str:
     return f"{order_id}-inv{shipment_id.rsplit('-', 1)[1]}-{new_id('x')[2:10]}"
 
 
-@tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
     change = record.dynamodb
     new, old = dict(change.new_image or {}) if change else {}, dict(change.old_image or {}) if change else {}
@@ -76,7 +75,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _facts.clear()
     response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict

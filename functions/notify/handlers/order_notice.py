@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser import BaseModel, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import logger, metrics, tracer
+from functions.core.observability import logger, metrics
+from functions.core.tasks import task
 from functions.notify.service import notice_service
 
 
-class NoticeInput(BaseModel):
+@dataclass(frozen=True)
+class NoticeInput:
     order_id: str
     kind: Literal["order_confirmed", "order_backordered"]
 
 
 @logger.inject_lambda_context(correlation_id_path="order_id")
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
-@event_parser(model=NoticeInput)
+@task(NoticeInput)
 def lambda_handler(event: NoticeInput, context: LambdaContext) -> dict[str, Any]:
     return {"order_id": event.order_id, "notices": notice_service().notify(event.order_id, event.kind)}

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.changes import order_cancelled, shipment_dispatched
-from functions.core.observability import MetricUnit, logger, metrics, tracer
+from functions.core.observability import MetricUnit, logger, metrics
 from functions.notify.service import notice_service
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -25,7 +25,6 @@ def notice_for(new: dict[str, Any], old: dict[str, Any]) -> tuple[str, str, str 
     return None
 
 
-@tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
     change = record.dynamodb
     notice = notice_for(dict(change.new_image or {}), dict(change.old_image or {})) if change else None
@@ -40,7 +39,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
         event=event, record_handler=record_handler, processor=processor, context=context)
