@@ -6,11 +6,11 @@ What is timed
 - **capture**: ``POST /orders`` with the webshop key, sequential, each with a unique
   ``Idempotency-Key`` and ``channel_order_id``, timed on the client (httpx, kept-alive connection)
   from sending the request to reading the ``201``. That is the whole local path: front door
-  (API Gateway), the authorizer (its result is cached, as deployed), the capture function with
-  its idempotency record (Powertools: put, then complete), pricing, validation and the capture
-  transaction itself.
-- **transact**: the capture transaction alone — the same three items the capture writes (order
-  header, ``OrderCaptured`` timeline event, channel ref; each with its condition) — sent with a
+  (API Gateway), the authorizer (its result is cached, as deployed), the capture function:
+  validation, pricing and the capture transaction, which carries the idempotency record.
+- **transact**: the capture transaction alone — the same items the capture writes (idempotency
+  record, order header, order details with its ``OrderCaptured`` entry, channel ref; each with
+  its condition) — sent with a
   boto3 DynamoDB client straight to the local cloud's AWS endpoint (``GET /_local/info``). The
   items are built by the project's own code: the request body is validated with the capture
   model (``OrderIn``), priced and turned into an ``Order`` by ``CaptureService.capture`` exactly
@@ -35,8 +35,13 @@ few hundred captures leave minutes of backlog on a 2-core machine), so every lat
 either kind runs on a saturated interpreter and the figures depend on how long the run is.
 
 So by default (``isolated=True``) the stack is settled (``POST /_local/settle``) before *every*
-timed call, capture or transaction alike: each starts on an idle stack, which is what a capture
-sees on AWS, where the workflow runs on other Lambda instances. The time each settle takes is
+timed call, capture or transaction alike, and the table's stream consumers (the event source
+mappings) are paused for the duration of the call (``UpdateEventSourceMapping``
+``Enabled=false``, then ``true``): each call starts on an idle stack and the work it leaves
+behind starts only once its answer is back — which is what a capture sees on AWS, where the
+stream delivers a record a little later and the workflow runs on other Lambda instances.
+Without the pause a capture's own workflow would start competing for the interpreter while
+the capture's answer is still on its way back through the function and the front door. The time each settle takes is
 reported too (``async_tail_ms``: how long the work one call left behind kept the stack busy).
 ``isolated=False`` settles only once, before the first pair, and runs the pairs back to back
 with the async work alongside (the saturated case); it reports ``drain_s``, how long the stack
@@ -66,7 +71,9 @@ import httpx
 
 from functions.capture.logic import CaptureService
 from functions.capture.models import OrderIn
+from functions.capture.routes import request_hash
 from functions.core.adapters.order_table import OrderTable
+from functions.core.orders import IdempotencyClaim
 from functions.core.principal import Principal
 
 WEBSHOP_KEY = "local-webshop-key"
@@ -116,12 +123,29 @@ class _RecordingClient:
 
 
 def capture_transaction(table_name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``TransactItems`` the capture function writes for ``body`` (header, timeline event,
-    channel ref), built by the project's capture code and order table adapter."""
+    """The ``TransactItems`` the capture function writes for ``body`` (idempotency record,
+    header, details, channel ref), built by the project's capture code and order table adapter."""
     recorder = _RecordingClient()
-    CaptureService(store=OrderTable(table_name, dynamodb_client=recorder)).capture(OrderIn.model_validate(body),
-                                                                                   WEBSHOP)
+    claim = IdempotencyClaim(principal=WEBSHOP.principal_id, key=f"bench-raw-{uuid.uuid4()}",
+                             request_hash=request_hash(body), expires_at=int(time.time()) + 3600)
+    CaptureService(store=OrderTable(table_name, dynamodb_client=recorder)).capture(
+        OrderIn.model_validate(body), WEBSHOP, idempotency=claim)
     return recorder.transact_items
+
+
+def stream_mappings(info: dict[str, Any]) -> tuple[Any, list[str]]:
+    """A Lambda client on the local endpoint and the UUIDs of the table stream's mappings."""
+    import boto3
+
+    lam = boto3.client("lambda", endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
+                       aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto's dummy keys
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    return lam, [m["UUID"] for m in mappings if ":dynamodb:" in m.get("EventSourceArn", "")]
+
+
+def set_mappings(lam: Any, uuids: list[str], *, enabled: bool) -> None:
+    for uuid_ in uuids:
+        lam.update_event_source_mapping(UUID=uuid_, Enabled=enabled)
 
 
 def dynamodb_client(info: dict[str, Any]) -> Any:
@@ -178,6 +202,7 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
     with httpx.Client(base_url=api_url.rstrip("/"), timeout=30) as http:
         info = http.get("/_local/info").json()
         table, db = info["table_name"], dynamodb_client(info)
+        lam, mappings = stream_mappings(info) if isolated else (None, [])
         counter = iter(range(1_000_000))
 
         def one_capture() -> float:
@@ -212,7 +237,10 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
                     tail = timed_settle(http)
                     if previous is not None:
                         tails[previous].append(tail)
+                    set_mappings(lam, mappings, enabled=False)
                 samples[kind].append(calls[kind]())
+                if isolated:
+                    set_mappings(lam, mappings, enabled=True)
                 previous = kind
         after = _capture_api_calls(http.get("/_local/requests").json())
         drain_started = time.perf_counter()

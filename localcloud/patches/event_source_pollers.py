@@ -7,8 +7,9 @@ creating a mapping starts its poller and detaches the mapping from the moto sour
 moto's synchronous delivery never runs; deleting the mapping (or resetting moto) ends it, and
 :func:`stop_all` (``LocalCloud.stop``) ends every poller. moto registers the mapping on the
 source and the poller detaches it under the source's lock (``register_source``'s ``guard``), so
-no write can slip in between and be delivered by moto. Source types register with
-:func:`register_source`.
+no write can slip in between and be delivered by moto. Disabling a mapping
+(``UpdateEventSourceMapping Enabled=false``) pauses its poller; enabling it again resumes it at
+once. Source types register with :func:`register_source`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class _Source:
 
 
 _ORIGINAL_CREATE = LambdaBackend.create_event_source_mapping
+_ORIGINAL_UPDATE = LambdaBackend.update_event_source_mapping
 _sources: dict[str, _Source] = {}
 _pollers: dict[str, Poller] = {}
 _lock = threading.Lock()
@@ -55,6 +57,7 @@ class Poller(abc.ABC):
     def __init__(self, esm: EventSourceMapping) -> None:
         self.esm = esm
         self._stopped = threading.Event()
+        self._resumed = threading.Event()  # set when the mapping is enabled again
         self._last_error: str | None = None
         self._thread = threading.Thread(target=self._loop, name=f"esm-{esm.uuid[:8]}", daemon=True)
 
@@ -63,7 +66,12 @@ class Poller(abc.ABC):
 
     def stop(self) -> None:
         self._stopped.set()
+        self._resumed.set()
         self.wake()
+
+    def resume(self) -> None:
+        """The mapping was enabled again: stop pausing now, not at the next idle check."""
+        self._resumed.set()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the poller's threads to end (after :meth:`stop`)."""
@@ -83,8 +91,9 @@ class Poller(abc.ABC):
         try:
             while self.alive():
                 if not self.esm.enabled:
-                    # wait_for_work would return at once while the source has work: sleep instead
-                    self.sleep(_IDLE_WAIT)
+                    # wait_for_work would return at once while the source has work: pause instead
+                    self._resumed.wait(_IDLE_WAIT)
+                    self._resumed.clear()
                     continue
                 try:
                     worked = self.poll()
@@ -208,5 +217,15 @@ def _create_event_source_mapping(self: LambdaBackend, spec: dict[str, Any]) -> E
     return esm
 
 
+def _update_event_source_mapping(self: LambdaBackend, uuid: str, spec: dict[str, Any]) -> EventSourceMapping | None:
+    esm = _ORIGINAL_UPDATE(self, uuid, spec)
+    with _lock:
+        poller = _pollers.get(uuid)
+    if poller is not None and esm is not None and esm.enabled:
+        poller.resume()
+    return esm
+
+
 def install() -> None:
     LambdaBackend.create_event_source_mapping = _create_event_source_mapping  # type: ignore[method-assign]
+    LambdaBackend.update_event_source_mapping = _update_event_source_mapping  # type: ignore[method-assign]

@@ -207,3 +207,21 @@ def test_a_cancelled_transaction_does_not_end_the_mapping(aws: None) -> None:
     localcloud.settle()
     # Then the later write is delivered, once, and nothing of the cancelled transaction
     assert [_keys(e) for e in probe.calls("consumer")] == [["ORDER#1"], ["ORDER#2"]]
+
+
+def test_a_disabled_mapping_holds_its_records_until_it_is_enabled_again(aws: None) -> None:
+    # Given a stream consumer whose mapping is disabled (as make bench does around a timed call)
+    stream = create_table("orders")
+    create_function("consumer")
+    lam = client("lambda")
+    mapping = lam.create_event_source_mapping(EventSourceArn=stream, FunctionName="consumer",
+                                              StartingPosition="TRIM_HORIZON")["UUID"]
+    lam.update_event_source_mapping(UUID=mapping, Enabled=False)
+    # When an order is written, nothing is delivered while it stays disabled
+    _put("orders", "ORDER#1")
+    localcloud.settle()
+    assert probe.calls("consumer") == []
+    # Then enabling it delivers the record (settle waits for the resumed poller)
+    lam.update_event_source_mapping(UUID=mapping, Enabled=True)
+    localcloud.settle()
+    assert [_keys(e) for e in probe.calls("consumer")] == [["ORDER#1"]]
