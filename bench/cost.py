@@ -12,6 +12,11 @@ What AWS also bills on the project's behalf: SQS polling and deletes by event so
 messages — long polling of an empty queue is billed, about 3 requests per minute per mapping,
 a fixed cost not per order) and EventBridge deliveries (no rule on the bus yet). DynamoDB
 stream reads by Lambda are free.
+
+The warehouse works as a node does: it fetches its open requests on a timer, a page of up to
+100 at a time (``GET /shipments``), not once per order — here one page every
+``ORDERS_PER_POLL`` orders — and confirms each dispatch (``POST /shipments/{id}/dispatch``,
+counted per order).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ AGENT, WEBSHOP, DC = "local-agent-key", "local-webshop-key", "local-dc-key"
 #: Bytes CloudWatch Logs ingests per invocation, roughly: START/END/REPORT lines, the
 #: Powertools cold-start/metric EMF line and one or two INFO lines.
 LOG_BYTES_PER_INVOCATION = 900
+#: Orders captured between two polls of the warehouse for its open requests.
+ORDERS_PER_POLL = 10
 
 
 def _order(sku: str) -> dict[str, Any]:
@@ -50,20 +57,22 @@ def measure(api_url: str, *, orders: int = 20) -> dict[str, Any]:
                  headers={"x-api-key": AGENT}).raise_for_status()
         http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
         http.post("/_local/requests/reset").raise_for_status()
-        ids = []
-        for _ in range(orders):
+        ids: list[str] = []
+        for n in range(orders):
             r = http.post("/orders", json=_order(sku),
                           headers={"x-api-key": WEBSHOP, "Idempotency-Key": uuid.uuid4().hex})
             r.raise_for_status()
             ids.append(r.json()["order_id"])
             http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
+            if (n + 1) % ORDERS_PER_POLL and n + 1 < orders:
+                continue
             requests = http.get("/shipments", params={"status": "REQUESTED", "limit": 100},
                                 headers={"x-api-key": DC}).json()["shipments"]
-            for shipment in [s for s in requests if s["order_id"] == ids[-1]]:
+            for shipment in [s for s in requests if s["order_id"] in ids]:
                 http.post(f"/shipments/{shipment['shipment_id']}/dispatch", headers={"x-api-key": DC},
                           json={"carrier": "DHL", "tracking_number": f"TRK{uuid.uuid4().hex[:10]}"}
                           ).raise_for_status()
-            http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
+                http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
         meter: dict[str, Any] = http.get("/_local/requests").json()
         statuses = [http.get(f"/orders/{i}", headers={"x-api-key": AGENT}).json()["status"] for i in ids]
     completed = statuses.count("COMPLETED")
