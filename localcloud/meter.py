@@ -34,7 +34,6 @@ _billed_ms: collections.Counter[str] = collections.Counter()  # per function, ea
 _api: collections.Counter[str] = collections.Counter()
 _capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see _dynamodb_units)
 _writes: collections.Counter[tuple[str, str]] = collections.Counter()  # WRU + index WRU by (caller, item kind)
-_sizes: dict[tuple[str, str], int] = {}  # last seen size of an item, by (PK, SK)
 _since: list[float] = [0.0]  # when the counts were last reset (epoch seconds)
 _installed_on: set[int] = set()
 
@@ -68,31 +67,41 @@ def _before_call(model: Any = None, **_: Any) -> None:
 
 
 def _before_parameter_build(params: Any = None, model: Any = None, context: Any = None, **_: Any) -> None:
-    """DynamoDB's API parameters (``before-call`` only sees the serialized request)."""
-    if model is None or not isinstance(params, dict):
+    """DynamoDB's API parameters (``before-call`` only sees the serialized request), and the
+    size of every item a write names as it is before the write."""
+    if model is None or not isinstance(params, dict) or not isinstance(context, dict):
         return
-    with _lock:
-        _dynamodb_writes(model.name, params)
-    if isinstance(context, dict):
-        context["oms_meter_params"] = params
+    context["oms_meter_params"] = params
+    planned = _planned_writes(model.name, params)
+    context["oms_meter_writes"] = [(*w, _stored_size(params, w[0], w[1])) for w in planned]
 
 
 def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_: Any) -> None:
     if model is None or model.service_model.endpoint_prefix != "dynamodb" or not isinstance(parsed, dict):
         return
     params = (context or {}).get("oms_meter_params") or {}
+    writes = (context or {}).get("oms_meter_writes") or []
+    # the larger of the item before and after the write, as DynamoDB bills it (a refused
+    # write is billed too, by the item as it is)
+    after = [(w, _stored_size(params, w[0], w[1]) if "Error" not in parsed else None) for w in writes]
     with _lock:
+        for (key, _table, transactional, indexed, check, before), size in after:
+            if check:
+                _capacity["read_units"] += 2 * math.ceil(max(before or 0, 1) / 4096)
+            else:
+                _write(key, max(before or 0, size or 0, 1), transactional=transactional, indexed=indexed)
         _dynamodb_reads(model.name, params, parsed)
 
 
 # -- DynamoDB capacity, estimated from what the calls carry ---------------------------------------
 # Units as on-demand bills them: a write 1 WRU per KB of the item (2 in a transaction), a read
 # 1 RRU per 4 KB strongly consistent (0.5 eventually), a Query by the total size it returns.
-# An update's item size is the size last seen for that key (reads and puts), else 1 KB. Index
-# writes: a put of an item with index keys, or an update that changes what the indexes hold
-# (the projected ``summary`` or a GSI key), rewrites its small summary-only index entries: 3 for
-# an order header, 1 for shipments, invoices, nodes and finance flags; an update that leaves
-# them alone writes no index. moto reports no consumed capacity, hence the estimate.
+# An item's size is read from moto's table before and after the write (the local stack runs
+# moto in-process); a write is billed by the larger. Index writes: a put of an item with index
+# keys, or an update that changes what the indexes hold (the projected ``summary`` or a GSI
+# key), rewrites its small summary-only index entries: 3 for an order header, 1 for shipments,
+# invoices, nodes and finance flags; an update that leaves them alone writes no index. moto
+# reports no consumed capacity, hence the estimate.
 
 def _size(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8
@@ -153,28 +162,45 @@ def _touches_indexes(op: dict[str, Any]) -> bool:
     return "summary" in text or "GSI" in text
 
 
-def _dynamodb_writes(operation: str, params: dict[str, Any]) -> None:
+Write = tuple[tuple[str, str], str, bool, bool, bool]  # key, table, transactional, indexed, check only
+
+
+def _planned_writes(operation: str, params: dict[str, Any]) -> list[Write]:
+    """The items a write call changes (or only checks), with how each is billed."""
     if operation == "PutItem":
-        key = _key(params.get("Item", {}))
-        _sizes[key] = _size(params.get("Item", {}))
-        _write(key, _sizes[key], transactional=False)
-    elif operation in ("UpdateItem", "DeleteItem"):
-        key = _key(params.get("Key", {}))
-        _write(key, _sizes.get(key, 1024), transactional=False,
-               indexed=operation == "DeleteItem" or _touches_indexes(params))
-    elif operation == "TransactWriteItems":
+        return [(_key(params.get("Item", {})), str(params.get("TableName", "")), False, True, False)]
+    if operation in ("UpdateItem", "DeleteItem"):
+        return [(_key(params.get("Key", {})), str(params.get("TableName", "")), False,
+                 operation == "DeleteItem" or _touches_indexes(params), False)]
+    writes: list[Write] = []
+    if operation == "TransactWriteItems":
         for action in params.get("TransactItems", []):
             kind, op = next(iter(action.items()))
-            if kind == "Put":
-                key = _key(op.get("Item", {}))
-                _sizes[key] = _size(op.get("Item", {}))
-            else:
-                key = _key(op.get("Key", {}))
-            if kind == "ConditionCheck":
-                _capacity["read_units"] += 2 * math.ceil(_sizes.get(key, 1024) / 4096)
-            else:
-                _write(key, _sizes.get(key, 1024), transactional=True,
-                       indexed=kind != "Update" or _touches_indexes(op))
+            key = _key(op.get("Item", {}) if kind == "Put" else op.get("Key", {}))
+            writes.append((key, str(op.get("TableName", "")), True, kind != "Update" or _touches_indexes(op),
+                           kind == "ConditionCheck"))
+    return writes
+
+
+def _stored_size(params: dict[str, Any], key: tuple[str, str], table: str | None = None) -> int | None:
+    """The size of item ``key`` as moto holds it now (0 if absent; None if no such table here)."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    name = table or str(params.get("TableName") or "")
+    if not name:  # a transaction: each action names its table
+        for action in params.get("TransactItems", []):
+            op = next(iter(action.values()))
+            if _key(op.get("Item", {}) if "Item" in op else op.get("Key", {})) == key:
+                name = str(op.get("TableName", ""))
+                break
+    for regions in dynamodb_backends.values():
+        for backend in regions.values():
+            stored = backend.tables.get(name)
+            if stored is not None:
+                item = stored.get_item(DynamoType({"S": key[0]}), DynamoType({"S": key[1]}))
+                return int(item.size()) if item is not None else 0
+    return None
 
 
 def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
@@ -184,12 +210,7 @@ def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, An
         items = list(parsed.get("Items", []))
     else:
         return
-    total = 0
-    for item in items:
-        size = _size(item)
-        total += size
-        if "IndexName" not in params and "PK" in item and "SK" in item:
-            _sizes[_key(item)] = size
+    total = sum(_size(item) for item in items)
     factor = 1.0 if params.get("ConsistentRead") else 0.5
     _capacity["read_units"] += max(1, math.ceil(total / 4096)) * factor
 
