@@ -238,9 +238,11 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
                     if previous is not None:
                         tails[previous].append(tail)
                     set_mappings(lam, mappings, enabled=False)
-                samples[kind].append(calls[kind]())
-                if isolated:
-                    set_mappings(lam, mappings, enabled=True)
+                try:
+                    samples[kind].append(calls[kind]())
+                finally:
+                    if isolated:
+                        set_mappings(lam, mappings, enabled=True)
                 previous = kind
         after = _capture_api_calls(http.get("/_local/requests").json())
         drain_started = time.perf_counter()

@@ -39,10 +39,8 @@ class ReservationService:
         """
         at = self.clock()
         shipments = fulfilment_requests(order_id, allocations, at)
-        entry = TimelineEntry(at=at, event="OrderAllocated", detail={
-            "nodes": [s.node_id for s in shipments],
-            "plan": [{"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "quantity": a.quantity}
-                     for a in allocations]})
+        # the plan itself is the header's ``allocation`` (on the same item): not repeated here
+        entry = TimelineEntry(at=at, event="OrderAllocated", detail={"nodes": [s.node_id for s in shipments]})
         requested = [TimelineEntry(at=at, event="ShipmentRequested", detail={
             "shipment_id": s.shipment_id, "node_id": s.node_id, "units": sum(ln.quantity for ln in s.lines)})
             for s in shipments]

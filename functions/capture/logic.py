@@ -122,8 +122,8 @@ class CaptureService:
                 raise Conflict("Idempotency-Key was already used with a different body") from exc
             return Captured(as_captured(order), replayed=True)
         except CaptureInProgress as exc:
-            raise Conflict("a request with this Idempotency-Key or channel_order_id is being captured right "
-                           "now; retry shortly") from exc
+            raise Conflict("a concurrent request is writing the same order data (this Idempotency-Key, "
+                           "channel_order_id or the customer's credit account); retry shortly") from exc
 
     def quote(self, body: OrderIn) -> dict[str, Any]:
         lines, totals = price(body)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from .errors import DomainError, FieldError, Forbidden
+from .errors import DomainError, FieldError, Forbidden, TransientError
 from .observability import logger
 from .principal import ROLES, Principal
 
@@ -115,6 +115,11 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
     def _on_not_found(_: Exception) -> Response[str]:
         return problem(404, "Not found", f"no route {app.current_event.http_method} {app.current_event.path}",
                        slug="not-found")
+
+    @app.exception_handler(TransientError)  # type: ignore[untyped-decorator]
+    def _on_transient(exc: TransientError) -> Response[str]:
+        logger.warning("transient failure", extra={"error": str(exc)})
+        return problem(503, "Service unavailable", f"{exc}", slug="unavailable", headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _on_unexpected(exc: Exception) -> Response[str]:

@@ -8,14 +8,31 @@ timelines ordered without another attribute, and the random part makes them ungu
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def ulid(timestamp_ms: int | None = None) -> str:
+_last = [0]  # the last value this process made (monotonic ULIDs, see ulid())
+_lock = threading.Lock()
+
+
+def ulid(timestamp_ms: int | None = None, *, monotonic: bool = False) -> str:
+    """A ULID. ``monotonic``: greater than every monotonic one this process made before (the
+    ULID spec's monotonic mode: in the same millisecond, the previous plus one), so things made
+    one after another — a write's timeline entries — sort in that order. Ids that must stay
+    unguessable (orders, shipments) are never monotonic: their random part is fresh."""
     ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
     value = (ms << 80) | secrets.randbits(80)
+    if monotonic:
+        with _lock:
+            value = max(value, _last[0] + 1)
+            _last[0] = value
+    return _encode(value)
+
+
+def _encode(value: int) -> str:
     chars = []
     for _ in range(26):
         chars.append(_ALPHABET[value & 31])

@@ -30,7 +30,10 @@ class OrderStatus(StrEnum):
 
 #: Legal transitions. Anything else is refused (409), never silently applied.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.CAPTURED: frozenset({OrderStatus.ALLOCATED, OrderStatus.BACKORDERED, OrderStatus.CANCELLED}),
+    # Reserve takes the stock and requests the shipments in one write: CAPTURED -> IN_FULFILLMENT
+    # (ALLOCATED stays for orders allocated without being requested at once)
+    OrderStatus.CAPTURED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.BACKORDERED,
+                                     OrderStatus.CANCELLED}),
     OrderStatus.BACKORDERED: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
     OrderStatus.ALLOCATED: frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.CANCELLED}),
     OrderStatus.IN_FULFILLMENT: frozenset(
@@ -143,7 +146,7 @@ class Shipment:
 
 
 def shipment_id_for(order_id: str, n: int) -> str:
-    """``shp_<order ulid>-<n>``: derived, so a repeated Release makes the same shipments and a
+    """``shp_<order ulid>-<n>``: derived, so a repeated Reserve makes the same shipments and a
     dispatch finds its order without an index."""
     return f"shp_{order_id.removeprefix('ord_')}-{n}"
 

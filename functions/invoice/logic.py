@@ -87,10 +87,8 @@ class InvoiceService:
             sequence = self.store.last_number(self.legal_entity, int(at[:4])) + 1
             invoice = bill(order, shipment, number=invoice_number(int(at[:4]), sequence), issued_at=at,
                            legal_entity=self.legal_entity, with_shipping=not order.invoices)
-            entry = TimelineEntry(at=at, event="InvoiceIssued", detail={
-                "invoice_number": invoice.invoice_number, "shipment_id": shipment_id,
-                "legal_entity": self.legal_entity, "currency": order.currency, "net": _money(order, invoice.net),
-                "tax": _money(order, invoice.tax), "gross": _money(order, invoice.gross)})
+            # on the invoice itself, which holds the amounts (the published event adds them)
+            entry = TimelineEntry(at=at, event="InvoiceIssued", detail={"invoice_number": invoice.invoice_number})
             outcome = self.store.issue(order, invoice, sequence, entry)
             if outcome == "issued":
                 return replace(order, invoices=(*order.invoices, invoice)), invoice, True
@@ -135,10 +133,10 @@ class InvoiceService:
         capture = self.payments.capture(
             authorization_id=order.payment.authorization_id or "", amount=invoice.gross, currency=order.currency,
             idempotency_key=invoice.invoice_number, final=settled_before + 1 == len(billed_shipments(order)))
+        # on the invoice, whose payment fields the same write sets (the published event adds them)
         entry = TimelineEntry(at=at, event="PaymentCaptured", detail={
             "invoice_number": invoice.invoice_number, "amount": _money(order, invoice.gross),
-            "currency": order.currency, "payment_reference": capture.reference, "provider": capture.provider,
-            "authorization_id": order.payment.authorization_id})
+            "provider": capture.provider})
         written = self.store.settle(invoice, PaymentStatus.CAPTURED, capture.reference, at, entry, completion)
         return "captured", written == "completed"
 
@@ -166,8 +164,11 @@ class InvoiceService:
         an order's shipments complete it exactly once, whichever is last."""
         if order.status == OrderStatus.COMPLETED:
             return True
-        if order.status != OrderStatus.SHIPPED:
-            return False  # a shipment still to dispatch: its own run completes the order
+        if order.status not in (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED):
+            return False
+        # Read as PARTIALLY_SHIPPED, the last shipment may have been dispatched (and its own run
+        # found this invoice unsettled) while this run captured: the write's condition (SHIPPED,
+        # every invoice settled) decides, so the run that settles last always completes.
         # Attempted even if another shipment looks unsettled in what was read: the run whose
         # settle lands last always finds every invoice settled when its write is checked.
         shipments = billed_shipments(order)
@@ -182,7 +183,7 @@ class InvoiceService:
         if invoice_number is None:  # the run failed inside its one task: did it issue the invoice first?
             order = self.store.get(order_id)
             invoice_number = next((i.invoice_number for i in (order.invoices if order else ())
-                                   if i.shipment_id == shipment_id), None)
+                                   if i.shipment_id == shipment_id and i.payment_status not in SETTLED), None)
         reason = str(error.get("Error") or "Unknown")
         cause = str(error.get("Cause") or "")[:1000]
         entry = TimelineEntry(at=self.clock(), event="FinanceReviewRequired",

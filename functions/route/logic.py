@@ -88,8 +88,9 @@ class FulfilmentService:
             target = OrderStatus.SHIPPED if len(still_open) == 1 else OrderStatus.PARTIALLY_SHIPPED
             at = self.clock()
             sets = {"carrier": carrier, "tracking_number": tracking_number, "dispatched_at": at}
+            # the entry sits on the shipment, which holds node and time: only what identifies it
             entry = TimelineEntry(at=at, event="ShipmentDispatched", detail={
-                "shipment_id": shipment_id, "node_id": shipment.node_id, **sets})
+                "shipment_id": shipment_id, "carrier": carrier, "tracking_number": tracking_number})
             try:
                 self.store.dispatch(order, shipment, target, sets, entry)
             except Conflict:

@@ -34,8 +34,8 @@ CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
-# Only new order headers reach the stream consumer: timeline events, refs, keys and the header's
-# own later updates (workflow claims, status changes) never wake it, and filtered records are free.
+# Only new order headers reach the stream consumer: other items, refs, keys and the header's own
+# later updates (status changes) never wake it, and filtered records are free.
 ORDER_HEADER_FILTER = {
     "eventName": lambda_.FilterRule.is_equal("INSERT"),
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")}}},

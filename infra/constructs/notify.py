@@ -25,8 +25,9 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.stream_filters import ORDER_CANCELLED, SHIPMENT_DISPATCHED
 
 HANDLERS = "functions.notify.handlers"
-# read the order (query); claim (put), withdraw (delete) and mark (update, with its timeline entry) a notice
-NOTICE_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
+# read the order (query); claim a notice (put; a withdrawn channel again: update) and record
+# the outcome (update, with the timeline entries)
+NOTICE_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
 STREAM_BATCH_SIZE = 25
 # Only the changes that call for a notice wake the consumer (filtered records are free):
 # SHIPMENT_DISPATCHED and ORDER_CANCELLED (infra/constructs/stream_filters.py).

@@ -39,9 +39,11 @@ def stock_of(http: httpx.Client, item: str) -> dict[str, dict[str, int]]:
 
 
 def plan_of(order: dict[str, Any]) -> list[dict[str, Any]]:
+    """Which node ships what, as the order shows it: its shipments' lines (one shipment per node)."""
     (allocated,) = [e for e in order["timeline"] if e["event"] == "OrderAllocated"]
-    plan: list[dict[str, Any]] = allocated["detail"]["plan"]
-    return plan
+    assert sorted(allocated["detail"]["nodes"]) == sorted(s["node_id"] for s in order["shipments"])
+    return [{"line_id": ln["line_id"], "sku": ln["sku"], "node_id": s["node_id"], "quantity": ln["quantity"]}
+            for s in order["shipments"] for ln in s["lines"]]
 
 
 def test_order_for_stock_in_one_node_is_allocated_there(http: httpx.Client) -> None:

@@ -75,3 +75,20 @@ def test_a_completion_that_no_longer_holds_settles_the_invoice_alone(cloud: Loca
     header = _header(table, order.order_id)
     assert header["status"] == "SHIPPED" and header["settled_invoices"] == Decimal(2)
     assert "OrderCompleted" not in _events(table, order.order_id)
+
+
+def test_flagging_with_an_invoice_settled_meanwhile_flags_the_order_and_leaves_the_invoice(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    order, invoice = _shipped_order_with_invoice(table)
+    store = InvoiceTable(table)
+    assert store.settle(invoice, PaymentStatus.CAPTURED, "pay_3", AT, None) == "settled"
+    entry = TimelineEntry(AT, "FinanceReviewRequired", {"reason": "States.Timeout"})
+    assert store.flag(order.order_id, order.shipments[0].shipment_id, invoice.invoice_number, "States.Timeout",
+                      "", entry) is True
+    stored = OrderTable(table).get(order.order_id)
+    assert stored is not None and stored.invoices[0].payment_status == PaymentStatus.CAPTURED
+    assert [f["reason"] for f in stored.finance_reviews] == ["States.Timeout"]
+    # and an order that does not exist gets no flag and no header
+    assert store.flag("ord_nope", "shp_nope-1", None, "X", "", entry) is False
+    assert OrderTable(table).get("ord_nope") is None

@@ -233,3 +233,21 @@ def test_cancelling_an_allocated_order_releases_its_stock_once() -> None:
     assert [e.event for e in cancelled.timeline][-2:] == ["OrderCancelled", "StockReleased"]
     service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
     assert store.released == list(plan)
+
+
+def test_a_listing_whose_statuses_stay_throttled_fails_as_retryable_rather_than_dropping_orders(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.core.adapters import order_table
+    from functions.core.errors import TransientError
+
+    class Throttled:
+        calls = 0
+
+        def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            Throttled.calls += 1
+            return {"Responses": {"t": []}, "UnprocessedKeys": RequestItems}
+
+    monkeypatch.setattr(order_table.time, "sleep", lambda _: None)
+    with pytest.raises(TransientError):
+        order_table.OrderTable("t", dynamodb_client=Throttled())._statuses(["ord_1", "ord_2"])
+    assert Throttled.calls == 6

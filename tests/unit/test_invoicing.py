@@ -309,6 +309,35 @@ def test_the_last_settle_completes_the_order_in_the_same_write() -> None:
     assert names(store).count("OrderCompleted") == 1 and store.completes == 1  # only the first run's try
 
 
+def test_a_run_that_read_the_order_partially_shipped_still_completes_it_when_it_settles_last() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"},
+                        {"sku": "B", "quantity": 1, "unit_price": "5.00"}], [[1, 0], [0, 1]])
+    one, two = order.shipments
+    # Given shipment 2 not yet dispatched when run 1 reads the order and issues its invoice
+    store_order = replace(order, status=OrderStatus.PARTIALLY_SHIPPED,
+                          shipments=(one, replace(two, status=ShipmentStatus.REQUESTED)))
+    service, store, _ = service_for(store_order)
+    read_by_run_1, invoice_1, _ = service._issue(order.order_id, one.shipment_id)
+    # When shipment 2 is dispatched and run 2 invoices and settles it while run 1 captures
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.SHIPPED,
+                                           shipments=order.shipments)
+    assert service.invoice_shipment(order.order_id, two.shipment_id)["completed"] is False
+    # Then run 1, settling last, completes the order although it read it PARTIALLY_SHIPPED
+    _, completed = service._settle(read_by_run_1, invoice_1)
+    assert completed or service._complete(read_by_run_1)
+    assert store.orders[order.order_id].status == OrderStatus.COMPLETED
+    assert names(store).count("OrderCompleted") == 1
+
+
+def test_a_run_that_failed_after_settling_is_flagged_without_touching_the_invoice() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"}], [[1]])
+    service, store, _ = service_for(order)
+    shipment_id = order.shipments[0].shipment_id
+    service.invoice_shipment(order.order_id, shipment_id)  # issued and settled; say the task then timed out
+    result = service.flag(order.order_id, shipment_id, None, {"Error": "States.Timeout"})
+    assert result["flagged"] is True and store.flagged_invoices == []  # a captured invoice is not FAILED
+
+
 def test_two_settles_that_read_before_each_other_still_complete_the_order_once() -> None:
     order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"},
                         {"sku": "B", "quantity": 1, "unit_price": "5.00"}], [[1, 0], [0, 1]])
@@ -497,8 +526,9 @@ def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monk
     assert payload == {"order_id": "ord_1", "shipment_id": "shp_1-2"} and name.startswith("ord_1-inv2-")
     issued = {"id": "01ABC", "event": "InvoiceIssued", "at": "2026-11-23T10:00:00.000Z",
               "detail": {"invoice_number": "INV-2026-000001", "gross": "35.58"}}
-    invoice = {"PK": "ORDER#ord_1", "SK": "INVOICE#INV-2026-000001", "payment_status": "PENDING",
-               "timeline": [issued]}
+    invoice = {"PK": "ORDER#ord_1", "SK": "INVOICE#INV-2026-000001", "timeline": [issued], "summary": {
+        "invoice_number": "INV-2026-000001", "currency": "EUR", "net": "29.90", "tax": "5.68", "gross": "35.58",
+        "payment_status": "PENDING", "payment_reference": None}}
     notice = {"PK": "ORDER#ord_1", "SK": "NOTICE#x", "timeline": [
         {"id": "01ABD", "event": "NoticeSent", "at": "2026-11-23T10:00:00.000Z", "detail": {}}]}
     captured = {"id": "01ABE", "event": "PaymentCaptured", "at": "2026-11-23T10:00:01.000Z", "detail": {}}
@@ -522,6 +552,9 @@ def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monk
     assert calls == [3]  # the batch's finance events in one PutEvents
     assert [(e.name, e.event_id) for e in published] == [
         ("InvoiceIssued", "evt_01ABC"), ("PaymentCaptured", "evt_01ABE"), ("OrderCompleted", "evt_01ABF")]
-    event = published[0]
-    assert event.source == "oms.invoice"
-    assert event.data == {"order_id": "ord_1", "invoice_number": "INV-2026-000001", "gross": "35.58"}
+    issued_event, captured_event, _ = published
+    assert issued_event.source == "oms.invoice"
+    # the invoice's numbers and amounts come with the events about it (the entries stay small)
+    assert issued_event.data == {"order_id": "ord_1", "invoice_number": "INV-2026-000001", "currency": "EUR",
+                                 "net": "29.90", "tax": "5.68", "gross": "35.58", "payment_status": "PENDING"}
+    assert captured_event.data["amount"] == "35.58"

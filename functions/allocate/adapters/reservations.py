@@ -59,7 +59,7 @@ class ReservationTable(TableAdapter):
             "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
             "UpdateExpression": "SET " + ", ".join(sets),
             # the first execution to move the order out of CAPTURED carries it (Express runs
-            # at least once: a duplicate execution is turned away here and by Release)
+            # at least once: a duplicate execution is turned away here)
             "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND "
                                    "(attribute_not_exists(accepted_by) OR accepted_by = :exec)",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},

@@ -1,5 +1,6 @@
-"""DynamoDB stream consumer: for each newly captured order, start its workflow exactly once
-and publish ``OrderCaptured``. Partial batch failures are reported so only failed records retry."""
+"""DynamoDB stream consumer: for each newly captured order, start its workflow and publish
+``OrderCaptured`` (at least once: a duplicate execution changes nothing, the event keeps one
+id). Partial batch failures are reported so only failed records retry."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def record_handler(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image if record.dynamodb else None
     if record.event_name != DynamoDBRecordEventName.INSERT or not image or image.get("SK") != "ORDER":
-        return  # header updates (status changes, workflow claims) are not captures
+        return  # header updates (status changes) are not captures
     order_id = image["order_id"]
     summary = {**dict(image.get("summary") or {}), "status": image.get("status")}
     arn = workflow_service().on_order_captured(order_id, summary)

@@ -2,7 +2,8 @@
 
 Item shapes (see docs/ARCHITECTURE.md, "Single table"):
 - header ``ORDER#<id>`` / ``ORDER``: what changes — ``status`` + ``version`` for conditional
-  writes, the allocation, counters — kept under 1 KB, since every state change rewrites it
+  writes, the allocation, counters — kept under 1 KB for an order of a few lines (its size
+  grows with the allocation: one entry per line and node), since every state change rewrites it
   (DynamoDB bills a write by the whole item's size, twice in a transaction). Its ``summary``
   map (the only attribute the GSIs project) holds only what never changes, so a status
   change writes no index entry; listings read the current status from the headers.
@@ -29,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.errors import BadRequest, Conflict
+from functions.core.errors import BadRequest, Conflict, TransientError
 from functions.core.orders import (
     Address,
     AlreadyCaptured,
@@ -310,7 +311,7 @@ class OrderTable(TableAdapter):
             request: dict[str, Any] = {self.table: {
                 "Keys": [to_item({"PK": order_pk(i), "SK": ORDER_SK}) for i in order_ids[start:start + 100]],
                 "ProjectionExpression": "order_id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
-            for _ in range(8):
+            for attempt in range(6):
                 reply = self.db.batch_get_item(RequestItems=request)
                 for item in reply.get("Responses", {}).get(self.table, []):
                     row = from_item(item)
@@ -318,4 +319,8 @@ class OrderTable(TableAdapter):
                 request = reply.get("UnprocessedKeys") or {}
                 if not request:
                     break
+                time.sleep(0.05 * 2**attempt)  # throttled: back off before asking again
+            else:
+                # never a page with orders silently missing: the client retries (503)
+                raise TransientError("the listed orders' status could not be read (throttled); retry")
         return found

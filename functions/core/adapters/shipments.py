@@ -2,9 +2,10 @@
 through GSI1 ``NODE#<node>#SHIPMENTS#<status>`` / ``<requested_at>#<shipment>`` (oldest first);
 the projected ``summary`` is the fulfilment request a node reads, and the only copy of it:
 the item holds besides only its keys, ``status`` (for conditions and stream filters), the ids
-the stream consumers read, and its timeline — under 1 KB, as each write bills the whole item.
+the stream consumers read, and its timeline — about 1 KB for a shipment of a line or two, as
+each write bills the whole item.
 
-Shipment ids are derived from the order id (``core.orders.shipment_id_for``): a Release run
+Shipment ids are derived from the order id (``core.orders.shipment_id_for``): a Reserve run
 twice writes the same ids, so the conditional puts make it once.
 """
 

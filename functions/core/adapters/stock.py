@@ -16,9 +16,9 @@ from functions.core.sourcing import Allocation, Node, StockLevel, allocations_fr
 __all__ = ["allocations_from", "allocations_to", "per_stock_record"]
 
 NODES_PARTITION = "NODES"
-#: Stock records one order may reserve: its cancel releases them and cancels its open
-#: shipments (at most one per stock record) in one transaction of at most 100 actions
-#: (header + cancel event + release event + 2 per stock record, rounded down).
+#: Stock records one order may reserve: Reserve writes them with the shipments (at most one per
+#: stock record), and a cancel releases them and cancels those shipments, each in one
+#: transaction of at most 100 actions (header + 2 per stock record: 97).
 MAX_STOCK_RECORDS_PER_ORDER = 48
 
 

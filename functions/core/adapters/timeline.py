@@ -27,7 +27,8 @@ TIMELINE = "timeline"
 
 
 def entry_value(entry: TimelineEntry) -> dict[str, Any]:
-    return {"id": ulid(), "event": entry.event, "at": entry.at, "detail": entry.detail}
+    # monotonic: entries of one write that share ``at`` keep the order they were made in
+    return {"id": ulid(monotonic=True), "event": entry.event, "at": entry.at, "detail": entry.detail}
 
 
 def with_entries(item: dict[str, Any], entries: Sequence[TimelineEntry]) -> dict[str, Any]:

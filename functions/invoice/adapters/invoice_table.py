@@ -145,8 +145,10 @@ class InvoiceTable(OrderTable):
                                      "at": entry.at}}, [entry]))}},
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
                         "UpdateExpression": "SET finance_review = :yes",
+                        "ConditionExpression": "attribute_exists(PK)",  # never a header for no order
                         "ExpressionAttributeValues": to_values({":yes": True})}},
         ]
+        invoice_index = len(actions)
         if invoice_number:
             failed = PaymentStatus.FAILED.value
             actions.append({"Update": {
@@ -155,7 +157,20 @@ class InvoiceTable(OrderTable):
                 "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(settled_at)",
                 "ExpressionAttributeNames": {"#sum": "summary"},
                 "ExpressionAttributeValues": to_values({":failed": failed})}})
-        return self._once(actions, f"flagging {order_id}")
+        try:
+            self.db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if is_retryable(exc):
+                raise TransientError(f"flagging {order_id}: {cancellation_codes(exc) or exc}") from exc
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = cancellation_codes(exc)
+            if invoice_number and len(codes) > invoice_index and codes[invoice_index] == "ConditionalCheckFailed" \
+                    and "ConditionalCheckFailed" not in codes[:invoice_index]:
+                # the invoice was settled meanwhile: flag the order, leave the invoice alone
+                return self.flag(order_id, shipment_id, None, reason, error, entry)
+            return False  # flagged before
+        return True
 
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool:
         """Record, once, that a cancelled order's payment hold was released (and give the

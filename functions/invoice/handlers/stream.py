@@ -43,13 +43,29 @@ def change_of(event_name: str, new: dict[str, Any], old: dict[str, Any]) -> str 
     return None
 
 
+#: What a finance event about an invoice carries from the invoice itself (API.md: "each carrying
+#: the document's numbers and amounts"); the timeline entry on the invoice stays small.
+DOCUMENT_FIELDS = ("invoice_number", "kind", "shipment_id", "legal_entity", "issued_at", "currency", "net", "tax",
+                   "gross", "payment_status", "payment_reference")
+
+
 def finance_facts(new: dict[str, Any], old: dict[str, Any]) -> list[DomainEvent]:
     """The finance events of the timeline entries this write added (ids from the entries: a
-    redelivered record republishes the same ids)."""
+    redelivered record republishes the same ids), with the invoice's numbers and amounts when
+    the entry is on an invoice."""
     order_id = str(new.get("PK", "")).removeprefix("ORDER#")
-    return [DomainEvent(name=str(e["event"]), source=SOURCE, data={"order_id": order_id, **dict(e.get("detail") or {})},
-                        event_id=f"evt_{e['id']}", occurred_at=str(e["at"]), correlation_id=order_id)
-            for e in added_entries(new, old) if e.get("event") in FINANCE_EVENTS]
+    view = dict(new.get("summary") or {}) if str(new.get("SK", "")).startswith("INVOICE#") else {}
+    document = {k: view[k] for k in DOCUMENT_FIELDS if view.get(k) is not None}
+    facts = []
+    for e in added_entries(new, old):
+        if e.get("event") not in FINANCE_EVENTS:
+            continue
+        data = {"order_id": order_id, **document, **dict(e.get("detail") or {})}
+        if e["event"] == "PaymentCaptured" and "gross" in document:
+            data.setdefault("amount", document["gross"])
+        facts.append(DomainEvent(name=str(e["event"]), source=SOURCE, data=data, event_id=f"evt_{e['id']}",
+                                 occurred_at=str(e["at"]), correlation_id=order_id))
+    return facts
 
 
 def execution_name(order_id: str, shipment_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Release and dispatch writes, and the node's fulfilment requests (GSI1)."""
+"""Dispatch writes and the node's fulfilment requests (GSI1). The requests themselves are
+written by allocate's Reserve, with the stock."""
 
 from __future__ import annotations
 
