@@ -51,6 +51,14 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
     print("requests and cost per order …", file=log, flush=True)
     figures = cost.measure(api_url, orders=size["orders"])
     money = cost.cost_per_1000(figures)
+    # The same orders with the warehouse polling once per order (the bench's model before it
+    # polled a page at a time): what the figures owe to the workload rather than the design.
+    each = cost.measure(api_url, orders=size["orders"], orders_per_poll=1)
+    each.pop("meter")
+    money["with_a_poll_per_order"] = {
+        "aws_requests_per_order": round(each["aws_requests_per_order"], 2),
+        "api_requests_per_order": round(each["api_requests_per_order"], 2),
+        "cost_per_1000_orders_usd": cost.cost_per_1000(each)["cost_per_1000_orders_usd"]}
     # Lifecycle before latency: moto answers index queries by scanning the table, so the
     # warehouse's polls slow down with every item the latency run adds (bench/lifecycle.py).
     print("lifecycle throughput …", file=log, flush=True)
@@ -94,6 +102,9 @@ def render(results: dict[str, Any]) -> str:
               f"with Standard workflows: ${money['standard_workflows_cost_per_1000_orders_usd']:.5f})",
               f"  beside (excluded): X-Ray ${money['beside_excluded']['xray']:.4f}, "
               f"CloudWatch Logs ≈ ${money['beside_excluded']['cloudwatch_logs']:.4f}; email and SMS fees excluded",
+              f"  with the warehouse polling once per order instead of a page per {cost.ORDERS_PER_POLL} orders: "
+              f"${money['with_a_poll_per_order']['cost_per_1000_orders_usd']:.5f}, "
+              f"{money['with_a_poll_per_order']['aws_requests_per_order']} AWS requests per order",
               "", "AWS requests per order by service:"]
     lines += [f"  {svc:<10} {n:.2f}" for svc, n in results["per_order"]["aws_requests_by_service"].items()]
     return "\n".join(lines)

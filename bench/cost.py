@@ -49,8 +49,9 @@ def _order(sku: str) -> dict[str, Any]:
             "payment": {"method": "card", "authorization_id": "auth_bench", "amount": "17.73"}}
 
 
-def measure(api_url: str, *, orders: int = 20) -> dict[str, Any]:
-    """Run ``orders`` happy-path orders one after another and return the meter per order."""
+def measure(api_url: str, *, orders: int = 20, orders_per_poll: int = ORDERS_PER_POLL) -> dict[str, Any]:
+    """Run ``orders`` happy-path orders one after another and return the meter per order (the
+    warehouse fetching its open requests once every ``orders_per_poll`` orders)."""
     with httpx.Client(base_url=api_url, timeout=60) as http:
         sku = f"BENCH-{uuid.uuid4().hex[:8]}"
         http.put(f"/inventory/{sku}/nodes/DC-BERLIN", json={"on_hand": orders * 2},
@@ -64,7 +65,7 @@ def measure(api_url: str, *, orders: int = 20) -> dict[str, Any]:
             r.raise_for_status()
             ids.append(r.json()["order_id"])
             http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
-            if (n + 1) % ORDERS_PER_POLL and n + 1 < orders:
+            if (n + 1) % orders_per_poll and n + 1 < orders:
                 continue
             requests = http.get("/shipments", params={"status": "REQUESTED", "limit": 100},
                                 headers={"x-api-key": DC}).json()["shipments"]
