@@ -35,6 +35,7 @@ class InvoiceStore(Protocol):
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
     def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
              entry: TimelineEntry) -> bool: ...
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry, *, others_open: bool) -> bool: ...
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...
 
 
@@ -64,7 +65,18 @@ class InvoiceService:
         if invoice.payment_status not in SETTLED:
             payment, completed = self._settle(order, invoice)
         completed = completed or self._complete(order)
+        self._resolve_review(order, shipment_id, invoice)
         return {**self._issued(invoice, issued=issued), "payment": payment, "completed": completed}
+
+    def _resolve_review(self, order: Order, shipment_id: str, invoice: Invoice) -> None:
+        """A run that succeeds for a shipment on finance's review list (an operator re-ran it
+        after fixing the cause) takes it off the list, with a ``FinanceReviewResolved`` entry."""
+        if not any(f.get("shipment_id") == shipment_id for f in order.finance_reviews):
+            return
+        entry = TimelineEntry(at=self.clock(), event="FinanceReviewResolved",
+                              detail={"shipment_id": shipment_id, "invoice_number": invoice.invoice_number})
+        others = any(f.get("shipment_id") != shipment_id for f in order.finance_reviews)
+        self.store.resolve_flag(order.order_id, shipment_id, entry, others_open=others)
 
     # -- issue -------------------------------------------------------------------------------
     def issue(self, order_id: str, shipment_id: str) -> dict[str, Any]:

@@ -92,3 +92,35 @@ def test_flagging_with_an_invoice_settled_meanwhile_flags_the_order_and_leaves_t
     # and an order that does not exist gets no flag and no header
     assert store.flag("ord_nope", "shp_nope-1", None, "X", "", entry) is False
     assert OrderTable(table).get("ord_nope") is None
+
+
+def test_a_resolved_review_leaves_the_finance_list_and_can_be_raised_again_keeping_its_history(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    order, _ = _shipped_order_with_invoice(table)
+    store = InvoiceTable(table)
+    shipment_id = order.shipments[0].shipment_id
+    flagged = TimelineEntry(AT, "FinanceReviewRequired", {"reason": "PaymentDeclined"})
+    assert store.flag(order.order_id, shipment_id, None, "PaymentDeclined", "", flagged) is True
+
+    def on_finance_list() -> bool:
+        items = boto3.client("dynamodb").query(
+            TableName=table, IndexName="GSI1", KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": "FINANCE#REVIEW"}})["Items"]
+        return any(i["summary"]["M"]["order_id"]["S"] == order.order_id for i in items)
+
+    assert on_finance_list() and _header(table, order.order_id)["finance_review"] is True
+    resolved = TimelineEntry("2026-11-24T02:00:00.000Z", "FinanceReviewResolved", {"shipment_id": shipment_id})
+    assert store.resolve_flag(order.order_id, shipment_id, resolved, others_open=False) is True
+    assert store.resolve_flag(order.order_id, shipment_id, resolved, others_open=False) is False  # once
+    assert not on_finance_list() and "finance_review" not in _header(table, order.order_id)
+    stored = OrderTable(table).get(order.order_id)
+    assert stored is not None and stored.finance_reviews == ()
+    # a later failure of the same shipment flags it again, and the timeline keeps all three facts
+    again = TimelineEntry("2026-11-24T03:00:00.000Z", "FinanceReviewRequired", {"reason": "States.Timeout"})
+    assert store.flag(order.order_id, shipment_id, None, "States.Timeout", "", again) is True
+    assert store.flag(order.order_id, shipment_id, None, "States.Timeout", "", again) is False  # open: once
+    assert on_finance_list()
+    events = _events(table, order.order_id)
+    assert [e for e in events if e.startswith("FinanceReview")] == [
+        "FinanceReviewRequired", "FinanceReviewResolved", "FinanceReviewRequired"]

@@ -135,6 +135,20 @@ class FakeInvoiceStore:
         self.flags.add((order_id, shipment_id))
         if invoice_number:
             self.flagged_invoices.append(invoice_number)
+        if order_id in self.orders:
+            current = self.orders[order_id]
+            self.orders[order_id] = replace(current, finance_reviews=(
+                *current.finance_reviews, {"shipment_id": shipment_id, "reason": reason}))
+        self.events.append(entry)
+        return True
+
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry, *, others_open: bool) -> bool:
+        if (order_id, shipment_id) not in self.flags:
+            return False
+        self.flags.discard((order_id, shipment_id))  # open again to a later failure
+        current = self.orders[order_id]
+        self.orders[order_id] = replace(current, finance_reviews=tuple(
+            f for f in current.finance_reviews if f["shipment_id"] != shipment_id))
         self.events.append(entry)
         return True
 
@@ -437,6 +451,21 @@ def test_one_task_issues_captures_and_completes_reading_the_order_once() -> None
     again = service.invoice_shipment(order.order_id, order.shipments[0].shipment_id)
     assert (again["issued"], again["payment"], again["completed"]) == (False, "already", True)
     assert len(provider.captures) == 1 and names(store) == ["InvoiceIssued", "PaymentCaptured", "OrderCompleted"]
+
+
+def test_a_successful_re_run_takes_the_shipment_off_the_review_list_once() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"}], [[1]])
+    service, store, provider = service_for(order)
+    shipment_id = order.shipments[0].shipment_id
+    # Given a run that failed and put the order on finance's list
+    service.flag(order.order_id, shipment_id, None, {"Error": "TransientError", "Cause": "provider down"})
+    assert store.orders[order.order_id].finance_reviews
+    # When an operator re-runs it and it succeeds
+    result = service.invoice_shipment(order.order_id, shipment_id)
+    # Then the order is off the list, with the resolution in its timeline, once
+    assert result["completed"] is True and store.orders[order.order_id].finance_reviews == ()
+    service.invoice_shipment(order.order_id, shipment_id)
+    assert names(store).count("FinanceReviewResolved") == 1 and len(provider.captures) == 1
 
 
 # -- cancel: the payment hold ----------------------------------------------------------------------

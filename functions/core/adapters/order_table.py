@@ -146,7 +146,8 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         allocations=tuple(allocations_from(h.get("allocation"))),
         shipments=tuple(shipment_from_item(s) for s in shipments),
         invoices=tuple(invoice_from_item(i) for i in invoices),
-        finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")} for f in flags),
+        finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
+                              for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
     )
 

@@ -134,15 +134,21 @@ class InvoiceTable(OrderTable):
 
     def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
              entry: TimelineEntry) -> bool:
-        """Put the order on finance's review list for this shipment (its unsettled invoice FAILED), once."""
+        """Put the order on finance's review list for this shipment (its unsettled invoice FAILED),
+        once while it is open: a flag resolved by a successful re-run may be raised again, and
+        keeps its history (the flag's timeline)."""
         actions: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(PK)",
-                     "Item": to_item(with_entries({
-                         "PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}", "type": "finance_flag",
-                         "order_id": order_id, "shipment_id": shipment_id, "reason": reason, "error": error,
-                         "at": entry.at, "GSI1PK": "FINANCE#REVIEW", "GSI1SK": f"{entry.at}#{order_id}",
-                         "summary": {"order_id": order_id, "shipment_id": shipment_id, "reason": reason,
-                                     "at": entry.at}}, [entry]))}},
+            {"Update": append_entries({
+                "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}"}),
+                "UpdateExpression": "SET #type = :type, order_id = :o, shipment_id = :s, reason = :r, #error = :e, "
+                                    "#at = :at, GSI1PK = :pk, GSI1SK = :sk, summary = :sum REMOVE resolved_at",
+                "ConditionExpression": "attribute_not_exists(PK) OR attribute_exists(resolved_at)",
+                "ExpressionAttributeNames": {"#type": "type", "#error": "error", "#at": "at"},
+                "ExpressionAttributeValues": to_values({
+                    ":type": "finance_flag", ":o": order_id, ":s": shipment_id, ":r": reason, ":e": error,
+                    ":at": entry.at, ":pk": "FINANCE#REVIEW", ":sk": f"{entry.at}#{order_id}",
+                    ":sum": {"order_id": order_id, "shipment_id": shipment_id, "reason": reason, "at": entry.at}})},
+                [entry])},
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
                         "UpdateExpression": "SET finance_review = :yes",
                         "ConditionExpression": "attribute_exists(PK)",  # never a header for no order
@@ -171,6 +177,23 @@ class InvoiceTable(OrderTable):
                 return self.flag(order_id, shipment_id, None, reason, error, entry)
             return False  # flagged before
         return True
+
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry, *, others_open: bool) -> bool:
+        """Take the shipment off finance's review list (its run succeeded), once: the flag keeps
+        its history and leaves the index; the header's ``finance_review`` goes when no other
+        shipment of the order is under review."""
+        actions: list[dict[str, Any]] = [
+            {"Update": append_entries({
+                "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}"}),
+                "UpdateExpression": "SET resolved_at = :at REMOVE GSI1PK, GSI1SK",
+                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(resolved_at)",
+                "ExpressionAttributeValues": to_values({":at": entry.at})}, [entry])},
+        ]
+        if not others_open:
+            actions.append({"Update": {
+                "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+                "UpdateExpression": "REMOVE finance_review", "ConditionExpression": "attribute_exists(PK)"}})
+        return self._once(actions, f"resolving the review of {shipment_id}")
 
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool:
         """Record, once, that a cancelled order's payment hold was released (and give the
