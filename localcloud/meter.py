@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import json
+import logging
 import math
 import threading
 import time
@@ -26,13 +27,15 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+logger = logging.getLogger("localcloud.meter")
+
 _caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("oms_local_caller", default=None)
 _lock = threading.Lock()
 _calls: collections.Counter[tuple[str, str, str]] = collections.Counter()
 _invocations: collections.Counter[str] = collections.Counter()
 _billed_ms: collections.Counter[str] = collections.Counter()  # per function, each run rounded up to 1 ms
 _api: collections.Counter[str] = collections.Counter()
-_capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see _dynamodb_units)
+_capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see "DynamoDB capacity" below)
 _writes: collections.Counter[tuple[str, str]] = collections.Counter()  # WRU + index WRU by (caller, item kind)
 _since: list[float] = [0.0]  # when the counts were last reset (epoch seconds)
 _installed_on: set[int] = set()
@@ -71,26 +74,32 @@ def _before_parameter_build(params: Any = None, model: Any = None, context: Any 
     size of every item a write names as it is before the write."""
     if model is None or not isinstance(params, dict) or not isinstance(context, dict):
         return
-    context["oms_meter_params"] = params
-    planned = _planned_writes(model.name, params)
-    context["oms_meter_writes"] = [(*w, _stored_size(params, w[0], w[1])) for w in planned]
+    try:  # a botocore hook's exception would fail the function's call: the meter never may
+        context["oms_meter_params"] = params
+        planned = _planned_writes(model.name, params)
+        context["oms_meter_writes"] = [(*w, _stored_size(params, w[0], w[1])) for w in planned]
+    except Exception:
+        logger.exception("meter: a DynamoDB call was not measured")
 
 
 def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_: Any) -> None:
     if model is None or model.service_model.endpoint_prefix != "dynamodb" or not isinstance(parsed, dict):
         return
-    params = (context or {}).get("oms_meter_params") or {}
-    writes = (context or {}).get("oms_meter_writes") or []
-    # the larger of the item before and after the write, as DynamoDB bills it (a refused
-    # write is billed too, by the item as it is)
-    after = [(w, _stored_size(params, w[0], w[1]) if "Error" not in parsed else None) for w in writes]
-    with _lock:
-        for (key, _table, transactional, indexed, check, before), size in after:
-            if check:
-                _capacity["read_units"] += 2 * math.ceil(max(before or 0, 1) / 4096)
-            else:
-                _write(key, max(before or 0, size or 0, 1), transactional=transactional, indexed=indexed)
-        _dynamodb_reads(model.name, params, parsed)
+    try:  # never fail the function's call (see _before_parameter_build)
+        params = (context or {}).get("oms_meter_params") or {}
+        writes = (context or {}).get("oms_meter_writes") or []
+        # the larger of the item before and after the write, as DynamoDB bills it (a refused
+        # write is billed too, by the item as it is)
+        after = [(w, _stored_size(params, w[0], w[1]) if "Error" not in parsed else None) for w in writes]
+        with _lock:
+            for (key, _table, transactional, indexed, check, before), size in after:
+                if check:
+                    _capacity["read_units"] += 2 * math.ceil(max(before or 0, 1) / 4096)
+                else:
+                    _write(key, max(before or 0, size or 0, 1), transactional=transactional, indexed=indexed)
+            _dynamodb_reads(model.name, params, parsed)
+    except Exception:
+        logger.exception("meter: a DynamoDB call was not measured")
 
 
 # -- DynamoDB capacity, estimated from what the calls carry ---------------------------------------
@@ -194,12 +203,18 @@ def _stored_size(params: dict[str, Any], key: tuple[str, str], table: str | None
             if _key(op.get("Item", {}) if "Item" in op else op.get("Key", {})) == key:
                 name = str(op.get("TableName", ""))
                 break
-    for regions in dynamodb_backends.values():
-        for backend in regions.values():
+    for regions in list(dynamodb_backends.values()):
+        for backend in list(regions.values()):
             stored = backend.tables.get(name)
-            if stored is not None:
-                item = stored.get_item(DynamoType({"S": key[0]}), DynamoType({"S": key[1]}))
-                return int(item.size()) if item is not None else 0
+            if stored is None:
+                continue
+            item = stored.get_item(DynamoType({"S": key[0]}), DynamoType({"S": key[1]}))
+            for _ in range(3):  # another thread may be updating the item's attributes right now
+                try:
+                    return int(item.size()) if item is not None else 0
+                except RuntimeError:
+                    continue
+            return None
     return None
 
 
@@ -208,6 +223,8 @@ def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, An
         items = [parsed["Item"]] if "Item" in parsed else []
     elif operation in ("Query", "Scan"):
         items = list(parsed.get("Items", []))
+    elif operation == "BatchGetItem":
+        items = [i for found in (parsed.get("Responses") or {}).values() for i in found]
     else:
         return
     total = sum(_size(item) for item in items)

@@ -277,7 +277,9 @@ class WorkflowService:
         every later task is conditioned on it, so exactly one execution carries the order.
         ``OrderCaptured`` keeps one event id per order, so subscribers drop a repeat.
         """
-        arn = self.starter.start(f"{order_id}-{new_id('x')[2:12]}", {"order_id": order_id})
+        # the name's suffix is the ULID's random part: the name is the token Reserve records
+        # (accepted_by), so two executions of one order never share it
+        arn = self.starter.start(f"{order_id}-{new_id('x')[-12:]}", {"order_id": order_id})
         self.publisher.publish([DomainEvent(name="OrderCaptured", source=SOURCE, data=summary,
                                             event_id=f"evt_{order_id}_captured", correlation_id=order_id)])
         return arn

@@ -35,7 +35,7 @@ class InvoiceStore(Protocol):
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
     def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
              entry: TimelineEntry) -> bool: ...
-    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry, *, others_open: bool) -> bool: ...
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool: ...
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...
 
 
@@ -75,8 +75,7 @@ class InvoiceService:
             return
         entry = TimelineEntry(at=self.clock(), event="FinanceReviewResolved",
                               detail={"shipment_id": shipment_id, "invoice_number": invoice.invoice_number})
-        others = any(f.get("shipment_id") != shipment_id for f in order.finance_reviews)
-        self.store.resolve_flag(order.order_id, shipment_id, entry, others_open=others)
+        self.store.resolve_flag(order.order_id, shipment_id, entry)
 
     # -- issue -------------------------------------------------------------------------------
     def issue(self, order_id: str, shipment_id: str) -> dict[str, Any]:
@@ -132,8 +131,8 @@ class InvoiceService:
         in the same transaction (one write instead of two; if the order moved meanwhile the
         store settles alone and ``_complete`` decides). Returns (payment result, completed)."""
         at = self.clock()
-        completion = self._completion(order, invoice)
         if order.payment.method != "card":
+            completion = self._completion(order, invoice)
             written = self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None, completion)
             return "on_account", written == "completed"
         captured = sum((i.gross for i in order.invoices if i.payment_status == PaymentStatus.CAPTURED), Decimal(0))
@@ -148,7 +147,8 @@ class InvoiceService:
         # on the invoice, whose payment fields the same write sets (the published event adds them)
         entry = TimelineEntry(at=at, event="PaymentCaptured", detail={
             "invoice_number": invoice.invoice_number, "amount": _money(order, invoice.gross),
-            "provider": capture.provider})
+            "provider": capture.provider, "authorization_id": order.payment.authorization_id})
+        completion = self._completion(order, invoice)  # after the capture: it follows in the timeline
         written = self.store.settle(invoice, PaymentStatus.CAPTURED, capture.reference, at, entry, completion)
         return "captured", written == "completed"
 
@@ -192,11 +192,16 @@ class InvoiceService:
         """The compensation of a failed invoicing run: the shipment stays dispatched, its invoice
         (if issued) is marked FAILED, and the order goes on finance's review list with the reason, once."""
         error = error or {}
-        if invoice_number is None:  # the run failed inside its one task: did it issue the invoice first?
-            order = self.store.get(order_id)
-            invoice_number = next((i.invoice_number for i in (order.invoices if order else ())
-                                   if i.shipment_id == shipment_id and i.payment_status not in SETTLED), None)
         reason = str(error.get("Error") or "Unknown")
+        order = self.store.get(order_id)
+        invoice = next((i for i in (order.invoices if order else ()) if i.shipment_id == shipment_id), None)
+        if order is not None and order.status == OrderStatus.COMPLETED and invoice is not None \
+                and invoice.payment_status in SETTLED:
+            # a stale duplicate run (Express runs at least once) or a timeout after the work was
+            # done: nothing is left for finance, and a resolved review must not reopen
+            return {"order_id": order_id, "shipment_id": shipment_id, "flagged": False, "reason": reason}
+        if invoice_number is None and invoice is not None and invoice.payment_status not in SETTLED:
+            invoice_number = invoice.invoice_number  # the run issued it before failing: mark it FAILED
         cause = str(error.get("Cause") or "")[:1000]
         entry = TimelineEntry(at=self.clock(), event="FinanceReviewRequired",
                               detail={"shipment_id": shipment_id, "invoice_number": invoice_number, "reason": reason})

@@ -56,6 +56,8 @@ def test_settling_the_last_invoice_completes_the_order_in_one_transaction(cloud:
     assert header["status"] == "COMPLETED" and header["settled_invoices"] == Decimal(1)
     # a repeat (a retried task) changes nothing
     assert store.settle(invoice, PaymentStatus.CAPTURED, "pay_1", AT, captured, completion) == "already"
+    # at the same instant, the timeline keeps the order of the facts: captured, then completed
+    assert _events(table, order.order_id)[-2:] == ["PaymentCaptured", "OrderCompleted"]
     assert sorted(_events(table, order.order_id)) == ["OrderCaptured", "OrderCompleted", "PaymentCaptured"]
     assert OrderTable(table).get(order.order_id).invoices[0].payment_status == PaymentStatus.CAPTURED  # type: ignore[union-attr]
 
@@ -109,10 +111,10 @@ def test_a_resolved_review_leaves_the_finance_list_and_can_be_raised_again_keepi
             ExpressionAttributeValues={":pk": {"S": "FINANCE#REVIEW"}})["Items"]
         return any(i["summary"]["M"]["order_id"]["S"] == order.order_id for i in items)
 
-    assert on_finance_list() and _header(table, order.order_id)["finance_review"] is True
+    assert on_finance_list() and _header(table, order.order_id)["finance_review"] == {shipment_id}
     resolved = TimelineEntry("2026-11-24T02:00:00.000Z", "FinanceReviewResolved", {"shipment_id": shipment_id})
-    assert store.resolve_flag(order.order_id, shipment_id, resolved, others_open=False) is True
-    assert store.resolve_flag(order.order_id, shipment_id, resolved, others_open=False) is False  # once
+    assert store.resolve_flag(order.order_id, shipment_id, resolved) is True
+    assert store.resolve_flag(order.order_id, shipment_id, resolved) is False  # once
     assert not on_finance_list() and "finance_review" not in _header(table, order.order_id)
     stored = OrderTable(table).get(order.order_id)
     assert stored is not None and stored.finance_reviews == ()

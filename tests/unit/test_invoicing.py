@@ -142,7 +142,7 @@ class FakeInvoiceStore:
         self.events.append(entry)
         return True
 
-    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry, *, others_open: bool) -> bool:
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool:
         if (order_id, shipment_id) not in self.flags:
             return False
         self.flags.discard((order_id, shipment_id))  # open again to a later failure
@@ -344,12 +344,23 @@ def test_a_run_that_read_the_order_partially_shipped_still_completes_it_when_it_
 
 
 def test_a_run_that_failed_after_settling_is_flagged_without_touching_the_invoice() -> None:
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"},
+                        {"sku": "B", "quantity": 1, "unit_price": "5.00"}], [[1, 0], [0, 1]])
+    service, store, _ = service_for(order)
+    one = order.shipments[0].shipment_id
+    service.invoice_shipment(order.order_id, one)  # issued and settled; say the task then timed out
+    result = service.flag(order.order_id, one, None, {"Error": "States.Timeout"})
+    assert result["flagged"] is True and store.flagged_invoices == []  # a captured invoice is not FAILED
+
+
+def test_a_stale_failure_after_the_order_completed_reopens_nothing() -> None:
     order = order_with([{"sku": "A", "quantity": 1, "unit_price": "10.00"}], [[1]])
     service, store, _ = service_for(order)
     shipment_id = order.shipments[0].shipment_id
-    service.invoice_shipment(order.order_id, shipment_id)  # issued and settled; say the task then timed out
-    result = service.flag(order.order_id, shipment_id, None, {"Error": "States.Timeout"})
-    assert result["flagged"] is True and store.flagged_invoices == []  # a captured invoice is not FAILED
+    assert service.invoice_shipment(order.order_id, shipment_id)["completed"] is True
+    # a duplicate execution (Express runs at least once) that failed late reaches the Catch
+    assert service.flag(order.order_id, shipment_id, None, {"Error": "States.Timeout"})["flagged"] is False
+    assert store.flags == set() and "FinanceReviewRequired" not in names(store)
 
 
 def test_two_settles_that_read_before_each_other_still_complete_the_order_once() -> None:

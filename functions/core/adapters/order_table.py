@@ -50,7 +50,7 @@ from functions.core.orders import (
     Totals,
 )
 
-from .dynamodb import TableAdapter, cancellation_codes, from_item, to_item, to_value, to_values
+from .dynamodb import TableAdapter, cancellation_codes, from_item, is_retryable, to_item, to_value, to_values
 from .invoice_items import invoice_from_item
 from .keys import order_pk
 from .shipments import move_shipment_action
@@ -313,14 +313,20 @@ class OrderTable(TableAdapter):
                 "Keys": [to_item({"PK": order_pk(i), "SK": ORDER_SK}) for i in order_ids[start:start + 100]],
                 "ProjectionExpression": "order_id, #s", "ExpressionAttributeNames": {"#s": "status"}}}
             for attempt in range(6):
-                reply = self.db.batch_get_item(RequestItems=request)
+                try:
+                    reply = self.db.batch_get_item(RequestItems=request)
+                except ClientError as exc:
+                    if is_retryable(exc):  # throttled beyond botocore's own retries
+                        raise TransientError(f"reading the listed orders' status: {exc}") from exc
+                    raise
                 for item in reply.get("Responses", {}).get(self.table, []):
                     row = from_item(item)
                     found[row["order_id"]] = row["status"]
                 request = reply.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                time.sleep(0.05 * 2**attempt)  # throttled: back off before asking again
+                if attempt < 5:
+                    time.sleep(0.05 * 2**attempt)  # throttled: back off before asking again
             else:
                 # never a page with orders silently missing: the client retries (503)
                 raise TransientError("the listed orders' status could not be read (throttled); retry")

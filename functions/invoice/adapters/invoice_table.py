@@ -76,6 +76,15 @@ class InvoiceTable(OrderTable):
         ``already`` if recorded before. With ``completion`` the same transaction also moves the
         order SHIPPED -> COMPLETED if the header still counts ``settled_before`` settled invoices
         (``completed``); if it does not, the invoice is settled alone."""
+        # the invoice's entry first: a timeline tie (same instant) keeps PaymentCaptured before
+        # OrderCompleted (entry ids are made in this order)
+        invoice_update = {"Update": append_entries({
+                "TableName": self.table, "Key": to_item(invoice_key(invoice.order_id, invoice.invoice_number)),
+                "UpdateExpression": "SET settled_at = :at, #sum.payment_status = :st, #sum.payment_reference = :ref",
+                "ConditionExpression": "attribute_not_exists(settled_at)",
+                "ExpressionAttributeNames": {"#sum": "summary"},
+                "ExpressionAttributeValues": to_values({":st": status.value, ":ref": reference, ":at": at})},
+                [entry] if entry is not None else [])}
         header: dict[str, Any] = {
             "TableName": self.table, "Key": to_item({"PK": order_pk(invoice.order_id), "SK": ORDER_SK}),
             "UpdateExpression": "ADD settled_invoices :one", "ExpressionAttributeValues": to_values({":one": 1})}
@@ -90,13 +99,7 @@ class InvoiceTable(OrderTable):
                     ":one": 1, ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
                     ":at": completion.entry.at, **({":before": before} if before else {})})}, [completion.entry])
         actions: list[dict[str, Any]] = [
-            {"Update": append_entries({
-                "TableName": self.table, "Key": to_item(invoice_key(invoice.order_id, invoice.invoice_number)),
-                "UpdateExpression": "SET settled_at = :at, #sum.payment_status = :st, #sum.payment_reference = :ref",
-                "ConditionExpression": "attribute_not_exists(settled_at)",
-                "ExpressionAttributeNames": {"#sum": "summary"},
-                "ExpressionAttributeValues": to_values({":st": status.value, ":ref": reference, ":at": at})},
-                [entry] if entry is not None else [])},
+            invoice_update,
             {"Update": header},
         ]
         try:
@@ -149,10 +152,11 @@ class InvoiceTable(OrderTable):
                     ":at": entry.at, ":pk": "FINANCE#REVIEW", ":sk": f"{entry.at}#{order_id}",
                     ":sum": {"order_id": order_id, "shipment_id": shipment_id, "reason": reason, "at": entry.at}})},
                 [entry])},
+            # the shipments under review, as a set: flags and resolutions commute, nothing to read
             {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
-                        "UpdateExpression": "SET finance_review = :yes",
+                        "UpdateExpression": "ADD finance_review :shipment",
                         "ConditionExpression": "attribute_exists(PK)",  # never a header for no order
-                        "ExpressionAttributeValues": to_values({":yes": True})}},
+                        "ExpressionAttributeValues": to_values({":shipment": {shipment_id}})}},
         ]
         invoice_index = len(actions)
         if invoice_number:
@@ -178,10 +182,10 @@ class InvoiceTable(OrderTable):
             return False  # flagged before
         return True
 
-    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry, *, others_open: bool) -> bool:
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool:
         """Take the shipment off finance's review list (its run succeeded), once: the flag keeps
-        its history and leaves the index; the header's ``finance_review`` goes when no other
-        shipment of the order is under review."""
+        its history and leaves the index, and the shipment leaves the header's ``finance_review``
+        set (the attribute disappears with its last member)."""
         actions: list[dict[str, Any]] = [
             {"Update": append_entries({
                 "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}"}),
@@ -189,10 +193,10 @@ class InvoiceTable(OrderTable):
                 "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(resolved_at)",
                 "ExpressionAttributeValues": to_values({":at": entry.at})}, [entry])},
         ]
-        if not others_open:
-            actions.append({"Update": {
-                "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
-                "UpdateExpression": "REMOVE finance_review", "ConditionExpression": "attribute_exists(PK)"}})
+        actions.append({"Update": {
+            "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+            "UpdateExpression": "DELETE finance_review :shipment", "ConditionExpression": "attribute_exists(PK)",
+            "ExpressionAttributeValues": to_values({":shipment": {shipment_id}})}})
         return self._once(actions, f"resolving the review of {shipment_id}")
 
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool:

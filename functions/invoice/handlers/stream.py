@@ -43,8 +43,8 @@ def change_of(event_name: str, new: dict[str, Any], old: dict[str, Any]) -> str 
     return None
 
 
-#: What a finance event about an invoice carries from the invoice itself (API.md: "each carrying
-#: the document's numbers and amounts"); the timeline entry on the invoice stays small.
+#: What a finance event about an invoice carries from the invoice itself (the API's finance
+#: events carry "the document's numbers and amounts"); the timeline entry on the invoice stays small.
 DOCUMENT_FIELDS = ("invoice_number", "kind", "shipment_id", "legal_entity", "issued_at", "currency", "net", "tax",
                    "gross", "payment_status", "payment_reference")
 
@@ -70,7 +70,7 @@ def finance_facts(new: dict[str, Any], old: dict[str, Any]) -> list[DomainEvent]
 
 def execution_name(order_id: str, shipment_id: str) -> str:
     """``<order id>-inv<n>-<random>``: names carry the order id (API.md) and stay unique."""
-    return f"{order_id}-inv{shipment_id.rsplit('-', 1)[1]}-{new_id('x')[2:10]}"
+    return f"{order_id}-inv{shipment_id.rsplit('-', 1)[1]}-{new_id('x')[-10:]}"
 
 
 def record_handler(record: DynamoDBRecord) -> None:
