@@ -42,7 +42,7 @@ def parse(model: type[T], payload: Any, *, path: str | None = None) -> T:
     where = path or model.__name__
     if not isinstance(payload, dict):
         raise TaskInputError(f"{where}: expected an object, got {type(payload).__name__}")
-    hints = typing.get_type_hints(model)
+    hints = _hints(model)  # type: ignore[arg-type]  # a class is hashable
     values: dict[str, Any] = {}
     for f in dataclasses.fields(model):  # type: ignore[arg-type]
         if f.name not in payload:
@@ -51,6 +51,12 @@ def parse(model: type[T], payload: Any, *, path: str | None = None) -> T:
             continue
         values[f.name] = _value(payload[f.name], hints[f.name], f"{where}.{f.name}")
     return model(**values)
+
+
+@functools.cache
+def _hints(model: type) -> dict[str, Any]:
+    """A dataclass's resolved field types, once per model (not on every invocation)."""
+    return typing.get_type_hints(model)
 
 
 def _value(value: Any, hint: Any, path: str) -> Any:

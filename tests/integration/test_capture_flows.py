@@ -42,6 +42,21 @@ def orders_of(outputs: dict[str, str], channel: str, channel_order_id: str) -> l
     return [item["Item"]] if "Item" in item else []
 
 
+def _fed_order_for_two_of_five(cloud: LocalCloud, outputs: dict[str, str]
+                               ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A new SKU with 5 units at DC-BERLIN and an order for 2 of them sent through the feed,
+    settled: (sku, the order body, its header item as stored)."""
+    from functions.allocate.adapters.stock_table import StockTable
+
+    item = f"SKU-{uuid.uuid4().hex[:8]}"
+    StockTable(outputs["TableName"]).set_on_hand(item, "DC-BERLIN", 5, "2026-11-23T00:00:00.000Z")
+    body = new_order(lines=[{"sku": item, "quantity": 2, "unit_price": "1.00"}],
+                     payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
+    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
+    cloud.settle()
+    return item, body, orders_of(outputs, "webshop", body["channel_order_id"])[0]
+
+
 def test_feed_order_is_captured_once_even_when_sent_twice(cloud: LocalCloud, outputs: dict[str, str]) -> None:
     # Given an order on the SQS feed, delivered twice (at-least-once delivery)
     body = new_order()
@@ -71,16 +86,8 @@ def test_poison_feed_message_ends_in_the_dlq(cloud: LocalCloud, outputs: dict[st
 
 def test_redelivered_stream_record_changes_nothing(cloud: LocalCloud, outputs: dict[str, str],
                                                   function_names: dict[str, str]) -> None:
-    from functions.allocate.adapters.stock_table import StockTable
-
     # Given an order captured through the feed, allocated and requested by its workflow
-    item = f"SKU-{uuid.uuid4().hex[:8]}"
-    StockTable(outputs["TableName"]).set_on_hand(item, "DC-BERLIN", 5, "2026-11-23T00:00:00.000Z")
-    body = new_order(lines=[{"sku": item, "quantity": 2, "unit_price": "1.00"}],
-                     payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
-    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
-    cloud.settle()
-    header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
+    item, body, header = _fed_order_for_two_of_five(cloud, outputs)
     order_id = header["order_id"]["S"]
     assert header["status"]["S"] == "IN_FULFILLMENT" and len(executions(outputs, order_id)) == 1
     # When the stream delivers the same INSERT record again (a retry, as Lambda does)
@@ -177,15 +184,7 @@ def _stock(outputs: dict[str, str], item: str, node: str) -> dict[str, Any]:
 
 def test_reserve_and_backorder_run_twice_change_nothing_twice(cloud: LocalCloud, outputs: dict[str, str],
                                                                function_names: dict[str, str]) -> None:
-    from functions.allocate.adapters.stock_table import StockTable
-
-    item = f"SKU-{uuid.uuid4().hex[:8]}"
-    StockTable(outputs["TableName"]).set_on_hand(item, "DC-BERLIN", 5, "2026-11-23T00:00:00.000Z")
-    body = new_order(lines=[{"sku": item, "quantity": 2, "unit_price": "1.00"}],
-                     payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
-    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
-    cloud.settle()
-    header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
+    item, _, header = _fed_order_for_two_of_five(cloud, outputs)
     order_id = header["order_id"]["S"]
     assert header["status"]["S"] == "IN_FULFILLMENT" and _stock(outputs, item, "DC-BERLIN")["reserved"] == 2
     winner = header["accepted_by"]["S"]

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from functions.allocate.reservations import StockMoved
 from functions.core.adapters.dynamodb import (
     TableAdapter,
-    cancellation_codes,
     from_item,
-    is_retryable,
     to_item,
     to_values,
+    transact,
 )
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK
@@ -27,7 +24,6 @@ from functions.core.adapters.stock import (
     reserve_action,
 )
 from functions.core.adapters.timeline import append_entries, with_entries
-from functions.core.errors import TransientError
 from functions.core.orders import OrderStatus, Shipment, TimelineEntry
 from functions.core.sourcing import Allocation
 
@@ -88,31 +84,20 @@ class ReservationTable(TableAdapter):
                                                      if e.detail.get("shipment_id") == s.shipment_id]))}}
               for s in shipments),
         ]
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return self._already(order_id, execution_id, RESERVED_OR_LATER)
-            if any(code == "ConditionalCheckFailed" for code in codes[1:1 + len(per_stock)]):
-                raise StockMoved(f"stock moved since the plan of order {order_id}") from exc
-            if is_retryable(exc):
-                raise TransientError(f"reserving order {order_id}: {codes or exc}") from exc
-            raise
+        codes = transact(self, actions, f"reserving order {order_id}")
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return self._already(order_id, execution_id, RESERVED_OR_LATER)
+        if "ConditionalCheckFailed" in codes[1:1 + len(per_stock)]:
+            raise StockMoved(f"stock moved since the plan of order {order_id}: {codes}")
+        if codes:  # a shipment that exists already: only a repeat writes the same ids
+            return self._already(order_id, execution_id, RESERVED_OR_LATER)
         return True, OrderStatus.IN_FULFILLMENT.value
 
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
-        try:
-            self.db.transact_write_items(TransactItems=[
-                self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED.value, FROM),
-            ])
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return self._already(order_id, execution_id, (OrderStatus.BACKORDERED.value,))
-            if is_retryable(exc):
-                raise TransientError(f"backordering order {order_id}: {codes or exc}") from exc
-            raise
+        codes = transact(self, [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED.value,
+                                                    FROM)], f"backordering order {order_id}")
+        if codes:
+            return self._already(order_id, execution_id, (OrderStatus.BACKORDERED.value,))
         return True, OrderStatus.BACKORDERED.value
 
     def _already(self, order_id: str, execution_id: str, done: tuple[str, ...]) -> tuple[bool, str]:

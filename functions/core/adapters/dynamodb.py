@@ -9,6 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from functions.core.errors import TransientError
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
@@ -73,3 +76,18 @@ def is_retryable(exc: Exception) -> bool:
     """A throttle or a conflict with a concurrent transaction: retry later, it is not a refusal."""
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     return code in RETRYABLE or any(c in RETRYABLE for c in cancellation_codes(exc))
+
+
+def transact(adapter: TableAdapter, actions: list[dict[str, Any]], what: str) -> list[str]:
+    """One TransactWriteItems: ``[]`` when it was written, the per-action cancellation codes when
+    a condition refused it; a throttle or a conflict with a concurrent transaction is raised as
+    ``TransientError`` (the workflow retries it), anything else as it came."""
+    try:
+        adapter.db.transact_write_items(TransactItems=actions)
+    except ClientError as exc:
+        if is_retryable(exc):
+            raise TransientError(f"{what}: {cancellation_codes(exc) or exc}") from exc
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        return cancellation_codes(exc) or ["unknown"]
+    return []

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import cancellation_codes, is_retryable, to_item, to_values
+from functions.core.adapters.dynamodb import cancellation_codes, is_retryable, to_item, to_values, transact
 from functions.core.adapters.invoice_items import counter_key, invoice_item, invoice_key
 from functions.core.adapters.keys import order_pk
 from functions.core.adapters.order_table import ORDER_SK, OrderTable, credit_pk
@@ -102,18 +102,12 @@ class InvoiceTable(OrderTable):
             invoice_update,
             {"Update": header},
         ]
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if is_retryable(exc):
-                raise TransientError(f"settling {invoice.invoice_number}: {cancellation_codes(exc) or exc}") from exc
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = cancellation_codes(exc)
-            if completion is not None and codes and codes[0] != "ConditionalCheckFailed":
-                return self.settle(invoice, status, reference, at, entry)  # the order moved: settle alone
-            return "already"
-        return "settled" if completion is None else "completed"
+        codes = transact(self, actions, f"settling {invoice.invoice_number}")
+        if not codes:
+            return "settled" if completion is None else "completed"
+        if completion is not None and codes[0] != "ConditionalCheckFailed":
+            return self.settle(invoice, status, reference, at, entry)  # the order moved: settle alone
+        return "already"
 
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool:
         """SHIPPED -> COMPLETED once ``invoices`` invoices are settled. False if not (yet)."""
@@ -167,20 +161,14 @@ class InvoiceTable(OrderTable):
                 "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(settled_at)",
                 "ExpressionAttributeNames": {"#sum": "summary"},
                 "ExpressionAttributeValues": to_values({":failed": failed})}})
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if is_retryable(exc):
-                raise TransientError(f"flagging {order_id}: {cancellation_codes(exc) or exc}") from exc
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = cancellation_codes(exc)
-            if invoice_number and len(codes) > invoice_index and codes[invoice_index] == "ConditionalCheckFailed" \
-                    and "ConditionalCheckFailed" not in codes[:invoice_index]:
-                # the invoice was settled meanwhile: flag the order, leave the invoice alone
-                return self.flag(order_id, shipment_id, None, reason, error, entry)
-            return False  # flagged before
-        return True
+        codes = transact(self, actions, f"flagging {order_id}")
+        if not codes:
+            return True
+        if invoice_number and codes[invoice_index:invoice_index + 1] == ["ConditionalCheckFailed"] \
+                and "ConditionalCheckFailed" not in codes[:invoice_index]:
+            # the invoice was settled meanwhile: flag the order, leave the invoice alone
+            return self.flag(order_id, shipment_id, None, reason, error, entry)
+        return False  # flagged before
 
     def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool:
         """Take the shipment off finance's review list (its run succeeded), once: the flag keeps
@@ -221,12 +209,5 @@ class InvoiceTable(OrderTable):
         return self._once(actions, f"releasing the payment of {order.order_id}")
 
     def _once(self, actions: list[dict[str, Any]], what: str) -> bool:
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if is_retryable(exc):
-                raise TransientError(f"{what}: {cancellation_codes(exc) or exc}") from exc
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                return False
-            raise
-        return True
+        """Written now (True), or refused by a condition: done before (False)."""
+        return not transact(self, actions, what)
