@@ -300,8 +300,12 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
             "stageVariables": None,
             "requestContext": api_event("GET", "/orders", "/orders")["requestContext"],
         }, "REQUEST x-api-key local-agent-key: GetItem of the key"),
-        "functions.capture.handlers.api": (
+        "functions.platform.handlers.api": (
             api_event("GET", "/health", "/health"), "GET /health (no AWS call)"),
+        "functions.capture.handlers.api": (
+            api_event("GET", f"/orders/{ORDER_ID}", "/orders/{proxy+}", path_parameters={"proxy": ORDER_ID},
+                      authorizer={"role": "agent", "principal_id": "agent", "principalId": "agent"}),
+            "GET /orders/<id> as agent: Query of the order's items"),
         "functions.capture.handlers.intake": ({"Records": [{
             "messageId": str(uuid.uuid4()), "receiptHandle": "bench", "body": sqs_body,
             "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000)),

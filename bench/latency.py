@@ -69,11 +69,10 @@ from typing import Any
 
 import httpx
 
-from functions.capture.logic import CaptureService
+from functions.capture.adapters.order_table import OrderTable
+from functions.capture.capturing import CaptureService, request_hash
 from functions.capture.models import OrderIn
-from functions.capture.routes import request_hash
-from functions.core.adapters.order_table import OrderTable
-from functions.core.orders import IdempotencyClaim
+from functions.capture.ports import IdempotencyClaim
 from functions.core.principal import Principal
 
 WEBSHOP_KEY = "local-webshop-key"
@@ -129,7 +128,7 @@ def capture_transaction(table_name: str, body: dict[str, Any]) -> list[dict[str,
     claim = IdempotencyClaim(principal=WEBSHOP.principal_id, key=f"bench-raw-{uuid.uuid4()}",
                              request_hash=request_hash(body), expires_at=int(time.time()) + 3600)
     CaptureService(store=OrderTable(table_name, dynamodb_client=recorder)).capture(
-        OrderIn.model_validate(body), WEBSHOP, idempotency=claim)
+        OrderIn.model_validate(body).to_command(), WEBSHOP, idempotency=claim)
     return recorder.transact_items
 
 

@@ -22,6 +22,7 @@ from infra.constructs.invoice import Invoice
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notify import Notify
+from infra.constructs.platform import Platform
 from infra.constructs.route import Route
 from infra.constructs.workflows import Workflows, workflow_arn
 
@@ -75,6 +76,7 @@ class OmsStack(Stack):
             monitoring=self.monitoring,
         )
 
+        self.platform = Platform(self, "Platform", functions=self.functions, api=self.api, monitoring=self.monitoring)
         self.capture = Capture(
             self,
             "Capture",

@@ -20,7 +20,7 @@ def seed(deployment: Any) -> dict[str, Any]:
 
     from functions.access.adapters.key_store import key_manager
     from functions.core.adapters.dynamodb import to_item
-    from functions.core.adapters.order_table import credit_pk
+    from functions.core.adapters.keys import credit_key, legal_entity_key
     from functions.core.adapters.stock import node_item
 
     data = json.loads(SEED.read_text())
@@ -35,11 +35,11 @@ def seed(deployment: Any) -> dict[str, Any]:
 
     ddb = boto3.client("dynamodb")
     entity = data["legal_entity"]
-    items: list[dict[str, Any]] = [{"PK": f"ENTITY#{entity['id']}", "SK": "ENTITY", "type": "legal_entity", **entity}]
+    items: list[dict[str, Any]] = [{**legal_entity_key(entity["id"]), "type": "legal_entity", **entity}]
     items += [node_item(n) for n in data["nodes"]]
     for acct in data["credit_accounts"]:
         limit = Decimal(acct["credit_limit"])  # numbers: capture's conditional write compares and adds them
-        items.append({"PK": credit_pk(acct["channel"], acct["customer_id"]), "SK": "CREDIT",
+        items.append({**credit_key(acct["channel"], acct["customer_id"]),
                       "type": "credit_account", "currency": acct["currency"], "credit_limit": limit,
                       "exposure": Decimal(0), "available_credit": limit})
     for item in items:

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from functions.allocate.inventory import AvailabilityQuery
+
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                        pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 
@@ -48,6 +50,10 @@ class AvailabilityIn(BaseModel):
     lines: list[AvailabilityLineIn] = Field(min_length=1, max_length=250)
     shipping_address: DestinationIn
     shipping_method: Literal["standard", "express"] = "standard"
+
+    def to_query(self) -> AvailabilityQuery:
+        return AvailabilityQuery(lines=tuple((ln.sku, ln.quantity) for ln in self.lines),
+                                 country=self.shipping_address.country, shipping_method=self.shipping_method)
 
 
 class AvailabilityLineOut(BaseModel):

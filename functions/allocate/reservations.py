@@ -5,22 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from functions.core.events import utc_now
-from functions.core.orders import Shipment, TimelineEntry, fulfilment_requests
+from functions.core.orders import Shipment, ShipmentLine, ShipmentStatus, TimelineEntry, shipment_id_for
 from functions.core.sourcing import Allocation
 
-
-class StockMoved(Exception):
-    """Some node no longer has the units the plan counted on: plan again."""
+from .ports import ReservationStore
 
 
-class ReservationStore(Protocol):
-    def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation], entry: TimelineEntry,
-                shipments: list[Shipment], requested: list[TimelineEntry], ship_to: dict[str, Any],
-                shipping_method: str) -> tuple[bool, str]: ...
-    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]: ...
+def fulfilment_requests(order_id: str, allocations: list[Allocation], at: str) -> list[Shipment]:
+    """One REQUESTED shipment per node of a reserved plan, numbered by node id (derived ids:
+    writing them twice is writing them once)."""
+    by_node: dict[str, list[ShipmentLine]] = {}
+    for a in allocations:
+        by_node.setdefault(a.node_id, []).append(ShipmentLine(a.line_id, a.sku, a.quantity))
+    return [Shipment(shipment_id=shipment_id_for(order_id, n), order_id=order_id, node_id=node,
+                     status=ShipmentStatus.REQUESTED, lines=tuple(lines), requested_at=at)
+            for n, (node, lines) in enumerate(sorted(by_node.items()), start=1)]
 
 
 @dataclass

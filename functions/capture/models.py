@@ -1,5 +1,6 @@
-"""API shapes of the capture capability (input and output). Domain entities live in
-``functions.core.orders``; DynamoDB item shapes in ``adapters/order_store.py``."""
+"""API shapes of the capture capability (input and output), mapped to the use cases' command
+(``NewOrder``) here. Domain entities live in ``functions.core.orders``; DynamoDB item shapes in
+``adapters/order_table.py`` and ``functions/core/adapters/order_reader.py``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from functions.capture.capturing import NewLine, NewOrder, NewPayment
 from functions.core.money import CURRENCIES
-from functions.core.orders import CancelReason, OrderStatus
+from functions.core.orders import Address, CancelReason, Customer, OrderStatus
 
 MAX_LINES = 250
 
@@ -87,6 +89,17 @@ class OrderIn(_Strict):
         if isinstance(value, list) and len(value) > MAX_LINES:
             raise ValueError(f"an order has at most {MAX_LINES} lines; this one has {len(value)}")
         return value
+
+    def to_command(self) -> NewOrder:
+        return NewOrder(
+            channel_order_id=self.channel_order_id, customer=Customer(**self.customer.model_dump()),
+            currency=self.currency,
+            lines=tuple(NewLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, tax_class=ln.tax_class)
+                        for ln in self.lines),
+            shipping_address=Address(**self.shipping_address.model_dump()), shipping_method=self.shipping_method,
+            shipping_price=self.shipping_price,
+            payment=NewPayment(method=self.payment.method, authorization_id=self.payment.authorization_id,
+                               amount=self.payment.amount))
 
 
 class CancelIn(_Strict):

@@ -1,20 +1,72 @@
-"""What the capture use cases need from the outside world."""
+"""What the capture use cases need from the outside world, and what the store answers with."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from functions.core.orders import IdempotencyClaim, Order, TimelineEntry
+from functions.core.orders import Order, TimelineEntry
+from functions.core.ports import EventPublisher, OrderReader
+
+__all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditLimitExceeded", "DuplicateChannelOrder", "EventPublisher",
+           "IdempotencyClaim", "OrderReader", "OrderStore", "Page", "WorkflowStarter"]
+
+#: A page of order summaries (newest first) and the token of the next page, if any.
+Page = tuple[list[dict[str, Any]], str | None]
 
 
-class OrderStore(Protocol):
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """A request's idempotency key, recorded in the same transaction as the order it creates:
+    the record can never disagree with the order, and capture stays one round trip."""
+
+    principal: str
+    key: str
+    #: A hash of the request body: the same key with another body is refused.
+    request_hash: str
+    #: Epoch seconds after which the key may be used again (the table's TTL removes the record).
+    expires_at: int
+
+
+class DuplicateChannelOrder(Exception):
+    """The channel already sent an order with this channel_order_id."""
+
+    def __init__(self, existing_order_id: str | None) -> None:
+        super().__init__(existing_order_id)
+        self.existing_order_id = existing_order_id
+
+
+class CreditLimitExceeded(Exception):
+    """An on-account order would exceed the customer's available credit (or there is no account)."""
+
+
+class AlreadyCaptured(Exception):
+    """The idempotency key was used before: for the same request (a replay of ``order_id``) or not."""
+
+    def __init__(self, order_id: str, *, same_request: bool) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+        self.same_request = same_request
+
+
+class CaptureInProgress(Exception):
+    """Another request with the same idempotency key is being written at this moment."""
+
+
+class OrderStore(OrderReader, Protocol):
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
-               idempotency: IdempotencyClaim | None = None) -> None: ...
-    def get(self, order_id: str) -> Order | None: ...
+               idempotency: IdempotencyClaim | None = None) -> None:
+        """Raises AlreadyCaptured, CaptureInProgress, DuplicateChannelOrder, CreditLimitExceeded."""
+        ...
+
     def cancel(self, order: Order, entry: TimelineEntry, reason: str,
-               released: TimelineEntry | None) -> Order: ...
-    def list_page(self, index: str, partition: str, *, limit: int, token: str | None
-                  ) -> tuple[list[dict[str, Any]], str | None]: ...
+               released: TimelineEntry | None) -> Order:
+        """Raises Conflict when the order changed since it was read."""
+        ...
+
+    def channel_orders(self, channel: str, *, limit: int, token: str | None) -> Page: ...
+    def customer_orders(self, channel: str, customer_id: str, *, limit: int, token: str | None) -> Page: ...
+    def month_orders(self, month: str, *, limit: int, token: str | None) -> Page: ...
 
 
 class WorkflowStarter(Protocol):

@@ -1,4 +1,4 @@
-"""Domain errors. Each maps to exactly one HTTP status in one place (core.http)."""
+"""Domain errors. Each maps to exactly one HTTP status in one place (core/handlers/http.py)."""
 
 from __future__ import annotations
 

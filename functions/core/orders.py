@@ -28,10 +28,12 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-#: Legal transitions. Anything else is refused (409), never silently applied.
+#: Legal transitions: the one table every status-changing write is built from (the write
+#: conditions come from ``sources``, core/adapters/transitions.py). Anything else is refused
+#: (409), never silently applied.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    # Reserve takes the stock and requests the shipments in one write: CAPTURED -> IN_FULFILLMENT
-    # (ALLOCATED stays for orders allocated without being requested at once)
+    # Reserve takes the stock and requests the shipments in one write: CAPTURED -> IN_FULFILLMENT.
+    # ALLOCATED (allocated, not yet requested) is in API.md's contract; no write produces it today.
     OrderStatus.CAPTURED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.BACKORDERED,
                                      OrderStatus.CANCELLED}),
     OrderStatus.BACKORDERED: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
@@ -39,18 +41,32 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.IN_FULFILLMENT: frozenset(
         {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
     ),
-    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED}),
+    # another shipment of a partly shipped order dispatched, not yet the last
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED}),
     OrderStatus.SHIPPED: frozenset({OrderStatus.COMPLETED}),
     OrderStatus.COMPLETED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
 }
 
+
+def sources(target: OrderStatus) -> frozenset[OrderStatus]:
+    """The statuses an order may move into ``target`` from."""
+    return frozenset(s for s, nxt in TRANSITIONS.items() if target in nxt)
+
+
+def reachable(start: OrderStatus) -> frozenset[OrderStatus]:
+    """Every status an order in ``start`` can come to, by any number of transitions."""
+    seen: set[OrderStatus] = set()
+    todo = [start]
+    while todo:
+        for nxt in TRANSITIONS[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return frozenset(seen)
+
+
 #: Statuses from which a cancel is still possible (nothing dispatched yet).
-CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if OrderStatus.CANCELLED in nxt)
-
-
-def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
-    return target in TRANSITIONS[current]
+CANCELLABLE = sources(OrderStatus.CANCELLED)
 
 
 class CancelReason(StrEnum):
@@ -200,52 +216,3 @@ class Order:
         if role == "channel":
             return self.channel == principal_id
         return role in ("agent", "finance")
-
-
-class DuplicateChannelOrder(Exception):
-    """The channel already sent an order with this channel_order_id."""
-
-    def __init__(self, existing_order_id: str | None) -> None:
-        super().__init__(existing_order_id)
-        self.existing_order_id = existing_order_id
-
-
-class CreditLimitExceeded(Exception):
-    """An on-account order would exceed the customer's available credit (or there is no account)."""
-
-
-@dataclass(frozen=True)
-class IdempotencyClaim:
-    """A request's idempotency key, recorded in the same transaction as the order it creates:
-    the record can never disagree with the order, and capture stays one round trip."""
-
-    principal: str
-    key: str
-    #: A hash of the request body: the same key with another body is refused.
-    request_hash: str
-    #: Epoch seconds after which the key may be used again (the table's TTL removes the record).
-    expires_at: int
-
-
-class AlreadyCaptured(Exception):
-    """The idempotency key was used before: for the same request (a replay of ``order_id``) or not."""
-
-    def __init__(self, order_id: str, *, same_request: bool) -> None:
-        super().__init__(order_id)
-        self.order_id = order_id
-        self.same_request = same_request
-
-
-class CaptureInProgress(Exception):
-    """Another request with the same idempotency key is being written at this moment."""
-
-
-def fulfilment_requests(order_id: str, allocations: list[Allocation], at: str) -> list[Shipment]:
-    """One REQUESTED shipment per node of a reserved plan, numbered by node id (derived ids:
-    writing them twice is writing them once)."""
-    by_node: dict[str, list[ShipmentLine]] = {}
-    for a in allocations:
-        by_node.setdefault(a.node_id, []).append(ShipmentLine(a.line_id, a.sku, a.quantity))
-    return [Shipment(shipment_id=shipment_id_for(order_id, n), order_id=order_id, node_id=node,
-                     status=ShipmentStatus.REQUESTED, lines=tuple(lines), requested_at=at)
-            for n, (node, lines) in enumerate(sorted(by_node.items()), start=1)]

@@ -1,4 +1,6 @@
-"""Ports of the invoice capability: what the use cases need from the outside world.
+"""Ports of the invoice capability: what the use cases need from the outside world (the order
+through the shared ``OrderReader``, the invoice writes through ``InvoiceStore``, money through
+``PaymentProvider``).
 
 The payment provider port is deliberately small: capture part or all of an authorisation the
 channel took at checkout, and void what is left of it. Every call carries an idempotency key,
@@ -9,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from functions.core.orders import TimelineEntry
+from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.orders import Order, TimelineEntry
+from functions.core.ports import OrderReader
+
+__all__ = ["Completion", "InvoiceStore", "OrderReader", "PaymentDeclined", "PaymentProvider", "PaymentResult"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,15 @@ class PaymentProvider(Protocol):
     def void(self, *, authorization_id: str, idempotency_key: str) -> PaymentResult:
         """Release an authorisation nothing has been captured from (a cancelled order)."""
         ...
+
+
+class InvoiceStore(Protocol):
+    def last_number(self, legal_entity: str, year: int) -> int: ...
+    def issue(self, order: Order, invoice: Invoice, sequence: int, entry: TimelineEntry) -> str: ...
+    def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
+               entry: TimelineEntry | None, completion: Completion | None = None) -> str: ...
+    def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
+    def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
+             entry: TimelineEntry) -> bool: ...
+    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool: ...
+    def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...

@@ -2,7 +2,7 @@
 
 | function      | trigger                                                          | may                        |
 |---------------|------------------------------------------------------------------|----------------------------|
-| api           | API: /health /openapi.json /docs (public), /orders, /orders/*    | CAPTURE_API_ACTIONS, GSIs  |
+| api           | API: /orders, /orders/*                                          | CAPTURE_API_ACTIONS, GSIs  |
 | intake        | SQS order-intake (batch 10, partial failures, DLQ after 5)       | CAPTURE_ACTIONS            |
 | stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | put events, start workflow |
 |               | partial failures, on-failure DLQ)                                | (no table access)          |
@@ -64,11 +64,9 @@ class Capture(Construct):
             capability="capture",
             role="api",
             handler=f"{HANDLERS}.api.lambda_handler",
-            description="Orders API: capture, read, list, cancel; health and API description",
+            description="Orders API: capture, read, list, cancel",
         )
         data.grant(self.api_function, CAPTURE_API_ACTIONS, indexes=True)
-        for path in ("health", "openapi.json", "docs"):
-            api.add_public_route(path, self.api_function)
         api.add_prefix(
             "orders",
             self.api_function,

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.infra
 
 CONTRACT_HANDLERS = {
     "functions.access.handlers.authorizer.lambda_handler",
+    "functions.platform.handlers.api.lambda_handler",
     "functions.capture.handlers.api.lambda_handler",
     "functions.capture.handlers.intake.lambda_handler",
     "functions.capture.handlers.stream.lambda_handler",

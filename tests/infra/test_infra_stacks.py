@@ -13,7 +13,7 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 14,
+    "AWS::Lambda::Function": 15,
     "AWS::Lambda::EventSourceMapping": 4,  # order intake, capture / notify / invoice streams
     "AWS::SQS::Queue": 5,  # order-intake, its DLQ, the order / notice / invoice streams' on-failure DLQs
     "AWS::StepFunctions::StateMachine": 2,  # order_fulfillment, shipment_invoicing
@@ -26,9 +26,9 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 16,  # one per function + one per state machine
+    "AWS::IAM::Role": 17,  # one per function + one per state machine
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 16,
+    "AWS::CloudWatch::Alarm": 17,
     "AWS::CloudWatch::Dashboard": 1,
 }
 

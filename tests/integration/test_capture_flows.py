@@ -201,7 +201,7 @@ def test_reserve_and_backorder_run_twice_change_nothing_twice(cloud: LocalCloud,
     assert again["reserved"] is True and other["reserved"] is False and late_backorder["backordered"] is False
     assert len(again["shipments"]) == 1
     assert _stock(outputs, item, "DC-BERLIN") == {"on_hand": 5, "reserved": 2, "available": 3}
-    from functions.core.adapters.order_table import OrderTable
+    from functions.capture.adapters.order_table import OrderTable
 
     events = [e.event for e in OrderTable(outputs["TableName"]).get(order_id).timeline]  # type: ignore[union-attr]
     assert events.count("OrderAllocated") == 1 and events.count("ShipmentRequested") == 1

@@ -6,16 +6,9 @@ import base64
 from dataclasses import replace
 from typing import Any
 
+from functions.capture.ports import AlreadyCaptured, CreditLimitExceeded, DuplicateChannelOrder, IdempotencyClaim
 from functions.core.errors import Conflict
-from functions.core.orders import (
-    AlreadyCaptured,
-    CreditLimitExceeded,
-    DuplicateChannelOrder,
-    IdempotencyClaim,
-    Order,
-    OrderStatus,
-    TimelineEntry,
-)
+from functions.core.orders import Order, OrderStatus, TimelineEntry
 
 
 class FakeOrderStore:
@@ -63,9 +56,19 @@ class FakeOrderStore:
         self.orders[order.order_id] = updated
         return updated
 
-    def list_page(self, index: str, partition: str, *, limit: int, token: str | None
-                  ) -> tuple[list[dict[str, Any]], str | None]:
-        rows = sorted((o for o in self.orders.values() if _partition(index, o) == partition),
+    def channel_orders(self, channel: str, *, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return self._page(lambda o: o.channel == channel, limit=limit, token=token)
+
+    def customer_orders(self, channel: str, customer_id: str, *, limit: int, token: str | None
+                        ) -> tuple[list[dict[str, Any]], str | None]:
+        return self._page(lambda o: (o.channel, o.customer.customer_id) == (channel, customer_id), limit=limit,
+                          token=token)
+
+    def month_orders(self, month: str, *, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return self._page(lambda o: o.created_at[:7] == month, limit=limit, token=token)
+
+    def _page(self, listed: Any, *, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        rows = sorted((o for o in self.orders.values() if listed(o)),
                       key=lambda o: (o.created_at, o.order_id), reverse=True)
         start = int(base64.b64decode(token)) if token else 0
         page = rows[start:start + limit]
@@ -78,8 +81,3 @@ def _with_events(order: Order, timeline: tuple[TimelineEntry, ...]) -> Order:
     from dataclasses import replace
 
     return replace(order, timeline=timeline)
-
-
-def _partition(index: str, o: Order) -> str:
-    return {"GSI1": f"CHANNEL#{o.channel}", "GSI2": f"CUSTOMER#{o.channel}#{o.customer.customer_id}",
-            "GSI3": f"ORDERS#{o.created_at[:7]}"}[index]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.capture.service import capture_service
+from functions.capture.wiring import capture_service
 from functions.core.adapters.aws import client
 
 

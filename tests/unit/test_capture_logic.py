@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from functions.capture.logic import CaptureService, DuplicateOrder, WorkflowService
+from functions.capture.cancellation import Cancellation
+from functions.capture.capturing import CaptureService, DuplicateOrder, NewOrder
 from functions.capture.models import OrderIn
+from functions.capture.queries import OrderQueries
+from functions.capture.workflow_start import WorkflowService
 from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from functions.core.orders import CANCELLABLE, CancelReason, OrderStatus, can_transition
+from functions.core.events import utc_now
+from functions.core.orders import CANCELLABLE, TRANSITIONS, CancelReason, OrderStatus
 from functions.core.principal import Principal
 from tests.unit.fakes import FakeOrderStore
 
@@ -31,18 +38,38 @@ ORDER: dict[str, Any] = {
 }
 
 
-def body(**changes: Any) -> OrderIn:
+def body(**changes: Any) -> NewOrder:
+    """The capture command for ``ORDER`` with ``changes``, as the API maps a valid body."""
     data = copy.deepcopy(ORDER)
     data.update(changes)
-    return OrderIn.model_validate(data)
+    return OrderIn.model_validate(data).to_command()
+
+
+@dataclass
+class Capture:
+    """The capture capability's use cases over one store, as its API function wires them."""
+
+    store: Any
+    clock: Callable[[], str] = utc_now
+    epoch: Callable[[], float] = time.time
+    intake: CaptureService = field(init=False)
+    queries: OrderQueries = field(init=False)
+    cancellation: Cancellation = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = CaptureService(store=self.store, clock=self.clock, epoch=self.epoch)
+        self.queries = OrderQueries(store=self.store, clock=self.clock)
+        self.cancellation = Cancellation(store=self.store, clock=self.clock)
+        self.capture, self.capture_once = self.intake.capture, self.intake.capture_once
+        self.get, self.list, self.cancel = self.queries.get, self.queries.list, self.cancellation.cancel
 
 
 @pytest.fixture
-def service() -> CaptureService:
-    return CaptureService(store=FakeOrderStore())
+def service() -> Capture:
+    return Capture(store=FakeOrderStore())
 
 
-def test_captured_order_has_priced_lines_and_a_first_timeline_event(service: CaptureService) -> None:
+def test_captured_order_has_priced_lines_and_a_first_timeline_event(service: Capture) -> None:
     order = service.capture(body(), WEBSHOP)
     assert order.order_id.startswith("ord_") and order.status == OrderStatus.CAPTURED
     assert order.channel == "webshop" and order.totals.total == Decimal("35.58")
@@ -54,10 +81,10 @@ def test_captured_order_has_priced_lines_and_a_first_timeline_event(service: Cap
 def test_a_replay_answers_the_order_exactly_as_captured_even_after_it_moved_on() -> None:
     from dataclasses import replace
 
-    from functions.capture.logic import order_view
+    from functions.capture.views import order_view
 
     store = FakeOrderStore()
-    service = CaptureService(store=store, epoch=lambda: 1_000)
+    service = Capture(store=store, epoch=lambda: 1_000)
     first = service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
     assert first.replayed is False
     # the order moves on (allocated, say) before the client retries
@@ -71,7 +98,7 @@ def test_a_replay_answers_the_order_exactly_as_captured_even_after_it_moved_on()
 
 def test_a_key_with_another_body_is_a_conflict_and_an_expired_key_captures_anew() -> None:
     store = FakeOrderStore()
-    service = CaptureService(store=store, epoch=lambda: 1_000)
+    service = Capture(store=store, epoch=lambda: 1_000)
     service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
     with pytest.raises(Conflict, match="different body"):
         service.capture_once(body(channel_order_id="WEB-2"), WEBSHOP, "k-1", "hash-b")
@@ -82,7 +109,7 @@ def test_a_key_with_another_body_is_a_conflict_and_an_expired_key_captures_anew(
     assert len(store.orders) == 3
 
 
-def test_reused_channel_order_id_is_a_conflict_naming_the_existing_order(service: CaptureService) -> None:
+def test_reused_channel_order_id_is_a_conflict_naming_the_existing_order(service: Capture) -> None:
     first = service.capture(body(), WEBSHOP)
     with pytest.raises(DuplicateOrder) as err:
         service.capture(body(), WEBSHOP)
@@ -91,13 +118,13 @@ def test_reused_channel_order_id_is_a_conflict_naming_the_existing_order(service
     assert service.capture(body(), MARKETPLACE).channel == "marketplace"
 
 
-def test_card_authorisation_below_total_names_payment_amount(service: CaptureService) -> None:
+def test_card_authorisation_below_total_names_payment_amount(service: Capture) -> None:
     with pytest.raises(ValidationFailed) as err:
         service.capture(body(payment={"method": "card", "authorization_id": "a", "amount": "35.57"}), WEBSHOP)
     assert err.value.errors[0].field == "payment.amount"
 
 
-def test_price_with_too_many_decimals_names_the_line(service: CaptureService) -> None:
+def test_price_with_too_many_decimals_names_the_line(service: Capture) -> None:
     with pytest.raises(ValidationFailed) as err:
         service.capture(body(lines=[{"sku": "A", "quantity": 1, "unit_price": "1.00"},
                                     {"sku": "B", "quantity": 1, "unit_price": "1.005"}]), WEBSHOP)
@@ -106,7 +133,7 @@ def test_price_with_too_many_decimals_names_the_line(service: CaptureService) ->
 
 def test_on_account_needs_credit_and_consumes_it() -> None:
     store = FakeOrderStore(credit={("webshop", "C-42"): Decimal("50.00")})
-    service = CaptureService(store=store)
+    service = Capture(store=store)
     on_account = {"method": "on_account"}
     service.capture(body(channel_order_id=None, payment=on_account), WEBSHOP)
     with pytest.raises(ValidationFailed) as err:  # 35.58 + 35.58 > 50.00
@@ -117,14 +144,14 @@ def test_on_account_needs_credit_and_consumes_it() -> None:
                              customer={**ORDER["customer"], "customer_id": "C-99"}), WEBSHOP)
 
 
-def test_another_channels_order_does_not_exist_for_you(service: CaptureService) -> None:
+def test_another_channels_order_does_not_exist_for_you(service: Capture) -> None:
     order = service.capture(body(), WEBSHOP)
     with pytest.raises(NotFound):
         service.get(order.order_id, MARKETPLACE)
     assert service.get(order.order_id, AGENT).order_id == order.order_id
 
 
-def test_cancel_before_dispatch_then_again_is_harmless(service: CaptureService) -> None:
+def test_cancel_before_dispatch_then_again_is_harmless(service: Capture) -> None:
     order = service.capture(body(), WEBSHOP)
     cancelled = service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
     assert cancelled.status == OrderStatus.CANCELLED and cancelled.cancel_reason == "CUSTOMER"
@@ -134,7 +161,7 @@ def test_cancel_before_dispatch_then_again_is_harmless(service: CaptureService) 
 
 
 @pytest.mark.parametrize("status", [OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.COMPLETED])
-def test_cancel_after_dispatch_is_refused_and_changes_nothing(service: CaptureService, status: OrderStatus) -> None:
+def test_cancel_after_dispatch_is_refused_and_changes_nothing(service: Capture, status: OrderStatus) -> None:
     order = service.capture(body(), WEBSHOP)
     store = service.store
     assert isinstance(store, FakeOrderStore)
@@ -148,13 +175,13 @@ def test_cancel_after_dispatch_is_refused_and_changes_nothing(service: CaptureSe
 
 def test_status_machine_allows_cancel_only_before_dispatch() -> None:
     assert {s.value for s in CANCELLABLE} == {"CAPTURED", "BACKORDERED", "ALLOCATED", "IN_FULFILLMENT"}
-    assert not can_transition(OrderStatus.COMPLETED, OrderStatus.CAPTURED)
-    assert not can_transition(OrderStatus.CANCELLED, OrderStatus.ALLOCATED)
+    assert OrderStatus.CAPTURED not in TRANSITIONS[OrderStatus.COMPLETED]
+    assert OrderStatus.ALLOCATED not in TRANSITIONS[OrderStatus.CANCELLED]
 
 
 def test_channel_lists_only_its_own_orders_newest_first_with_pages() -> None:
     ticks = iter(range(10))
-    service = CaptureService(store=FakeOrderStore(), clock=lambda: f"2026-11-23T10:00:0{next(ticks)}.000Z")
+    service = Capture(store=FakeOrderStore(), clock=lambda: f"2026-11-23T10:00:0{next(ticks)}.000Z")
     ids = [service.capture(body(channel_order_id=f"W-{i}"), WEBSHOP).order_id for i in range(3)]
     service.capture(body(channel_order_id="M-1"), MARKETPLACE)
     page1, token = service.list(WEBSHOP, customer_id=None, limit=2, token=None)
@@ -164,14 +191,14 @@ def test_channel_lists_only_its_own_orders_newest_first_with_pages() -> None:
 
 def test_agent_listing_walks_back_over_empty_months() -> None:
     clock = iter(["2026-09-10T10:00:00.000Z", "2026-11-23T10:00:00.000Z", "2026-11-23T11:00:00.000Z"])
-    service = CaptureService(store=FakeOrderStore(), clock=lambda: next(clock))
+    service = Capture(store=FakeOrderStore(), clock=lambda: next(clock))
     old = service.capture(body(channel_order_id="old"), WEBSHOP)
     new = service.capture(body(channel_order_id="new"), WEBSHOP)
     orders, token = service.list(AGENT, customer_id=None, limit=10, token=None)  # clock: 2026-11
     assert [o["order_id"] for o in orders] == [new.order_id, old.order_id] and token is None
 
 
-def test_agent_listing_rejects_a_forged_token(service: CaptureService) -> None:
+def test_agent_listing_rejects_a_forged_token(service: Capture) -> None:
     with pytest.raises(BadRequest):
         service.list(AGENT, customer_id=None, limit=10, token="garbage|x")
 
@@ -225,7 +252,7 @@ def test_cancelling_an_allocated_order_releases_its_stock_once() -> None:
     from functions.core.sourcing import Allocation
 
     store = FakeOrderStore()
-    service = CaptureService(store=store)
+    service = Capture(store=store)
     order = service.capture(body(), WEBSHOP)
     plan = (Allocation("1", "SKU-RED-MUG", "DC-BERLIN", 2),)
     store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.ALLOCATED, allocations=plan)
@@ -237,7 +264,7 @@ def test_cancelling_an_allocated_order_releases_its_stock_once() -> None:
 
 def test_a_listing_whose_statuses_stay_throttled_fails_as_retryable_rather_than_dropping_orders(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from functions.core.adapters import order_table
+    from functions.capture.adapters import order_table
     from functions.core.errors import TransientError
 
     class Throttled:

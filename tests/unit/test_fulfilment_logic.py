@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from functions.capture.logic import CaptureService
+from functions.allocate.reservations import fulfilment_requests
+from functions.capture.capturing import CaptureService
 from functions.core.errors import Conflict, NotFound
 from functions.core.orders import (
     Order,
@@ -16,11 +17,10 @@ from functions.core.orders import (
     Shipment,
     ShipmentStatus,
     TimelineEntry,
-    fulfilment_requests,
 )
 from functions.core.principal import Principal
 from functions.core.sourcing import Allocation
-from functions.route.logic import FulfilmentService
+from functions.route.fulfilment import FulfilmentService
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import WEBSHOP, body
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.allocate.logic import InventoryService
+from functions.allocate.inventory import InventoryService
 from functions.allocate.models import AvailabilityIn
 from functions.allocate.ports import StockLevel
 from functions.core.errors import Forbidden, NotFound
@@ -69,7 +69,7 @@ def test_availability_names_the_node_and_a_promise_date(service: InventoryServic
     service.set_on_hand("MUG", "STORE-MUNICH", 5, AGENT)
     request = AvailabilityIn.model_validate({"lines": [{"sku": "MUG", "quantity": 2}, {"sku": "NONE", "quantity": 1}],
                                              "shipping_address": {"country": "DE", "city": "Berlin"}})
-    lines = service.availability(request)["lines"]
+    lines = service.availability(request.to_query())["lines"]
     assert lines[0] == {"sku": "MUG", "quantity": 2, "available": True, "node_id": "STORE-MUNICH",
                         "promised_delivery_date": "2026-11-25"}  # before the 12:00 cut-off, 2 days domestic
     assert lines[1]["available"] is False and lines[1]["node_id"] is None

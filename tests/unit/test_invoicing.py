@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.capture.logic import CaptureService
-from functions.core.invoices import SETTLED, Invoice, PaymentStatus, bill, invoice_number
+from functions.capture.capturing import CaptureService
+from functions.core.invoices import SETTLED, Invoice, PaymentStatus
 from functions.core.orders import (
     Order,
     OrderStatus,
@@ -26,7 +26,8 @@ from functions.core.orders import (
 )
 from functions.invoice.adapters.local_payments import LocalPaymentProvider
 from functions.invoice.handlers import stream
-from functions.invoice.logic import InvoiceRefused, InvoiceService
+from functions.invoice.billing import bill, invoice_number
+from functions.invoice.invoicing import InvoiceRefused, InvoiceService
 from functions.invoice.ports import Completion, PaymentDeclined, PaymentResult
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import WEBSHOP, body
@@ -178,7 +179,7 @@ class RecordingProvider(LocalPaymentProvider):
 
 def service_for(*orders: Order) -> tuple[InvoiceService, FakeInvoiceStore, RecordingProvider]:
     store, provider = FakeInvoiceStore(*orders), RecordingProvider()
-    return InvoiceService(store=store, payments=provider, legal_entity="ACME-DE", clock=lambda: AT,
+    return InvoiceService(orders=store, store=store, payments=provider, legal_entity="ACME-DE", clock=lambda: AT,
                           pause=lambda _: None), store, provider
 
 

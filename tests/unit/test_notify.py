@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from functions.capture.logic import CaptureService
+from functions.capture.capturing import CaptureService
 from functions.core.orders import Shipment, ShipmentLine, ShipmentStatus, TimelineEntry
 from functions.notify.handlers.stream import notice_for
-from functions.notify.logic import NoticeService
+from functions.notify.notices import NoticeService
 from functions.notify.templates import render
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import ORDER, WEBSHOP, body

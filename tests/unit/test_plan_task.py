@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from functions.capture.logic import CaptureService
+from functions.capture.capturing import CaptureService
 from functions.core.orders import OrderStatus
 from functions.core.sourcing import Node, StockLevel
-from functions.route.logic import PlanService
+from functions.route.planning import PlanService
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import WEBSHOP, body
 
@@ -43,7 +43,7 @@ def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None
 
 
 def test_the_node_network_is_read_once_a_minute_not_once_per_plan() -> None:
-    from functions.core.adapters.stock import CachedNodes
+    from functions.route.adapters.node_cache import CachedNodes
 
     class Reader:
         reads = 0

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from functions.core.errors import ValidationFailed
 from functions.core.money import AmountError, fmt, parse_amount
-from functions.core.pricing import LineInput, price_order, wire_totals
+from functions.capture.pricing import LineInput, price_order, wire_totals
 
 
 def test_api_md_example_totals_35_58() -> None:

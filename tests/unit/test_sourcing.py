@@ -9,7 +9,7 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.core.promise import promised_delivery
+from functions.allocate.promise import promised_delivery
 from functions.core.sourcing import Demand, Node, plan
 
 BERLIN = Node("DC-BERLIN", "DE", 1)

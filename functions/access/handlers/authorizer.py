@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.access.adapters.key_store import DynamoKeyStore
 from functions.access.keys import resolve
-from functions.core.observability import MetricUnit, logger, metrics
+from functions.core.handlers.observability import MetricUnit, logger, metrics
 from functions.core.settings import settings
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.allocate.service import reservation_service
-from functions.core.observability import MetricUnit, logger, metrics
-from functions.core.tasks import task
+from functions.allocate.wiring import reservation_service
+from functions.core.handlers.entrypoints import task_handler
+from functions.core.handlers.observability import MetricUnit, metrics
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,7 @@ class BackorderInput:
     reason: str = "NO_STOCK"
 
 
-@logger.inject_lambda_context(correlation_id_path="order_id")
-@metrics.log_metrics(capture_cold_start_metric=True)
-@task(BackorderInput)
+@task_handler(BackorderInput)
 def lambda_handler(event: BackorderInput, context: LambdaContext) -> dict[str, Any]:
     result = reservation_service().backorder(event.order_id, event.execution_id, event.reason)
     if result["backordered"]:

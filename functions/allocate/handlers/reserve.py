@@ -8,10 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.allocate.service import reservation_service
-from functions.core.observability import MetricUnit, logger, metrics
+from functions.allocate.wiring import reservation_service
+from functions.core.handlers.entrypoints import task_handler
+from functions.core.handlers.observability import MetricUnit, metrics
 from functions.core.sourcing import Allocation
-from functions.core.tasks import task
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,7 @@ class ReserveInput:
     shipping_method: str
 
 
-@logger.inject_lambda_context(correlation_id_path="order_id")
-@metrics.log_metrics(capture_cold_start_metric=True)
-@task(ReserveInput)
+@task_handler(ReserveInput)
 def lambda_handler(event: ReserveInput, context: LambdaContext) -> dict[str, Any]:
     allocations = [Allocation(a.line_id, a.sku, a.node_id, a.quantity) for a in event.allocations]
     result = reservation_service().reserve(event.order_id, event.execution_id, allocations, event.ship_to,

@@ -11,16 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from functions.capture.logic import DuplicateOrder
-from functions.capture.routes import capture_idempotently
-from functions.core.observability import logger, metrics
-
-processor = BatchProcessor(event_type=EventType.SQS)
+from functions.capture.capturing import DuplicateOrder
+from functions.capture.models import OrderIn
+from functions.capture.wiring import capture_service
+from functions.core.handlers.entrypoints import EventType, batch_handler
+from functions.core.handlers.observability import MetricUnit, logger, metrics
 
 
 class IntakeMessage(BaseModel):
@@ -31,16 +29,15 @@ class IntakeMessage(BaseModel):
 
 def record_handler(record: SQSRecord) -> None:
     message = IntakeMessage.model_validate(json.loads(record.body))
+    new = OrderIn.model_validate(message.order).to_command()
     try:
-        result = capture_idempotently(message.channel, message.idempotency_key, message.order)
+        result = capture_service().capture_request(new, message.channel, message.idempotency_key, message.order)
     except DuplicateOrder as exc:  # the channel re-sent an order we already have (new key): done
         logger.info("duplicate channel order ignored", extra={"existing_order_id": exc.existing_order_id})
         return
-    logger.info("order captured from feed", extra={"order_id": result["order"]["order_id"]})
+    if not result.replayed:
+        metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
+    logger.info("order captured from feed", extra={"order_id": result.order.order_id})
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
-        event=event, record_handler=record_handler, processor=processor, context=context)
+lambda_handler = batch_handler(EventType.SQS, record_handler)

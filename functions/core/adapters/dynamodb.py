@@ -78,16 +78,39 @@ def is_retryable(exc: Exception) -> bool:
     return code in RETRYABLE or any(c in RETRYABLE for c in cancellation_codes(exc))
 
 
-def transact(adapter: TableAdapter, actions: list[dict[str, Any]], what: str) -> list[str]:
-    """One TransactWriteItems: ``[]`` when it was written, the per-action cancellation codes when
-    a condition refused it; a throttle or a conflict with a concurrent transaction is raised as
-    ``TransientError`` (the workflow retries it), anything else as it came."""
+class Refusal(list[str]):
+    """The per-action cancellation codes of a refused transaction (``"None"`` where an action
+    passed), with the reasons as DynamoDB gave them (``Item`` where the action asked for
+    ``ReturnValuesOnConditionCheckFailure``)."""
+
+    def __init__(self, codes: list[str], reasons: list[dict[str, Any]]) -> None:
+        super().__init__(codes)
+        self.reasons = reasons
+
+    def old_item(self, index: int) -> dict[str, Any]:
+        """The item action ``index`` found (plain values), if it asked for it."""
+        reason = self.reasons[index] if index < len(self.reasons) else {}
+        return from_item(reason.get("Item") or {})
+
+
+def transact(adapter: TableAdapter, actions: list[dict[str, Any]], what: str, *,
+             conflicts_refuse: bool = False) -> Refusal:
+    """One TransactWriteItems, the only way this code writes a transaction: an empty ``Refusal``
+    when it was written, the per-action cancellation codes when a condition refused it; a
+    throttle or a conflict with a concurrent transaction is raised as ``TransientError`` (the
+    workflow retries it; an API answers 503 with Retry-After), anything else as it came.
+
+    ``conflicts_refuse``: a conflict with a concurrent transaction is an answer for this write
+    (e.g. two captures with one Idempotency-Key), returned as its codes, not raised."""
     try:
         adapter.db.transact_write_items(TransactItems=actions)
     except ClientError as exc:
-        if is_retryable(exc):
-            raise TransientError(f"{what}: {cancellation_codes(exc) or exc}") from exc
+        codes = cancellation_codes(exc)
+        conflict_only = conflicts_refuse and "TransactionConflict" in codes and not any(
+            c in RETRYABLE for c in codes if c != "TransactionConflict")
+        if is_retryable(exc) and not conflict_only:
+            raise TransientError(f"{what}: {codes or exc}") from exc
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
-        return cancellation_codes(exc) or ["unknown"]
-    return []
+        return Refusal(codes or ["unknown"], list(exc.response.get("CancellationReasons", [])))
+    return Refusal([], [])

@@ -1,7 +1,169 @@
-"""Partition keys shared by the item shapes of the single table."""
+"""Every key shape of the single table, in one place: the item keys (``PK``/``SK``) and the index
+partitions and sort keys (``GSI1``–``GSI3``), in the order of the item table in
+docs/ARCHITECTURE.md ("Single table"). Adapters build their keys here and nowhere else; use
+cases never see a key, a prefix or an index name (their ports have methods named for intent).
+
+Keys are plain values (``{"PK": …, "SK": …}``); the adapter serializes them with ``to_item``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
+Key = dict[str, str]
+
+# -- the order and what hangs under it (``PK = ORDER#<id>``; read together with one Query) -----
+ORDER_SK = "ORDER"
+DETAILS_SK = "DETAILS"
+SHIPMENT_PREFIX = "SHIPMENT#"
+INVOICE_PREFIX = "INVOICE#"
+NOTICE_PREFIX = "NOTICE#"
+FLAG_PREFIX = "FLAG#"
+_ORDER_PREFIX = "ORDER#"
+
 
 def order_pk(order_id: str) -> str:
-    return f"ORDER#{order_id}"
+    return f"{_ORDER_PREFIX}{order_id}"
+
+
+def order_id_of_pk(pk: str) -> str:
+    """``ORDER#<id>`` → ``<id>`` (a stream record names its item only by its keys)."""
+    return pk.removeprefix(_ORDER_PREFIX)
+
+
+def header_key(order_id: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": ORDER_SK}
+
+
+def details_key(order_id: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": DETAILS_SK}
+
+
+def shipment_key(order_id: str, shipment_id: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": f"{SHIPMENT_PREFIX}{shipment_id}"}
+
+
+def invoice_key(order_id: str, number: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": f"{INVOICE_PREFIX}{number}"}
+
+
+def notice_key(order_id: str, notice_id: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": f"{NOTICE_PREFIX}{notice_id}"}
+
+
+def flag_key(order_id: str, shipment_id: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": f"{FLAG_PREFIX}{shipment_id}"}
+
+
+def order_sort_key(created_at: str, order_id: str) -> str:
+    """The sort key of every order listing: newest first when read descending."""
+    return f"{created_at}#{order_id}"
+
+
+def order_index_keys(channel: str, customer_id: str, created_at: str, order_id: str) -> dict[str, str]:
+    """A header's three listings: by channel (GSI1), by the channel's customer (GSI2), by month (GSI3)."""
+    sort_key = order_sort_key(created_at, order_id)
+    return {"GSI1PK": channel_orders(channel), "GSI1SK": sort_key,
+            "GSI2PK": customer_orders(channel, customer_id), "GSI2SK": sort_key,
+            "GSI3PK": orders_of_month(created_at[:7]), "GSI3SK": sort_key}
+
+
+def channel_orders(channel: str) -> str:
+    """GSI1: a channel's orders."""
+    return f"CHANNEL#{channel}"
+
+
+def customer_orders(channel: str, customer_id: str) -> str:
+    """GSI2: one customer's orders at a channel."""
+    return f"CUSTOMER#{channel}#{customer_id}"
+
+
+def orders_of_month(month: str) -> str:
+    """GSI3: every order captured in a month (``yyyy-mm``)."""
+    return f"ORDERS#{month}"
+
+
+def node_shipments(node_id: str, status: str) -> str:
+    """GSI1: a node's shipments in one status (its open fulfilment requests)."""
+    return f"NODE#{node_id}#SHIPMENTS#{status}"
+
+
+def invoices_of_month(legal_entity: str, month: str) -> str:
+    """GSI1: a legal entity's invoices of a month (finance's listing)."""
+    return f"INVOICES#{legal_entity}#{month}"
+
+
+#: GSI1: the shipments whose invoicing waits for finance.
+FINANCE_REVIEW = "FINANCE#REVIEW"
+
+# -- items of their own -----------------------------------------------------------------------
+
+
+def counter_key(legal_entity: str, year: int) -> Key:
+    """The gapless invoice number counter of a legal entity and year."""
+    return {"PK": f"COUNTER#INV#{legal_entity}#{year}", "SK": "COUNTER"}
+
+
+def channel_ref_key(channel: str, channel_order_id: str) -> Key:
+    """Uniqueness of a channel's own order id."""
+    return {"PK": f"CHANNEL#{channel}#REF#{channel_order_id}", "SK": "REF"}
+
+
+def credit_key(channel: str, customer_id: str) -> Key:
+    """A B2B customer's on-account credit."""
+    return {"PK": f"CUSTOMER#{channel}#{customer_id}", "SK": "CREDIT"}
+
+
+def idempotency_key(principal: str, key: str) -> Key:
+    """A capture's ``Idempotency-Key`` (hashed: any length, any characters)."""
+    return {"PK": f"IDEMPOTENCY#{principal}#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "IDEMPOTENCY"}
+
+
+def api_key_key(key_hash: str) -> Key:
+    return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
+
+
+# -- stock and the node network ---------------------------------------------------------------
+STOCK_PREFIX = "NODE#"
+#: GSI1: the node network.
+NODES = "NODES"
+
+
+def sku_pk(sku: str) -> str:
+    return f"SKU#{sku}"
+
+
+def stock_key(sku: str, node_id: str) -> Key:
+    return {"PK": sku_pk(sku), "SK": f"{STOCK_PREFIX}{node_id}"}
+
+
+def node_key(node_id: str) -> Key:
+    return {"PK": f"NODE#{node_id}", "SK": "NODE"}
+
+
+def legal_entity_key(entity_id: str) -> Key:
+    return {"PK": f"ENTITY#{entity_id}", "SK": "ENTITY"}
+
+
+# -- reading an item's kind back from its keys (stream images, the order's Query) ---------------
+
+
+def is_header(item: dict[str, Any]) -> bool:
+    return item.get("SK") == ORDER_SK
+
+
+def is_details(item: dict[str, Any]) -> bool:
+    return item.get("SK") == DETAILS_SK
+
+
+def is_shipment(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(SHIPMENT_PREFIX)
+
+
+def is_invoice(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(INVOICE_PREFIX)
+
+
+def is_flag(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(FLAG_PREFIX)

@@ -13,23 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.adapters.dynamodb import to_item, to_values
-from functions.core.adapters.keys import order_pk
-from functions.core.adapters.timeline import append_entries
 from functions.core.orders import Shipment, ShipmentStatus, TimelineEntry, request_view
+
+from .dynamodb import to_item, to_values
+from .keys import node_shipments, shipment_key
+from .timeline import append_entries
 
 
 def node_partition(node_id: str, status: ShipmentStatus | str) -> str:
-    return f"NODE#{node_id}#SHIPMENTS#{ShipmentStatus(status).value}"
-
-
-def shipment_key(order_id: str, shipment_id: str) -> dict[str, Any]:
-    return to_item({"PK": order_pk(order_id), "SK": f"SHIPMENT#{shipment_id}"})
+    return node_shipments(node_id, ShipmentStatus(status).value)
 
 
 def shipment_item(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> dict[str, Any]:
     view = request_view(s, ship_to, shipping_method)
-    return {"PK": order_pk(s.order_id), "SK": f"SHIPMENT#{s.shipment_id}", "type": "shipment",
+    return {**shipment_key(s.order_id, s.shipment_id), "type": "shipment",
             "order_id": s.order_id, "shipment_id": s.shipment_id, "status": s.status.value,
             "GSI1PK": node_partition(s.node_id, s.status), "GSI1SK": f"{s.requested_at}#{s.shipment_id}",
             "summary": view}
@@ -47,7 +44,7 @@ def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: 
         names[f"#a{i}"] = key
         values[f":a{i}"] = value
         expr.append(f"#sum.#a{i} = :a{i}")
-    return {"Update": append_entries({"TableName": table, "Key": shipment_key(s.order_id, s.shipment_id),
+    return {"Update": append_entries({"TableName": table, "Key": to_item(shipment_key(s.order_id, s.shipment_id)),
                                       "UpdateExpression": "SET " + ", ".join(expr), "ConditionExpression": "#s = :from",
                                       "ExpressionAttributeNames": names,
                                       "ExpressionAttributeValues": to_values(values)}, entries)}

@@ -1,4 +1,5 @@
-"""Stock levels and the node network, read by every capability that sources orders.
+"""Stock levels and the node network, read by every capability that sources orders, and the
+stock writes of a reservation's life (reserve: allocate; ship: route; release: capture's cancel).
 
 Stock ``SKU#<sku>`` / ``NODE#<node>`` keeps ``on_hand``, ``reserved`` and ``available``
 (= on_hand - reserved, kept in the same writes) because DynamoDB conditions cannot subtract:
@@ -10,31 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
-from functions.core.sourcing import Allocation, Node, StockLevel, allocations_from, allocations_to, per_stock_record
+from functions.core.sourcing import Allocation, Node, StockLevel
 
-__all__ = ["allocations_from", "allocations_to", "per_stock_record"]
+from .dynamodb import TableAdapter, from_item, to_item, to_value
+from .keys import NODES, STOCK_PREFIX, node_key, sku_pk, stock_key
 
-NODES_PARTITION = "NODES"
 #: Stock records one order may reserve: Reserve writes them with the shipments (at most one per
 #: stock record), and a cancel releases them and cancels those shipments, each in one
 #: transaction of at most 100 actions (header + 2 per stock record: 97).
 MAX_STOCK_RECORDS_PER_ORDER = 48
 
 
-def sku_pk(sku: str) -> str:
-    return f"SKU#{sku}"
-
-
-def stock_key(sku: str, node_id: str) -> dict[str, Any]:
-    return to_item({"PK": sku_pk(sku), "SK": f"NODE#{node_id}"})
-
-
 def node_item(node: dict[str, Any]) -> dict[str, Any]:
     """The node item as the seed (and later node management) writes it."""
     summary = {k: node[k] for k in ("node_id", "country", "priority", "type", "cutoff")}
-    return {"PK": f"NODE#{node['node_id']}", "SK": "NODE", "type": "node", **node,
-            "GSI1PK": NODES_PARTITION, "GSI1SK": node["node_id"], "summary": summary}
+    return {**node_key(node["node_id"]), "type": "node", **node,
+            "GSI1PK": NODES, "GSI1SK": node["node_id"], "summary": summary}
 
 
 def level_from_item(item: dict[str, Any]) -> StockLevel:
@@ -44,7 +36,7 @@ def level_from_item(item: dict[str, Any]) -> StockLevel:
 
 def reserve_action(table: str, allocation: Allocation) -> dict[str, Any]:
     """Take units from a node's stock, refused if fewer are available (a transaction item)."""
-    return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
+    return {"Update": {"TableName": table, "Key": to_item(stock_key(allocation.sku, allocation.node_id)),
                        "UpdateExpression": "ADD reserved :q, available :minus",
                        "ConditionExpression": "attribute_exists(PK) AND available >= :q",
                        "ExpressionAttributeValues": {":q": to_value(allocation.quantity),
@@ -53,14 +45,14 @@ def reserve_action(table: str, allocation: Allocation) -> dict[str, Any]:
 
 def ship_action(table: str, allocation: Allocation) -> dict[str, Any]:
     """Reserved units leave the building: on hand and reserved both drop, available stays."""
-    return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
+    return {"Update": {"TableName": table, "Key": to_item(stock_key(allocation.sku, allocation.node_id)),
                        "UpdateExpression": "ADD on_hand :minus, reserved :minus",
                        "ExpressionAttributeValues": {":minus": to_value(-allocation.quantity)}}}
 
 
 def release_action(table: str, allocation: Allocation) -> dict[str, Any]:
     """Give reserved units back (a transaction item; the caller's conditions make it once)."""
-    return {"Update": {"TableName": table, "Key": stock_key(allocation.sku, allocation.node_id),
+    return {"Update": {"TableName": table, "Key": to_item(stock_key(allocation.sku, allocation.node_id)),
                        "UpdateExpression": "ADD reserved :minus, available :q",
                        "ExpressionAttributeValues": {":q": to_value(allocation.quantity),
                                                      ":minus": to_value(-allocation.quantity)}}}
@@ -71,7 +63,7 @@ class StockReader(TableAdapter):
         rows: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1",
                                   "KeyConditionExpression": "GSI1PK = :p",
-                                  "ExpressionAttributeValues": {":p": to_value(NODES_PARTITION)}}
+                                  "ExpressionAttributeValues": {":p": to_value(NODES)}}
         while True:
             page = self.db.query(**kwargs)
             rows += [from_item(i)["summary"] for i in page.get("Items", [])]
@@ -84,32 +76,5 @@ class StockReader(TableAdapter):
     def levels(self, sku: str) -> list[StockLevel]:
         page = self.db.query(TableName=self.table, ConsistentRead=True,
                              KeyConditionExpression="PK = :pk AND begins_with(SK, :node)",
-                             ExpressionAttributeValues={":pk": to_value(sku_pk(sku)), ":node": to_value("NODE#")})
+                             ExpressionAttributeValues={":pk": to_value(sku_pk(sku)), ":node": to_value(STOCK_PREFIX)})
         return [level_from_item(from_item(i)) for i in page.get("Items", [])]
-
-
-class CachedNodes:
-    """A stock reader whose node network is read at most once per ``ttl`` seconds per container.
-
-    Nodes change rarely (opening a store, a new cut-off) while every plan needs the network:
-    caching it saves one query per order. A stale network is harmless for correctness — the
-    reservation's conditions check the stock itself — and a change applies within ``ttl``."""
-
-    def __init__(self, reader: Any, ttl: float = 60.0, clock: Any = None) -> None:
-        import time
-
-        self._reader = reader
-        self._ttl = ttl
-        self._clock = clock or time.monotonic
-        self._cached: tuple[float, list[Node]] | None = None
-
-    def nodes(self) -> list[Node]:
-        now = self._clock()
-        if self._cached is None or now - self._cached[0] >= self._ttl:
-            self._cached = (now, self._reader.nodes())
-        return list(self._cached[1])
-
-    def levels(self, sku: str) -> list[StockLevel]:
-        levels: list[StockLevel] = self._reader.levels(sku)
-        return levels
-

@@ -8,19 +8,44 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import cancellation_codes, is_retryable, to_item, to_values, transact
-from functions.core.adapters.invoice_items import counter_key, invoice_item, invoice_key
-from functions.core.adapters.keys import order_pk
-from functions.core.adapters.order_table import ORDER_SK, OrderTable, credit_pk
+from functions.core.adapters.dynamodb import TableAdapter, is_retryable, to_item, to_values, transact
+from functions.core.adapters.keys import (
+    FINANCE_REVIEW,
+    counter_key,
+    credit_key,
+    flag_key,
+    header_key,
+    invoice_key,
+    invoices_of_month,
+)
 from functions.core.adapters.timeline import append_entries, with_entries
+from functions.core.adapters.transitions import into
 from functions.core.errors import TransientError
-from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.invoices import Invoice, PaymentStatus, invoice_view
+from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, TimelineEntry
 from functions.invoice.ports import Completion
 
 
-class InvoiceTable(OrderTable):
-    """Reads orders as ``OrderTable`` does; writes invoices, their payment and the completion."""
+def invoice_item(inv: Invoice) -> dict[str, Any]:
+    """An invoice ``ORDER#<order>`` / ``INVOICE#<number>`` (immutable once issued, apart from its
+    payment fields), listed for finance through GSI1 ``INVOICES#<legal entity>#<yyyy-mm>`` /
+    ``<issued_at>#<number>``; the view only once, in ``summary`` (projected to GSI1). Read back
+    by the shared reader (``core/adapters/order_reader.invoice_from_item``)."""
+    c = inv.currency
+    return {**invoice_key(inv.order_id, inv.invoice_number), "type": "invoice", "order_id": inv.order_id,
+            "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
+                       "unit_price": fmt(ln.unit_price, c), "tax_class": ln.tax_class,
+                       "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)} for ln in inv.lines],
+            "shipping_net": fmt(inv.shipping_net, c), "shipping_tax": fmt(inv.shipping_tax, c),
+            "settled_at": inv.settled_at,
+            "GSI1PK": invoices_of_month(inv.legal_entity, inv.issued_at[:7]),
+            "GSI1SK": f"{inv.issued_at}#{inv.invoice_number}", "summary": invoice_view(inv)}
+
+
+class InvoiceTable(TableAdapter):
+    """Writes invoices, their payment, the completion, finance's flags and a cancelled order's
+    payment release (orders are read through the shared reader)."""
 
     def last_number(self, legal_entity: str, year: int) -> int:
         item = self.db.get_item(TableName=self.table, Key=to_item(counter_key(legal_entity, year)),
@@ -50,25 +75,19 @@ class InvoiceTable(OrderTable):
             # meanwhile must not be refused for it. It also makes the invoice once per shipment:
             # the use case saw no invoice for it at this count, so a concurrent run for the same
             # shipment moves the count and this write is refused (order_changed: read again).
-            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+            {"Update": {"TableName": self.table, "Key": to_item(header_key(order.order_id)),
                         "UpdateExpression": "SET invoice_count = :next",
                         "ConditionExpression": ("attribute_not_exists(invoice_count) OR invoice_count = :seen"
                                                 if seen == 0 else "invoice_count = :seen"),
                         "ExpressionAttributeValues": to_values({":next": seen + 1, ":seen": seen})}},
         ]
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            codes = cancellation_codes(exc)
-            if len(codes) == len(actions):
-                if codes[2] == "ConditionalCheckFailed":
-                    return "order_changed"
-                if codes[0] == "ConditionalCheckFailed":
-                    return "number_taken"
-            if is_retryable(exc):
-                return "number_taken"  # a concurrent transaction on the counter: read it again
-            raise
-        return "issued"
+        # a conflict is a concurrent transaction on the counter or the header: read again
+        refused = transact(self, actions, f"issuing {invoice.invoice_number}", conflicts_refuse=True)
+        if not refused:
+            return "issued"
+        if len(refused) == len(actions) and refused[2] == "ConditionalCheckFailed":
+            return "order_changed"
+        return "number_taken"
 
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
                entry: TimelineEntry | None, completion: Completion | None = None) -> str:
@@ -86,17 +105,18 @@ class InvoiceTable(OrderTable):
                 "ExpressionAttributeValues": to_values({":st": status.value, ":ref": reference, ":at": at})},
                 [entry] if entry is not None else [])}
         header: dict[str, Any] = {
-            "TableName": self.table, "Key": to_item({"PK": order_pk(invoice.order_id), "SK": ORDER_SK}),
+            "TableName": self.table, "Key": to_item(header_key(invoice.order_id)),
             "UpdateExpression": "ADD settled_invoices :one", "ExpressionAttributeValues": to_values({":one": 1})}
         if completion is not None:
             before = completion.settled_before
+            allowed, allowed_values = into(OrderStatus.COMPLETED)
             header = append_entries(header | {
                 "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at ADD settled_invoices :one",
-                "ConditionExpression": "#s = :shipped AND " + (
+                "ConditionExpression": f"{allowed} AND " + (
                     "attribute_not_exists(settled_invoices)" if before == 0 else "settled_invoices = :before"),
                 "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                 "ExpressionAttributeValues": to_values({
-                    ":one": 1, ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
+                    ":one": 1, ":done": OrderStatus.COMPLETED.value, **allowed_values,
                     ":at": completion.entry.at, **({":before": before} if before else {})})}, [completion.entry])
         actions: list[dict[str, Any]] = [
             invoice_update,
@@ -111,13 +131,14 @@ class InvoiceTable(OrderTable):
 
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool:
         """SHIPPED -> COMPLETED once ``invoices`` invoices are settled. False if not (yet)."""
+        allowed, allowed_values = into(OrderStatus.COMPLETED)
         update = append_entries({
-            "TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+            "TableName": self.table, "Key": to_item(header_key(order.order_id)),
             "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at",
-            "ConditionExpression": "#s = :shipped AND settled_invoices = :n",
+            "ConditionExpression": f"{allowed} AND settled_invoices = :n",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
             "ExpressionAttributeValues": to_values({
-                ":done": OrderStatus.COMPLETED.value, ":shipped": OrderStatus.SHIPPED.value,
+                ":done": OrderStatus.COMPLETED.value, **allowed_values,
                 ":one": 1, ":at": entry.at, ":n": invoices})}, [entry])
         try:  # one item: a plain conditional update (half the write units of a transaction)
             self.db.update_item(**update)
@@ -136,18 +157,18 @@ class InvoiceTable(OrderTable):
         keeps its history (the flag's timeline)."""
         actions: list[dict[str, Any]] = [
             {"Update": append_entries({
-                "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}"}),
+                "TableName": self.table, "Key": to_item(flag_key(order_id, shipment_id)),
                 "UpdateExpression": "SET #type = :type, order_id = :o, shipment_id = :s, reason = :r, #error = :e, "
                                     "#at = :at, GSI1PK = :pk, GSI1SK = :sk, summary = :sum REMOVE resolved_at",
                 "ConditionExpression": "attribute_not_exists(PK) OR attribute_exists(resolved_at)",
                 "ExpressionAttributeNames": {"#type": "type", "#error": "error", "#at": "at"},
                 "ExpressionAttributeValues": to_values({
                     ":type": "finance_flag", ":o": order_id, ":s": shipment_id, ":r": reason, ":e": error,
-                    ":at": entry.at, ":pk": "FINANCE#REVIEW", ":sk": f"{entry.at}#{order_id}",
+                    ":at": entry.at, ":pk": FINANCE_REVIEW, ":sk": f"{entry.at}#{order_id}",
                     ":sum": {"order_id": order_id, "shipment_id": shipment_id, "reason": reason, "at": entry.at}})},
                 [entry])},
             # the shipments under review, as a set: flags and resolutions commute, nothing to read
-            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+            {"Update": {"TableName": self.table, "Key": to_item(header_key(order_id)),
                         "UpdateExpression": "ADD finance_review :shipment",
                         "ConditionExpression": "attribute_exists(PK)",  # never a header for no order
                         "ExpressionAttributeValues": to_values({":shipment": {shipment_id}})}},
@@ -176,13 +197,13 @@ class InvoiceTable(OrderTable):
         set (the attribute disappears with its last member)."""
         actions: list[dict[str, Any]] = [
             {"Update": append_entries({
-                "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": f"FLAG#{shipment_id}"}),
+                "TableName": self.table, "Key": to_item(flag_key(order_id, shipment_id)),
                 "UpdateExpression": "SET resolved_at = :at REMOVE GSI1PK, GSI1SK",
                 "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(resolved_at)",
                 "ExpressionAttributeValues": to_values({":at": entry.at})}, [entry])},
         ]
         actions.append({"Update": {
-            "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+            "TableName": self.table, "Key": to_item(header_key(order_id)),
             "UpdateExpression": "DELETE finance_review :shipment", "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeValues": to_values({":shipment": {shipment_id}})}})
         return self._once(actions, f"resolving the review of {shipment_id}")
@@ -192,7 +213,7 @@ class InvoiceTable(OrderTable):
         customer's on-account credit back when ``credit``)."""
         actions: list[dict[str, Any]] = [
             {"Update": append_entries({
-                "TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+                "TableName": self.table, "Key": to_item(header_key(order.order_id)),
                 "UpdateExpression": "SET payment_released_at = :at",
                 "ConditionExpression": "#s = :cancelled AND attribute_not_exists(payment_released_at)",
                 "ExpressionAttributeNames": {"#s": "status"},
@@ -202,7 +223,7 @@ class InvoiceTable(OrderTable):
         if credit:
             actions.append({"Update": {
                 "TableName": self.table,
-                "Key": to_item({"PK": credit_pk(order.channel, order.customer.customer_id), "SK": "CREDIT"}),
+                "Key": to_item(credit_key(order.channel, order.customer.customer_id)),
                 "UpdateExpression": "ADD exposure :minus, available_credit :total",
                 "ConditionExpression": "attribute_exists(PK)",
                 "ExpressionAttributeValues": to_values({":total": order.totals.total, ":minus": -order.totals.total})}})

@@ -8,9 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import MetricUnit, logger, metrics
-from functions.core.tasks import task
-from functions.invoice.service import invoice_service
+from functions.core.handlers.entrypoints import task_handler
+from functions.core.handlers.observability import MetricUnit, logger, metrics
+from functions.invoice.wiring import invoice_service
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,7 @@ class FlagInput:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-@logger.inject_lambda_context(correlation_id_path="order_id")
-@metrics.log_metrics(capture_cold_start_metric=True)
-@task(FlagInput)
+@task_handler(FlagInput)
 def lambda_handler(event: FlagInput, context: LambdaContext) -> dict[str, Any]:
     invoice = event.state.get("invoice") or {}
     result = invoice_service().flag(event.order_id, event.shipment_id, invoice.get("invoice_number"),

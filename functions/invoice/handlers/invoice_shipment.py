@@ -9,9 +9,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import MetricUnit, logger, metrics
-from functions.core.tasks import task
-from functions.invoice.service import invoice_service
+from functions.core.handlers.entrypoints import task_handler
+from functions.core.handlers.observability import MetricUnit, metrics
+from functions.invoice.wiring import invoice_service
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,7 @@ class InvoiceShipmentInput:
     shipment_id: str
 
 
-@logger.inject_lambda_context(correlation_id_path="order_id")
-@metrics.log_metrics(capture_cold_start_metric=True)
-@task(InvoiceShipmentInput)
+@task_handler(InvoiceShipmentInput)
 def lambda_handler(event: InvoiceShipmentInput, context: LambdaContext) -> dict[str, Any]:
     result = invoice_service().invoice_shipment(event.order_id, event.shipment_id)
     if result["issued"]:

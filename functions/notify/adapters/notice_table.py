@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core.adapters.dynamodb import TableAdapter, to_item, to_values
-from functions.core.adapters.keys import order_pk
+from functions.core.adapters.keys import notice_key
 from functions.core.adapters.timeline import append_entries
 from functions.core.orders import TimelineEntry
 
@@ -18,7 +18,7 @@ SENDING, SENT, SKIPPED, WITHDRAWN = "SENDING", "SENT", "SKIPPED", "WITHDRAWN"
 
 
 def _key(order_id: str, notice_id: str) -> dict[str, Any]:
-    return to_item({"PK": order_pk(order_id), "SK": f"NOTICE#{notice_id}"})
+    return to_item(notice_key(order_id, notice_id))
 
 
 def _failed(exc: ClientError) -> bool:
@@ -30,7 +30,7 @@ class NoticeTable(TableAdapter):
         """Claim the channels of a notice (status SENDING): the ones this call may send. A new
         notice is one conditional put; on a repeat only channels withdrawn after a failed
         send are claimed again (one conditional update each)."""
-        item = {"PK": order_pk(order_id), "SK": f"NOTICE#{notice_id}", "type": "notice", "order_id": order_id,
+        item = {**notice_key(order_id, notice_id), "type": "notice", "order_id": order_id,
                 "kind": kind, "channels": {c: {**r, "status": SENDING} for c, r in channels.items()}}
         try:
             self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")

@@ -7,9 +7,8 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.observability import logger, metrics
-from functions.core.tasks import task
-from functions.notify.service import notice_service
+from functions.core.handlers.entrypoints import task_handler
+from functions.notify.wiring import notice_service
 
 
 @dataclass(frozen=True)
@@ -18,8 +17,6 @@ class NoticeInput:
     kind: Literal["order_confirmed", "order_backordered"]
 
 
-@logger.inject_lambda_context(correlation_id_path="order_id")
-@metrics.log_metrics(capture_cold_start_metric=True)
-@task(NoticeInput)
+@task_handler(NoticeInput)
 def lambda_handler(event: NoticeInput, context: LambdaContext) -> dict[str, Any]:
     return {"order_id": event.order_id, "notices": notice_service().notify(event.order_id, event.kind)}

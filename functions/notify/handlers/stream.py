@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.changes import order_cancelled, shipment_dispatched
-from functions.core.observability import MetricUnit, logger, metrics
-from functions.notify.service import notice_service
-
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+from functions.core.adapters.changes import order_cancelled, shipment_dispatched
+from functions.core.handlers.entrypoints import EventType, batch_handler
+from functions.core.handlers.observability import MetricUnit, metrics
+from functions.notify.wiring import notice_service
 
 
 def notice_for(new: dict[str, Any], old: dict[str, Any]) -> tuple[str, str, str | None] | None:
@@ -37,8 +34,4 @@ def record_handler(record: DynamoDBRecord) -> None:
         metrics.add_metric(name="NoticesSent", unit=MetricUnit.Count, value=sent)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
-        event=event, record_handler=record_handler, processor=processor, context=context)
+lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler)

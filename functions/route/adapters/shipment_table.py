@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from functions.core.adapters.dynamodb import (
-    TableAdapter,
-    from_item,
-    to_item,
-    to_value,
-    to_values,
-)
-from functions.core.adapters.keys import order_pk
-from functions.core.adapters.order_table import ORDER_SK, decode_token, encode_token
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value, to_values, transact
+from functions.core.adapters.keys import header_key
+from functions.core.adapters.paging import decode_token, encode_token
 from functions.core.adapters.shipments import move_shipment_action, node_partition
 from functions.core.adapters.stock import ship_action
+from functions.core.adapters.transitions import into
 from functions.core.errors import Conflict
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import Allocation, per_stock_record
@@ -27,26 +20,24 @@ class ShipmentTable(TableAdapter):
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None:
         """REQUESTED -> DISPATCHED, the order to ``target`` at the version read, reserved stock
-        shipped — one transaction; Conflict if anything moved since it was read."""
+        shipped — one transaction; Conflict if anything moved since it was read, TransientError
+        if the table is throttled."""
+        allowed, allowed_values = into(target)
         actions: list[dict[str, Any]] = [
             move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets, (entry,)),
-            {"Update": {"TableName": self.table, "Key": to_item({"PK": order_pk(order.order_id), "SK": ORDER_SK}),
+            {"Update": {"TableName": self.table, "Key": to_item(header_key(order.order_id)),
                         "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at",
-                        "ConditionExpression": "#v = :v",
+                        "ConditionExpression": f"#v = :v AND {allowed}",
                         "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                         "ExpressionAttributeValues": to_values({
                             ":target": target.value, ":next": order.version + 1, ":v": order.version,
-                            ":at": entry.at})}},
+                            ":at": entry.at, **allowed_values})}},
             # one update per stock record: a transaction may not touch an item twice (two lines, one SKU)
             *(ship_action(self.table, a) for a in per_stock_record(
                 [Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity) for ln in shipment.lines])),
         ]
-        try:
-            self.db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again") from exc
-            raise
+        if transact(self, actions, f"dispatching {shipment.shipment_id}"):
+            raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again")
 
     def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
                  ) -> tuple[list[dict[str, Any]], str | None]:

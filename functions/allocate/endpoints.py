@@ -7,10 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.http import require_role
+from functions.core.handlers.http import require_role
 
 from .models import AvailabilityIn, AvailabilityOut, InventoryOut, StockIn, StockOut
-from .service import inventory_service
+from .wiring import inventory_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 ANY_ROLE = ("channel", "node", "agent", "finance")
@@ -33,4 +33,4 @@ def get_inventory(sku: SkuPath) -> InventoryOut:
 @router.post("/availability", summary="Can these lines ship, from where, and by when", tags=["Inventory"])
 def availability(request: Annotated[AvailabilityIn, Body()]) -> AvailabilityOut:
     require_role(router, *ANY_ROLE)
-    return AvailabilityOut.model_validate(inventory_service().availability(request))
+    return AvailabilityOut.model_validate(inventory_service().availability(request.to_query()))

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.http import require_role
+from functions.core.handlers.http import require_role
 from functions.core.orders import ShipmentStatus
 
 from .models import DispatchIn, ShipmentListOut, ShipmentOut
-from .service import fulfilment_service
+from .wiring import fulfilment_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 

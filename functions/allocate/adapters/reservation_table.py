@@ -6,64 +6,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.allocate.reservations import StockMoved
-from functions.core.adapters.dynamodb import (
-    TableAdapter,
-    from_item,
-    to_item,
-    to_values,
-    transact,
-)
-from functions.core.adapters.keys import order_pk
-from functions.core.adapters.order_table import ORDER_SK
+from functions.allocate.ports import PlanTooLarge, StockMoved
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
+from functions.core.adapters.keys import header_key
 from functions.core.adapters.shipments import shipment_item
-from functions.core.adapters.stock import (
-    MAX_STOCK_RECORDS_PER_ORDER,
-    allocations_to,
-    per_stock_record,
-    reserve_action,
-)
+from functions.core.adapters.stock import MAX_STOCK_RECORDS_PER_ORDER, reserve_action
 from functions.core.adapters.timeline import append_entries, with_entries
-from functions.core.orders import OrderStatus, Shipment, TimelineEntry
-from functions.core.sourcing import Allocation
+from functions.core.adapters.transitions import into
+from functions.core.orders import OrderStatus, Shipment, TimelineEntry, reachable
+from functions.core.sourcing import Allocation, allocations_to, per_stock_record
 
-#: Reserve and Backorder move an order only out of CAPTURED: a BACKORDERED order is re-planned
-#: by the restock handling (inventory issue) with its own claim, never by a late duplicate.
-FROM = (OrderStatus.CAPTURED.value,)
 #: Where a reserved order can be by the time a retry of its Reserve arrives.
-RESERVED_OR_LATER = tuple(s.value for s in (OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT,
-                                              OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
-                                              OrderStatus.COMPLETED))
-
-
-class PlanTooLarge(Exception):
-    """More (sku, node) pairs than one transaction can reserve atomically."""
+RESERVED_OR_LATER = frozenset({OrderStatus.IN_FULFILLMENT, *reachable(OrderStatus.IN_FULFILLMENT)}
+                              - {OrderStatus.CANCELLED})
 
 
 class ReservationTable(TableAdapter):
-    def _header_update(self, order_id: str, execution_id: str, entry: TimelineEntry, target: str,
-                       allowed: tuple[str, ...], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _header_update(self, order_id: str, execution_id: str, entry: TimelineEntry, target: OrderStatus,
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
         at = entry.at
         sets = ["#s = :target", "#v = #v + :one", "updated_at = :at", "accepted_by = :exec"]
-        values: dict[str, Any] = {":target": target, ":one": 1, ":at": at, ":exec": execution_id}
+        values: dict[str, Any] = {":target": target.value, ":one": 1, ":at": at, ":exec": execution_id}
         for i, (key, value) in enumerate((extra or {}).items()):
             sets.append(f"{key} = :x{i}")
             values[f":x{i}"] = value
-        allowed_names = [f":from{i}" for i in range(len(allowed))]
-        values.update(dict(zip(allowed_names, allowed, strict=True)))
+        allowed, allowed_values = into(target)
         return {"Update": append_entries({
-            "TableName": self.table, "Key": to_item({"PK": order_pk(order_id), "SK": ORDER_SK}),
+            "TableName": self.table, "Key": to_item(header_key(order_id)),
             "UpdateExpression": "SET " + ", ".join(sets),
-            # the first execution to move the order out of CAPTURED carries it (Express runs
-            # at least once: a duplicate execution is turned away here)
-            "ConditionExpression": f"#s IN ({', '.join(allowed_names)}) AND "
-                                   "(attribute_not_exists(accepted_by) OR accepted_by = :exec)",
+            # the first execution to move the order out of CAPTURED carries it (Express runs at
+            # least once: a duplicate execution is turned away here, as is a late one after a
+            # Backorder, which recorded its own execution)
+            "ConditionExpression": f"{allowed} AND (attribute_not_exists(accepted_by) OR accepted_by = :exec)",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
-            "ExpressionAttributeValues": to_values(values)}, [entry])}
+            "ExpressionAttributeValues": to_values({**values, **allowed_values})}, [entry])}
 
     def _header(self, order_id: str) -> dict[str, Any]:
         item = self.db.get_item(TableName=self.table, ConsistentRead=True,
-                                Key=to_item({"PK": order_pk(order_id), "SK": ORDER_SK})).get("Item")
+                                Key=to_item(header_key(order_id))).get("Item")
         return from_item(item) if item else {}
 
     def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation], entry: TimelineEntry,
@@ -74,7 +54,7 @@ class ReservationTable(TableAdapter):
         if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:
             raise PlanTooLarge(f"{len(per_stock)} stock records; at most {MAX_STOCK_RECORDS_PER_ORDER} per order")
         actions = [
-            self._header_update(order_id, execution_id, entry, OrderStatus.IN_FULFILLMENT.value, FROM,
+            self._header_update(order_id, execution_id, entry, OrderStatus.IN_FULFILLMENT,
                                 {"allocation": allocations_to(allocations)}),
             *(reserve_action(self.table, a) for a in per_stock),
             # each shipment's ShipmentRequested entry goes on the shipment itself
@@ -94,13 +74,13 @@ class ReservationTable(TableAdapter):
         return True, OrderStatus.IN_FULFILLMENT.value
 
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
-        codes = transact(self, [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED.value,
-                                                    FROM)], f"backordering order {order_id}")
+        codes = transact(self, [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED)],
+                         f"backordering order {order_id}")
         if codes:
-            return self._already(order_id, execution_id, (OrderStatus.BACKORDERED.value,))
+            return self._already(order_id, execution_id, frozenset({OrderStatus.BACKORDERED}))
         return True, OrderStatus.BACKORDERED.value
 
-    def _already(self, order_id: str, execution_id: str, done: tuple[str, ...]) -> tuple[bool, str]:
+    def _already(self, order_id: str, execution_id: str, done: frozenset[OrderStatus]) -> tuple[bool, str]:
         """The header condition failed: this execution did it before (a repeat), or the order
         moved on (cancelled, or another execution owns it) and nothing may change."""
         header = self._header(order_id)

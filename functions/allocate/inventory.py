@@ -1,22 +1,30 @@
-"""Inventory and promise use cases. No AWS here: storage comes in through ``StockStore``."""
+"""Inventory and availability (with promise dates): a node's stock, a SKU's stock across the
+network, and whether lines can ship, from where and by when. No AWS here: storage comes in
+through ``StockStore``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from functions.core.errors import Forbidden, NotFound
 from functions.core.events import utc_now
 from functions.core.principal import Principal
-from functions.core.promise import promised_delivery
 from functions.core.sourcing import Demand, Node, plan
 
 from .ports import StockLevel, StockStore
+from .promise import promised_delivery
 
-if TYPE_CHECKING:  # the API models (pydantic) load only where the API runs
-    from .models import AvailabilityIn
+
+@dataclass(frozen=True)
+class AvailabilityQuery:
+    """Can these (sku, quantity) lines ship to ``country`` by ``shipping_method``, and by when."""
+
+    lines: tuple[tuple[str, int], ...]
+    country: str
+    shipping_method: str = "standard"
 
 
 def level_view(level: StockLevel) -> dict[str, Any]:
@@ -46,17 +54,17 @@ class InventoryService:
         return {"sku": sku, "nodes": [level_view(lv) for lv in levels],
                 "available": sum(lv.available for lv in levels)}
 
-    def availability(self, request: AvailabilityIn) -> dict[str, Any]:
+    def availability(self, request: AvailabilityQuery) -> dict[str, Any]:
         """Per line: can the network ship it, from where, and by when.
 
         The whole request is planned as one order (as Plan would source it); a line the
         whole-order plan cannot cover is then answered on its own.
         """
         nodes = self.store.nodes()
-        skus = {ln.sku for ln in request.lines}
+        skus = {sku for sku, _ in request.lines}
         stock = {(lv.sku, lv.node_id): lv.available for sku in skus for lv in self.store.levels(sku)}
-        country = request.shipping_address.country
-        demand = [Demand(str(i + 1), ln.sku, ln.quantity) for i, ln in enumerate(request.lines)]
+        country = request.country
+        demand = [Demand(str(i + 1), sku, quantity) for i, (sku, quantity) in enumerate(request.lines)]
         whole = plan(demand, nodes, stock, country)
         by_id = {n.node_id: n for n in nodes}
         now = self.now()

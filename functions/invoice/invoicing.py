@@ -13,30 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from functions.core.errors import TransientError
 from functions.core.events import utc_now
-from functions.core.invoices import SETTLED, Invoice, PaymentStatus, bill, billed_shipments, invoice_number
+from functions.core.invoices import SETTLED, Invoice, PaymentStatus
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
-from functions.invoice.ports import Completion, PaymentDeclined, PaymentProvider
+from functions.invoice.billing import bill, billed_shipments, invoice_number
+from functions.invoice.ports import Completion, InvoiceStore, OrderReader, PaymentDeclined, PaymentProvider
 
 #: How often one task tries for a number before handing the retry to the workflow.
 NUMBER_ATTEMPTS = 12
-
-
-class InvoiceStore(Protocol):
-    def get(self, order_id: str) -> Order | None: ...
-    def last_number(self, legal_entity: str, year: int) -> int: ...
-    def issue(self, order: Order, invoice: Invoice, sequence: int, entry: TimelineEntry) -> str: ...
-    def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None, completion: Completion | None = None) -> str: ...
-    def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
-    def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
-             entry: TimelineEntry) -> bool: ...
-    def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool: ...
-    def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...
 
 
 class InvoiceRefused(Exception):
@@ -49,6 +37,7 @@ def _money(order: Order, value: Decimal) -> str:
 
 @dataclass
 class InvoiceService:
+    orders: OrderReader
     store: InvoiceStore
     payments: PaymentProvider
     legal_entity: str
@@ -193,7 +182,7 @@ class InvoiceService:
         (if issued) is marked FAILED, and the order goes on finance's review list with the reason, once."""
         error = error or {}
         reason = str(error.get("Error") or "Unknown")
-        order = self.store.get(order_id)
+        order = self.orders.get(order_id)
         invoice = next((i for i in (order.invoices if order else ()) if i.shipment_id == shipment_id), None)
         if order is not None and order.status == OrderStatus.COMPLETED and invoice is not None \
                 and invoice.payment_status in SETTLED:
@@ -232,7 +221,7 @@ class InvoiceService:
         return "voided" if self.store.release_payment(order, entry, credit=False) else "already"
 
     def _order(self, order_id: str) -> Order:
-        order = self.store.get(order_id)
+        order = self.orders.get(order_id)
         if order is None:
             raise InvoiceRefused(f"no order {order_id}")
         return order

@@ -12,30 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from functions.core.events import utc_now
 from functions.core.money import fmt
 from functions.core.orders import Order, Shipment, TimelineEntry
+from functions.notify.ports import Mailer, NoticeStore, OrderReader, Texter
 from functions.notify.templates import render
-
-
-class NoticeStore(Protocol):
-    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]: ...
-    def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
-               entries: list[TimelineEntry]) -> None: ...
-
-
-class Mailer(Protocol):
-    def send(self, *, sender: str, to: str, subject: str, text: str, html: str, tags: dict[str, str]) -> str: ...
-
-
-class Texter(Protocol):
-    def send(self, *, to: str, text: str, tags: dict[str, str]) -> str: ...
-
-
-class OrderReader(Protocol):
-    def get(self, order_id: str) -> Order | None: ...
 
 
 @dataclass

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from functions.core.adapters.order_table import OrderTable
+from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.settings import Settings, settings
 
 from .adapters.notice_table import NoticeTable
 from .adapters.senders import SesMailer, SnsTexter
-from .logic import NoticeService
+from .notices import NoticeService
 
 
 def notice_service() -> NoticeService:
@@ -18,5 +18,5 @@ def notice_service() -> NoticeService:
 
 @cache
 def _notice_service(s: Settings) -> NoticeService:
-    return NoticeService(orders=OrderTable(s.table_name), store=NoticeTable(s.table_name), mailer=SesMailer(),
+    return NoticeService(orders=OrderTableReader(s.table_name), store=NoticeTable(s.table_name), mailer=SesMailer(),
                          texter=SnsTexter(), sender=s.notice_sender)

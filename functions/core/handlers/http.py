@@ -4,19 +4,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
 
-from .errors import DomainError, FieldError, Forbidden, TransientError
-from .observability import logger
-from .principal import ROLES, Principal
+from functions.core.errors import DomainError, FieldError, Forbidden, TransientError
+from functions.core.handlers.observability import logger, metrics
+from functions.core.principal import ROLES, Principal
 
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 256 * 1024  # an order must fit in one queue message or event
+
+
 def principal_of(app: BaseRouter) -> Principal:
     """The caller as resolved by the REQUEST authorizer (API Gateway puts its context here)."""
     ctx = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
@@ -137,13 +140,21 @@ def api_resolver(*routers: Any) -> APIGatewayRestResolver:
     return app
 
 
-def resolve(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """What every API function's handler does: refuse oversized bodies, then route."""
-    too_large = oversized(event)
-    if too_large is not None:
-        return too_large
-    result: dict[str, Any] = app.resolve(event, context)
-    return result
+def api_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of an API function: the logger's context (correlated by the
+    request id), metrics, oversized bodies refused, then routed."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        too_large = oversized(event)
+        if too_large is not None:
+            return too_large
+        result: dict[str, Any] = app.resolve(event, context)
+        return result
+
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = lambda_handler
+    return handler
 
 
 def oversized(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,12 +1,11 @@
-"""Route use cases: Plan (which node ships what; Reserve then reserves it and requests the
-shipments in one write) and the nodes' side — their open requests and dispatch
-confirmations. No AWS here."""
+"""The nodes' side of fulfilment: their open requests, and dispatch confirmations (carrier and
+tracking), which move the order to PARTIALLY_SHIPPED or SHIPPED. No AWS here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from functions.core.errors import Conflict, NotFound
 from functions.core.events import utc_now
@@ -18,49 +17,15 @@ from functions.core.orders import (
     TimelineEntry,
     order_id_of,
     request_view,
+    sources,
 )
 from functions.core.principal import Principal
-from functions.core.sourcing import Demand, Node, StockLevel, allocations_to, plan
 
-PLANNABLE = (OrderStatus.CAPTURED, OrderStatus.BACKORDERED)
-DISPATCHABLE = (OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED)
+from .planning import ship_to
+from .ports import OrderReader, ShipmentStore
 
-
-class OrderReader(Protocol):
-    def get(self, order_id: str) -> Order | None: ...
-
-
-class StockView(Protocol):
-    def nodes(self) -> list[Node]: ...
-    def levels(self, sku: str) -> list[StockLevel]: ...
-
-
-class ShipmentStore(Protocol):
-    def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
-                 entry: TimelineEntry) -> None: ...
-    def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
-                 ) -> tuple[list[dict[str, Any]], str | None]: ...
-
-
-@dataclass
-class PlanService:
-    orders: OrderReader
-    stock: StockView
-
-    def plan(self, order_id: str) -> dict[str, Any]:
-        order = self.orders.get(order_id)
-        if order is None or order.status not in PLANNABLE:
-            # cancelled (or moved on) while the workflow ran: nothing to plan
-            return {"order_id": order_id, "planned": False, "plannable": False, "allocations": [],
-                    "ship_to": {}, "shipping_method": ""}
-        demand = [Demand(ln.line_id, ln.sku, ln.quantity) for ln in order.lines]
-        available = {(lv.sku, lv.node_id): lv.available for sku in {d.sku for d in demand}
-                     for lv in self.stock.levels(sku)}
-        result = plan(demand, self.stock.nodes(), available, order.shipping_address.country)
-        # where the shipments go travels with the plan: Reserve writes them without reading the order
-        return {"order_id": order_id, "planned": result is not None, "plannable": True,
-                "allocations": allocations_to(list(result.allocations)) if result else [],
-                "ship_to": _ship_to(order), "shipping_method": order.shipping_method}
+#: An order a node may dispatch a shipment of (the transition table's word).
+DISPATCHABLE = sources(OrderStatus.SHIPPED) | sources(OrderStatus.PARTIALLY_SHIPPED)
 
 
 @dataclass
@@ -78,7 +43,7 @@ class FulfilmentService:
             order, shipment = self._find(shipment_id, principal)
             if shipment.status == ShipmentStatus.DISPATCHED:
                 if (shipment.carrier, shipment.tracking_number) == (carrier, tracking_number):
-                    return request_view(shipment, _ship_to(order), order.shipping_method)  # a repeat
+                    return request_view(shipment, ship_to(order), order.shipping_method)  # a repeat
                 raise Conflict(f"shipment {shipment_id} was already dispatched with {shipment.carrier} "
                                f"{shipment.tracking_number}")
             if shipment.status == ShipmentStatus.CANCELLED or order.status not in DISPATCHABLE:
@@ -96,7 +61,7 @@ class FulfilmentService:
             except Conflict:
                 continue
             done = Shipment(**{**vars(shipment), "status": ShipmentStatus.DISPATCHED, **sets})
-            return request_view(done, _ship_to(order), order.shipping_method)
+            return request_view(done, ship_to(order), order.shipping_method)
         raise Conflict(f"shipment {shipment_id} keeps changing; try again")
 
     def _find(self, shipment_id: str, principal: Principal) -> tuple[Order, Shipment]:
@@ -106,7 +71,3 @@ class FulfilmentService:
         if order is None or shipment is None or shipment.node_id != principal.principal_id:
             raise NotFound(f"shipment {shipment_id} does not exist")  # another node's does not exist for you
         return order, shipment
-
-
-def _ship_to(order: Order) -> dict[str, Any]:
-    return {k: v for k, v in vars(order.shipping_address).items() if v is not None}

@@ -6,9 +6,9 @@ from functools import cache
 
 from functions.core.settings import Settings, settings
 
-from .adapters.reservations import ReservationTable
+from .adapters.reservation_table import ReservationTable
 from .adapters.stock_table import StockTable
-from .logic import InventoryService
+from .inventory import InventoryService
 from .reservations import ReservationService
 
 

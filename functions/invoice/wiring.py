@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import cache
 
 from functions.core.adapters.events import EventBridgePublisher
+from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.adapters.workflows import StepFunctionsStarter
 from functions.core.settings import Settings, settings
 
 from .adapters.invoice_table import InvoiceTable
 from .adapters.local_payments import LocalPaymentProvider
-from .logic import InvoiceService
+from .invoicing import InvoiceService
 from .ports import PaymentProvider
 
 
@@ -27,7 +28,7 @@ def finance_publisher() -> EventBridgePublisher:
 
 
 def payment_provider(name: str) -> PaymentProvider:
-    """The configured provider. Real providers (``functions/invoice/adapters/stripe.py``) need
+    """The configured provider. Real providers (``adapters/stripe.py``) need
     their credentials wired from a secret; that lands with the finance issue, so every
     environment runs the local provider until then."""
     if name == "local":
@@ -39,7 +40,8 @@ def payment_provider(name: str) -> PaymentProvider:
 def _invoice_service(s: Settings) -> InvoiceService:
     if not s.legal_entity:
         raise ValueError("LEGAL_ENTITY is not set")
-    return InvoiceService(store=InvoiceTable(s.table_name), payments=payment_provider(s.payment_provider),
+    return InvoiceService(orders=OrderTableReader(s.table_name), store=InvoiceTable(s.table_name),
+                          payments=payment_provider(s.payment_provider),
                           legal_entity=s.legal_entity)
 
 

@@ -14,9 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import ValidationFailed
-from .money import AmountError, fmt, parse_amount, round_money
-from .orders import Totals
+from functions.core.errors import ValidationFailed
+from functions.core.money import AmountError, fmt, parse_amount, round_money
+from functions.core.orders import Totals
 
 _REFERENCE = Path(__file__).with_name("reference")
 TAX_CLASSES = ("standard", "reduced", "zero")

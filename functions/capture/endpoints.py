@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any
 
@@ -10,35 +9,17 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.http import require_role
-from functions.core.observability import MetricUnit, metrics
-from functions.core.principal import Principal
+from functions.core.handlers.http import require_role
+from functions.core.handlers.observability import MetricUnit, metrics
 
-from .logic import order_view
 from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
-from .service import capture_service
+from .views import order_view
+from .wiring import cancellation, capture_service, order_queries
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255,
                                        description="Client-chosen key; same key + same body replays the 201")]
-
-
-def request_hash(body: Any) -> str:
-    """The request as sent, canonically: equal JSON (whatever the key order) is the same request."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
-def capture_idempotently(channel: str, key: str, body: dict[str, Any], order: OrderIn | None = None
-                         ) -> dict[str, Any]:
-    """Capture once per (channel, key); the same key with another body is a conflict (409).
-    Returns ``{"order": view, "replayed": bool}``."""
-    validated = order if order is not None else OrderIn.model_validate(body)
-    result = capture_service().capture_once(validated, Principal(role="channel", principal_id=channel), key,
-                                            request_hash(body))
-    if not result.replayed:
-        metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
-    return {"order": order_view(result.order), "replayed": result.replayed}
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
@@ -50,11 +31,14 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 def create_order(order: Annotated[OrderIn, Body()], idempotency_key: IdempotencyKey) -> Response[str]:
     principal = require_role(router, "channel")
     # the body as sent: equal JSON means the same request
-    result = capture_idempotently(principal.principal_id, idempotency_key, router.current_event.json_body, order)
-    view = result["order"]
+    result = capture_service().capture_request(order.to_command(), principal.principal_id, idempotency_key,
+                                               router.current_event.json_body)
+    view = order_view(result.order)
     headers = {"Location": f"/orders/{view['order_id']}"}
-    if result.get("replayed"):
+    if result.replayed:
         headers["Idempotent-Replayed"] = "true"
+    else:
+        metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
     return _json(201, view, headers)
 
 
@@ -62,13 +46,13 @@ def create_order(order: Annotated[OrderIn, Body()], idempotency_key: Idempotency
              tags=["Orders"])
 def quote_order(order: Annotated[OrderIn, Body()]) -> QuoteOut:
     require_role(router, "channel", "agent")
-    return QuoteOut.model_validate(capture_service().quote(order))
+    return QuoteOut.model_validate(capture_service().quote(order.to_command()))
 
 
 @router.get("/orders/<order_id>", summary="Read an order", tags=["Orders"])
 def get_order(order_id: Annotated[str, Path(max_length=64)]) -> OrderOut:
     principal = require_role(router, "channel", "agent", "finance")
-    return OrderOut.model_validate(order_view(capture_service().get(order_id, principal)))
+    return OrderOut.model_validate(order_view(order_queries().get(order_id, principal)))
 
 
 @router.get("/orders", summary="List orders, newest first", tags=["Orders"])
@@ -78,7 +62,7 @@ def list_orders(
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> OrderListOut:
     principal = require_role(router, "channel", "agent", "finance")
-    orders, token = capture_service().list(principal, customer_id=customer_id, limit=limit, token=next_token)
+    orders, token = order_queries().list(principal, customer_id=customer_id, limit=limit, token=next_token)
     return OrderListOut.model_validate({"orders": orders, "next_token": token})
 
 
@@ -87,4 +71,4 @@ def cancel_order(order_id: Annotated[str, Path(max_length=64)],
                  body: Annotated[CancelIn | None, Body()] = None) -> OrderOut:
     principal = require_role(router, "channel", "agent")
     reason = (body or CancelIn()).reason
-    return OrderOut.model_validate(order_view(capture_service().cancel(order_id, principal, reason)))
+    return OrderOut.model_validate(order_view(cancellation().cancel(order_id, principal, reason)))

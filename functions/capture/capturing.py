@@ -1,0 +1,188 @@
+"""Capture: price and validate an order and record it once per Idempotency-Key, or quote it.
+No AWS here: the store comes in through ``OrderStore`` (ports.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from functions.core.errors import Conflict, ValidationFailed
+from functions.core.events import utc_now
+from functions.core.ids import new_id
+from functions.core.money import fmt
+from functions.core.orders import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    TimelineEntry,
+    Totals,
+)
+from functions.core.principal import Principal
+
+from .ports import (
+    AlreadyCaptured,
+    CaptureInProgress,
+    CreditLimitExceeded,
+    DuplicateChannelOrder,
+    IdempotencyClaim,
+    OrderStore,
+)
+from .pricing import LineInput, amount, price_order, wire_totals
+
+#: How long an Idempotency-Key holds (API.md: kept 24 hours).
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class NewLine:
+    sku: str
+    quantity: int
+    #: As sent: a decimal string, checked against the order's currency when priced.
+    unit_price: str
+    tax_class: str = "standard"
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    method: str  # "card" | "on_account"
+    authorization_id: str | None = None
+    amount: str | None = None
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """The command to capture (or quote) an order: what a channel sent, shape-checked by the
+    edge (API or feed), its amounts still text until priced in its currency."""
+
+    customer: Customer
+    currency: str
+    lines: tuple[NewLine, ...]
+    shipping_address: Address
+    payment: NewPayment
+    shipping_method: str = "standard"
+    shipping_price: str | None = None
+    channel_order_id: str | None = None
+
+
+class DuplicateOrder(Conflict):
+    def __init__(self, channel_order_id: str, existing_order_id: str | None) -> None:
+        super().__init__(f"channel_order_id {channel_order_id!r} was already captured as order "
+                         f"{existing_order_id}")
+        self.existing_order_id = existing_order_id
+
+
+def request_hash(body: Any) -> str:
+    """The request as sent, canonically: equal JSON (whatever the key order) is the same request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def price(new: NewOrder) -> tuple[list[OrderLine], Totals]:
+    """Lines and totals per API.md's money rules; a bad amount is a 422 naming its field."""
+    currency = new.currency
+    inputs = [LineInput(quantity=ln.quantity, unit_price=amount(f"lines[{i}].unit_price", ln.unit_price, currency),
+                        tax_class=ln.tax_class) for i, ln in enumerate(new.lines)]
+    shipping_price = amount("shipping_price", new.shipping_price, currency) if new.shipping_price else None
+    priced = price_order(currency=currency, country=new.shipping_address.country, lines=inputs,
+                         shipping_method=new.shipping_method, shipping_price=shipping_price)
+    lines = [OrderLine(line_id=str(i + 1), sku=ln.sku, quantity=ln.quantity, unit_price=inp.unit_price,
+                       tax_class=ln.tax_class, net=p.net, tax=p.tax)
+             for i, (ln, inp, p) in enumerate(zip(new.lines, inputs, priced.lines, strict=True))]
+    return lines, priced.totals
+
+
+def _payment(new: NewOrder, totals: Totals) -> Payment:
+    p = new.payment
+    if p.method == "card":
+        if not p.authorization_id:
+            raise ValidationFailed("payment.authorization_id", "is required for card payments")
+        if p.amount is None:
+            raise ValidationFailed("payment.amount", "is required for card payments")
+        authorized = amount("payment.amount", p.amount, new.currency)
+        if authorized < totals.total:
+            raise ValidationFailed("payment.amount", f"authorised {fmt(authorized, new.currency)} is less than "
+                                                     f"the order total {fmt(totals.total, new.currency)}")
+        return Payment(method="card", authorization_id=p.authorization_id, amount=authorized)
+    return Payment(method="on_account",
+                   amount=amount("payment.amount", p.amount, new.currency) if p.amount else None)
+
+
+@dataclass(frozen=True)
+class Captured:
+    order: Order
+    #: True when this is the answer to a request made before with the same key and body.
+    replayed: bool
+
+
+def as_captured(order: Order) -> Order:
+    """The order as its capture answered (what a replay returns): nothing that happened later.
+    Built from what never changes, so a replay's body equals the original 201's."""
+    first = tuple(e for e in order.timeline if e.event == "OrderCaptured")[:1]
+    return replace(order, status=OrderStatus.CAPTURED, version=1, updated_at=order.created_at, cancel_reason=None,
+                   timeline=first, allocations=(), shipments=(), invoices=(), finance_reviews=(),
+                   payment_released_at=None)
+
+
+@dataclass
+class CaptureService:
+    store: OrderStore
+    clock: Callable[[], str] = utc_now
+    epoch: Callable[[], float] = time.time
+
+    def capture_request(self, new: NewOrder, channel: str, key: str, body: Any) -> Captured:
+        """What every intake does (the API's POST /orders, the SQS feed): capture ``new`` once
+        per (channel, key), the request being ``body`` as the channel sent it."""
+        return self.capture_once(new, Principal(role="channel", principal_id=channel), key, request_hash(body))
+
+    def capture_once(self, new: NewOrder, principal: Principal, key: str, request_hash: str) -> Captured:
+        """Capture once per (principal, Idempotency-Key): the key is recorded in the order's own
+        transaction (one round trip; no record can outlive or precede its order). The same key
+        with the same body answers the original order as captured; with another body, or while
+        a concurrent request with the key is being written, it is a conflict."""
+        claim = IdempotencyClaim(principal=principal.principal_id, key=key, request_hash=request_hash,
+                                 expires_at=int(self.epoch()) + IDEMPOTENCY_TTL_SECONDS)
+        try:
+            return Captured(self.capture(new, principal, idempotency=claim), replayed=False)
+        except AlreadyCaptured as exc:
+            order = self.store.get(exc.order_id) if exc.same_request else None
+            if order is None:
+                raise Conflict("Idempotency-Key was already used with a different body") from exc
+            return Captured(as_captured(order), replayed=True)
+        except CaptureInProgress as exc:
+            raise Conflict("a concurrent request is writing the same order data (this Idempotency-Key, "
+                           "channel_order_id or the customer's credit account); retry shortly") from exc
+
+    def quote(self, new: NewOrder) -> dict[str, Any]:
+        lines, totals = price(new)
+        c = new.currency
+        return {"currency": c, "totals": wire_totals(totals, c),
+                "lines": [{"line_id": ln.line_id, "sku": ln.sku, "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)}
+                          for ln in lines]}
+
+    def capture(self, new: NewOrder, principal: Principal, idempotency: IdempotencyClaim | None = None) -> Order:
+        lines, totals = price(new)
+        payment = _payment(new, totals)
+        now = self.clock()
+        order = Order(
+            order_id=new_id("ord"), channel=principal.principal_id, channel_order_id=new.channel_order_id,
+            status=OrderStatus.CAPTURED, version=1, currency=new.currency, customer=new.customer,
+            lines=tuple(lines), shipping_address=new.shipping_address, shipping_method=new.shipping_method,
+            payment=payment, totals=totals, created_at=now, updated_at=now,
+        )
+        first = TimelineEntry(at=now, event="OrderCaptured",
+                              detail={"channel": order.channel, "channel_order_id": order.channel_order_id,
+                                      "total": fmt(totals.total, order.currency), "lines": len(lines)})
+        try:
+            self.store.create(order, first, credit_limit_check=payment.method == "on_account", idempotency=idempotency)
+        except DuplicateChannelOrder as exc:
+            raise DuplicateOrder(new.channel_order_id or "", exc.existing_order_id) from exc
+        except CreditLimitExceeded as exc:
+            raise ValidationFailed("payment.method", "on_account needs a credit account for this customer "
+                                                     "with enough available credit for the order total") from exc
+        return replace(order, timeline=(first,))

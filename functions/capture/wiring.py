@@ -1,0 +1,58 @@
+"""Composition root of the capture capability: use cases wired to their AWS adapters, built once
+per container (per settings) on first use, never at import time."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from functions.core.adapters.events import EventBridgePublisher
+from functions.core.adapters.workflows import StepFunctionsStarter
+from functions.core.settings import Settings, settings
+
+from .adapters.order_table import OrderTable
+from .cancellation import Cancellation
+from .capturing import CaptureService
+from .queries import OrderQueries
+from .workflow_start import WorkflowService
+
+
+def capture_service() -> CaptureService:
+    return _capture_service(settings())
+
+
+def order_queries() -> OrderQueries:
+    return _order_queries(settings())
+
+
+def cancellation() -> Cancellation:
+    return _cancellation(settings())
+
+
+def workflow_service() -> WorkflowService:
+    return _workflow_service(settings())
+
+
+@cache
+def _table(s: Settings) -> OrderTable:
+    return OrderTable(s.table_name)
+
+
+@cache
+def _capture_service(s: Settings) -> CaptureService:
+    return CaptureService(store=_table(s))
+
+
+@cache
+def _order_queries(s: Settings) -> OrderQueries:
+    return OrderQueries(store=_table(s))
+
+
+@cache
+def _cancellation(s: Settings) -> Cancellation:
+    return Cancellation(store=_table(s))
+
+
+@cache
+def _workflow_service(s: Settings) -> WorkflowService:
+    return WorkflowService(starter=StepFunctionsStarter(s.order_workflow_arn),
+                           publisher=EventBridgePublisher(s.event_bus_name))

@@ -1,0 +1,40 @@
+"""Which table changes the stream consumers act on, read from a stream record's images.
+
+The event source mappings' filters (infra/constructs/stream_filters.py) let only these changes
+through; the consumers check again here, so a record that a filter let in by mistake, or a
+test event, is ignored rather than acted on. Images are plain values (Powertools' stream
+record data classes deserialize them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .keys import is_header, is_invoice, is_shipment, order_id_of_pk
+
+
+def captured_order(event_name: str, new: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """A new order header: (order id, its summary with the status it was captured in)."""
+    if event_name != "INSERT" or not is_header(new):
+        return None
+    return str(new["order_id"]), {**dict(new.get("summary") or {}), "status": new.get("status")}
+
+
+def shipment_dispatched(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """A shipment went REQUESTED -> DISPATCHED (not a later update of a dispatched shipment)."""
+    return is_shipment(new) and new.get("status") == "DISPATCHED" and old.get("status") == "REQUESTED"
+
+
+def order_cancelled(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """An order header became CANCELLED."""
+    return is_header(new) and new.get("status") == "CANCELLED" and old.get("status") != "CANCELLED"
+
+
+def order_of(image: dict[str, Any]) -> str:
+    """The id of the order an item under ``ORDER#<id>`` belongs to."""
+    return order_id_of_pk(str(image.get("PK", "")))
+
+
+def invoice_view_of(image: dict[str, Any]) -> dict[str, Any] | None:
+    """An invoice item's view (its ``summary``), or None for any other item."""
+    return dict(image.get("summary") or {}) if is_invoice(image) else None

@@ -1,0 +1,118 @@
+"""The order as every capability reads it: one consistent Query of ``PK = ORDER#<id>`` (header,
+details, shipments, invoices, notices, flags) mapped to the ``Order`` entity, with its timeline
+from the entries on those items. The writes live with the capability that owns each fact
+(capture's in ``capture/adapters/order_table.py``, allocate's, route's, invoice's, notify's).
+
+Item shapes (see docs/ARCHITECTURE.md, "Single table"):
+- header ``ORDER#<id>`` / ``ORDER``: what changes — ``status`` + ``version`` for conditional
+  writes, the allocation, counters — kept under 1 KB for an order of a few lines, since every
+  state change rewrites it (DynamoDB bills a write by the whole item's size, twice in a
+  transaction). Its ``summary`` (the only attribute the GSIs project) never changes.
+- details ``ORDER#<id>`` / ``DETAILS``: what the order was captured with, written once.
+- shipments, invoices and finance flags under the same partition, each with its view in
+  ``summary``; the timeline is not an item of its own (``timeline.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.orders import (
+    Address,
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    TimelineEntry,
+    Totals,
+)
+from functions.core.sourcing import allocations_from
+
+from .dynamodb import TableAdapter, from_item, to_value
+from .keys import is_details, is_flag, is_header, is_invoice, is_shipment, order_pk
+from .timeline import entries_of
+
+
+def line_from_item(ln: dict[str, Any]) -> OrderLine:
+    return OrderLine(line_id=ln["line_id"], sku=ln["sku"], quantity=int(ln["quantity"]),
+                     unit_price=Decimal(ln["unit_price"]), tax_class=ln["tax_class"],
+                     net=Decimal(ln["net"]), tax=Decimal(ln["tax"]))
+
+
+def shipment_from_item(stored: dict[str, Any]) -> Shipment:
+    item = {**stored.get("summary", {}), **stored}
+    return Shipment(shipment_id=item["shipment_id"], order_id=item["order_id"], node_id=item["node_id"],
+                    status=ShipmentStatus(item["status"]),
+                    lines=tuple(ShipmentLine(ln["line_id"], ln["sku"], int(ln["quantity"])) for ln in item["lines"]),
+                    requested_at=item["requested_at"], carrier=item.get("carrier"),
+                    tracking_number=item.get("tracking_number"), dispatched_at=item.get("dispatched_at"))
+
+
+def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: Sequence[TimelineEntry] = (),
+                     shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
+                     flags: Sequence[dict[str, Any]] = ()) -> Order:
+    h = {**details, **header}
+    pay = h["payment"]
+    return Order(
+        order_id=h["order_id"], channel=h["channel"], channel_order_id=h.get("channel_order_id"),
+        status=OrderStatus(h["status"]), version=int(h["version"]), currency=h["currency"],
+        customer=Customer(**h["customer"]),
+        lines=tuple(line_from_item(ln) for ln in h["lines"]),
+        shipping_address=Address(**h["shipping_address"]), shipping_method=h["shipping_method"],
+        payment=Payment(method=pay["method"], authorization_id=pay.get("authorization_id"),
+                        amount=Decimal(pay["amount"]) if pay.get("amount") is not None else None),
+        totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
+        created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
+        timeline=tuple(timeline),
+        allocations=tuple(allocations_from(h.get("allocation"))),
+        shipments=tuple(shipment_from_item(s) for s in shipments),
+        invoices=tuple(invoice_from_item(i) for i in invoices),
+        finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
+                              for f in flags if not f.get("resolved_at")),  # open reviews only
+        payment_released_at=h.get("payment_released_at"),
+    )
+
+
+def invoice_from_item(stored: dict[str, Any]) -> Invoice:
+    item = {**stored.get("summary", {}), **stored}
+    return Invoice(
+        invoice_number=item["invoice_number"], order_id=item["order_id"], shipment_id=item["shipment_id"],
+        legal_entity=item["legal_entity"], currency=item["currency"], issued_at=item["issued_at"],
+        lines=tuple(line_from_item(ln) for ln in item["lines"]),
+        shipping_net=Decimal(item["shipping_net"]), shipping_tax=Decimal(item["shipping_tax"]),
+        net=Decimal(item["net"]), tax=Decimal(item["tax"]), gross=Decimal(item["gross"]),
+        payment_status=PaymentStatus(item["payment_status"]), payment_reference=item.get("payment_reference"),
+        settled_at=item.get("settled_at"), kind=item.get("kind", "invoice"))
+
+
+class OrderTableReader(TableAdapter):
+    """The ``OrderReader`` port over the table (``core/ports.py``)."""
+
+    def get(self, order_id: str) -> Order | None:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": to_value(order_pk(order_id))},
+        }
+        while True:
+            page = self.db.query(**kwargs)
+            items.extend(from_item(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        header = next((i for i in items if is_header(i)), None)
+        details = next((i for i in items if is_details(i)), None)
+        if header is None or details is None:
+            return None
+        shipments = [i for i in items if is_shipment(i)]
+        invoices = [i for i in items if is_invoice(i)]
+        flags = [i for i in items if is_flag(i)]
+        return order_from_items(header, details, entries_of(items), shipments, invoices, flags)

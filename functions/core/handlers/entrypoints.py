@@ -1,0 +1,58 @@
+"""The shape of every Lambda entry point that is not an API: one decorator (or call) each,
+so a handler module holds only its parsing and its one use-case call.
+
+- Step Functions tasks: ``@task_handler(InputDataclass)`` — the logger's context (correlated by
+  ``order_id``), metrics with the cold-start metric, and the payload checked against the
+  task's input dataclass (``core/tasks.py``), in that fixed order (outermost first).
+- SQS and DynamoDB-stream consumers: ``lambda_handler = batch_handler(EventType…, record_handler)``
+  — Powertools' ``BatchProcessor`` with partial batch responses (``ReportBatchItemFailures``
+  on the event source), under the same logger and metrics decorators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from functions.core.handlers.observability import logger, metrics
+from functions.core.tasks import task
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+__all__ = ["EventType", "batch_handler", "task_handler"]
+
+
+def task_handler(model: type[T]) -> Callable[[Callable[[T, Any], R]], Callable[[Any, Any], R]]:
+    """Decorate a Step Functions task whose input is the dataclass ``model``."""
+    def decorate(handler: Callable[[T, Any], R]) -> Callable[[Any, Any], R]:
+        parsed = task(model)(handler)
+        measured = metrics.log_metrics(capture_cold_start_metric=True)(parsed)
+        wrapped: Callable[[Any, Any], R] = logger.inject_lambda_context(correlation_id_path="order_id")(measured)
+        return wrapped
+    return decorate
+
+
+def batch_handler(event_type: EventType, record_handler: Callable[[Any], None], *,
+                  start: Callable[[], None] | None = None,
+                  finish: Callable[[], None] | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of a batch consumer: each record through ``record_handler``,
+    failures reported per record. ``start``/``finish`` run before and after the batch (e.g. to
+    publish what the records collected in one call); if ``finish`` raises, the batch is retried."""
+    processor = BatchProcessor(event_type=event_type)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if start is not None:
+            start()
+        response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict
+            event=event, record_handler=record_handler, processor=processor, context=context)
+        if finish is not None:
+            finish()
+        return response
+
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = lambda_handler
+    return handler
