@@ -9,12 +9,12 @@ from typing import Any
 
 import boto3
 
-from functions.core.adapters.dynamodb import from_item, to_item
 from functions.capture.adapters.order_table import OrderTable
+from functions.core.adapters.dynamodb import from_item, to_item
 from functions.core.invoices import PaymentStatus
-from functions.invoice.billing import bill
 from functions.core.orders import Order, OrderStatus, TimelineEntry
 from functions.invoice.adapters.invoice_table import InvoiceTable, invoice_item
+from functions.invoice.billing import bill
 from functions.invoice.ports import Completion
 from localcloud.server import LocalCloud
 from tests.unit.test_invoicing import order_with

@@ -97,7 +97,7 @@ def _imports(module: str) -> frozenset[str]:
 def _capability(module: str) -> str:
     """``functions.<capability>.…`` → its capability; ``""`` for the asset's own root modules."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in CAPABILITIES + ["core"]) else ""
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in [*CAPABILITIES, "core"]) else ""
 
 
 @pytest.mark.parametrize("capability", CAPABILITIES)
@@ -128,12 +128,12 @@ def test_every_core_module_is_used_by_two_capabilities_or_more() -> None:
             todo.extend(m for m in _imports(core) if _capability(m) == "core")
         for core in seen:
             users[core].add(_capability(module))
-    lonely = {m: sorted(u) for m, u in users.items() if len(u) < 2 and not MODULES[m].name == "__init__.py"}
+    lonely = {m: sorted(u) for m, u in users.items() if len(u) < 2 and MODULES[m].name != "__init__.py"}
     assert not lonely, f"core modules used by fewer than two capabilities (move them to their owner): {lonely}"
 
 
 def test_no_import_cycle_among_the_functions_modules() -> None:
-    graph = {m: {i for i in _imports(m) if not MODULES[i].name == "__init__.py"} for m in MODULES}
+    graph = {m: {i for i in _imports(m) if MODULES[i].name != "__init__.py"} for m in MODULES}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     cycles: list[list[str]] = []
 

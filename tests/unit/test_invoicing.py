@@ -25,8 +25,8 @@ from functions.core.orders import (
     shipment_id_for,
 )
 from functions.invoice.adapters.local_payments import LocalPaymentProvider
-from functions.invoice.handlers import stream
 from functions.invoice.billing import bill, invoice_number
+from functions.invoice.handlers import stream
 from functions.invoice.invoicing import InvoiceRefused, InvoiceService
 from functions.invoice.ports import Completion, PaymentDeclined, PaymentResult
 from tests.unit.fakes import FakeOrderStore

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.capture.pricing import LineInput, price_order, wire_totals
 from functions.core.errors import ValidationFailed
 from functions.core.money import AmountError, fmt, parse_amount
-from functions.capture.pricing import LineInput, price_order, wire_totals
 
 
 def test_api_md_example_totals_35_58() -> None:
