@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from functions.core.adapters.events import EventBridgePublisher
+from functions.core.adapters.event_bus import EventBridgePublisher
 from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.adapters.workflows import StepFunctionsStarter
 from functions.core.settings import Settings, settings

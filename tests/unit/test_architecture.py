@@ -165,3 +165,11 @@ def _raw_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     return names | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+
+@pytest.mark.parametrize("folder", [*CAPABILITIES, "core"])
+def test_no_two_files_of_a_capability_share_a_basename(folder: str) -> None:
+    # one name, one module: `service.py` and `adapters/service.py` side by side is how a reader
+    # opens the wrong file
+    names = [p.name for p in (FUNCTIONS / folder).rglob("*.py") if p.name != "__init__.py"]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
