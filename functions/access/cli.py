@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from functions.access.adapters.key_store import USAGE_PLAN_OUTPUTS, key_manager
+from functions.access.adapters.key_store import USAGE_PLAN_OUTPUTS
+from functions.access.wiring import key_manager
 from functions.access.keys import KeyManager
 
 
