@@ -13,7 +13,7 @@ export UV_LINK_MODE := copy
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install up demo bench test test-app test-infra lint synth openapi redrive deploy diff clean
+.PHONY: help install up demo bench test test-app test-infra lint synth openapi oms redrive deploy diff clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ test-infra: install ## CDK assertions, cdk-nag, cfn-lint
 
 lint: install ## ruff, mypy --strict on functions/core
 	$(PY) -m ruff check .
-	$(PY) -m mypy functions
+	$(PY) -m mypy functions oms
 
 synth: install ## synthesize all four environments into cdk.out/ (runs cdk-nag)
 	$(PY) -m infra.synth --env all --out cdk.out
@@ -57,8 +57,11 @@ synth: install ## synthesize all four environments into cdk.out/ (runs cdk-nag)
 openapi: install ## regenerate the committed OpenAPI document
 	$(PY) -m functions.openapi_doc
 
+oms: install ## the operator command line: make oms ARGS="keys list" (ARGS="--env dev keys rotate --principal shop-1")
+	.venv/bin/oms $(ARGS)
+
 redrive: install ## replay dead-lettered messages: make redrive ENV=local|dev|staging|prod [QUEUE=name] (lists, then redrives)
-	$(PY) -m functions.ops.redrive --env $(ENV) $(if $(QUEUE),--queue $(QUEUE),--all)
+	.venv/bin/oms --env $(ENV) redrive $(if $(QUEUE),--queue $(QUEUE))
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -18,7 +18,7 @@ SEED = Path(__file__).with_name("seed.json")
 def seed(deployment: Any) -> dict[str, Any]:
     import boto3
 
-    from functions.access.adapters.key_store import key_manager
+    from functions.access.wiring import key_manager
     from functions.core.adapters.dynamodb import to_item
     from functions.core.adapters.keys import credit_key, legal_entity_key
     from functions.core.adapters.stock import node_item

@@ -3,6 +3,9 @@
 The authorizer resolves ``x-api-key`` → hash → ``{role, principal_id}``. API Gateway's own key,
 whose value is that hash (never the key itself; also always ≥ 20 characters as API Gateway
 requires), sits in the role's usage plan, so throttling is per key (key source: authorizer).
+
+A key stops working when it is disabled, or once its ``not_after`` has passed: rotation sets
+``not_after`` on the old keys instead of relying on anyone to run a job when the grace ends.
 """
 
 from __future__ import annotations
@@ -10,16 +13,34 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
+from functions.access.ports import GatewayKeys, KeyStore
 from functions.core.errors import ValidationFailed
-from functions.core.events import utc_now
 from functions.core.principal import ROLES
+
+__all__ = ["ApiKeyRecord", "GatewayKeys", "KeyManager", "KeyStore", "Rotation", "hash_key", "resolve"]
+
+#: How long a rotated-out key keeps working by default: time to roll the new one out.
+DEFAULT_GRACE = timedelta(hours=24)
 
 
 def hash_key(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(at: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and a ``Z`` (sorts as text, like every time in the table)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)
@@ -31,26 +52,28 @@ class ApiKeyRecord:
     created_at: str
     name: str
     gateway_key_id: str | None = None
+    #: The instant from which the key is refused (set by a rotation); None: until disabled.
+    not_after: str | None = None
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.enabled and (self.not_after is None or now < parse_stamp(self.not_after))
 
 
-class KeyStore(Protocol):
-    def get(self, key_hash: str) -> ApiKeyRecord | None: ...
-    def put(self, record: ApiKeyRecord) -> None: ...
-    def set_enabled(self, key_hash: str, enabled: bool) -> None: ...
-
-
-class GatewayKeys(Protocol):
-    """API Gateway's side: a key whose value is the key's hash, in the role's usage plan."""
-
-    def register(self, name: str, key_hash: str, role: str) -> str: ...
-    def set_enabled(self, gateway_key_id: str, enabled: bool) -> None: ...
+@dataclass(frozen=True)
+class Rotation:
+    value: str
+    record: ApiKeyRecord
+    #: The principal's previous keys of that role, as they are now (disabled or with ``not_after``).
+    retired: tuple[ApiKeyRecord, ...]
+    #: When the retired keys stop working.
+    old_keys_stop_at: datetime
 
 
 @dataclass
 class KeyManager:
     store: KeyStore
     gateway: GatewayKeys
-    clock: Callable[[], str] = utc_now
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     def issue(self, role: str, principal_id: str, *, value: str | None = None) -> tuple[str, ApiKeyRecord]:
         """Create a key; ``value`` only for fixed local keys, otherwise 256 random bits."""
@@ -58,6 +81,8 @@ class KeyManager:
             raise ValidationFailed("role", f"must be one of {', '.join(ROLES)}")
         if not principal_id:
             raise ValidationFailed("principal_id", "is required")
+        if "#" in principal_id:
+            raise ValidationFailed("principal_id", "must not contain '#'")
         value = value or f"oms_{secrets.token_urlsafe(32)}"
         key_hash = hash_key(value)
         existing = self.store.get(key_hash)
@@ -66,23 +91,60 @@ class KeyManager:
         name = f"{role}-{principal_id}-{key_hash[:8]}"
         gateway_id = self.gateway.register(name, key_hash, role)
         record = ApiKeyRecord(key_hash=key_hash, role=role, principal_id=principal_id, enabled=True,
-                              created_at=self.clock(), name=name, gateway_key_id=gateway_id)
+                              created_at=stamp(self.clock()), name=name, gateway_key_id=gateway_id)
         self.store.put(record)
         return value, record
 
+    def rotate(self, principal_id: str, *, role: str | None = None,
+               grace: timedelta = DEFAULT_GRACE) -> Rotation:
+        """Issue a new key for the principal; its keys still working stop after ``grace``
+        (at once for a grace of zero). ``role`` may be left out when the principal has one."""
+        now = self.clock()
+        current = [k for k in self.store.listing(principal_id=principal_id) if k.usable_at(now)]
+        if role is None:
+            roles = sorted({k.role for k in current})
+            if len(roles) != 1:
+                found = f"has keys for {', '.join(roles)}" if roles else "has no working key"
+                raise ValidationFailed("role", f"is required: {principal_id} {found}")
+            role = roles[0]
+        value, record = self.issue(role, principal_id)
+        stop_at = now + max(grace, timedelta(0))
+        retired = []
+        for old in (k for k in current if k.role == role and k.key_hash != record.key_hash):
+            if stop_at <= now:
+                retired.append(self._disable(old))
+            elif old.not_after is None or parse_stamp(old.not_after) > stop_at:
+                self.store.set_not_after(old.key_hash, stamp(stop_at))
+                retired.append(replace(old, not_after=stamp(stop_at)))
+            else:
+                retired.append(old)  # already ends sooner: a rotation never extends a key
+        return Rotation(value=value, record=record, retired=tuple(retired), old_keys_stop_at=stop_at)
+
     def disable(self, value: str) -> ApiKeyRecord | None:
-        record = self.store.get(hash_key(value))
-        if record is None:
-            return None
+        """Disable the key with this value (it answers 403 from then on)."""
+        return self.disable_hash(hash_key(value))
+
+    def disable_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        record = self.store.get(key_hash)
+        return None if record is None else self._disable(record)
+
+    def find(self, name: str) -> ApiKeyRecord | None:
+        """A key by its name (``<role>-<principal>-<first 8 of the hash>``, as listed)."""
+        return next((k for k in self.store.listing() if k.name == name), None)
+
+    def listing(self, role: str | None = None, principal_id: str | None = None) -> list[ApiKeyRecord]:
+        return self.store.listing(role=role, principal_id=principal_id)
+
+    def _disable(self, record: ApiKeyRecord) -> ApiKeyRecord:
         self.store.set_enabled(record.key_hash, False)
         if record.gateway_key_id:
             self.gateway.set_enabled(record.gateway_key_id, False)
-        return record
+        return replace(record, enabled=False)
 
 
-def resolve(store: KeyStore, value: str | None) -> ApiKeyRecord | None:
-    """The enabled key record for ``value``, or None."""
+def resolve(store: KeyStore, value: str | None, now: datetime | None = None) -> ApiKeyRecord | None:
+    """The record for ``value`` if the key works at ``now`` (enabled, not past ``not_after``), or None."""
     if not value:
         return None
     record = store.get(hash_key(value))
-    return record if record is not None and record.enabled else None
+    return record if record is not None and record.usable_at(now or utc_now()) else None

@@ -7,8 +7,8 @@ import uuid
 
 import boto3
 
-from functions.ops.redrive import dead_letter_queues, redrive
 from localcloud.server import LocalCloud
+from oms.redrive import dead_letter_queues, redrive
 from tests.e2e.orders import new_order
 from tests.integration.test_capture_flows import drain, orders_of
 

@@ -21,7 +21,9 @@ def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
     manager.issue("channel", "webshop", value="local-webshop-key")
     manager.issue("agent", "agent-1", value="old-agent-key")
     manager.disable("old-agent-key")
-    monkeypatch.setattr(authorizer, "_store", lambda: store)
+    _, rotated = manager.issue("finance", "fin-1", value="rotated-finance-key")
+    store.set_not_after(rotated.key_hash, "2020-01-01T00:00:00.000Z")  # its rotation's grace is over
+    monkeypatch.setattr(authorizer, "authorizer_store", lambda: store)
     return store
 
 
@@ -42,8 +44,8 @@ def test_known_key_is_allowed_on_the_whole_api_with_role_context(store: MemorySt
     assert result["usageIdentifierKey"] == hash_key("local-webshop-key")  # never the key itself
 
 
-@pytest.mark.parametrize("value", ["not-a-key", "old-agent-key"])
-def test_unknown_or_disabled_key_is_denied(store: MemoryStore, value: str) -> None:
+@pytest.mark.parametrize("value", ["not-a-key", "old-agent-key", "rotated-finance-key"])
+def test_unknown_disabled_or_expired_key_is_denied(store: MemoryStore, value: str) -> None:
     result = authorize({"x-api-key": value})
     assert result["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     assert "context" not in result or not result.get("context")

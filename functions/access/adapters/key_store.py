@@ -1,49 +1,79 @@
-"""Hashed API-key items in the single table, and API Gateway keys in usage plans."""
+"""Hashed API-key items in the single table, and API Gateway keys in usage plans.
+
+Key ``APIKEY#<sha256>`` / ``APIKEY``: the authorizer's GetItem. Every key is also listed through
+GSI1 ``APIKEYS`` / ``<role>#<principal>#<created>`` (operators list and rotate keys without a
+Scan); the projected ``summary`` carries the whole record — which never includes the key value.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from typing import Any
 
-from functions.access.keys import ApiKeyRecord, KeyManager
+from functions.access.keys import ApiKeyRecord
 from functions.core.adapters.aws import client
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
+from functions.core.adapters.keys import API_KEYS, api_key_key, api_key_listing
 
 
-def key_pk(key_hash: str) -> str:
-    return f"APIKEY#{key_hash}"
+def key_item(record: ApiKeyRecord) -> dict[str, Any]:
+    summary = {k: v for k, v in asdict(record).items() if v is not None}
+    return {**api_key_key(record.key_hash), "type": "api_key", **summary,
+            "GSI1PK": API_KEYS, "GSI1SK": api_key_listing(record.role, record.principal_id, record.created_at),
+            "summary": summary}
+
+
+def record_from(d: dict[str, Any]) -> ApiKeyRecord:
+    return ApiKeyRecord(key_hash=d["key_hash"], role=d["role"], principal_id=d["principal_id"],
+                        enabled=bool(d["enabled"]), created_at=d["created_at"], name=d["name"],
+                        gateway_key_id=d.get("gateway_key_id"), not_after=d.get("not_after"))
 
 
 class DynamoKeyStore(TableAdapter):
     def get(self, key_hash: str) -> ApiKeyRecord | None:
-        item = self.db.get_item(TableName=self.table, Key=to_item({"PK": key_pk(key_hash), "SK": "APIKEY"})).get("Item")
-        if not item:
-            return None
-        d = from_item(item)
-        return ApiKeyRecord(key_hash=key_hash, role=d["role"], principal_id=d["principal_id"],
-                            enabled=bool(d["enabled"]), created_at=d["created_at"], name=d["name"],
-                            gateway_key_id=d.get("gateway_key_id"))
+        item = self.db.get_item(TableName=self.table, Key=to_item(api_key_key(key_hash))).get("Item")
+        return record_from({"key_hash": key_hash, **from_item(item)}) if item else None
 
     def put(self, record: ApiKeyRecord) -> None:
-        self.db.put_item(TableName=self.table, Item=to_item({
-            "PK": key_pk(record.key_hash), "SK": "APIKEY", "type": "api_key", "role": record.role,
-            "principal_id": record.principal_id, "enabled": record.enabled, "created_at": record.created_at,
-            "name": record.name, "gateway_key_id": record.gateway_key_id}))
+        self.db.put_item(TableName=self.table, Item=to_item(key_item(record)))
 
     def set_enabled(self, key_hash: str, enabled: bool) -> None:
-        self.db.update_item(TableName=self.table, Key=to_item({"PK": key_pk(key_hash), "SK": "APIKEY"}),
-                            UpdateExpression="SET enabled = :e", ConditionExpression="attribute_exists(PK)",
-                            ExpressionAttributeValues={":e": to_value(enabled)})
+        self._change(key_hash, enabled=enabled)
+
+    def set_not_after(self, key_hash: str, not_after: str) -> None:
+        self._change(key_hash, not_after=not_after)
+
+    def _change(self, key_hash: str, **changes: Any) -> None:
+        # The whole item is written again (the fields, the listing keys and the summary stay one
+        # record); the condition keeps a key that is gone from coming back.
+        record = self.get(key_hash)
+        if record is None:
+            raise LookupError(f"no API key {key_hash[:8]}…")
+        self.db.put_item(TableName=self.table, Item=to_item(key_item(replace(record, **changes))),
+                         ConditionExpression="attribute_exists(PK)")
+
+    def listing(self, role: str | None = None, principal_id: str | None = None) -> list[ApiKeyRecord]:
+        condition, values = "GSI1PK = :p", {":p": to_value(API_KEYS)}
+        if role is not None:
+            condition += " AND begins_with(GSI1SK, :sk)"
+            values[":sk"] = to_value(api_key_listing(role, principal_id))
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1", "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": values}
+        records: list[ApiKeyRecord] = []
+        while True:
+            page = self.db.query(**kwargs)
+            records += [record_from(from_item(i)["summary"]) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if principal_id is not None:
+            records = [r for r in records if r.principal_id == principal_id]
+        return sorted(records, key=lambda r: r.created_at)
 
 
 #: Stack output that holds each role's usage plan id (infra/stack.py writes them).
 USAGE_PLAN_OUTPUTS = {"channel": "UsagePlanChannel", "node": "UsagePlanNode", "agent": "UsagePlanAgent",
                       "finance": "UsagePlanFinance"}
-
-
-def key_manager(outputs: dict[str, str]) -> KeyManager:
-    """Key management for a deployed stack, wired from its outputs (CLI and local seed)."""
-    plans = {role: outputs[name] for role, name in USAGE_PLAN_OUTPUTS.items()}
-    return KeyManager(DynamoKeyStore(outputs["TableName"]), ApiGatewayKeys(plans))
 
 
 class ApiGatewayKeys:

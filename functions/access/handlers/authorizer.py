@@ -1,6 +1,6 @@
 """REQUEST authorizer: ``x-api-key`` → hashed key item → ``{role, principal_id}``.
 
-Missing key → ``Unauthorized`` (401); unknown or disabled key → Deny (403). An Allow covers
+Missing key → ``Unauthorized`` (401); unknown, disabled or expired key → Deny (403). An Allow covers
 the whole API so a cached decision fits every route; the API functions check the role per
 route. ``usageIdentifierKey`` is the key's hash: the value of its API Gateway key, which
 puts the caller under its role's usage plan.
@@ -8,7 +8,6 @@ puts the caller under its role's usage plan.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import event_source
@@ -18,19 +17,9 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.access.adapters.key_store import DynamoKeyStore
 from functions.access.keys import resolve
+from functions.access.wiring import authorizer_store
 from functions.core.handlers.observability import MetricUnit, logger, metrics
-from functions.core.settings import settings
-
-
-def _store() -> DynamoKeyStore:
-    return _store_for(settings().table_name)
-
-
-@cache
-def _store_for(table_name: str) -> DynamoKeyStore:
-    return DynamoKeyStore(table_name)
 
 
 def _header(event: APIGatewayAuthorizerRequestEvent, name: str) -> str | None:
@@ -48,7 +37,7 @@ def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaConte
     if not value:
         raise Exception("Unauthorized")
     arn = event.parsed_arn
-    record = resolve(_store(), value)
+    record = resolve(authorizer_store(), value)
     principal = record.principal_id if record else "anonymous"
     response = APIGatewayAuthorizerResponse(principal_id=principal, region=arn.region,
                                             aws_account_id=arn.aws_account_id, api_id=arn.api_id, stage=arn.stage,

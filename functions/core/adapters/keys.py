@@ -124,6 +124,16 @@ def api_key_key(key_hash: str) -> Key:
     return {"PK": f"APIKEY#{key_hash}", "SK": "APIKEY"}
 
 
+#: GSI1: every API key (operators list and rotate keys without a Scan).
+API_KEYS = "APIKEYS"
+
+
+def api_key_listing(role: str, principal_id: str | None = None, created_at: str = "") -> str:
+    """GSI1 sort key of an API key, ``<role>#<principal>#<created>``; a prefix of it when the
+    later parts are left out."""
+    return f"{role}#" if principal_id is None else f"{role}#{principal_id}#{created_at}"
+
+
 # -- stock and the node network ---------------------------------------------------------------
 STOCK_PREFIX = "NODE#"
 #: GSI1: the node network.

@@ -1,24 +1,18 @@
 """Replay dead-lettered messages into the queue they came from, once their cause is fixed.
 
-    python -m functions.ops.redrive --env dev              # list every DLQ of oms-dev with its depth
-    python -m functions.ops.redrive --env dev --all        # redrive them all
-    python -m functions.ops.redrive --env local --queue oms-local-order-intake-dlq
-
 Every consumer is idempotent, so a replayed message that already succeeded changes nothing.
 A queue's source is the queue whose RedrivePolicy names it. The stream's on-failure queue
 holds pointers to stream records, not messages: it is listed but not replayed (see
-docs/OPERATIONS.md). ``--env local`` finds the running local stack through ``/_local/info``.
+docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from oms.failures import OmsError
 
 BATCH = 10
 
@@ -29,6 +23,10 @@ class DeadLetterQueue:
     url: str
     depth: int
     source_url: str | None  # None: not fed by a queue (e.g. a stream's on-failure destination)
+
+    @property
+    def source_name(self) -> str | None:
+        return self.source_url.rsplit("/", 1)[-1] if self.source_url else None
 
 
 def dead_letter_queues(sqs: Any, prefix: str) -> list[DeadLetterQueue]:
@@ -61,44 +59,4 @@ def redrive(sqs: Any, dlq: DeadLetterQueue) -> int:
             sqs.delete_message_batch(QueueUrl=dlq.url, Entries=done)
         moved += len(done)
         if len(done) < len(messages):
-            raise RuntimeError(f"{len(messages) - len(done)} messages could not be sent back; they stay in {dlq.name}")
-
-
-def _local_environment(port: str) -> None:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_local/info", timeout=5) as response:
-        info = json.loads(response.read())
-    os.environ.update(AWS_ENDPOINT_URL=info["aws_endpoint_url"], AWS_DEFAULT_REGION=info["region"])
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m functions.ops.redrive", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", required=True, help="local, dev, staging or prod")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--all", action="store_true", help="redrive every queue-fed DLQ")
-    target.add_argument("--queue", help="redrive this DLQ only")
-    args = parser.parse_args(argv)
-    if args.env == "local":
-        _local_environment(os.environ.get("OMS_PORT", "8080"))
-    import boto3
-
-    sqs = boto3.client("sqs")
-    queues = dead_letter_queues(sqs, f"oms-{args.env}-")
-    chosen = [q for q in queues if args.all or q.name == args.queue]
-    if args.queue and not chosen:
-        print(f"no dead-letter queue {args.queue}", file=sys.stderr)
-        return 1
-    for q in queues:
-        note = "" if q.source_url else "  (stream failure records: see docs/OPERATIONS.md)"
-        print(f"{q.name}: {q.depth} messages{note}")
-    for q in chosen:
-        if q.source_url is None:
-            continue
-        print(f"{q.name}: redrove {redrive(sqs, q)} messages to {q.source_url.rsplit('/', 1)[-1]}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            raise OmsError(f"{len(messages) - len(done)} messages could not be sent back; they stay in {dlq.name}")

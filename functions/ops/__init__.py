@@ -1,1 +1,0 @@
-"""Operator tools run from a workstation or CI (not deployed as functions)."""

@@ -1,0 +1,1 @@
+"""oms: the operator command line (keys, redrive), run from a workstation or CI; never deployed."""

@@ -1,0 +1,3 @@
+from oms.main import app
+
+app(prog_name="oms")

@@ -1,0 +1,73 @@
+"""``oms``: the operator command line — API keys and dead-letter redrive, for the local stack
+(`make up`, the default) or a deployed environment (``--env dev|staging|prod``, with the
+caller's AWS credentials). Run it as ``.venv/bin/oms``, ``make oms ARGS="…"`` or ``python -m oms``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+
+from oms import keys
+from oms.console import err, out
+from oms.environment import EnvName, connect
+from oms.failures import OmsError, as_oms_errors
+from oms.redrive import dead_letter_queues, redrive
+
+
+class OmsApp(typer.Typer):
+    """Expected failures end in one red line and exit 1; anything else still shows its traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with as_oms_errors():
+                return super().__call__(*args, **kwargs)
+        except OmsError as e:
+            err.print(f"[bold red]error:[/] [red]{e}[/]", soft_wrap=True)
+            sys.exit(1)
+
+
+HELP = ("The operator command line: API keys and dead-letter redrive, for the local stack (`make up`, the "
+        "default) or a deployed environment (--env dev|staging|prod, with your AWS credentials).")
+app = OmsApp(name="oms", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+             context_settings={"help_option_names": ["-h", "--help"]})
+app.add_typer(keys.app, name="keys")
+
+
+@dataclass(frozen=True)
+class Options:
+    env: str
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         env: Annotated[EnvName, typer.Option(help="local: the stack `make up` serves on OMS_PORT (default 8080); "
+                                                   "dev|staging|prod: the deployed stack Oms-<env>")] = EnvName.local,
+         ) -> None:
+    ctx.obj = Options(env=env.value)
+
+
+@app.command("redrive")
+def redrive_command(ctx: typer.Context,
+                    queue: Annotated[str | None, typer.Option(help="only this DLQ (default: every queue-fed one)")]
+                    = None) -> None:
+    """List every dead-letter queue with its depth, then replay queue-fed ones into their source."""
+    env = connect(ctx.obj.env)
+    sqs = env.client("sqs")
+    queues = dead_letter_queues(sqs, env.queue_prefix)
+    chosen = [q for q in queues if queue is None or q.name == queue]
+    if queue is not None and not chosen:
+        names = ", ".join(q.name for q in queues) or "none"
+        raise OmsError(f"no dead-letter queue {queue} in {env.stack_name} (it has: {names})")
+    for q in queues:
+        note = "" if q.source_url else "  [dim](stream failure records: see docs/OPERATIONS.md)[/]"
+        out.print(f"{q.name}: {q.depth} messages{note}")
+    for q in chosen:
+        if q.source_url is None:
+            if queue is not None:
+                raise OmsError(f"{q.name} holds stream failure records, not messages: see docs/OPERATIONS.md")
+            continue
+        out.print(f"{q.name}: redrove {redrive(sqs, q)} messages to {q.source_name}")
