@@ -1,6 +1,6 @@
 """Order totals: net line amounts, tax per line at the destination's rate, shipping.
 
-Reference tables live in ``core/reference/*.json`` (reviewed data, not code). Tax is computed
+Reference tables live in ``capture/reference/*.json`` (reviewed data, not code). Tax is computed
 per line and for shipping, each rounded half-up to the minor unit; the order's tax is the sum
 of those, so every invoice built from lines adds up to the cent.
 """

@@ -24,7 +24,7 @@ class Settings:
     invoice_workflow_arn: str = ""
     #: The company that issues invoices (numbers are gapless per legal entity and year).
     legal_entity: str = ""
-    #: ``local`` (default) or a real provider's name (functions/invoice/service.py).
+    #: ``local`` (default) or a real provider's name (functions/invoice/wiring.py).
     payment_provider: str = "local"
 
 

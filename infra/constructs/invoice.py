@@ -41,7 +41,7 @@ FLAG_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 # a cancelled order: read it; one transaction: header (with its entry) + credit account update
 STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 STREAM_BATCH_SIZE = 25
-#: Where the finance facts' timeline entries are written (functions/invoice/handlers/stream.py).
+#: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
 FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
                      "OrderCompleted": "ORDER", "PaymentVoided": "ORDER"}
 #: An order header written while COMPLETED or CANCELLED: the cancel itself, and the writes that

@@ -1,5 +1,5 @@
 """Event-filter patterns of the table stream's consumers, shared by the capabilities that react
-to the same change (functions/core/changes.py checks the same conditions in the handlers)."""
+to the same change (functions/core/adapters/changes.py checks the same conditions in the handlers)."""
 
 from __future__ import annotations
 

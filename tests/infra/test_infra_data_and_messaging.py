@@ -146,7 +146,7 @@ def test_invoice_stream_event_source_mapping(env_template):
 def test_invoice_stream_filter_lets_in_every_item_the_handler_publishes_finance_events_from() -> None:
     # infra does not import the Lambda code, so the list is written twice; this keeps them one,
     # and checks each finance event's item kind against the filter that lets its writes in
-    from functions.invoice.handlers.stream import FINANCE_EVENTS as published
+    from functions.invoice.finance_events import FINANCE_EVENTS as published
     from infra.constructs.invoice import FINANCE_EVENTS_ON, INVOICE_WRITTEN, ORDER_CLOSED
 
     assert sorted(FINANCE_EVENTS_ON) == sorted(published)
