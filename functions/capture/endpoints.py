@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.handlers.http import require_role
+from functions.core.handlers.http import problem_responses, require_role
 from functions.core.handlers.observability import MetricUnit, metrics
 
 from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
@@ -66,7 +66,8 @@ def list_orders(
     return OrderListOut.model_validate({"orders": orders, "next_token": token})
 
 
-@router.post("/orders/<order_id>/cancel", summary="Cancel an order before dispatch", tags=["Orders"])
+@router.post("/orders/<order_id>/cancel", summary="Cancel an order before dispatch", tags=["Orders"],
+             responses=problem_responses(404, 409, 503))
 def cancel_order(order_id: Annotated[str, Path(max_length=64)],
                  body: Annotated[CancelIn | None, Body()] = None) -> OrderOut:
     principal = require_role(router, "channel", "agent")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.handlers.http import require_role
+from functions.core.handlers.http import problem_responses, require_role
 from functions.core.orders import ShipmentStatus
 
 from .models import DispatchIn, ShipmentListOut, ShipmentOut
@@ -28,7 +28,7 @@ def list_shipments(
 
 
 @router.post("/shipments/<shipment_id>/dispatch", summary="Confirm dispatch with carrier and tracking",
-             tags=["Fulfilment"])
+             tags=["Fulfilment"], responses=problem_responses(404, 409, 503))
 def dispatch(shipment_id: Annotated[str, Path(max_length=80)], body: Annotated[DispatchIn, Body()]) -> ShipmentOut:
     principal = require_role(router, "node")
     view = fulfilment_service().dispatch(shipment_id, principal, body.carrier, body.tracking_number)

@@ -37,6 +37,22 @@ def require_role(app: BaseRouter, *roles: str) -> Principal:
     return principal
 
 
+#: What each error status means on a route that declares it (``problem_responses``).
+PROBLEMS = {
+    404: "Not found (another principal's resource does not exist for you)",
+    409: "Conflict: the resource is in a state that does not allow this, or changed while it was read",
+    503: "Service unavailable: the table is throttled; retry after `Retry-After` seconds",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI ``responses`` for the errors a route can give, each as problem+json."""
+    return {status: {"description": PROBLEMS[status], "content": {PROBLEM_JSON: {"schema": {
+        "type": "object", "required": ["type", "title", "status", "detail"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"}}}}}} for status in statuses}
+
+
 def problem(
     status: int, title: str, detail: str, *, slug: str, errors: Sequence[FieldError] = (),
     headers: dict[str, str] | None = None,
