@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from tests import samples
+
 PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
 AGENT, WEBSHOP, DC = "local-agent-key", "local-webshop-key", "local-dc-key"
 #: Bytes CloudWatch Logs ingests per invocation, roughly: START/END/REPORT lines, the
@@ -39,14 +41,14 @@ ORDERS_PER_POLL = 10
 
 
 def _order(sku: str) -> dict[str, Any]:
-    return {"channel_order_id": f"BENCH-{uuid.uuid4().hex[:12]}",
-            "customer": {"customer_id": "C-BENCH", "email": "bench@example.com", "phone": "+4915100000000",
-                         "locale": "en-GB"},
-            "currency": "EUR", "lines": [{"sku": sku, "quantity": 1, "unit_price": "10.00"}],
-            "shipping_address": {"name": "Bench", "line1": "Street 1", "city": "Berlin", "postal_code": "10117",
-                                 "country": "DE"},
-            "shipping_method": "standard",
-            "payment": {"method": "card", "authorization_id": "auth_bench", "amount": "17.73"}}
+    """One order line of 10.00 EUR net to Berlin (17.73 with shipping and VAT), a short name and
+    address: the item sizes, and so the DynamoDB units, of the figures measured so far."""
+    return samples.order_body(
+        sku=sku, quantity=1, unit_price="10.00", channel_order_id=f"BENCH-{uuid.uuid4().hex[:12]}",
+        customer={"customer_id": "C-BENCH", "email": "bench@example.com", "phone": "+4915100000000",
+                  "locale": "en-GB"},
+        shipping_address={**samples.ADDRESS, "name": "Bench", "line1": "Street 1"},
+        payment=samples.card("17.73", "auth_bench"))
 
 
 def measure(api_url: str, *, orders: int = 20, orders_per_poll: int = ORDERS_PER_POLL) -> dict[str, Any]:

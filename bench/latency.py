@@ -75,6 +75,7 @@ from functions.capture.routes import request_hash
 from functions.core.adapters.order_table import OrderTable
 from functions.core.orders import IdempotencyClaim
 from functions.core.principal import Principal
+from tests import samples
 
 WEBSHOP_KEY = "local-webshop-key"
 WEBSHOP = Principal(role="channel", principal_id="webshop")  # the principal local-webshop-key resolves to
@@ -97,18 +98,11 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 
 def order_body(sku: str, channel_order_id: str) -> dict[str, Any]:
-    """A typical webshop order (as in API.md: two mugs, standard shipping to Berlin, card)."""
-    return {
-        "channel_order_id": channel_order_id,
-        "customer": {"customer_id": "C-BENCH", "email": "ada@example.com", "phone": "+4915112345678",
-                     "locale": "en-GB"},
-        "currency": "EUR",
-        "lines": [{"sku": sku, "quantity": 2, "unit_price": "12.50"}],
-        "shipping_address": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
-                             "postal_code": "10117", "country": "DE"},
-        "shipping_method": "standard",
-        "payment": {"method": "card", "authorization_id": "auth_bench", "amount": "35.58"},
-    }
+    """A typical webshop order: the sample order (two mugs, standard shipping to Berlin, card) of
+    the bench's customer."""
+    return samples.order_body(sku=sku, channel_order_id=channel_order_id,
+                              customer={**samples.CUSTOMER, "customer_id": "C-BENCH"},
+                              payment=samples.card(authorization_id="auth_bench"))
 
 
 class _RecordingClient:
