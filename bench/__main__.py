@@ -157,19 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(HERE / "results.json"))
     args = parser.parse_args(argv)
     size = SIZES["quick" if args.quick else "full"]
-    stack = None
     if args.url:
-        api_url = args.url
+        results = run(args.url, size)
     else:
-        from localcloud.demo import LocalStack
+        from localcloud.launcher import LocalStack
 
-        stack = LocalStack()
-        api_url = stack.start()
-    try:
-        results = run(api_url, size)
-    finally:
-        if stack is not None:
-            stack.stop()
+        with LocalStack() as stack:
+            results = run(stack.url, size)
     out = Path(args.out)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     chart(results, out.with_suffix(".png"))

@@ -27,10 +27,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+from localcloud.client import KEYS, Api, ok
+from tests import samples
 
 PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
-AGENT, WEBSHOP, DC = "local-agent-key", "local-webshop-key", "local-dc-key"
 #: Bytes CloudWatch Logs ingests per invocation, roughly: START/END/REPORT lines, the
 #: Powertools cold-start/metric EMF line and one or two INFO lines.
 LOG_BYTES_PER_INVOCATION = 900
@@ -39,43 +39,37 @@ ORDERS_PER_POLL = 10
 
 
 def _order(sku: str) -> dict[str, Any]:
-    return {"channel_order_id": f"BENCH-{uuid.uuid4().hex[:12]}",
-            "customer": {"customer_id": "C-BENCH", "email": "bench@example.com", "phone": "+4915100000000",
-                         "locale": "en-GB"},
-            "currency": "EUR", "lines": [{"sku": sku, "quantity": 1, "unit_price": "10.00"}],
-            "shipping_address": {"name": "Bench", "line1": "Street 1", "city": "Berlin", "postal_code": "10117",
-                                 "country": "DE"},
-            "shipping_method": "standard",
-            "payment": {"method": "card", "authorization_id": "auth_bench", "amount": "17.73"}}
+    """One order line of 10.00 EUR net to Berlin (17.73 with shipping and VAT), a short name and
+    address: the item sizes, and so the DynamoDB units, of the figures measured so far."""
+    return samples.order_body(
+        sku=sku, quantity=1, unit_price="10.00", channel_order_id=f"BENCH-{uuid.uuid4().hex[:12]}",
+        customer={"customer_id": "C-BENCH", "email": "bench@example.com", "phone": "+4915100000000",
+                  "locale": "en-GB"},
+        shipping_address={**samples.ADDRESS, "name": "Bench", "line1": "Street 1"},
+        payment=samples.card("17.73", "auth_bench"))
 
 
 def measure(api_url: str, *, orders: int = 20, orders_per_poll: int = ORDERS_PER_POLL) -> dict[str, Any]:
     """Run ``orders`` happy-path orders one after another and return the meter per order (the
     warehouse fetching its open requests once every ``orders_per_poll`` orders)."""
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+    dc = KEYS["dc"]
+    with Api(api_url, timeout=60) as api:
         sku = f"BENCH-{uuid.uuid4().hex[:8]}"
-        http.put(f"/inventory/{sku}/nodes/DC-BERLIN", json={"on_hand": orders * 2},
-                 headers={"x-api-key": AGENT}).raise_for_status()
-        http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
-        http.post("/_local/requests/reset").raise_for_status()
+        api.put_stock(sku, "DC-BERLIN", orders * 2)
+        api.settle(60)
+        api.reset_meter()
         ids: list[str] = []
         for n in range(orders):
-            r = http.post("/orders", json=_order(sku),
-                          headers={"x-api-key": WEBSHOP, "Idempotency-Key": uuid.uuid4().hex})
-            r.raise_for_status()
-            ids.append(r.json()["order_id"])
-            http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
+            ids.append(api.place(_order(sku), KEYS["webshop"], uuid.uuid4().hex)["order_id"])
+            api.settle(60)
             if (n + 1) % orders_per_poll and n + 1 < orders:
                 continue
-            requests = http.get("/shipments", params={"status": "REQUESTED", "limit": 100},
-                                headers={"x-api-key": DC}).json()["shipments"]
+            requests = api.shipments(dc, status="REQUESTED", limit=100)["shipments"]  # one page, as a node polls
             for shipment in [s for s in requests if s["order_id"] in ids]:
-                http.post(f"/shipments/{shipment['shipment_id']}/dispatch", headers={"x-api-key": DC},
-                          json={"carrier": "DHL", "tracking_number": f"TRK{uuid.uuid4().hex[:10]}"}
-                          ).raise_for_status()
-                http.post("/_local/settle", params={"timeout": 60}).raise_for_status()
-        meter: dict[str, Any] = http.get("/_local/requests").json()
-        statuses = [http.get(f"/orders/{i}", headers={"x-api-key": AGENT}).json()["status"] for i in ids]
+                ok(api.dispatch(shipment["shipment_id"], dc, f"TRK{uuid.uuid4().hex[:10]}"), "dispatch")
+                api.settle(60)
+        meter = api.meter()
+        statuses = [api.order(i)["status"] for i in ids]
     completed = statuses.count("COMPLETED")
     return {"orders": orders, "completed": completed, "meter": meter, **per_order(meter, orders)}
 

@@ -74,8 +74,11 @@ from functions.capture.capturing import CaptureService, request_hash
 from functions.capture.models import OrderIn
 from functions.capture.ports import IdempotencyClaim
 from functions.core.principal import Principal
+from localcloud.client import KEYS, Api
+from tests.samples import CUSTOMER, card
+from tests.samples import order_body as sample_order
 
-WEBSHOP_KEY = "local-webshop-key"
+WEBSHOP_KEY = KEYS["webshop"]
 WEBSHOP = Principal(role="channel", principal_id="webshop")  # the principal local-webshop-key resolves to
 
 
@@ -96,18 +99,10 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 
 def order_body(sku: str, channel_order_id: str) -> dict[str, Any]:
-    """A typical webshop order (as in API.md: two mugs, standard shipping to Berlin, card)."""
-    return {
-        "channel_order_id": channel_order_id,
-        "customer": {"customer_id": "C-BENCH", "email": "ada@example.com", "phone": "+4915112345678",
-                     "locale": "en-GB"},
-        "currency": "EUR",
-        "lines": [{"sku": sku, "quantity": 2, "unit_price": "12.50"}],
-        "shipping_address": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
-                             "postal_code": "10117", "country": "DE"},
-        "shipping_method": "standard",
-        "payment": {"method": "card", "authorization_id": "auth_bench", "amount": "35.58"},
-    }
+    """A typical webshop order: the sample order (two mugs, standard shipping to Berlin, card) of
+    the bench's customer."""
+    return sample_order(sku=sku, channel_order_id=channel_order_id, customer={**CUSTOMER, "customer_id": "C-BENCH"},
+                        payment=card(authorization_id="auth_bench"))
 
 
 class _RecordingClient:
@@ -159,18 +154,10 @@ def dynamodb_client(info: dict[str, Any]) -> Any:
                                       read_timeout=10))
 
 
-def settle(http: httpx.Client, timeout: float = 300.0) -> None:
-    """Wait until the local stack is idle (``POST /_local/settle``); RuntimeError naming what is
-    still busy after ``timeout`` seconds."""
-    r = http.post("/_local/settle", params={"timeout": timeout}, timeout=timeout + 30)
-    if r.status_code != 200:
-        raise RuntimeError(f"local stack did not go idle: {r.text}")
-
-
-def timed_settle(http: httpx.Client, timeout: float = 300.0) -> float:
-    """``settle``, returning how long it took (ms)."""
+def timed_settle(api: Api, timeout: float = 300.0) -> float:
+    """``api.settle``, returning how long it took (ms)."""
     started = time.perf_counter()
-    settle(http, timeout)
+    api.settle(timeout)
     return (time.perf_counter() - started) * 1000
 
 
@@ -198,8 +185,9 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
         raise ValueError("orders must be at least 1")
     run = uuid.uuid4().hex[:8]
     sku = f"BENCH-NOSTOCK-{run}"
-    with httpx.Client(base_url=api_url.rstrip("/"), timeout=30) as http:
-        info = http.get("/_local/info").json()
+    with Api(api_url, timeout=30) as api:
+        http: httpx.Client = api.http  # the timed capture goes out raw: no retries, no checks inside the measurement
+        info = api.info()
         table, db = info["table_name"], dynamodb_client(info)
         lam, mappings = stream_mappings(info) if isolated else (None, [])
         counter = iter(range(1_000_000))
@@ -220,12 +208,12 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
             db.transact_write_items(TransactItems=items)
             return (time.perf_counter() - started) * 1000
 
-        settle(http)
+        api.settle()
         for _ in range(warmup):
             one_capture()
             one_transact()
-        settle(http)
-        before = _capture_api_calls(http.get("/_local/requests").json())
+        api.settle()
+        before = _capture_api_calls(api.meter())
         samples: dict[str, list[float]] = {"capture": [], "transact": []}
         tails: dict[str, list[float]] = {"capture": [], "transact": []}
         calls = {"capture": one_capture, "transact": one_transact}
@@ -233,7 +221,7 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
         for i in range(orders):
             for kind in (("capture", "transact") if i % 2 == 0 else ("transact", "capture")):
                 if isolated:
-                    tail = timed_settle(http)
+                    tail = timed_settle(api)
                     if previous is not None:
                         tails[previous].append(tail)
                     set_mappings(lam, mappings, enabled=False)
@@ -243,9 +231,9 @@ def capture_latency(api_url: str, *, orders: int = 300, warmup: int = 10, isolat
                     if isolated:
                         set_mappings(lam, mappings, enabled=True)
                 previous = kind
-        after = _capture_api_calls(http.get("/_local/requests").json())
+        after = _capture_api_calls(api.meter())
         drain_started = time.perf_counter()
-        settle(http, timeout=900)
+        api.settle(timeout=900)
         drain_s = time.perf_counter() - drain_started
         if isolated and previous is not None:
             tails[previous].append(drain_s * 1000)

@@ -67,9 +67,9 @@ from typing import Any
 
 import httpx
 
-from bench.latency import dynamodb_client, order_body, percentiles, settle
+from bench.latency import dynamodb_client, order_body, percentiles
+from localcloud.client import KEYS, Api
 
-KEYS = {"webshop": "local-webshop-key", "dc": "local-dc-key", "agent": "local-agent-key"}
 NODE = "DC-BERLIN"
 IN_FULFILLMENT_OR_LATER = frozenset({"IN_FULFILLMENT", "PARTIALLY_SHIPPED", "SHIPPED", "COMPLETED"})
 FINAL_OTHER = frozenset({"CANCELLED"})
@@ -127,34 +127,18 @@ class Warehouse(threading.Thread):
         self.stopping.set()
         self.join(timeout=30)
 
-    def _requested(self, http: httpx.Client) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, str | int] = {"status": "REQUESTED", "limit": 100}
-            if token:
-                params["next_token"] = token
-            r = http.get("/shipments", params=params)
-            if r.status_code != 200:
-                raise RuntimeError(f"GET /shipments answered {r.status_code}: {r.text[:200]}")
-            page = r.json()
-            found += page.get("shipments", [])
-            token = page.get("next_token")
-            if not token:
-                return found
-
     def run(self) -> None:
-        with httpx.Client(base_url=self.api_url, headers={"x-api-key": KEYS["dc"]}, timeout=30) as http:
+        dc = KEYS["dc"]
+        with Api(self.api_url, timeout=30) as api:
             while not self.stopping.is_set():
                 worked = False
                 try:
-                    for shipment in self._requested(http):
+                    for shipment in api.requested(dc):
                         with self.lock:
                             ours = shipment["order_id"] in self.wanted
                         if not ours or shipment["shipment_id"] in self._done:
                             continue
-                        r = http.post(f"/shipments/{shipment['shipment_id']}/dispatch",
-                                      json={"carrier": "DHL", "tracking_number": f"BENCH{uuid.uuid4().hex[:12]}"})
+                        r = api.dispatch(shipment["shipment_id"], dc, f"BENCH{uuid.uuid4().hex[:12]}")
                         worked = True
                         if r.status_code == 200:
                             self._done.add(shipment["shipment_id"])
@@ -295,7 +279,7 @@ def _step(function: str) -> str:
     return STEPS.get(short, short)
 
 
-def _calibrate_polls(http: httpx.Client, order_id: str, samples: int) -> dict[str, dict[str, float]]:
+def _calibrate_polls(api: Api, order_id: str, samples: int) -> dict[str, dict[str, float]]:
     """Which functions one ``GET /orders/{id}`` and one ``GET /shipments`` poll invoke, and how
     often (invocations per request, on the idle stack), keyed by the meter's route name."""
     polls: list[tuple[str, dict[str, Any], dict[str, str]]] = [
@@ -304,12 +288,12 @@ def _calibrate_polls(http: httpx.Client, order_id: str, samples: int) -> dict[st
     ]
     per_route: dict[str, dict[str, float]] = {}
     for path, params, headers in polls:
-        settle(http)
-        http.post("/_local/requests/reset")
+        api.settle()
+        api.reset_meter()
         for _ in range(samples):
-            http.get(path, params=params, headers=headers)
-        settle(http)
-        used = http.get("/_local/requests").json()
+            api.http.get(path, params=params, headers=headers)  # raw: exactly one request per poll
+        api.settle()
+        used = api.meter()
         for route in used["api_requests"]["by_route"]:
             per_route[route] = {fn: n / samples for fn, n in used["lambda_invocations"]["by_function"].items()}
     return per_route
@@ -360,7 +344,8 @@ def table_items(api_url: str) -> int:
     """How many items the local table holds (a ``Scan`` with ``Select=COUNT``). moto answers an
     index ``Query`` by scanning the whole table, so on the local stack every index read (a node's
     ``GET /shipments``, listings, …) costs in proportion to this."""
-    info = httpx.get(f"{api_url}/_local/info", timeout=30).json()
+    with Api(api_url) as api:
+        info = api.info()
     db = dynamodb_client(info)
     count, kwargs = 0, {"TableName": info["table_name"], "Select": "COUNT"}
     while True:
@@ -386,25 +371,22 @@ def lifecycle_throughput(api_url: str, *, orders_per_client: int = 10, clients: 
     levels: dict[str, dict[str, Any]] = {}
     where: dict[str, Any] = {}
     items_at_start = table_items(api_url)
-    with httpx.Client(base_url=api_url, timeout=30) as http:
-        stock = max(10_000, 10 * orders_per_client * sum(clients))
-        r = http.put(f"/inventory/{sku}/nodes/{NODE}", json={"on_hand": stock}, headers={"x-api-key": KEYS["agent"]})
-        if r.status_code != 200:
-            raise RuntimeError(f"setting stock answered {r.status_code}: {r.text}")
+    with Api(api_url, timeout=30) as api:
+        api.put_stock(sku, NODE, max(10_000, 10 * orders_per_client * sum(clients)))
         for c in clients:
-            settle(http)
+            api.settle()
             if c == metered and not where:
-                http.post("/_local/requests/reset")
+                api.reset_meter()
             level, orders = run_level(api_url, c, orders_per_client, sku, run, poll_s=poll_s,
                                       order_timeout_s=order_timeout_s)
             levels[str(c)] = level
             if c == metered and not where:
-                settle(http)
-                used = http.get("/_local/requests").json()
+                api.settle()
+                used = api.meter()
                 sample = next((o.order_id for o in orders if o.order_id), None)
-                polling = _calibrate_polls(http, sample, calibration_polls) if sample and calibration_polls else {}
+                polling = _calibrate_polls(api, sample, calibration_polls) if sample and calibration_polls else {}
                 where = {"level": str(c), **where_the_time_goes(used, max(1, len(orders)), polling)}
-        settle(http)
+        api.settle()
     base = levels[str(metered)]["orders_per_s"]
     scaling = {str(c): (round(levels[str(c)]["orders_per_s"] / base, 2) if base else 0.0) for c in clients}
     return {

@@ -2,8 +2,9 @@
 
 ``python -m localcloud.demo [--orders 50] [--port 0] [--seed 7] [--url URL] [--keep] [--json PATH]``
 
-1. Starts the local stack (``python -m localcloud serve``) on a free port, exactly as the e2e tests
-   do — unless ``--url`` names one that is already running.
+1. Starts the local stack (``python -m localcloud serve``) on a free port with the launcher the e2e
+   tests use (localcloud/launcher.py) — unless ``--url`` names one that is already running. Every
+   call goes through the local OMS's client (localcloud/client.py).
 2. Stocks a small catalogue in DC-BERLIN and STORE-MUNICH (one SKU is scarce, so some orders wait
    BACKORDERED).
 3. Places ``--orders`` orders from the webshop and the marketplace (quote first, so the card
@@ -27,11 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import queue
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -48,13 +45,9 @@ from typing import Any, TextIO, TypeVar
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-READY = "OMS local stack ready"  # what `python -m localcloud serve` prints once it serves
-KEYS = {
-    "webshop": "local-webshop-key", "marketplace": "local-marketplace-key", "dc": "local-dc-key",
-    "store": "local-store-key", "agent": "local-agent-key", "finance": "local-finance-key",
-}
-NODE_KEYS = {"DC-BERLIN": KEYS["dc"], "STORE-MUNICH": KEYS["store"]}
+from localcloud.client import KEYS, NODE_KEYS, Api, ApiError, ok
+from localcloud.launcher import LocalStack, StackNotReady
+
 WORKERS = 4
 #: Where an order ends up: invoiced and paid, waiting for stock, or cancelled.
 SETTLED = frozenset({"COMPLETED", "BACKORDERED", "CANCELLED"})
@@ -321,204 +314,6 @@ class Progress:
             if self.tty and self.active:
                 self._draw()
             self.stream.flush()
-
-
-# --------------------------------------------------------------------------------------------- the stack
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LocalStack:
-    """``python -m localcloud serve`` as a subprocess, as the e2e tier runs it (tests/e2e/conftest.py)."""
-
-    def __init__(self, port: int = 0) -> None:
-        self.port = port or _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[str] | None = None
-        self.log: list[str] = []
-
-    def start(self, timeout: float = 300.0) -> str:
-        env = {**os.environ, "OMS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "localcloud", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            assert self.proc is not None
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.log.append(line)
-                lines.put(line)
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("local stack exited before it was ready:\n" + self.tail())
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"local stack not ready within {timeout:.0f} s:\n" + self.tail())
-            try:
-                if READY in lines.get(timeout=1):
-                    return self.url
-            except queue.Empty:
-                continue
-
-    def tail(self, n: int = 40) -> str:
-        """The last lines of the stack's output, without its metric (EMF) lines."""
-        return "".join([line for line in self.log if not line.startswith('{"_aws"')][-n:])
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()  # SIGTERM: the stack shuts down its embedded cloud
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-# --------------------------------------------------------------------------------------------- the API
-
-
-class Api:
-    """The demo's HTTP calls; one ``httpx.Client`` shared by the worker threads.
-
-    Every call the demo makes may be repeated safely (stock is set, not added; an order carries its
-    Idempotency-Key; a dispatch repeats its tracking number; cancelling twice is harmless), so a 5xx
-    or a transport error is retried a few times, and counted for the summary.
-    """
-
-    RETRIES = 3
-
-    def __init__(self, base_url: str) -> None:
-        limits = httpx.Limits(max_connections=2 * WORKERS, max_keepalive_connections=2 * WORKERS)
-        self.http = httpx.Client(base_url=base_url, timeout=30, limits=limits)
-        self.retried: Counter[str] = Counter()  # "GET /orders/{id}: 502" -> times
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self.http.close()
-
-    @staticmethod
-    def _h(key: str) -> dict[str, str]:
-        return {"x-api-key": key}
-
-    def _send(self, method: str, url: str, route: str, expect: Callable[[Any], bool] | None = None,
-              **kwargs: Any) -> httpx.Response:
-        """Send, retrying 5xx, transport errors, "in flight" and answers about another resource (``expect``
-        says whether a 2xx body is about the one asked for)."""
-        for attempt in range(self.RETRIES + 1):
-            last = attempt == self.RETRIES
-            try:
-                r = self.http.request(method, url, **kwargs)
-            except httpx.TransportError as e:
-                if last:
-                    raise
-                problem = type(e).__name__
-            else:
-                if r.status_code >= 500:
-                    problem = str(r.status_code)
-                elif r.status_code == 409 and "in flight" in r.text.lower():  # the same key, still running
-                    problem = "409 in flight"
-                elif r.is_success and expect is not None and not expect(r.json()):
-                    problem = "answered about another resource"
-                else:
-                    return r
-                if last:
-                    return r
-            with self._lock:
-                self.retried[f"{method} {route}: {problem}"] += 1
-            time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
-
-    def put_stock(self, sku: str, node: str, on_hand: int) -> None:
-        r = self._send("PUT", f"/inventory/{sku}/nodes/{node}", "/inventory/{sku}/nodes/{node_id}",
-                       expect=lambda b: (b.get("sku"), b.get("node_id"), b.get("on_hand")) == (sku, node, on_hand),
-                       json={"on_hand": on_hand}, headers=self._h(KEYS["agent"]))
-        _ok(r, f"set stock of {sku} in {node}")
-
-    def stock(self, sku: str) -> dict[str, int]:
-        r = self._send("GET", f"/inventory/{sku}", "/inventory/{sku}", expect=lambda b: b.get("sku") == sku,
-                       headers=self._h(KEYS["agent"]))
-        return {n["node_id"]: n["on_hand"] for n in _ok(r, f"read stock of {sku}")["nodes"]}
-
-    def quote(self, body: dict[str, Any], key: str) -> dict[str, Any]:
-        return dict(_ok(self._send("POST", "/orders/quote", "/orders/quote", json=body, headers=self._h(key)), "quote"))
-
-    def place(self, body: dict[str, Any], key: str, idempotency_key: str) -> dict[str, Any]:
-        ours = body["channel_order_id"]
-        r = self._send("POST", "/orders", "/orders", expect=lambda b: b.get("channel_order_id") == ours,
-                       json=body, headers={**self._h(key), "Idempotency-Key": idempotency_key})
-        order = dict(_ok(r, "place order"))
-        if order.get("channel_order_id") != ours:
-            raise ApiError(f"place order {ours}: the stack kept answering with order {order.get('channel_order_id')}")
-        return order
-
-    def cancel(self, order_id: str, key: str) -> httpx.Response:
-        return self._send("POST", f"/orders/{order_id}/cancel", "/orders/{id}/cancel",
-                          expect=lambda b: b.get("order_id") == order_id, json={"reason": "CUSTOMER"},
-                          headers=self._h(key))
-
-    def order(self, order_id: str) -> dict[str, Any]:
-        r = self._send("GET", f"/orders/{order_id}", "/orders/{id}", expect=lambda b: b.get("order_id") == order_id,
-                       headers=self._h(KEYS["agent"]))
-        view = dict(_ok(r, f"read order {order_id}"))
-        if view.get("order_id") != order_id:
-            raise ApiError(f"read order {order_id}: the stack kept answering about {view.get('order_id')}")
-        return view
-
-    def requested(self, key: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"status": "REQUESTED", "limit": 100, **({"next_token": token} if token else {})}
-            page = _ok(self._send("GET", "/shipments", "/shipments", params=params, headers=self._h(key)),
-                       "list shipments")
-            found += page["shipments"]
-            token = page.get("next_token")
-            if not token:
-                return found
-
-    def dispatch(self, shipment_id: str, key: str, tracking: str) -> httpx.Response:
-        body = {"carrier": "DHL", "tracking_number": tracking}
-        return self._send("POST", f"/shipments/{shipment_id}/dispatch", "/shipments/{id}/dispatch",
-                          expect=lambda b: b.get("shipment_id") == shipment_id, json=body, headers=self._h(key))
-
-    def wait_idle(self, timeout: float) -> bool | None:
-        """``POST /_local/settle``: True once the stack is idle, False if still busy after ``timeout``,
-        None if this stack has no such route."""
-        try:
-            r = self.http.post("/_local/settle", params={"timeout": timeout}, timeout=timeout + 15)
-        except httpx.TimeoutException:
-            return False
-        if r.status_code in (404, 405):
-            return None
-        return r.status_code == 200 and bool(r.json().get("idle"))
-
-    def outbox(self) -> dict[str, Any]:
-        return dict(_ok(self._send("GET", "/_local/outbox", "/_local/outbox"), "read the outbox"))
-
-
-class ApiError(RuntimeError):
-    pass
-
-
-def _ok(r: httpx.Response, what: str) -> Any:
-    if r.is_success:
-        return r.json()
-    try:
-        problem = r.json()
-        detail = problem.get("detail") or problem.get("title")
-        if problem.get("errors"):
-            detail = f"{detail} {problem['errors']}"
-    except ValueError:
-        detail = r.text[:200]
-    raise ApiError(f"{what}: {r.status_code} {detail}")
 
 
 def tracking_number(shipment_id: str) -> str:
@@ -823,11 +618,11 @@ def render(summary: dict[str, Any], *, stream: TextIO, mail_hint: str = "") -> s
 def demo(args: argparse.Namespace, base_url: str, progress: Progress, started: float) -> dict[str, Any]:
     run_tag = uuid.uuid4().hex[:6].upper()
     planned = plan_orders(args.orders, args.seed, run_tag)
-    api = Api(base_url)
+    api = Api(base_url, connections=2 * WORKERS)
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="demo")
     run = Run(api, pool, progress, args.timeout)
     try:
-        _ok(api.http.get("/health"), f"no OMS at {base_url}")
+        ok(api.http.get("/health"), f"no OMS at {base_url}")
         stock_up(run, stock_plan(planned))
         place_orders(run, planned, run_tag)
         dispatch_all(run)
@@ -880,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
             progress.phase("starting stack")
             try:
                 base_url = stack.start()
-            except RuntimeError as e:
+            except StackNotReady as e:
                 progress.end("failed")
                 print(e, file=sys.stderr)
                 return 2

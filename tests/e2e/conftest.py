@@ -1,71 +1,32 @@
 """End-to-end tier: a real `python -m localcloud serve` (what `make up` runs) on a free port,
-used only through its HTTP API — as a webshop, a warehouse or an agent would."""
+used only through its HTTP API — as a webshop, a warehouse or an agent would. The stack is started
+by the one launcher the demo and the bench use too (localcloud/launcher.py)."""
 
 from __future__ import annotations
 
-import os
-import queue
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-READY = "OMS local stack ready"
-KEYS = {
-    "webshop": "local-webshop-key", "marketplace": "local-marketplace-key", "dc": "local-dc-key",
-    "store": "local-store-key", "agent": "local-agent-key", "finance": "local-finance-key",
-}
+from localcloud.client import KEYS
+from localcloud.launcher import LocalStack, StackNotReady
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["KEYS"]  # the tests import the local keys from here
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "OMS_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "localcloud", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    log: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line)
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 300
+    local = LocalStack(ready_timeout=300)
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("local stack exited before it was ready:\n" + "".join(log[-60:]))
-            if time.monotonic() > deadline:
-                pytest.fail("local stack not ready within 300 s:\n" + "".join(log[-60:]))
-            try:
-                if READY in lines.get(timeout=1):
-                    break
-            except queue.Empty:
-                continue
-        yield f"http://127.0.0.1:{port}"
+        local.start()
+    except StackNotReady as e:
+        pytest.fail(str(e))
+    try:
+        yield local.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        local.stop()
 
 
 @pytest.fixture(scope="session")

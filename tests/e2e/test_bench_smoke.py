@@ -14,6 +14,7 @@ HEADLINE = ("cost_per_1000_orders_usd", "aws_requests_per_order", "capture_p99_o
             "max_cold_start_over_boto3", "lifecycle_orders_per_s", "lifecycle_scaling_4_over_1")
 
 
+@pytest.mark.timeout(900)  # the whole bench, if small: a fresh interpreter per handler, then three load runs
 def test_bench_writes_results_chart_and_table(stack: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "results.json"
     assert main(["--quick", "--url", stack, "--out", str(out)]) == 0

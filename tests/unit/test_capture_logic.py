@@ -20,22 +20,14 @@ from functions.core.errors import BadRequest, Conflict, NotFound, ValidationFail
 from functions.core.events import utc_now
 from functions.core.orders import CANCELLABLE, TRANSITIONS, CancelReason, OrderStatus
 from functions.core.principal import Principal
+from tests.samples import order_body
 from tests.unit.fakes import FakeOrderStore
 
 WEBSHOP = Principal("channel", "webshop")
 MARKETPLACE = Principal("channel", "marketplace")
 AGENT = Principal("agent", "agent-1")
 
-ORDER: dict[str, Any] = {
-    "channel_order_id": "WEB-1001",
-    "customer": {"customer_id": "C-42", "email": "ada@example.com", "phone": "+4915112345678", "locale": "en-GB"},
-    "currency": "EUR",
-    "lines": [{"sku": "SKU-RED-MUG", "quantity": 2, "unit_price": "12.50"}],
-    "shipping_address": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
-                         "postal_code": "10117", "country": "DE"},
-    "shipping_method": "standard",
-    "payment": {"method": "card", "authorization_id": "auth_8xk2", "amount": "35.58"},
-}
+ORDER: dict[str, Any] = order_body(channel_order_id="WEB-1001")
 
 
 def body(**changes: Any) -> NewOrder:
