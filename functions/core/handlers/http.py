@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentSchema
 from aws_lambda_powertools.logging import correlation_paths
 
 from functions.core.errors import DomainError, FieldError, Forbidden, TransientError
@@ -45,12 +46,17 @@ PROBLEMS = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int, dict[str, Any]]:
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}}}
+
+
+def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     """OpenAPI ``responses`` for the errors a route can give, each as problem+json."""
-    return {status: {"description": PROBLEMS[status], "content": {PROBLEM_JSON: {"schema": {
-        "type": "object", "required": ["type", "title", "status", "detail"],
-        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                       "detail": {"type": "string"}}}}}} for status in statuses}
+    return {status: OpenAPIResponse(description=PROBLEMS[status],
+                                    content={PROBLEM_JSON: OpenAPIResponseContentSchema(schema=_PROBLEM_SCHEMA)})
+            for status in statuses}
 
 
 def problem(
