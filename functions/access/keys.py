@@ -30,7 +30,7 @@ def hash_key(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def utc_now() -> datetime:
+def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
@@ -73,7 +73,7 @@ class Rotation:
 class KeyManager:
     store: KeyStore
     gateway: GatewayKeys
-    clock: Callable[[], datetime] = field(default=utc_now)
+    clock: Callable[[], datetime] = field(default=now_utc)
 
     def issue(self, role: str, principal_id: str, *, value: str | None = None) -> tuple[str, ApiKeyRecord]:
         """Create a key; ``value`` only for fixed local keys, otherwise 256 random bits."""
@@ -147,4 +147,4 @@ def resolve(store: KeyStore, value: str | None, now: datetime | None = None) -> 
     if not value:
         return None
     record = store.get(hash_key(value))
-    return record if record is not None and record.usable_at(now or utc_now()) else None
+    return record if record is not None and record.usable_at(now or now_utc()) else None

@@ -29,15 +29,16 @@ class OrderStatus(StrEnum):
 
 
 #: Legal transitions: the one table every status-changing write is built from (the write
-#: conditions come from ``sources``, core/adapters/transitions.py). Anything else is refused
-#: (409), never silently applied.
+#: conditions come from ``sources``, core/adapters/transitions.py) and the use cases' status
+#: sets are read from. Anything else is refused (409), never silently applied.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    # Reserve takes the stock and requests the shipments in one write: CAPTURED -> IN_FULFILLMENT.
-    # ALLOCATED (allocated, not yet requested) is in API.md's contract; no write produces it today.
-    OrderStatus.CAPTURED: frozenset({OrderStatus.ALLOCATED, OrderStatus.IN_FULFILLMENT, OrderStatus.BACKORDERED,
-                                     OrderStatus.CANCELLED}),
-    OrderStatus.BACKORDERED: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
-    OrderStatus.ALLOCATED: frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.CANCELLED}),
+    # Reserve takes the stock and requests the shipments in one write: CAPTURED -> IN_FULFILLMENT
+    OrderStatus.CAPTURED: frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.BACKORDERED, OrderStatus.CANCELLED}),
+    # stock arrived for a backordered order (API.md): reserved and requested, as from CAPTURED
+    OrderStatus.BACKORDERED: frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.CANCELLED}),
+    # ALLOCATED (allocated, not yet requested) is a status of API.md's contract that no write
+    # produces: Reserve requests the shipments in the same write. It has no transitions.
+    OrderStatus.ALLOCATED: frozenset(),
     OrderStatus.IN_FULFILLMENT: frozenset(
         {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.CANCELLED}
     ),
@@ -199,7 +200,7 @@ class Order:
     channel_order_id: str | None = None
     cancel_reason: str | None = None
     timeline: tuple[TimelineEntry, ...] = ()
-    #: The reserved plan (set when ALLOCATED): which node holds which units of each line.
+    #: The reserved plan (set by Reserve): which node holds which units of each line.
     allocations: tuple[Allocation, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     invoices: tuple[Invoice, ...] = ()

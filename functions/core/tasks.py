@@ -12,7 +12,7 @@ API handlers keep pydantic: their models are the OpenAPI contract.
         execution_id: str
         reason: str = "NO_STOCK"
 
-    @task(BackorderInput)
+    @task_handler(BackorderInput)   # core/handlers/entrypoints.py: logger, metrics, then this check
     def lambda_handler(event: BackorderInput, context): ...
 
 Checked: every field present unless it has a default; ``str``, ``int`` (not ``bool``),

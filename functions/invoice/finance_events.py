@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from functions.core.events import DomainEvent
-from functions.core.ids import new_id
 
 SOURCE = "oms.invoice"
 #: Timeline events published on the bus (API.md "Finance"), with the source that owns them.
@@ -39,8 +38,3 @@ def finance_facts(order_id: str, invoice: dict[str, Any] | None, added: Iterable
         facts.append(DomainEvent(name=str(e["event"]), source=SOURCE, data=data, event_id=f"evt_{e['id']}",
                                  occurred_at=str(e["at"]), correlation_id=order_id))
     return facts
-
-
-def execution_name(order_id: str, shipment_id: str) -> str:
-    """``<order id>-inv<n>-<random>``: names carry the order id (API.md) and stay unique."""
-    return f"{order_id}-inv{shipment_id.rsplit('-', 1)[1]}-{new_id('x')[-10:]}"

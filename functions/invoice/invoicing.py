@@ -17,6 +17,7 @@ from typing import Any
 
 from functions.core.errors import TransientError
 from functions.core.events import utc_now
+from functions.core.ids import new_id
 from functions.core.invoices import SETTLED, Invoice, PaymentStatus
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
@@ -25,6 +26,12 @@ from functions.invoice.ports import Completion, InvoiceStore, OrderReader, Payme
 
 #: How often one task tries for a number before handing the retry to the workflow.
 NUMBER_ATTEMPTS = 12
+
+
+def execution_name(order_id: str, shipment_id: str) -> str:
+    """The name of a shipment's ``shipment_invoicing`` execution, ``<order id>-inv<n>-<random>``:
+    names carry the order id (API.md) and stay unique (Express runs at least once)."""
+    return f"{order_id}-inv{shipment_id.rsplit('-', 1)[1]}-{new_id('x')[-10:]}"
 
 
 class InvoiceRefused(Exception):

@@ -12,8 +12,8 @@ from functions.core.sourcing import Demand, allocations_to, plan
 
 from .ports import OrderReader, StockView
 
-#: An order may be planned while it may still be allocated (the transition table's word).
-PLANNABLE = sources(OrderStatus.ALLOCATED)
+#: An order may be planned while Reserve may still move it into fulfilment (the transition table's word).
+PLANNABLE = sources(OrderStatus.IN_FULFILLMENT)
 
 
 def ship_to(order: Order) -> dict[str, Any]:

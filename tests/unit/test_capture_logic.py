@@ -79,10 +79,10 @@ def test_a_replay_answers_the_order_exactly_as_captured_even_after_it_moved_on()
     service = Capture(store=store, epoch=lambda: 1_000)
     first = service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
     assert first.replayed is False
-    # the order moves on (allocated, say) before the client retries
+    # the order moves on (into fulfilment, say) before the client retries
     stored = store.orders[first.order.order_id]
-    store.orders[stored.order_id] = replace(stored.with_status(OrderStatus.ALLOCATED, at="2026-11-24T02:00:00.000Z"),
-                                            version=2)
+    moved = stored.with_status(OrderStatus.IN_FULFILLMENT, at="2026-11-24T02:00:00.000Z")
+    store.orders[stored.order_id] = replace(moved, version=2)
     again = service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
     assert again.replayed is True and order_view(again.order) == order_view(first.order)
     assert len(store.orders) == 1
@@ -166,9 +166,30 @@ def test_cancel_after_dispatch_is_refused_and_changes_nothing(service: Capture, 
 
 
 def test_status_machine_allows_cancel_only_before_dispatch() -> None:
-    assert {s.value for s in CANCELLABLE} == {"CAPTURED", "BACKORDERED", "ALLOCATED", "IN_FULFILLMENT"}
+    assert {s.value for s in CANCELLABLE} == {"CAPTURED", "BACKORDERED", "IN_FULFILLMENT"}
     assert OrderStatus.CAPTURED not in TRANSITIONS[OrderStatus.COMPLETED]
-    assert OrderStatus.ALLOCATED not in TRANSITIONS[OrderStatus.CANCELLED]
+    assert OrderStatus.IN_FULFILLMENT not in TRANSITIONS[OrderStatus.CANCELLED]
+
+
+def test_every_status_set_and_write_condition_comes_from_the_one_transition_table() -> None:
+    # the sets the use cases and writes use, read from TRANSITIONS, pinned to what the
+    # hand-written guards said before (the ALLOCATED that no write produces aside)
+    from functions.allocate.adapters.reservation_table import RESERVED_OR_LATER
+    from functions.core.adapters.transitions import into
+    from functions.core.orders import sources
+    from functions.route.fulfilment import DISPATCHABLE
+    from functions.route.planning import PLANNABLE
+
+    s = OrderStatus
+    assert {s.CAPTURED, s.BACKORDERED} == PLANNABLE
+    assert {s.IN_FULFILLMENT, s.PARTIALLY_SHIPPED} == DISPATCHABLE
+    assert {s.IN_FULFILLMENT, s.PARTIALLY_SHIPPED, s.SHIPPED, s.COMPLETED} == RESERVED_OR_LATER
+    assert sources(s.BACKORDERED) == {s.CAPTURED} and sources(s.COMPLETED) == {s.SHIPPED}
+    condition, values = into(s.COMPLETED)
+    assert condition == "#s IN (:from_completed_0)" and values == {":from_completed_0": "SHIPPED"}
+    assert sorted(into(s.IN_FULFILLMENT)[1].values()) == ["BACKORDERED", "CAPTURED"]
+    with pytest.raises(ValueError, match="ALLOCATED"):
+        into(s.ALLOCATED)  # a status no write may produce has no condition
 
 
 def test_channel_lists_only_its_own_orders_newest_first_with_pages() -> None:
@@ -247,7 +268,8 @@ def test_cancelling_an_allocated_order_releases_its_stock_once() -> None:
     service = Capture(store=store)
     order = service.capture(body(), WEBSHOP)
     plan = (Allocation("1", "SKU-RED-MUG", "DC-BERLIN", 2),)
-    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.ALLOCATED, allocations=plan)
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=OrderStatus.IN_FULFILLMENT,
+                                          allocations=plan)
     cancelled = service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)
     assert [e.event for e in cancelled.timeline][-2:] == ["OrderCancelled", "StockReleased"]
     service.cancel(order.order_id, WEBSHOP, CancelReason.CUSTOMER)

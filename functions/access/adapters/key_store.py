@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from functions.access.keys import ApiKeyRecord
 from functions.core.adapters.aws import client
-from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value, to_values
 from functions.core.adapters.keys import API_KEYS, api_key_key, api_key_listing
 
 
@@ -44,8 +46,21 @@ class DynamoKeyStore(TableAdapter):
         self._change(key_hash, not_after=not_after)
 
     def _change(self, key_hash: str, **changes: Any) -> None:
-        # The whole item is written again (the fields, the listing keys and the summary stay one
-        # record); the condition keeps a key that is gone from coming back.
+        """Set fields of a key record and of its listed summary in one conditional update (two
+        operators revoking and rotating at once cannot undo each other). A record without a
+        summary (issued before keys were listed) is written again whole, which lists it."""
+        names = {f"#f{i}": name for i, name in enumerate(changes)} | {"#sum": "summary"}
+        values = {f":v{i}": value for i, value in enumerate(changes.values())}
+        sets = [f"{f} = {v}, #sum.{f} = {v}" for f, v in zip(list(names)[:-1], values, strict=True)]
+        try:
+            self.db.update_item(TableName=self.table, Key=to_item(api_key_key(key_hash)),
+                                UpdateExpression="SET " + ", ".join(sets),
+                                ConditionExpression="attribute_exists(PK) AND attribute_exists(#sum)",
+                                ExpressionAttributeNames=names, ExpressionAttributeValues=to_values(values))
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
         record = self.get(key_hash)
         if record is None:
             raise LookupError(f"no API key {key_hash[:8]}…")

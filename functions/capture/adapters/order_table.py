@@ -149,12 +149,13 @@ class OrderTable(OrderTableReader):
             raise DuplicateChannelOrder(from_item(existing)["order_id"] if existing else None)
         if credit_index >= 0 and refused[credit_index] == "ConditionalCheckFailed":
             raise CreditLimitExceeded()
-        raise Conflict(f"order {order.order_id} could not be written: {list(refused)}")
+        raise RuntimeError(f"capturing order {order.order_id} was refused: {list(refused)}")  # a 500: never seen
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str, released: TimelineEntry | None) -> Order:
         """CANCELLED at the version read (from a status the transition table allows), its
         reserved stock given back and its open requests withdrawn, in one transaction; Conflict
-        if the order moved since it was read, TransientError if the table is throttled."""
+        if the order moved since it was read (or a concurrent transaction wrote it),
+        TransientError if the table is throttled."""
         releases = order.allocations and released is not None
         allowed, allowed_values = into(OrderStatus.CANCELLED)
         actions: list[dict[str, Any]] = [
@@ -173,7 +174,8 @@ class OrderTable(OrderTableReader):
             actions += [release_action(self.table, a) for a in per_stock_record(list(order.allocations))]
         actions += [move_shipment_action(self.table, s, ShipmentStatus.CANCELLED)
                     for s in order.shipments if s.status == ShipmentStatus.REQUESTED]
-        if transact(self, actions, f"cancelling order {order.order_id}"):
+        # a conflict with a concurrent transaction (Reserve, a dispatch) is a change: read again
+        if transact(self, actions, f"cancelling order {order.order_id}", conflicts_refuse=True):
             raise Conflict(f"order {order.order_id} changed concurrently; read it again")
         return order.with_status(OrderStatus.CANCELLED, at=entry.at)
 

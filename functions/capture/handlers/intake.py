@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from functions.capture.capturing import DuplicateOrder
 from functions.capture.models import OrderIn
 from functions.capture.wiring import capture_service
-from functions.core.handlers.entrypoints import EventType, batch_handler
+from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, logger, metrics
 
 
@@ -40,4 +40,4 @@ def record_handler(record: SQSRecord) -> None:
     logger.info("order captured from feed", extra={"order_id": result.order.order_id})
 
 
-lambda_handler = batch_handler(EventType.SQS, record_handler)
+lambda_handler = batch_handler("SQS", record_handler)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from functions.capture.wiring import workflow_service
 from functions.core.adapters.changes import captured_order
-from functions.core.handlers.entrypoints import EventType, batch_handler
+from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, logger, metrics
 
 
@@ -24,4 +24,4 @@ def record_handler(record: DynamoDBRecord) -> None:
         metrics.add_metric(name="WorkflowsStarted", unit=MetricUnit.Count, value=1)
 
 
-lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler)
+lambda_handler = batch_handler("DynamoDBStreams", record_handler)

@@ -1,7 +1,8 @@
 """Every key shape of the single table, in one place: the item keys (``PK``/``SK``) and the index
-partitions and sort keys (``GSI1``–``GSI3``), in the order of the item table in
-docs/ARCHITECTURE.md ("Single table"). Adapters build their keys here and nowhere else; use
-cases never see a key, a prefix or an index name (their ports have methods named for intent).
+partitions and sort keys (``GSI1``–``GSI3``) of each item of the item table in
+docs/ARCHITECTURE.md ("Single table"), grouped by what they belong to. Adapters build their
+keys here and nowhere else; use cases never see a key, a prefix or an index name (their ports
+have methods named for intent).
 
 Keys are plain values (``{"PK": …, "SK": …}``); the adapter serializes them with ``to_item``.
 """
@@ -89,13 +90,26 @@ def node_shipments(node_id: str, status: str) -> str:
     return f"NODE#{node_id}#SHIPMENTS#{status}"
 
 
+def request_sort_key(requested_at: str, shipment_id: str) -> str:
+    """GSI1 sort key of a shipment: a node reads its requests oldest first."""
+    return f"{requested_at}#{shipment_id}"
+
+
 def invoices_of_month(legal_entity: str, month: str) -> str:
     """GSI1: a legal entity's invoices of a month (finance's listing)."""
     return f"INVOICES#{legal_entity}#{month}"
 
 
+def invoice_sort_key(issued_at: str, number: str) -> str:
+    return f"{issued_at}#{number}"
+
+
 #: GSI1: the shipments whose invoicing waits for finance.
 FINANCE_REVIEW = "FINANCE#REVIEW"
+
+
+def review_sort_key(at: str, order_id: str) -> str:
+    return f"{at}#{order_id}"
 
 # -- items of their own -----------------------------------------------------------------------
 

@@ -16,19 +16,16 @@ from typing import Any
 from functions.core.orders import Shipment, ShipmentStatus, TimelineEntry, request_view
 
 from .dynamodb import to_item, to_values
-from .keys import node_shipments, shipment_key
+from .keys import node_shipments, request_sort_key, shipment_key
 from .timeline import append_entries
-
-
-def node_partition(node_id: str, status: ShipmentStatus | str) -> str:
-    return node_shipments(node_id, ShipmentStatus(status).value)
 
 
 def shipment_item(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> dict[str, Any]:
     view = request_view(s, ship_to, shipping_method)
     return {**shipment_key(s.order_id, s.shipment_id), "type": "shipment",
             "order_id": s.order_id, "shipment_id": s.shipment_id, "status": s.status.value,
-            "GSI1PK": node_partition(s.node_id, s.status), "GSI1SK": f"{s.requested_at}#{s.shipment_id}",
+            "GSI1PK": node_shipments(s.node_id, s.status.value),
+            "GSI1SK": request_sort_key(s.requested_at, s.shipment_id),
             "summary": view}
 
 
@@ -37,7 +34,7 @@ def move_shipment_action(table: str, s: Shipment, target: ShipmentStatus, sets: 
     """Move a REQUESTED shipment to ``target`` (a transaction item), its index entry with it,
     and append ``entries`` to its timeline."""
     values: dict[str, Any] = {":target": target.value, ":from": ShipmentStatus.REQUESTED.value,
-                              ":pk": node_partition(s.node_id, target)}
+                              ":pk": node_shipments(s.node_id, target.value)}
     names = {"#s": "status", "#sum": "summary"}
     expr = ["#s = :target", "#sum.#s = :target", "GSI1PK = :pk"]
     for i, (key, value) in enumerate((sets or {}).items()):

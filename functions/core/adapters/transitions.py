@@ -9,9 +9,11 @@ from typing import Any
 from functions.core.orders import OrderStatus, sources
 
 
-def into(target: OrderStatus, *, status_name: str = "#s") -> tuple[str, dict[str, Any]]:
+def into(target: OrderStatus) -> tuple[str, dict[str, Any]]:
     """``(condition, values)`` that lets a write move the header into ``target`` only from a
-    status the transition table allows (``status_name`` names the ``status`` attribute)."""
+    status the transition table allows (``#s`` names the ``status`` attribute)."""
     allowed = sorted(s.value for s in sources(target))
+    if not allowed:
+        raise ValueError(f"no status may move into {target.value}: the transition table has no such write")
     names = [f":from_{target.value.lower()}_{i}" for i in range(len(allowed))]
-    return f"{status_name} IN ({', '.join(names)})", dict(zip(names, allowed, strict=True))
+    return f"#s IN ({', '.join(names)})", dict(zip(names, allowed, strict=True))

@@ -4,25 +4,23 @@ so a handler module holds only its parsing and its one use-case call.
 - Step Functions tasks: ``@task_handler(InputDataclass)`` — the logger's context (correlated by
   ``order_id``), metrics with the cold-start metric, and the payload checked against the
   task's input dataclass (``core/tasks.py``), in that fixed order (outermost first).
-- SQS and DynamoDB-stream consumers: ``lambda_handler = batch_handler(EventType…, record_handler)``
-  — Powertools' ``BatchProcessor`` with partial batch responses (``ReportBatchItemFailures``
-  on the event source), under the same logger and metrics decorators.
+- SQS and DynamoDB-stream consumers: ``lambda_handler = batch_handler("SQS" | "DynamoDBStreams",
+  record_handler)`` — Powertools' ``BatchProcessor`` with partial batch responses
+  (``ReportBatchItemFailures`` on the event source), under the same logger and metrics
+  decorators. Powertools' batch utilities are imported by the consumers only: a task's cold
+  start does not pay for them (``make bench``, bench/coldstart.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from typing import Any, Literal, TypeVar
 
 from functions.core.handlers.observability import logger, metrics
 from functions.core.tasks import task
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-__all__ = ["EventType", "batch_handler", "task_handler"]
 
 
 def task_handler(model: type[T]) -> Callable[[Callable[[T, Any], R]], Callable[[Any, Any], R]]:
@@ -35,13 +33,15 @@ def task_handler(model: type[T]) -> Callable[[Callable[[T, Any], R]], Callable[[
     return decorate
 
 
-def batch_handler(event_type: EventType, record_handler: Callable[[Any], None], *,
+def batch_handler(event_type: Literal["SQS", "DynamoDBStreams"], record_handler: Callable[[Any], None], *,
                   start: Callable[[], None] | None = None,
                   finish: Callable[[], None] | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of a batch consumer: each record through ``record_handler``,
     failures reported per record. ``start``/``finish`` run before and after the batch (e.g. to
     publish what the records collected in one call); if ``finish`` raises, the batch is retried."""
-    processor = BatchProcessor(event_type=event_type)
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType(event_type))
 
     @logger.inject_lambda_context
     @metrics.log_metrics(capture_cold_start_metric=True)

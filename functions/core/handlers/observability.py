@@ -1,7 +1,8 @@
 """One Logger and Metrics for every function (service name from the environment).
 
-Handlers decorate in one fixed order, outermost first: ``logger.inject_lambda_context``,
-``metrics.log_metrics``.
+Entry points get both in one fixed order, outermost first (``logger.inject_lambda_context``,
+``metrics.log_metrics``), from ``api_handler`` (http.py) and ``task_handler`` / ``batch_handler``
+(entrypoints.py); handlers only add their business metrics.
 
 Tracing is Lambda's active tracing (``Tracing.ACTIVE`` on every function, and on the API
 stage and the state machines): each invocation's segment, linked to the API Gateway and

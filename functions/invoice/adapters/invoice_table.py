@@ -16,7 +16,9 @@ from functions.core.adapters.keys import (
     flag_key,
     header_key,
     invoice_key,
+    invoice_sort_key,
     invoices_of_month,
+    review_sort_key,
 )
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.adapters.transitions import into
@@ -40,7 +42,7 @@ def invoice_item(inv: Invoice) -> dict[str, Any]:
             "shipping_net": fmt(inv.shipping_net, c), "shipping_tax": fmt(inv.shipping_tax, c),
             "settled_at": inv.settled_at,
             "GSI1PK": invoices_of_month(inv.legal_entity, inv.issued_at[:7]),
-            "GSI1SK": f"{inv.issued_at}#{inv.invoice_number}", "summary": invoice_view(inv)}
+            "GSI1SK": invoice_sort_key(inv.issued_at, inv.invoice_number), "summary": invoice_view(inv)}
 
 
 class InvoiceTable(TableAdapter):
@@ -81,8 +83,12 @@ class InvoiceTable(TableAdapter):
                                                 if seen == 0 else "invoice_count = :seen"),
                         "ExpressionAttributeValues": to_values({":next": seen + 1, ":seen": seen})}},
         ]
-        # a conflict is a concurrent transaction on the counter or the header: read again
-        refused = transact(self, actions, f"issuing {invoice.invoice_number}", conflicts_refuse=True)
+        # a conflict is a concurrent transaction on the counter or the header, a throttle a hot
+        # counter: read again (the use case's jittered attempts, then the workflow's retries)
+        try:
+            refused = transact(self, actions, f"issuing {invoice.invoice_number}", conflicts_refuse=True)
+        except TransientError:
+            return "number_taken"
         if not refused:
             return "issued"
         if len(refused) == len(actions) and refused[2] == "ConditionalCheckFailed":
@@ -164,7 +170,7 @@ class InvoiceTable(TableAdapter):
                 "ExpressionAttributeNames": {"#type": "type", "#error": "error", "#at": "at"},
                 "ExpressionAttributeValues": to_values({
                     ":type": "finance_flag", ":o": order_id, ":s": shipment_id, ":r": reason, ":e": error,
-                    ":at": entry.at, ":pk": FINANCE_REVIEW, ":sk": f"{entry.at}#{order_id}",
+                    ":at": entry.at, ":pk": FINANCE_REVIEW, ":sk": review_sort_key(entry.at, order_id),
                     ":sum": {"order_id": order_id, "shipment_id": shipment_id, "reason": reason, "at": entry.at}})},
                 [entry])},
             # the shipments under review, as a set: flags and resolutions commute, nothing to read

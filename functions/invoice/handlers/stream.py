@@ -16,12 +16,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from functions.core.adapters.changes import invoice_view_of, order_cancelled, order_of, shipment_dispatched
 from functions.core.adapters.timeline import added_entries
 from functions.core.events import DomainEvent
-from functions.core.handlers.entrypoints import EventType, batch_handler
+from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, logger, metrics
-from functions.invoice.finance_events import FINANCE_EVENTS, execution_name, finance_facts
+from functions.invoice.finance_events import finance_facts
+from functions.invoice.invoicing import execution_name
 from functions.invoice.wiring import finance_publisher, invoice_service, invoicing_starter
-
-__all__ = ["FINANCE_EVENTS", "lambda_handler", "record_handler"]
 
 #: Finance events of the batch being handled, published together after it (one PutEvents per
 #: 10: a settlement's PaymentCaptured and OrderCompleted come as two records of one transaction).
@@ -60,4 +59,4 @@ def _publish() -> None:
         _facts.clear()
 
 
-lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler, start=_facts.clear, finish=_publish)
+lambda_handler = batch_handler("DynamoDBStreams", record_handler, start=_facts.clear, finish=_publish)

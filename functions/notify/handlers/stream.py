@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from functions.core.adapters.changes import order_cancelled, shipment_dispatched
-from functions.core.handlers.entrypoints import EventType, batch_handler
+from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, metrics
 from functions.notify.wiring import notice_service
 
@@ -34,4 +34,4 @@ def record_handler(record: DynamoDBRecord) -> None:
         metrics.add_metric(name="NoticesSent", unit=MetricUnit.Count, value=sent)
 
 
-lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler)
+lambda_handler = batch_handler("DynamoDBStreams", record_handler)

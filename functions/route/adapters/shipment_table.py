@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value, to_values, transact
-from functions.core.adapters.keys import header_key
+from functions.core.adapters.keys import header_key, node_shipments
 from functions.core.adapters.paging import decode_token, encode_token
-from functions.core.adapters.shipments import move_shipment_action, node_partition
+from functions.core.adapters.shipments import move_shipment_action
 from functions.core.adapters.stock import ship_action
 from functions.core.adapters.transitions import into
 from functions.core.errors import Conflict
@@ -36,12 +36,13 @@ class ShipmentTable(TableAdapter):
             *(ship_action(self.table, a) for a in per_stock_record(
                 [Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity) for ln in shipment.lines])),
         ]
-        if transact(self, actions, f"dispatching {shipment.shipment_id}"):
+        # a conflict with a concurrent transaction (another shipment of the order) is a change
+        if transact(self, actions, f"dispatching {shipment.shipment_id}", conflicts_refuse=True):
             raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again")
 
     def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
                  ) -> tuple[list[dict[str, Any]], str | None]:
-        partition = node_partition(node_id, status)
+        partition = node_shipments(node_id, status.value)
         kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1", "Limit": limit,
                                   "KeyConditionExpression": "GSI1PK = :p",
                                   "ExpressionAttributeValues": {":p": to_value(partition)}}
