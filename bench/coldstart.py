@@ -33,7 +33,7 @@ nothing behind; task payloads name an order that does not exist (``ord_coldstart
 conditional writes they make fail and nothing is written. Handlers that answer their payload
 with a domain error are noted (``error``); their time still counts.
 
-Run ``python -m bench.coldstart --url http://127.0.0.1:N [--repeats 5]``.
+Run ``python -m bench.coldstart --url http://127.0.0.1:N [--repeats 9]`` (``make bench`` uses 9).
 """
 
 from __future__ import annotations
