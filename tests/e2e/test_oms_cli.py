@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, _free_port
+from localcloud.launcher import ROOT, free_port
 
 KEY = re.compile(r"oms_[A-Za-z0-9_-]{43}")
 SCRIPT = Path(sys.executable).with_name("oms")
@@ -43,7 +43,7 @@ def orders_status(http: httpx.Client, key: str) -> int:
 
 def test_help_lists_the_commands() -> None:
     # When an operator asks oms what it can do
-    result = oms("--help", port=_free_port(), timeout=30)
+    result = oms("--help", port=free_port(), timeout=30)
     # Then it names the key and redrive commands
     assert result.returncode == 0, result.stderr
     assert "keys" in result.stdout and "redrive" in result.stdout
@@ -113,7 +113,7 @@ def test_redrive_lists_the_dead_letter_queues(stack: str) -> None:
 def test_no_local_stack_is_one_red_line_saying_make_up_not_a_traceback() -> None:
     # Given no local stack on the port
     # When the operator lists keys
-    result = oms("keys", "list", port=_free_port(), timeout=30)
+    result = oms("keys", "list", port=free_port(), timeout=30)
     # Then oms fails with a short message telling how to start one
     assert result.returncode == 1
     assert "make up" in result.stderr and "Traceback" not in result.stderr + result.stdout
@@ -124,6 +124,6 @@ def test_no_local_stack_is_one_red_line_saying_make_up_not_a_traceback() -> None
 def test_a_grace_oms_cannot_read_is_refused_before_anything_changes(grace: str) -> None:
     # Given no stack at all: the grace is read before oms talks to anything
     # When the operator mistypes the grace period
-    result = oms("keys", "rotate", "--principal", "e2e-shop", "--grace", grace, port=_free_port(), timeout=30)
+    result = oms("keys", "rotate", "--principal", "e2e-shop", "--grace", grace, port=free_port(), timeout=30)
     # Then it is a usage error naming the option
     assert result.returncode == 2 and "--grace" in result.stderr
