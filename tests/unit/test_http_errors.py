@@ -118,3 +118,12 @@ def test_health_docs_and_openapi_need_no_principal() -> None:
     assert call("GET", "/health", handler=platform_handler)[0] == 200
     code, _, doc = call("GET", "/openapi.json", handler=platform_handler)
     assert code == 200 and "/orders" in doc["paths"]
+
+
+@pytest.mark.parametrize("body", ["[" * 50_000 + "]" * 50_000, '{"a":' * 5_000 + "1" + "}" * 5_000])
+def test_a_body_nested_too_deeply_is_a_400_not_a_500(body: str) -> None:
+    # a 100 KB array of arrays, or an object of objects, on a route that reads its body
+    code, _, problem = call("POST", "/orders", body, headers={"Idempotency-Key": "k-1"})
+    assert code == 400 and problem["type"].endswith("bad-request") and "nested" in problem["detail"]
+    code, _, _ = call("POST", "/orders/quote", body)
+    assert code == 400
