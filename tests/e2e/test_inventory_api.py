@@ -8,6 +8,7 @@ import uuid
 import httpx
 
 from tests.e2e.conftest import KEYS
+from tests.e2e.orders import key, new_order
 
 
 def sku() -> str:
@@ -56,3 +57,23 @@ def test_availability_names_node_and_promise_for_each_line(http: httpx.Client) -
 
 def test_inventory_needs_a_key(http: httpx.Client) -> None:
     assert http.get("/inventory/ANY").status_code == 401
+
+
+def test_on_hand_below_what_is_reserved_is_refused_and_changes_nothing(http: httpx.Client) -> None:
+    # Given 3 units at the store, 2 of them reserved by an order
+    item = sku()
+    assert put_stock(http, item, "STORE-MUNICH", 3, KEYS["store"]).status_code == 200
+    body = new_order(sku=item, quantity=2)
+    placed = http.post("/orders", json=body, headers={"x-api-key": KEYS["webshop"], "Idempotency-Key": key()})
+    assert placed.status_code == 201, placed.text
+    http.post("/_local/settle")
+    view = http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()
+    assert view["nodes"][0]["reserved"] == 2
+    # When the store counts 1 unit
+    refused = put_stock(http, item, "STORE-MUNICH", 1, KEYS["store"])
+    # Then it is told why (409), and the stock is as it was; a count of the reserved units is fine
+    assert refused.status_code == 409, refused.text
+    assert "reserved" in refused.json()["detail"]
+    after = http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()["nodes"][0]
+    assert (after["on_hand"], after["reserved"]) == (3, 2)
+    assert put_stock(http, item, "STORE-MUNICH", 2, KEYS["store"]).json()["available"] == 0
