@@ -49,10 +49,13 @@ def serve(args: argparse.Namespace) -> int:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    cloud = LocalCloud(assembly=assembly, stack_name=args.stack, port=args.port).start()
+    # the front door listens at once but answers 503 until the stack is seeded (API.md: /health
+    # is 200 only once every route can be served)
+    cloud = LocalCloud(assembly=assembly, stack_name=args.stack, port=args.port, ready=False).start()
     try:
         assert cloud.deployment is not None
         seeded = {} if args.no_seed else _seed(cloud.deployment)
+        cloud.mark_ready()
         print(f"API:  {cloud.frontdoor_url}", flush=True)
         print(f"Docs: {cloud.frontdoor_url}/docs", flush=True)
         print(f"AWS endpoint (boto3, AWS CLI): {cloud.endpoint_url}", flush=True)

@@ -120,9 +120,14 @@ def _policy_allows(policy: dict[str, Any], method_arn: str) -> tuple[bool, bool]
 class FrontDoor:
     """WSGI application for one deployed RestApi and stage."""
 
-    def __init__(self, deployment: Deployment, endpoint_url: str) -> None:
+    def __init__(self, deployment: Deployment, endpoint_url: str, *, ready: bool = True) -> None:
         self.deployment = deployment
         self.endpoint_url = endpoint_url
+        #: Set once the stack can serve every route (deployed *and* seeded, API.md): until then
+        #: every API route answers 503, so a client that waits for /health's 200 may call anything.
+        self.ready = threading.Event()
+        if ready:
+            self.ready.set()
         backend = apigateway_backends[ACCOUNT_ID][REGION]
         api_id = deployment.outputs.get("ApiId") or next(iter(deployment.of_type("AWS::ApiGateway::RestApi").values()))
         self.api: RestAPI = backend.get_rest_api(api_id)
@@ -141,6 +146,10 @@ class FrontDoor:
         if request.path.startswith("/_local/"):
             route = _local_routes.get(request.path[len("/_local/") :].strip("/"))
             return route(request, self) if route else Response("not found", status=404)
+        if not self.ready.is_set():
+            body = json.dumps({"type": "urn:oms:problem:unavailable", "title": "Service unavailable", "status": 503,
+                               "detail": "the local stack is starting (deployed, not yet seeded); retry shortly"})
+            return Response(body, status=503, content_type="application/problem+json", headers={"Retry-After": "1"})
         try:
             return self._proxy(request, request_id)
         except GatewayError as error:

@@ -70,6 +70,7 @@ class LocalCloud:
         template: dict[str, Any] | None = None,
         stack_name: str = "Oms-local",
         port: int = 0,
+        ready: bool = True,
     ) -> None:
         if (assembly is None) == (template is None):
             raise ValueError("give exactly one of assembly and template")
@@ -78,6 +79,8 @@ class LocalCloud:
         self._door: _Thread | None = None
         self._saved_env: dict[str, str | None] = {}
         self.deployment: Deployment | None = None
+        #: False: the front door answers 503 until ``mark_ready()`` (``serve`` seeds first).
+        self._ready = ready
 
     @property
     def endpoint_url(self) -> str:
@@ -100,7 +103,7 @@ class LocalCloud:
             os.environ[key] = value
         try:
             self.deployment = self._deploy()
-            door = FrontDoor(self.deployment, self._moto.url)
+            door = FrontDoor(self.deployment, self._moto.url, ready=self._ready)
             self._door = _Thread(make_server(HOST, self._port, door, threaded=True), "frontdoor")
         except BaseException:
             self.stop()
@@ -126,8 +129,14 @@ class LocalCloud:
         self._reset_moto()
         self.deployment = self._deploy()
         assert self._door is not None
-        self._door.server.app = FrontDoor(self.deployment, self.endpoint_url)
+        self._door.server.app = FrontDoor(self.deployment, self.endpoint_url, ready=self._ready)
         return self.deployment
+
+    def mark_ready(self) -> None:
+        """The stack can serve every route now: the front door stops answering 503."""
+        self._ready = True
+        if self._door is not None:
+            self._door.server.app.ready.set()
 
     def stop(self, settle_timeout: float = 2.0) -> None:
         """Let in-flight work finish (best effort, up to ``settle_timeout``), stop and join the

@@ -129,3 +129,23 @@ def test_local_info(http: httpx.Client, cloud: LocalCloud) -> None:
     info = http.get("/_local/info").json()
     assert info["aws_endpoint_url"] == cloud.endpoint_url
     assert info["stack_name"] == api_stack.STACK and info["region"] == "eu-central-1"
+
+
+def test_until_the_stack_is_ready_every_route_is_503_and_local_routes_still_answer(cloud: LocalCloud) -> None:
+    from werkzeug.test import Client
+
+    from localcloud.frontdoor import FrontDoor
+
+    # Given a front door that listens before the stack is seeded (what `make up` runs first)
+    assert cloud.deployment is not None
+    door = FrontDoor(cloud.deployment, cloud.endpoint_url, ready=False)
+    client = Client(door)
+    # Then /health (and every API route) says to come back, while /_local/ answers
+    early = client.get("/health")
+    assert early.status_code == 503 and early.headers["Retry-After"] == "1"
+    assert early.headers["Content-Type"] == "application/problem+json"
+    assert client.get("/orders", headers={"x-api-key": KEY}).status_code == 503
+    assert client.get("/_local/info").status_code == 200
+    # When it is ready (seeded), /health answers 200 and the routes are served
+    door.ready.set()
+    assert client.get("/health").status_code == 200
