@@ -141,6 +141,12 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
         return problem(404, "Not found", f"no route {app.current_event.http_method} {app.current_event.path}",
                        slug="not-found")
 
+    @app.exception_handler(RecursionError)  # type: ignore[untyped-decorator]
+    def _on_too_deep(_: RecursionError) -> Response[str]:
+        # Bad input, not a fault: the only unbounded nesting an API function handles is the
+        # request body's, which the JSON decoder (in Powertools' validation) walks recursively.
+        return problem(400, "Bad request", "the request body is nested too deeply", slug="bad-request")
+
     @app.exception_handler(TransientError)  # type: ignore[untyped-decorator]
     def _on_transient(exc: TransientError) -> Response[str]:
         logger.warning("transient failure", extra={"error": str(exc)})
@@ -169,9 +175,9 @@ def api_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        refused = oversized(event) or too_deep(event)
-        if refused is not None:
-            return refused
+        too_large = oversized(event)
+        if too_large is not None:
+            return too_large
         result: dict[str, Any] = app.resolve(event, context)
         return result
 
@@ -190,23 +196,3 @@ def oversized(event: dict[str, Any]) -> dict[str, Any] | None:
     return {"statusCode": 413, "headers": {"Content-Type": PROBLEM_JSON}, "isBase64Encoded": False,
             "body": problem_body(413, "Payload too large", detail, slug="payload-too-large")}
 
-
-#: A body shorter than this cannot nest deeply enough to exhaust the JSON decoder's recursion
-#: (about a thousand levels, two characters each), so only longer ones are checked first.
-_NESTING_CHECK_FROM = 1000
-
-
-def too_deep(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The 400 proxy response for a JSON body nested too deeply for the decoder (which would
-    raise RecursionError inside the router: a 500 for bad input), answered before routing."""
-    body = event.get("body") or ""
-    if len(body) < _NESTING_CHECK_FROM or event.get("isBase64Encoded"):
-        return None
-    try:
-        json.loads(body)
-    except RecursionError:
-        return {"statusCode": 400, "headers": {"Content-Type": PROBLEM_JSON}, "isBase64Encoded": False,
-                "body": problem_body(400, "Bad request", "the request body is nested too deeply", slug="bad-request")}
-    except ValueError:
-        return None  # not JSON at all: the router answers that (400) as for any body
-    return None
