@@ -29,6 +29,7 @@ from functions.core.principal import Principal
 from .ports import (
     AlreadyCaptured,
     CaptureInProgress,
+    CreditCurrencyMismatch,
     CreditLimitExceeded,
     DuplicateChannelOrder,
     IdempotencyClaim,
@@ -182,6 +183,10 @@ class CaptureService:
             self.store.create(order, first, credit_limit_check=payment.method == "on_account", idempotency=idempotency)
         except DuplicateChannelOrder as exc:
             raise DuplicateOrder(new.channel_order_id or "", exc.existing_order_id) from exc
+        except CreditCurrencyMismatch as exc:
+            raise ValidationFailed("currency", f"the customer's credit account is kept in {exc.account_currency}; "
+                                               f"an on-account order must be in {exc.account_currency}, "
+                                               f"not {new.currency}") from exc
         except CreditLimitExceeded as exc:
             raise ValidationFailed("payment.method", "on_account needs a credit account for this customer "
                                                      "with enough available credit for the order total") from exc

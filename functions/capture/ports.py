@@ -8,8 +8,9 @@ from typing import Any, Protocol
 from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import EventPublisher, OrderReader
 
-__all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditLimitExceeded", "DuplicateChannelOrder", "EventPublisher",
-           "IdempotencyClaim", "OrderReader", "OrderStore", "Page", "WorkflowStarter"]
+__all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded",
+           "DuplicateChannelOrder", "EventPublisher", "IdempotencyClaim", "OrderReader", "OrderStore", "Page",
+           "WorkflowStarter"]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -40,6 +41,14 @@ class CreditLimitExceeded(Exception):
     """An on-account order would exceed the customer's available credit (or there is no account)."""
 
 
+class CreditCurrencyMismatch(Exception):
+    """The customer's credit account is kept in another currency than the order's."""
+
+    def __init__(self, account_currency: str) -> None:
+        super().__init__(account_currency)
+        self.account_currency = account_currency
+
+
 class AlreadyCaptured(Exception):
     """The idempotency key was used before: for the same request (a replay of ``order_id``) or not."""
 
@@ -56,7 +65,8 @@ class CaptureInProgress(Exception):
 class OrderStore(OrderReader, Protocol):
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
                idempotency: IdempotencyClaim | None = None) -> None:
-        """Raises AlreadyCaptured, CaptureInProgress, DuplicateChannelOrder, CreditLimitExceeded."""
+        """Raises AlreadyCaptured, CaptureInProgress, DuplicateChannelOrder, CreditLimitExceeded,
+        CreditCurrencyMismatch."""
         ...
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str,

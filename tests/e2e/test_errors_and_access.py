@@ -118,3 +118,21 @@ def test_on_account_orders_draw_on_the_seeded_credit_limit(http: httpx.Client) -
     # And a customer without a credit account cannot buy on account at all
     none = post_order(http, new_order(lines=lines, payment={"method": "on_account"}), key(), api_key=marketplace)
     assert none.status_code == 422
+
+
+def test_an_on_account_order_in_another_currency_than_the_account_is_refused(http: httpx.Client) -> None:
+    # Given the marketplace's B2B customer whose credit account is kept in EUR (local seed)
+    b2b = {**ORDER["customer"], "customer_id": "B2B-1000"}
+    lines = [{"sku": "PALLET", "quantity": 1, "unit_price": "10.00"}]
+    # When it orders on account in GBP, well within the limit
+    r = post_order(http, new_order(customer=b2b, currency="GBP", lines=lines, shipping_price="5.00",
+                                            payment={"method": "on_account"}),
+                   key(), api_key=KEYS["marketplace"])
+    # Then the order is refused naming the currency, and the account's currency is said
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["errors"][0]["field"] == "currency" and "EUR" in problem["errors"][0]["message"]
+    # And nothing was written: the channel has no such order
+    listed = http.get("/orders", params={"customer_id": "B2B-1000", "limit": 100},
+                      headers={"x-api-key": KEYS["marketplace"]}).json()["orders"]
+    assert all(o["currency"] != "GBP" for o in listed)

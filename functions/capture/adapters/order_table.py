@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from functions.capture.ports import (
     AlreadyCaptured,
     CaptureInProgress,
+    CreditCurrencyMismatch,
     CreditLimitExceeded,
     DuplicateChannelOrder,
     IdempotencyClaim,
@@ -125,13 +126,17 @@ class OrderTable(OrderTableReader):
         if credit_limit_check:
             credit_index = len(actions)
             # Conditions cannot add, so the account keeps ``available_credit`` (limit - exposure)
-            # next to ``exposure`` and both move in the same update.
+            # next to ``exposure`` and both move in the same update. The account's currency is
+            # part of the condition; a refusal returns the account, so telling "no account",
+            # "another currency" and "too little credit" apart costs no read.
             actions.append({"Update": {
                 "TableName": self.table, "Key": to_item(credit_key(order.channel, order.customer.customer_id)),
                 "UpdateExpression": "ADD exposure :total, available_credit :minus",
-                "ConditionExpression": "attribute_exists(PK) AND available_credit >= :total",
+                "ConditionExpression": "attribute_exists(PK) AND currency = :currency AND available_credit >= :total",
                 "ExpressionAttributeValues": {":total": to_value(order.totals.total),
-                                              ":minus": to_value(-order.totals.total)}}})
+                                              ":minus": to_value(-order.totals.total),
+                                              ":currency": to_value(order.currency)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         # a conflict here is a concurrent request with the same key or reference: an answer (409)
         refused = transact(self, actions, f"capturing order {order.order_id}", conflicts_refuse=True)
         if not refused:
@@ -148,6 +153,9 @@ class OrderTable(OrderTableReader):
                                         ).get("Item")
             raise DuplicateChannelOrder(from_item(existing)["order_id"] if existing else None)
         if credit_index >= 0 and refused[credit_index] == "ConditionalCheckFailed":
+            account = refused.old_item(credit_index)
+            if account and account.get("currency") != order.currency:
+                raise CreditCurrencyMismatch(str(account.get("currency")))
             raise CreditLimitExceeded()
         raise RuntimeError(f"capturing order {order.order_id} was refused: {list(refused)}")  # a 500: never seen
 
