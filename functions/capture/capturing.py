@@ -150,6 +150,12 @@ class CaptureService:
                                  expires_at=int(self.epoch()) + IDEMPOTENCY_TTL_SECONDS)
         try:
             return Captured(self.capture(new, principal, idempotency=claim), replayed=False)
+        except ValidationFailed:
+            # refused for its body before anything was written: a key already used answers first
+            held = self.answer_held_key(principal, key, request_hash_of=request_hash)
+            if held is None:
+                raise
+            return held
         except AlreadyCaptured as exc:
             order = self.store.get(exc.order_id) if exc.same_request else None
             if order is None:
@@ -158,6 +164,23 @@ class CaptureService:
         except CaptureInProgress as exc:
             raise Conflict("a concurrent request is writing the same order data (this Idempotency-Key, "
                            "channel_order_id or the customer's credit account); retry shortly") from exc
+
+    def answer_held_key(self, principal: Principal, key: str, body: Any = None, *,
+                        request_hash_of: str | None = None) -> Captured | None:
+        """The key is checked before the body (API.md, Orders): when a request is refused for its
+        body (invalid, or no longer priceable at today's prices and rates), a key already used
+        answers instead — the original order for the same body (a replay is never re-priced), a
+        conflict for any other. None when the key is unused, so the body's refusal stands. The
+        request is ``body`` as sent, or its hash."""
+        held = self.store.held_key(principal.principal_id, key)
+        if held is None:
+            return None
+        if held.request_hash != (request_hash_of or request_hash(body)):
+            raise Conflict("Idempotency-Key was already used with a different body")
+        order = self.store.get(held.order_id)
+        if order is None:  # the record is written with its order: only if the order was erased
+            return None
+        return Captured(as_captured(order), replayed=True)
 
     def quote(self, new: NewOrder) -> dict[str, Any]:
         lines, totals = price(new)

@@ -9,9 +9,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from functions.core.handlers.http import problem_responses, require_role
+from functions.core.handlers.http import principal_of, problem_responses, require_role
 from functions.core.handlers.observability import MetricUnit, metrics
 
+from .capturing import Captured
 from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
 from .views import order_view
 from .wiring import cancellation, capture_service, order_queries
@@ -33,6 +34,10 @@ def create_order(order: Annotated[OrderIn, Body()], idempotency_key: Idempotency
     # the body as sent: equal JSON means the same request
     result = capture_service().capture_request(order.to_command(), principal.principal_id, idempotency_key,
                                                router.current_event.json_body)
+    return _created(result)
+
+
+def _created(result: Captured) -> Response[str]:
     view = order_view(result.order)
     headers = {"Location": f"/orders/{view['order_id']}"}
     if result.replayed:
@@ -40,6 +45,25 @@ def create_order(order: Annotated[OrderIn, Body()], idempotency_key: Idempotency
     else:
         metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
     return _json(201, view, headers)
+
+
+def held_key_answer() -> Response[str] | None:
+    """``POST /orders`` whose body Powertools refused (before the route ran): the key is checked
+    before the body, so a key already used answers — the original 201 for the same body, 409 for
+    any other, even an invalid one (API.md, Orders). Only refused requests pay for this read."""
+    event = router.current_event
+    key = event.headers.get("Idempotency-Key")
+    if event.http_method != "POST" or (event.resource or event.path) != "/orders" or not key:
+        return None
+    principal = principal_of(router)
+    if principal.role != "channel":
+        return None
+    try:
+        body: Any = json.loads(event.body or "")
+    except ValueError:
+        body = event.body  # not JSON: never the body a key was first used with
+    result = capture_service().answer_held_key(principal, key, body)
+    return None if result is None else _created(result)
 
 
 @router.post("/orders/quote", summary="Price an order without capturing it", response_description="Totals",

@@ -9,8 +9,8 @@ from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import EventPublisher, OrderReader
 
 __all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded",
-           "DuplicateChannelOrder", "EventPublisher", "IdempotencyClaim", "OrderReader", "OrderStore", "Page",
-           "WorkflowStarter"]
+           "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
+           "Page", "WorkflowStarter"]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -62,11 +62,23 @@ class CaptureInProgress(Exception):
     """Another request with the same idempotency key is being written at this moment."""
 
 
+@dataclass(frozen=True)
+class HeldKey:
+    """What an idempotency record holds: the order the key created and its request's hash."""
+
+    order_id: str
+    request_hash: str
+
+
 class OrderStore(OrderReader, Protocol):
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
                idempotency: IdempotencyClaim | None = None) -> None:
         """Raises AlreadyCaptured, CaptureInProgress, DuplicateChannelOrder, CreditLimitExceeded,
         CreditCurrencyMismatch."""
+        ...
+
+    def held_key(self, principal: str, key: str) -> HeldKey | None:
+        """The unexpired idempotency record of (principal, key), read consistently, or None."""
         ...
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str,

@@ -83,6 +83,25 @@ def test_same_key_with_another_body_is_409(http: httpx.Client) -> None:
     assert r.status_code == 409 and r.headers["Content-Type"] == "application/problem+json"
 
 
+def test_a_used_key_with_another_invalid_body_is_409_not_422(http: httpx.Client) -> None:
+    # Given a key that captured an order
+    idem, body = key(), new_order()
+    first = post_order(http, body, idem)
+    assert first.status_code == 201
+    # When the same key comes with a body that breaks the schema, or is not JSON at all
+    invalid = {**body, "lines": [{"sku": "X", "quantity": "many", "unit_price": "1.00"}]}
+    for reused in (post_order(http, invalid, idem), post_order(http, "{not json", idem)):
+        # Then the key answers first: a conflict, whatever is wrong with the body
+        assert reused.status_code == 409, reused.text
+        assert "Idempotency-Key" in reused.json()["detail"]
+    # And the same invalid body under an unused key is still the schema's 422 naming the field
+    fresh = post_order(http, invalid, key())
+    assert fresh.status_code == 422 and fresh.json()["errors"][0]["field"] == "lines[0].quantity"
+    # And the original request replays as it was
+    again = post_order(http, body, idem)
+    assert again.status_code == 201 and again.json() == first.json()
+
+
 def test_keys_are_scoped_per_principal(http: httpx.Client) -> None:
     idem, body = key(), new_order()
     a = post_order(http, body, idem)

@@ -6,7 +6,13 @@ import base64
 from dataclasses import replace
 from typing import Any
 
-from functions.capture.ports import AlreadyCaptured, CreditLimitExceeded, DuplicateChannelOrder, IdempotencyClaim
+from functions.capture.ports import (
+    AlreadyCaptured,
+    CreditLimitExceeded,
+    DuplicateChannelOrder,
+    HeldKey,
+    IdempotencyClaim,
+)
 from functions.core.errors import Conflict
 from functions.core.orders import Order, OrderStatus, TimelineEntry
 
@@ -43,6 +49,12 @@ class FakeOrderStore:
 
     def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
+
+    def held_key(self, principal: str, key: str) -> HeldKey | None:
+        held = self.keys.get((principal, key))
+        if held is None or held[2] < self.now:
+            return None
+        return HeldKey(order_id=held[1], request_hash=held[0])
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str,
                released: TimelineEntry | None) -> Order:

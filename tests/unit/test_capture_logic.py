@@ -101,6 +101,24 @@ def test_a_key_with_another_body_is_a_conflict_and_an_expired_key_captures_anew(
     assert len(store.orders) == 3
 
 
+def test_the_key_is_checked_before_the_body_so_a_replay_is_never_re_priced() -> None:
+    store = FakeOrderStore()
+    service = Capture(store=store, epoch=lambda: 1_000)
+    first = service.capture_once(body(), WEBSHOP, "k-1", "hash-a")
+    # the same request again, at a time its authorisation no longer covers the price (the rates
+    # changed): the original order answers, not a 422
+    unpriceable = body(payment={"method": "card", "authorization_id": "a", "amount": "0.01"})
+    again = service.capture_once(unpriceable, WEBSHOP, "k-1", "hash-a")
+    assert again.replayed is True and again.order.order_id == first.order.order_id
+    # another body that cannot be priced, with the used key: a conflict, not its 422
+    with pytest.raises(Conflict, match="different body"):
+        service.capture_once(unpriceable, WEBSHOP, "k-1", "hash-b")
+    # and with an unused key the body's own refusal stands, nothing written
+    with pytest.raises(ValidationFailed) as err:
+        service.capture_once(unpriceable, WEBSHOP, "k-2", "hash-b")
+    assert err.value.errors[0].field == "payment.amount" and len(store.orders) == 1
+
+
 def test_reused_channel_order_id_is_a_conflict_naming_the_existing_order(service: Capture) -> None:
     first = service.capture(body(), WEBSHOP)
     with pytest.raises(DuplicateOrder) as err:

@@ -23,6 +23,7 @@ from functions.capture.ports import (
     CreditCurrencyMismatch,
     CreditLimitExceeded,
     DuplicateChannelOrder,
+    HeldKey,
     IdempotencyClaim,
 )
 from functions.core.adapters.dynamodb import from_item, is_retryable, to_item, to_value, to_values, transact
@@ -158,6 +159,21 @@ class OrderTable(OrderTableReader):
                 raise CreditCurrencyMismatch(str(account.get("currency")))
             raise CreditLimitExceeded()
         raise RuntimeError(f"capturing order {order.order_id} was refused: {list(refused)}")  # a 500: never seen
+
+    def held_key(self, principal: str, key: str) -> HeldKey | None:
+        """Read only when a request was refused (its body invalid or no longer priceable): is
+        its key already held? The happy path learns it from the capture transaction itself."""
+        try:
+            item = self.db.get_item(TableName=self.table, ConsistentRead=True,
+                                    Key=to_item(idempotency_key(principal, key))).get("Item")
+        except ClientError as exc:
+            if is_retryable(exc):
+                raise TransientError(f"reading the Idempotency-Key record: {exc}") from exc
+            raise
+        record = from_item(item) if item else None
+        if not record or int(record.get("expires_at", 0)) < int(time.time()):
+            return None
+        return HeldKey(order_id=str(record["order_id"]), request_hash=str(record["request_hash"]))
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str, released: TimelineEntry | None) -> Order:
         """CANCELLED at the version read (from a status the transition table allows), its

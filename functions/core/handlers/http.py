@@ -125,16 +125,32 @@ def _message(error: dict[str, Any]) -> str:
     return msg
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
+#: Consulted before a request is refused for its body (Powertools' validation, which runs before
+#: the route): an answer that comes first — e.g. ``POST /orders`` checks its Idempotency-Key
+#: before its body. None lets the body's refusal stand.
+BeforeRefusal = Callable[[], "Response[str] | None"]
+
+
+def install_error_handlers(app: APIGatewayRestResolver, before_refusal: BeforeRefusal | None = None) -> None:
     """Every API function maps errors the same way."""
+
+    def _domain_problem(exc: DomainError) -> Response[str]:
+        return problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _on_validation(exc: RequestValidationError) -> Response[str]:
+        if before_refusal is not None:
+            try:
+                answer = before_refusal()
+            except DomainError as domain:
+                return _domain_problem(domain)
+            if answer is not None:
+                return answer
         return _validation_problem(exc)
 
     @app.exception_handler(DomainError)  # type: ignore[untyped-decorator]
     def _on_domain(exc: DomainError) -> Response[str]:
-        return problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors)
+        return _domain_problem(exc)
 
     @app.not_found
     def _on_not_found(_: Exception) -> Response[str]:
@@ -159,12 +175,12 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
                        slug="internal")
 
 
-def api_resolver(*routers: Any) -> APIGatewayRestResolver:
+def api_resolver(*routers: Any, before_refusal: BeforeRefusal | None = None) -> APIGatewayRestResolver:
     """A capability's API: Powertools validation on, its routers, errors as problem+json."""
     app = APIGatewayRestResolver(enable_validation=True)
     for router in routers:
         app.include_router(router)
-    install_error_handlers(app)
+    install_error_handlers(app, before_refusal)
     return app
 
 
