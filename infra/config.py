@@ -120,6 +120,9 @@ class EnvironmentConfig:
     def queue_name(self, purpose: str) -> str:
         return f"{self.prefix}-{purpose}"
 
+    def secret_name(self, purpose: str) -> str:
+        return f"{self.prefix}/{purpose}"
+
 
 _PROD_THROTTLES = MappingProxyType(
     {

@@ -49,6 +49,20 @@ def uses_powertools_layer(env_name: str) -> bool:
     return not is_local(env_name)
 
 
+#: The local stack's paging-token key (API.md, "Local environment only"): fixed, so tokens stay
+#: valid across restarts of `make up`; not a credential (it guards nothing but cursors of a
+#: throwaway local table).
+LOCAL_PAGING_KEY = "local-paging-key"
+
+
+def paging_key_props(env_name: str) -> dict[str, Any]:
+    """The paging key's value: generated at deploy in AWS, the fixed local key locally."""
+    if is_local(env_name):
+        return {"secret_string_value": cdk.SecretValue.unsafe_plain_text(LOCAL_PAGING_KEY)}
+    return {"generate_secret_string": cdk.aws_secretsmanager.SecretStringGenerator(
+        password_length=64, exclude_punctuation=True)}
+
+
 def runs_cdk_nag(env_names: tuple[str, ...]) -> bool:
     # cdk-nag is a validation plugin on the whole App. A local-only synth (what localcloud runs
     # before every deploy) skips it for speed: the local stack is built by the same constructs,

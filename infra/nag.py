@@ -74,6 +74,12 @@ REASONS = {
         "event source mapping (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its "
         "first message; a DLQ for a DLQ would add nothing."
     ),
+    "paging-key": (
+        "The paging key only signs listing cursors (next_token); it is generated at deploy and "
+        "grants no access to anything. Rotation is a put-secret-value whenever wanted: the only "
+        "effect is that open cursors answer 400 and the client starts its listing again, so no "
+        "rotation Lambda is deployed for it."
+    ),
     "workflow-logging": (
         "Express workflow logs at ERROR without execution data: failed executions are logged "
         "(with the error), successful ones are traced in X-Ray and recorded in the order's "
@@ -118,6 +124,7 @@ def acknowledge(stack: OmsStack) -> None:
             _ack(method, "AwsSolutions-COG4", "api-key-authorizer")
 
     # --- Messaging ------------------------------------------------------------------------
+    _ack(stack.data.paging_key, "AwsSolutions-SMG4", "paging-key")
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")

@@ -64,6 +64,7 @@ class OmsStack(Stack):
                 "INVOICE_WORKFLOW_ARN": invoice_workflow_arn,
                 "LEGAL_ENTITY": config.legal_entity,
                 "PAYMENT_PROVIDER": config.payment_provider,
+                "PAGING_KEY_SECRET": self.data.paging_key.secret_arn,
             },
         )
 
@@ -97,6 +98,9 @@ class OmsStack(Stack):
         )
         self.route = Route(self, "Route", functions=self.functions, data=self.data, api=self.api,
                            monitoring=self.monitoring)
+        # The API functions whose listings issue next_token (GET /orders, GET /shipments, GET /nodes)
+        for paging in (self.capture.api_function, self.route.api_function):
+            self.data.grant_paging(paging)
         self.notify = Notify(self, "Notify", config=config, functions=self.functions, data=self.data,
                              messaging=self.messaging, monitoring=self.monitoring)
         self.invoice = Invoice(self, "Invoice", functions=self.functions, data=self.data, messaging=self.messaging,

@@ -1,16 +1,23 @@
-"""The single DynamoDB table (ARCHITECTURE.md, "Single table") and its access grants.
+"""The single DynamoDB table (ARCHITECTURE.md, "Single table"), its access grants, and the key
+that signs the listings' paging tokens.
 
 Grants name the table (and its three indexes only where a function queries them) explicitly
 (no `index/*`), with exactly the item-level actions that function's code uses — no Scan, no
 table administration. TransactWriteItems is authorised through its per-item actions.
+
+A paging token carries a listing's ``LastEvaluatedKey``; it is signed (HMAC-SHA256) with a key
+kept in Secrets Manager, so a forged or edited token is a 400, never an arbitrary start key
+sent to DynamoDB. Only the functions whose listings page may read that key (``grant_paging``).
 """
 
 from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra import environments
 from infra.config import EnvironmentConfig
 
 GSI_NAMES: tuple[str, ...] = ("GSI1", "GSI2", "GSI3")
@@ -48,6 +55,17 @@ class Data(Construct):
                 projection_type=dynamodb.ProjectionType.INCLUDE,
                 non_key_attributes=GSI_PROJECTED_ATTRIBUTES,
             )
+        # Generated at deploy time and never in the repo (locally a fixed value, so tokens from
+        # one `make up` still verify after a restart: environments.py). Rotating it only makes
+        # open cursors start over (a 400 for a token signed with the old value).
+        self.paging_key = secretsmanager.Secret(
+            self,
+            "PagingKey",
+            secret_name=config.secret_name("paging-key"),
+            description="Signs the API's paging tokens (next_token): HMAC-SHA256 key",
+            removal_policy=config.removal_policy,
+            **environments.paging_key_props(config.name),
+        )
 
     def _resources(self, *, with_indexes: bool) -> list[str]:
         arns = [self.table.table_arn]
@@ -60,6 +78,10 @@ class Data(Construct):
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=self._resources(with_indexes=indexes))
         )
+
+    def grant_paging(self, grantee: iam.IGrantable) -> None:
+        """A function whose listings issue and accept ``next_token``: it reads the paging key."""
+        self.paging_key.grant_read(grantee)
 
     def grant_read_items_with_key_prefix(self, grantee: iam.IGrantable, key_prefix: str) -> None:
         """GetItem only, and only on items whose partition key starts with `key_prefix`."""

@@ -7,7 +7,7 @@ responses, API keys or usage plans; queue and topic policies and alarms are miss
 
 ``AWS::ApiGateway::{Stage, Authorizer, RequestValidator, GatewayResponse, ApiKey, UsagePlan,
 UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription``,
-``AWS::CloudWatch::Alarm``.
+``AWS::CloudWatch::Alarm``, ``AWS::SecretsManager::Secret``.
 
 moto finds models through ``parsing.get_model_list()`` (the *direct* subclasses of
 ``CloudFormationModel``, cached); ``install()`` makes that list include these models and clears
@@ -24,6 +24,7 @@ from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
+from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -344,6 +345,43 @@ class CloudWatchAlarm(_Created):
         cloudwatch_backends[account_id][region_name].delete_alarms([self.ref])
 
 
+class SecretsManagerSecret(_Created):
+    """A secret with its ``SecretString`` or one generated as ``GenerateSecretString`` asks
+    (through moto's GetRandomPassword). Ref and ``Id`` are the ARN, as in CloudFormation."""
+
+    TYPE, NAME_PROPERTY = "AWS::SecretsManager::Secret", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> SecretsManagerSecret:
+        p = cloudformation_json["Properties"]
+        backend = secretsmanager_backends[account_id][region_name]
+        value = p.get("SecretString")
+        if value is None:
+            g = p.get("GenerateSecretString") or {}
+            value = backend.get_random_password(
+                password_length=int(g.get("PasswordLength", 32)),
+                exclude_characters=g.get("ExcludeCharacters", ""),
+                exclude_numbers=bool(g.get("ExcludeNumbers", False)),
+                exclude_punctuation=bool(g.get("ExcludePunctuation", False)),
+                exclude_uppercase=bool(g.get("ExcludeUppercase", False)),
+                exclude_lowercase=bool(g.get("ExcludeLowercase", False)),
+                include_space=bool(g.get("IncludeSpace", False)),
+                require_each_included_type=bool(g.get("RequireEachIncludedType", True)),
+            )
+            value = json.loads(value)["RandomPassword"]
+        created = json.loads(backend.create_secret(
+            name=p.get("Name", resource_name), secret_string=value, secret_binary=None,
+            description=p.get("Description"), tags=p.get("Tags"), kms_key_id=p.get("KmsKeyId"),
+            client_request_token=None, replica_regions=[], force_overwrite=False))
+        return cls(created["ARN"], account_id, region_name, Id=created["ARN"])
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        secretsmanager_backends[account_id][region_name].delete_secret(
+            self.ref, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+
 MODELS: tuple[type[CloudFormationModel], ...] = (
     ApiGatewayStage,
     ApiGatewayAuthorizer,
@@ -356,6 +394,7 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     SnsTopicPolicy,
     SnsSubscription,
     CloudWatchAlarm,
+    SecretsManagerSecret,
 )
 
 

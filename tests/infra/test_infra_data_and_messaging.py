@@ -156,3 +156,28 @@ def test_invoice_stream_filter_lets_in_every_item_the_handler_publishes_finance_
             assert ORDER_CLOSED["dynamodb"]["NewImage"]["SK"]["S"] == ["ORDER"], event
         else:
             assert kind == invoice_prefix, event
+
+
+def test_paging_tokens_are_signed_with_a_secret_only_listings_read(env_template):
+    env, template = env_template
+    secrets = resources(template, "AWS::SecretsManager::Secret")
+    paging = {rid: r for rid, r in secrets.items() if r["Properties"]["Name"] == f"oms-{env}/paging-key"}
+    assert len(paging) == 1
+    (secret_id, secret), = paging.items()
+    props = secret["Properties"]
+    if env == "local":  # a fixed local key (API.md, Local environment only)
+        assert props["SecretString"] == "local-paging-key" and "GenerateSecretString" not in props
+    else:  # generated at deploy: no value in the template or the repo
+        assert "SecretString" not in props and props["GenerateSecretString"]["PasswordLength"] >= 32
+    readers = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "secretsmanager:GetSecretValue" in _as_list(statement["Action"]) and \
+                    statement["Resource"] == {"Ref": secret_id}:
+                readers += [r["Ref"] for r in policy["Properties"]["Roles"]]
+    # exactly the functions whose listings page: capture's and route's API functions
+    assert sorted(r.split("FunctionRole")[0] for r in readers) == ["CaptureApi", "RouteApi"], readers
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]

@@ -1,6 +1,8 @@
 """Bad input is answered before any write: the right 4xx, as problem+json naming the field.
 
-These requests never reach the table (validation happens first), so no AWS is needed.
+These requests never write (validation happens first). A ``POST /orders`` refused for its body
+asks whether its Idempotency-Key is already used (the key is checked before the body): an
+in-memory store answers that here, so no AWS is needed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from functions.capture.capturing import CaptureService
 from functions.capture.handlers.api import lambda_handler
 from functions.platform.handlers.api import lambda_handler as platform_handler
+from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import ORDER
 
 
@@ -44,6 +48,8 @@ def call(method: str, path: str, body: Any = None, headers: dict[str, str] | Non
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TABLE_NAME", "unused-in-these-tests")
+    service = CaptureService(store=FakeOrderStore())  # no key is held: each body's own refusal stands
+    monkeypatch.setattr("functions.capture.endpoints.capture_service", lambda: service)
 
 
 def with_(**changes: Any) -> dict[str, Any]:
