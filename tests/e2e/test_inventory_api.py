@@ -4,6 +4,7 @@ what can ship, from where, by when."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 
@@ -77,3 +78,27 @@ def test_on_hand_below_what_is_reserved_is_refused_and_changes_nothing(http: htt
     after = http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()["nodes"][0]
     assert (after["on_hand"], after["reserved"]) == (3, 2)
     assert put_stock(http, item, "STORE-MUNICH", 2, KEYS["store"]).json()["available"] == 0
+
+
+def test_dispatch_never_drives_stock_below_zero(http: httpx.Client, local_info: dict[str, object], aws: Any) -> None:
+    from tests.e2e.test_fulfilment import dispatch, requests_of
+
+    # Given 2 units at the store, both reserved by an order
+    item = sku()
+    assert put_stock(http, item, "STORE-MUNICH", 2, KEYS["store"]).status_code == 200
+    placed = http.post("/orders", json=new_order(sku=item, quantity=2),
+                       headers={"x-api-key": KEYS["webshop"], "Idempotency-Key": key()}).json()
+    http.post("/_local/settle")
+    store = {"x-api-key": KEYS["store"]}
+    (request,) = requests_of(http, store, placed["order_id"])
+    # And the record edited around the API afterwards (a bulk import, a console edit): 1 on hand
+    aws("dynamodb").update_item(TableName=local_info["table_name"],
+                                Key={"PK": {"S": f"SKU#{item}"}, "SK": {"S": "NODE#STORE-MUNICH"}},
+                                UpdateExpression="SET on_hand = :one", ExpressionAttributeValues={":one": {"N": "1"}})
+    # When the store confirms the dispatch of both units
+    refused = dispatch(http, store, request["shipment_id"], "00340434000000000001")
+    # Then it is refused as a conflict and nothing moved: the stock is not driven negative
+    assert refused.status_code == 409, refused.text
+    after = http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()["nodes"][0]
+    assert (after["on_hand"], after["reserved"]) == (1, 2)
+    assert requests_of(http, store, placed["order_id"])[0]["status"] == "REQUESTED"

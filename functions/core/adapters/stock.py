@@ -44,10 +44,15 @@ def reserve_action(table: str, allocation: Allocation) -> dict[str, Any]:
 
 
 def ship_action(table: str, allocation: Allocation) -> dict[str, Any]:
-    """Reserved units leave the building: on hand and reserved both drop, available stays."""
+    """Reserved units leave the building: on hand and reserved both drop, available stays.
+    Refused (the whole dispatch with it) if the record does not hold them: every stock write
+    keeps ``on_hand >= reserved``, so this only guards against a record edited around the API —
+    stock is never driven below zero."""
     return {"Update": {"TableName": table, "Key": to_item(stock_key(allocation.sku, allocation.node_id)),
                        "UpdateExpression": "ADD on_hand :minus, reserved :minus",
-                       "ExpressionAttributeValues": {":minus": to_value(-allocation.quantity)}}}
+                       "ConditionExpression": "on_hand >= :q AND reserved >= :q",
+                       "ExpressionAttributeValues": {":minus": to_value(-allocation.quantity),
+                                                     ":q": to_value(allocation.quantity)}}}
 
 
 def release_action(table: str, allocation: Allocation) -> dict[str, Any]:
