@@ -25,11 +25,11 @@ from tests.localcloud.support import PROBE, client
 
 def test_deploy_refuses_a_resource_moto_skips(tmp_path: Path) -> None:
     # Given a template with a resource type moto does not model and that is not allowed
-    extra = {"Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "s"}}}
+    extra = {"Project": {"Type": "AWS::CodeBuild::Project", "Properties": {"Name": "p"}}}
     assembly = api_stack.write_assembly(tmp_path, extra)
     # Then the deploy fails loudly instead of reporting a half-created stack
     with (
-        pytest.raises(DeployError, match=r"moto did not create: Secret \(AWS::SecretsManager::Secret\)"),
+        pytest.raises(DeployError, match=r"moto did not create: Project \(AWS::CodeBuild::Project\)"),
         LocalCloud(assembly=assembly, stack_name=api_stack.STACK),
     ):
         pass
@@ -149,6 +149,24 @@ def test_resources_moto_skips_or_crashes_on_are_created(aws: None) -> None:
     assert topic_policy["Statement"] == policy["Statement"]
     assert client("cloudwatch").describe_alarms()["MetricAlarms"][0]["AlarmName"] == "dlq-not-empty"
     assert len(client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 1
+
+
+def test_secrets_are_created_with_their_value_or_a_generated_one(aws: None) -> None:
+    # Given a stack with a secret of a fixed value and one generated as CloudFormation would
+    template = {"Resources": {
+        "Fixed": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "app/fixed", "SecretString": "v1"}},
+        "Generated": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+            "Name": "app/generated", "GenerateSecretString": {"PasswordLength": 48, "ExcludePunctuation": True}}},
+    }}
+    # When it is deployed
+    deployment = deploy_template(template, "secrets")
+    # Then each secret's Ref is its ARN and its value is the one asked for
+    secrets = client("secretsmanager")
+    fixed = secrets.get_secret_value(SecretId=deployment.physical_ids["Fixed"])
+    assert fixed["Name"] == "app/fixed" and fixed["SecretString"] == "v1"
+    assert deployment.physical_ids["Fixed"] == fixed["ARN"]
+    generated = secrets.get_secret_value(SecretId=deployment.physical_ids["Generated"])["SecretString"]
+    assert len(generated) == 48 and generated.isalnum()
 
 
 def test_stop_ends_the_pollers_and_restores_the_environment(tmp_path: Path) -> None:
