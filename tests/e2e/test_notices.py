@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import KEYS
 from tests.e2e.orders import ORDER, key
@@ -80,3 +81,39 @@ def test_mail_page_shows_the_notices(http: httpx.Client) -> None:
     page = http.get("/_local/mail", params={"order_id": order["order_id"]})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert box["emails"][0]["subject"] in page.text and "1 email," in page.text
+
+
+@pytest.mark.timeout(120)
+def test_outbox_shows_what_ses_and_sns_accepted_a_message_sent_twice_twice(http: httpx.Client, aws: Any) -> None:
+    # Given an order whose dispatch notice went out (one email + one SMS, each recorded by notify)
+    item = sku()
+    put_stock(http, item, "DC-BERLIN", 5, KEYS["dc"])
+    order = post_order(http, order_for([{"sku": item, "quantity": 1, "unit_price": "5.00"}]), key()).json()
+    (shipment,) = settled(http, order["order_id"])["shipments"]
+    dispatch(http, DC, shipment["shipment_id"], "T-TWICE-1")
+    box = outbox(http, order["order_id"], emails=2, sms=1)
+    assert sorted((m["kind"], m["order_id"]) for m in box["emails"]) == [
+        ("order_confirmed", order["order_id"]), ("shipment_dispatched", order["order_id"])]
+    (text,) = box["sms"]
+    assert text["kind"] == "shipment_dispatched" and text["order_id"] == order["order_id"]
+    (confirmed,) = (m for m in box["emails"] if m["kind"] == "order_confirmed")
+    # When the same confirmation and SMS reach SES and SNS a second time, around notify (as a
+    # duplicate send would), and an unrelated message too
+    aws("sesv2").send_email(
+        FromEmailAddress=confirmed["from"], Destination={"ToAddresses": confirmed["to"]},
+        Content={"Simple": {"Subject": {"Data": confirmed["subject"]}, "Body": {
+            "Text": {"Data": confirmed["text"]}, "Html": {"Data": confirmed["html"]}}}},
+        EmailTags=[{"Name": "order_id", "Value": order["order_id"]}, {"Name": "kind", "Value": "order_confirmed"}])
+    aws("sns").publish(PhoneNumber=text["to"], Message=text["text"])
+    stray = f"not a notice {key()}"
+    aws("sesv2").send_email(FromEmailAddress=confirmed["from"], Destination={"ToAddresses": ["x@example.com"]},
+                            Content={"Simple": {"Subject": {"Data": stray}, "Body": {"Text": {"Data": stray}}}})
+    # Then the outbox shows each twice, matched to the order and kind
+    again = http.get("/_local/outbox", params={"order_id": order["order_id"]}).json()
+    twice = [m for m in again["emails"] if m["kind"] == "order_confirmed"]
+    assert len(twice) == 2 and twice[0] == twice[1] == confirmed
+    assert again["sms"] == [text, text]
+    assert len(again["emails"]) == 3
+    # and the unrelated message shows too, with no order (it is no notice)
+    (other,) = (m for m in http.get("/_local/outbox").json()["emails"] if m["subject"] == stray)
+    assert other["order_id"] is None and other["kind"] is None and other["text"] == stray and other["html"] is None
