@@ -57,7 +57,7 @@ def _raw_parts(raw: str) -> tuple[str | None, str | None, str | None]:
     message = email.message_from_string(raw, policy=email.policy.default)
     parts: dict[str, str | None] = {}
     for kind in ("plain", "html"):
-        part = message.get_body(preferencelist=(kind,))  # type: ignore[attr-defined]
+        part = message.get_body(preferencelist=(kind,))
         parts[kind] = part.get_content() if part is not None and part.get_content_subtype() == kind else None
     return message.get("Subject"), parts["plain"], parts["html"]
 
