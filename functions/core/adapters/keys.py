@@ -62,6 +62,8 @@ def order_notice_key(order_id: str, kind: str) -> Key:
 #: The order's notices a cancellation makes inapplicable: the cancel marks their claims
 #: (``order_notice_key``) in its own transaction, so a later claim's condition refuses them.
 CANCEL_SUPERSEDES = ("order_confirmed", "order_backordered")
+#: The attribute of that mark on a notice item: ``{"reason": …, "at": …}``.
+NOTICE_SUPERSEDED = "superseded"
 
 
 def flag_key(order_id: str, shipment_id: str) -> Key:
