@@ -133,3 +133,30 @@ def test_a_withdrawn_confirmation_is_skipped_not_resent_once_the_order_is_cancel
     assert first == Claim(skip=frozenset({"email"}), reason="order cancelled") and second == Claim()
     assert confirmation(table, order.order_id)["channels"]["email"]["status"] == "SKIPPED"
     cloud.settle()
+
+
+def test_the_cancel_marks_only_the_notices_not_told_yet(cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    # Given a backordered order whose backorder notice went out
+    table = outputs["TableName"]
+    order = backordered_order(cloud, table)
+    assert any(e.event == "NoticeSent" and e.detail["kind"] == "order_backordered" for e in order.timeline)
+    # When it is cancelled
+    cancel(table, order)
+    # Then only the confirmation's claim is marked (the told notice costs the cancel nothing)
+    ddb = boto3.client("dynamodb")
+    told = from_item(ddb.get_item(TableName=table, ConsistentRead=True,
+                                  Key=to_item(order_notice_key(order.order_id, "order_backordered")))["Item"])
+    assert "superseded" not in told and told["channels"]["email"]["status"] == "SENT"
+    assert confirmation(table, order.order_id)["superseded"]["reason"] == "order cancelled"
+    cloud.settle()
+
+
+def test_a_notice_the_order_is_read_past_is_claimed_as_skipped_once(cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    order = backordered_order(cloud, table)
+    store = NoticeTable(table)
+    args = (order.order_id, f"order_confirmed#{order.order_id}", "order_confirmed", EMAIL)
+    assert store.claim(*args, inapplicable="order is SHIPPED") == Claim(skip=frozenset({"email"}),
+                                                                          reason="order is SHIPPED")
+    assert store.claim(*args) == Claim()  # a later delivery: nothing to send, nothing to record
+    assert confirmation(table, order.order_id)["channels"]["email"]["status"] == "SKIPPED"
