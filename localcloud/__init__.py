@@ -21,6 +21,7 @@ from localcloud.patches import (
     dynamodb_transactions,
     eventbridge_targets,
     lambda_runtime,
+    ses_content,
     sfn_time,
     sqs_event_source,
     stepfunctions_names,
@@ -44,6 +45,7 @@ ALL_PATCHES = (
     cloudformation_models,
     stepfunctions_names,
     sfn_time,
+    ses_content,
 )
 
 _installed = False

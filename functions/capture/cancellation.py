@@ -1,4 +1,5 @@
-"""Cancelling an order before its first dispatch: stock released and open requests withdrawn
+"""Cancelling an order before its first dispatch: stock released, open requests withdrawn and
+the notices it makes inapplicable (the order's confirmation) marked so they are never sent,
 in one write, at the version read. No AWS here."""
 
 from __future__ import annotations

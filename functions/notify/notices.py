@@ -6,6 +6,13 @@ for all its channels (email, SMS) — then each channel is sent, then the outcom
 event finds the claim and sends nothing. A channel whose send failed is withdrawn and the
 event retried: the retry claims and sends only that channel. A crash between send and record
 leaves the channel SENDING: at most once, never twice; such records are visible to operators.
+
+A notice is sent only while its order is in a state it applies to. The order notify reads
+anyway may already be past it (``SUPERSEDED_IN``: statuses an order never leaves for one the
+notice applies to); a transition after that read is caught by the claim's own condition, since
+the cancellation marks the claims of the notices it makes inapplicable in its own transaction
+(``CANCEL_SUPERSEDES``). Either way the notice is claimed as skipped and the timeline gets
+``NoticeSkipped`` with the reason. A claim before the cancel sent what was true at the time.
 """
 
 from __future__ import annotations
@@ -16,9 +23,26 @@ from typing import Any
 
 from functions.core.events import utc_now
 from functions.core.money import fmt
-from functions.core.orders import Order, Shipment, TimelineEntry
+from functions.core.orders import Order, OrderStatus, Shipment, TimelineEntry
 from functions.notify.ports import Mailer, NoticeStore, OrderReader, Texter
 from functions.notify.templates import render
+
+#: Per kind, the statuses in which its notice no longer applies, for good (an order's status
+#: only moves forward): a confirmation once cancelled, "waiting for stock" once the order is
+#: allocated or cancelled. A dispatch notice (its shipment is dispatched, after which an
+#: order cannot be cancelled) and a cancellation notice (CANCELLED is final) always apply.
+SUPERSEDED_IN: dict[str, frozenset[OrderStatus]] = {
+    "order_confirmed": frozenset({OrderStatus.CANCELLED}),
+    "order_backordered": frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
+                                    OrderStatus.COMPLETED, OrderStatus.CANCELLED}),
+}
+
+
+def inapplicable(kind: str, status: OrderStatus) -> str | None:
+    """Why ``kind`` no longer applies to an order in ``status`` (None: it does)."""
+    if status not in SUPERSEDED_IN.get(kind, frozenset()):
+        return None
+    return "order cancelled" if status == OrderStatus.CANCELLED else f"order is {status.value}"
 
 
 @dataclass
@@ -46,11 +70,15 @@ class NoticeService:
         at = self.clock()
         for record in channels.values():
             record["at"] = at
-        claimed = self.store.claim(order_id, notice_id, kind, channels)
+        claim = self.store.claim(order_id, notice_id, kind, channels, inapplicable(kind, order.status))
         results: dict[str, tuple[str, str | None]] = {}
         entries: list[TimelineEntry] = []
         failure: Exception | None = None
-        for channel in sorted(claimed):
+        for channel in sorted(claim.skip):  # the order left the states the notice applies to
+            results[channel] = ("SKIPPED", None)
+            entries.append(TimelineEntry(at=at, event="NoticeSkipped",
+                                         detail={"kind": kind, "channel": channel, "reason": claim.reason or ""}))
+        for channel in sorted(claim.send):
             to = channels[channel]["to"]
             detail = {"kind": kind, "channel": channel}
             if not to:  # no phone number: the customer gets no SMS, and the timeline says so

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from functions.core.orders import TimelineEntry
 from functions.core.ports import OrderReader
 
-__all__ = ["Mailer", "NoticeStore", "OrderReader", "Texter"]
+__all__ = ["Claim", "Mailer", "NoticeStore", "OrderReader", "Texter"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a claim of a notice lets this call do: ``send`` these channels, or record ``skip``
+    ones as skipped because the order left the states the notice applies to (``reason``).
+    Neither: another delivery of the event has them (or had them)."""
+
+    send: frozenset[str] = field(default_factory=frozenset)
+    skip: frozenset[str] = field(default_factory=frozenset)
+    reason: str | None = None
 
 
 class NoticeStore(Protocol):
-    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]: ...
+    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
+              inapplicable: str | None = None) -> Claim:
+        """Claim the notice's channels in one conditional write. The condition also refuses a
+        notice whose claim a transition marked inapplicable (a cancellation marks the order's
+        confirmation): those channels come back in ``skip``. ``inapplicable`` (a reason): the
+        order as read is past the notice already; its channels are claimed as skipped."""
+        ...
+
     def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
                entries: list[TimelineEntry]) -> None: ...
 

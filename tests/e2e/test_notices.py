@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import KEYS
 from tests.e2e.orders import ORDER, key
@@ -80,3 +81,96 @@ def test_mail_page_shows_the_notices(http: httpx.Client) -> None:
     page = http.get("/_local/mail", params={"order_id": order["order_id"]})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert box["emails"][0]["subject"] in page.text and "1 email," in page.text
+
+
+@pytest.mark.timeout(120)
+def test_outbox_shows_what_ses_and_sns_accepted_a_message_sent_twice_twice(http: httpx.Client, aws: Any) -> None:
+    # Given an order whose dispatch notice went out (one email + one SMS, each recorded by notify)
+    item = sku()
+    put_stock(http, item, "DC-BERLIN", 5, KEYS["dc"])
+    order = post_order(http, order_for([{"sku": item, "quantity": 1, "unit_price": "5.00"}]), key()).json()
+    (shipment,) = settled(http, order["order_id"])["shipments"]
+    dispatch(http, DC, shipment["shipment_id"], "T-TWICE-1")
+    box = outbox(http, order["order_id"], emails=2, sms=1)
+    assert sorted((m["kind"], m["order_id"]) for m in box["emails"]) == [
+        ("order_confirmed", order["order_id"]), ("shipment_dispatched", order["order_id"])]
+    (text,) = box["sms"]
+    assert text["kind"] == "shipment_dispatched" and text["order_id"] == order["order_id"]
+    (confirmed,) = (m for m in box["emails"] if m["kind"] == "order_confirmed")
+    # When the same confirmation and SMS reach SES and SNS a second time, around notify (as a
+    # duplicate send would), and an unrelated message too
+    aws("sesv2").send_email(
+        FromEmailAddress=confirmed["from"], Destination={"ToAddresses": confirmed["to"]},
+        Content={"Simple": {"Subject": {"Data": confirmed["subject"]}, "Body": {
+            "Text": {"Data": confirmed["text"]}, "Html": {"Data": confirmed["html"]}}}},
+        EmailTags=[{"Name": "order_id", "Value": order["order_id"]}, {"Name": "kind", "Value": "order_confirmed"}])
+    aws("sns").publish(PhoneNumber=text["to"], Message=text["text"])
+    stray = f"not a notice {key()}"
+    aws("sesv2").send_email(FromEmailAddress=confirmed["from"], Destination={"ToAddresses": ["x@example.com"]},
+                            Content={"Simple": {"Subject": {"Data": stray}, "Body": {"Text": {"Data": stray}}}})
+    # Then the outbox shows each twice, matched to the order and kind
+    again = http.get("/_local/outbox", params={"order_id": order["order_id"]}).json()
+    twice = [m for m in again["emails"] if m["kind"] == "order_confirmed"]
+    assert len(twice) == 2 and twice[0] == twice[1] == confirmed
+    assert again["sms"] == [text, text]
+    assert len(again["emails"]) == 3
+    # and the unrelated message shows too, with no order (it is no notice)
+    (other,) = (m for m in http.get("/_local/outbox").json()["emails"] if m["subject"] == stray)
+    assert other["order_id"] is None and other["kind"] is None and other["text"] == stray and other["html"] is None
+
+
+def notify_task(aws: Any, order_id: str, kind: str) -> Any:
+    """Run the workflow's Notify task now, as a late delivery or a retry of it would."""
+    import json
+
+    (name,) = (f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]
+               if f["FunctionName"].endswith("notify-notice"))
+    reply = aws("lambda").invoke(FunctionName=name, Payload=json.dumps({"order_id": order_id, "kind": kind}))
+    assert "FunctionError" not in reply
+    return json.loads(reply["Payload"].read())
+
+
+def cancel(http: httpx.Client, order_id: str) -> None:
+    r = http.post(f"/orders/{order_id}/cancel", json={"reason": "CUSTOMER"}, headers=WEBSHOP)
+    assert r.status_code == 200 and r.json()["status"] == "CANCELLED"
+
+
+@pytest.mark.timeout(120)
+def test_a_cancelled_order_never_gets_its_confirmation_even_when_the_cancel_lands_first(
+        http: httpx.Client, aws: Any) -> None:
+    # Given an order that is cancelled before any confirmation was claimed for it
+    order = post_order(http, order_for([{"sku": sku(), "quantity": 1, "unit_price": "5.00"}]), key()).json()
+    assert settled(http, order["order_id"])["status"] == "BACKORDERED"
+    cancel(http, order["order_id"])
+    outbox(http, order["order_id"], emails=2)  # the backorder and cancellation notices are out
+    # When a confirmation for it runs after the cancel (a late or retried Notify task), twice
+    first = notify_task(aws, order["order_id"], "order_confirmed")
+    second = notify_task(aws, order["order_id"], "order_confirmed")
+    # Then SES never accepted one: the outbox holds only what applies to a cancelled order
+    assert first["notices"] == [{"channel": "email", "result": "skipped"}]
+    assert second["notices"] == [{"channel": "email", "result": "already"}]
+    box = outbox(http, order["order_id"], emails=3, timeout=1.0)
+    assert sorted(m["kind"] for m in box["emails"]) == ["order_backordered", "order_cancelled"]
+    # and the timeline says once why the customer was not told
+    timeline = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()["timeline"]
+    skipped = [e["detail"] for e in timeline if e["event"] == "NoticeSkipped"]
+    assert skipped == [{"kind": "order_confirmed", "channel": "email", "reason": "order cancelled"}]
+
+
+@pytest.mark.timeout(120)
+def test_a_confirmation_sent_before_the_cancel_stays_the_only_one(http: httpx.Client, aws: Any) -> None:
+    # Given a confirmed order (its confirmation was true when it was sent), then cancelled
+    item = sku()
+    put_stock(http, item, "DC-BERLIN", 5, KEYS["dc"])
+    order = post_order(http, order_for([{"sku": item, "quantity": 1, "unit_price": "5.00"}]), key()).json()
+    assert settled(http, order["order_id"])["status"] == "IN_FULFILLMENT"
+    outbox(http, order["order_id"], emails=1)
+    cancel(http, order["order_id"])
+    # When the Notify task runs again after the cancel
+    assert notify_task(aws, order["order_id"], "order_confirmed")["notices"] == [
+        {"channel": "email", "result": "already"}]
+    # Then the customer has the one confirmation and the cancellation, nothing more
+    box = outbox(http, order["order_id"], emails=2)
+    assert sorted(m["kind"] for m in box["emails"]) == ["order_cancelled", "order_confirmed"]
+    timeline = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()["timeline"]
+    assert [e["event"] for e in timeline].count("NoticeSkipped") == 0

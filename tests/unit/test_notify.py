@@ -8,32 +8,44 @@ from typing import Any
 import pytest
 
 from functions.capture.capturing import CaptureService
-from functions.core.orders import Shipment, ShipmentLine, ShipmentStatus, TimelineEntry
+from functions.core.orders import OrderStatus, Shipment, ShipmentLine, ShipmentStatus, TimelineEntry
 from functions.notify.handlers.stream import notice_for
-from functions.notify.notices import NoticeService
+from functions.notify.notices import NoticeService, inapplicable
+from functions.notify.ports import Claim
 from functions.notify.templates import render
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import ORDER, WEBSHOP, body
 
 
 class Notices:
-    """The notice table's conditions in memory: a claim per notice, a withdrawn channel claimable again."""
+    """The notice table's conditions in memory: a claim per notice, a withdrawn channel claimable
+    again, a notice marked superseded (as a cancel marks it) claimed only as skipped."""
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.marks: dict[tuple[str, str], str] = {}
         self.timeline: list[TimelineEntry] = []
         self.writes = 0
 
-    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]:
+    def supersede(self, order_id: str, kind: str, reason: str = "order cancelled") -> None:
+        self.marks[(order_id, f"{kind}#{order_id}")] = reason
+
+    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
+              inapplicable: str | None = None) -> Claim:
         self.writes += 1
-        held = self.records.get((order_id, notice_id))
+        key = (order_id, notice_id)
+        reason = inapplicable or self.marks.get(key)
+        held = self.records.get(key)
         if held is None:
-            self.records[(order_id, notice_id)] = {c: {**r, "status": "SENDING"} for c, r in channels.items()}
-            return set(channels)
+            status = "SKIPPED" if reason else "SENDING"
+            self.records[key] = {c: {**r, "status": status} for c, r in channels.items()}
+            if reason:
+                return Claim(skip=frozenset(channels), reason=reason)
+            return Claim(send=frozenset(channels))
         again = {c for c in channels if held.get(c, {}).get("status") == "WITHDRAWN"}
         for c in again:
-            held[c] = {**channels[c], "status": "SENDING"}
-        return again
+            held[c] = {**channels[c], "status": "SKIPPED" if reason else "SENDING"}
+        return Claim(skip=frozenset(again), reason=reason) if reason else Claim(send=frozenset(again))
 
     def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
                entries: list[TimelineEntry]) -> None:
@@ -139,3 +151,52 @@ def test_html_body_escapes_customer_text() -> None:
 ])
 def test_stream_changes_that_call_for_a_notice(new: dict[str, Any], old: dict[str, Any], expected: Any) -> None:
     assert notice_for(new, old) == expected
+
+
+def test_a_confirmation_whose_claim_a_cancel_marked_is_never_sent_and_the_timeline_says_why() -> None:
+    # Given the order read as confirmed, but cancelled before notify claims its confirmation
+    svc, order_id, mail, _, notices = service_for()
+    notices.supersede(order_id, "order_confirmed")
+    # When the confirmation is sent, and the event delivered again
+    results = svc.notify(order_id, "order_confirmed")
+    again = svc.notify(order_id, "order_confirmed")
+    # Then no email went out, and one NoticeSkipped names the cancel
+    assert mail.sent == [] and results == [{"channel": "email", "result": "skipped"}]
+    assert again == [{"channel": "email", "result": "already"}]
+    (skipped,) = notices.timeline
+    assert skipped.event == "NoticeSkipped" and skipped.detail == {
+        "kind": "order_confirmed", "channel": "email", "reason": "order cancelled"}
+
+
+def test_a_withdrawn_confirmation_is_not_retried_after_a_cancel() -> None:
+    svc, order_id, mail, _, notices = service_for(fail=1)
+    with pytest.raises(ConnectionError):
+        svc.notify(order_id, "order_confirmed")
+    notices.supersede(order_id, "order_confirmed")
+    assert svc.notify(order_id, "order_confirmed") == [{"channel": "email", "result": "skipped"}]
+    assert mail.sent == [] and [e.event for e in notices.timeline] == ["NoticeSkipped"]
+
+
+def test_an_order_read_past_a_notice_is_not_told_it() -> None:
+    # Given a backordered order whose stock arrived before its backorder notice went out
+    svc, order_id, mail, _, notices = service_for()
+    store = svc.orders
+    store.orders[order_id] = replace(store.orders[order_id], status=OrderStatus.IN_FULFILLMENT)  # type: ignore[attr-defined]
+    assert svc.notify(order_id, "order_backordered") == [{"channel": "email", "result": "skipped"}]
+    assert mail.sent == [] and notices.timeline[0].detail["reason"] == "order is IN_FULFILLMENT"
+    # while the notices that still apply go out
+    assert svc.notify(order_id, "order_confirmed") == [{"channel": "email", "result": "sent"}]
+
+
+@pytest.mark.parametrize(("kind", "status", "expected"), [
+    ("order_confirmed", OrderStatus.IN_FULFILLMENT, None),
+    ("order_confirmed", OrderStatus.SHIPPED, None),
+    ("order_confirmed", OrderStatus.CANCELLED, "order cancelled"),
+    ("order_backordered", OrderStatus.BACKORDERED, None),
+    ("order_backordered", OrderStatus.IN_FULFILLMENT, "order is IN_FULFILLMENT"),
+    ("order_backordered", OrderStatus.CANCELLED, "order cancelled"),
+    ("shipment_dispatched", OrderStatus.SHIPPED, None),
+    ("order_cancelled", OrderStatus.CANCELLED, None),
+])
+def test_which_states_each_notice_applies_to(kind: str, status: OrderStatus, expected: str | None) -> None:
+    assert inapplicable(kind, status) == expected

@@ -28,6 +28,8 @@ from functions.capture.ports import (
 )
 from functions.core.adapters.dynamodb import from_item, is_retryable, to_item, to_value, to_values, transact
 from functions.core.adapters.keys import (
+    CANCEL_SUPERSEDES,
+    NOTICE_SUPERSEDED,
     channel_orders,
     channel_ref_key,
     credit_key,
@@ -36,6 +38,7 @@ from functions.core.adapters.keys import (
     header_key,
     idempotency_key,
     order_index_keys,
+    order_notice_key,
     orders_of_month,
 )
 from functions.core.adapters.order_reader import OrderTableReader
@@ -87,6 +90,14 @@ def details_item(order: Order) -> dict[str, Any]:
         "totals": {k: _money(v) for k, v in asdict(order.totals).items()},
         "created_at": order.created_at,
     }
+
+
+def _notices_untold(order: Order) -> list[str]:
+    """The order's notices a cancel makes inapplicable that its timeline does not show as told
+    (sent or skipped): the ones a claim may still be coming for. Read from the order the cancel
+    read anyway; a notice told since then is only marked needlessly."""
+    told = {e.detail.get("kind") for e in order.timeline if e.event in ("NoticeSent", "NoticeSkipped")}
+    return [kind for kind in CANCEL_SUPERSEDES if kind not in told]
 
 
 class OrderTable(OrderTableReader):
@@ -177,7 +188,8 @@ class OrderTable(OrderTableReader):
 
     def cancel(self, order: Order, entry: TimelineEntry, reason: str, released: TimelineEntry | None) -> Order:
         """CANCELLED at the version read (from a status the transition table allows), its
-        reserved stock given back and its open requests withdrawn, in one transaction; Conflict
+        reserved stock given back, its open requests withdrawn and the claims of the notices it
+        makes inapplicable marked (``_supersede``), in one transaction; Conflict
         if the order moved since it was read (or a concurrent transaction wrote it),
         TransientError if the table is throttled."""
         releases = order.allocations and released is not None
@@ -198,10 +210,24 @@ class OrderTable(OrderTableReader):
             actions += [release_action(self.table, a) for a in per_stock_record(list(order.allocations))]
         actions += [move_shipment_action(self.table, s, ShipmentStatus.CANCELLED)
                     for s in order.shipments if s.status == ShipmentStatus.REQUESTED]
+        actions += [self._supersede(order.order_id, kind, entry.at) for kind in _notices_untold(order)]
         # a conflict with a concurrent transaction (Reserve, a dispatch) is a change: read again
         if transact(self, actions, f"cancelling order {order.order_id}", conflicts_refuse=True):
             raise Conflict(f"order {order.order_id} changed concurrently; read it again")
         return order.with_status(OrderStatus.CANCELLED, at=entry.at)
+
+    def _supersede(self, order_id: str, kind: str, at: str) -> dict[str, Any]:
+        """Mark the claim of the order's ``kind`` notice as superseded by the cancel: a claim
+        after this commits is refused by its own condition and recorded as skipped (notify's
+        ``adapters/notice_table.py``). No condition: a notice claimed before the cancel keeps
+        its claim (it was true when sent); only a withdrawn channel is not sent again."""
+        return {"Update": {
+            "TableName": self.table, "Key": to_item(order_notice_key(order_id, kind)),
+            "UpdateExpression": "SET #m = if_not_exists(#m, :mark), #t = if_not_exists(#t, :type), "
+                                "#o = if_not_exists(#o, :order), #k = if_not_exists(#k, :kind)",
+            "ExpressionAttributeNames": {"#m": NOTICE_SUPERSEDED, "#t": "type", "#o": "order_id", "#k": "kind"},
+            "ExpressionAttributeValues": to_values({":mark": {"reason": "order cancelled", "at": at},
+                                                    ":type": "notice", ":order": order_id, ":kind": kind})}}
 
     # -- listings (newest first) ----------------------------------------------------------
     def channel_orders(self, channel: str, *, limit: int, token: str | None

@@ -53,6 +53,19 @@ def notice_key(order_id: str, notice_id: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{NOTICE_PREFIX}{notice_id}"}
 
 
+def order_notice_key(order_id: str, kind: str) -> Key:
+    """The claim of a notice about the order as a whole (one per order and kind, e.g. its
+    confirmation): ``notice_key`` of ``<kind>#<order id>``, as notify claims it."""
+    return notice_key(order_id, f"{kind}#{order_id}")
+
+
+#: The order's notices a cancellation makes inapplicable: the cancel marks their claims
+#: (``order_notice_key``) in its own transaction, so a later claim's condition refuses them.
+CANCEL_SUPERSEDES = ("order_confirmed", "order_backordered")
+#: The attribute of that mark on a notice item: ``{"reason": …, "at": …}``.
+NOTICE_SUPERSEDED = "superseded"
+
+
 def flag_key(order_id: str, shipment_id: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{FLAG_PREFIX}{shipment_id}"}
 

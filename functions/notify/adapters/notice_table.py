@@ -1,7 +1,16 @@
 """Notice records ``ORDER#<id>`` / ``NOTICE#<kind>#<ref>``: one per event the customer is told
 about, holding each channel (email, SMS) with its status — the claim that makes each message
-once — and what was sent (the local outbox reads it). Claim and result are one write each,
-whatever the number of channels."""
+once — what was sent and the provider's message id (the local outbox matches what SES and SNS
+accepted by it). Claim and result are one write each, whatever the number of channels.
+
+A transition that makes a notice inapplicable (a cancellation: the order's confirmation and
+backorder notice) marks the notice's key with ``superseded`` in its own transaction, whether
+or not the notice was claimed yet (``capture/adapters/order_table.py``). A claim after that
+finds the key taken (its condition is ``attribute_not_exists(PK)``), and the item the failed
+condition returns (``ReturnValuesOnConditionCheckFailure``, no extra read) says why: the
+channels are then claimed as SKIPPED, once. A claim before the cancel sent what was true then;
+a withdrawn channel is claimed again only while no such mark exists.
+"""
 
 from __future__ import annotations
 
@@ -9,48 +18,108 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import TableAdapter, to_item, to_values
-from functions.core.adapters.keys import notice_key
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values
+from functions.core.adapters.keys import NOTICE_SUPERSEDED, notice_key
 from functions.core.adapters.timeline import append_entries
 from functions.core.orders import TimelineEntry
+from functions.notify.ports import Claim
 
 SENDING, SENT, SKIPPED, WITHDRAWN = "SENDING", "SENT", "SKIPPED", "WITHDRAWN"
+#: The mark a transition leaves on a notice it makes inapplicable: ``{"reason": …, "at": …}``.
+SUPERSEDED = NOTICE_SUPERSEDED
 
 
 def _key(order_id: str, notice_id: str) -> dict[str, Any]:
     return to_item(notice_key(order_id, notice_id))
 
 
-def _failed(exc: ClientError) -> bool:
-    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+def _refused(exc: ClientError) -> dict[str, Any] | None:
+    """The item a refused condition returned (``{}`` if none), or None if it was no refusal."""
+    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        return None
+    return from_item(exc.response.get("Item") or {})
+
+
+def _reason(item: dict[str, Any]) -> str | None:
+    mark = item.get(SUPERSEDED)
+    return str(mark.get("reason") or "no longer applies") if isinstance(mark, dict) else None
 
 
 class NoticeTable(TableAdapter):
-    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]]) -> set[str]:
-        """Claim the channels of a notice (status SENDING): the ones this call may send. A new
-        notice is one conditional put; on a repeat only channels withdrawn after a failed
-        send are claimed again (one conditional update each)."""
-        item = {**notice_key(order_id, notice_id), "type": "notice", "order_id": order_id,
-                "kind": kind, "channels": {c: {**r, "status": SENDING} for c, r in channels.items()}}
+    def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
+              inapplicable: str | None = None) -> Claim:
+        """Claim the channels of a notice: SENDING (the ones this call may send) or, when the
+        notice no longer applies, SKIPPED (the ones this call records as skipped). A new notice
+        is one conditional put; a repeat costs a request only for a channel withdrawn after a
+        failed send (or a notice marked superseded, claimed as skipped once)."""
+        status = SKIPPED if inapplicable else SENDING
+        item: dict[str, Any] = {**notice_key(order_id, notice_id), "type": "notice", "order_id": order_id,
+                                "kind": kind, "channels": {c: {**r, "status": status} for c, r in channels.items()}}
+        if inapplicable:
+            item[SUPERSEDED] = {"reason": inapplicable}
         try:
-            self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
-            return set(channels)
+            self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)",
+                             ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return Claim(skip=frozenset(channels), reason=inapplicable) if inapplicable else Claim(
+                send=frozenset(channels))
         except ClientError as exc:
-            if not _failed(exc):
+            old = _refused(exc)
+            if old is None:
                 raise
-        claimed = set()
-        for channel, record in channels.items():
-            try:
-                self.db.update_item(
-                    TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET channels.#c = :r",
-                    ConditionExpression="channels.#c.#s = :withdrawn",
-                    ExpressionAttributeNames={"#c": channel, "#s": "status"},
-                    ExpressionAttributeValues=to_values({":r": {**record, "status": SENDING}, ":withdrawn": WITHDRAWN}))
-                claimed.add(channel)
-            except ClientError as exc:
-                if not _failed(exc):
-                    raise
-        return claimed
+        reason = inapplicable or _reason(old)
+        held = old.get("channels")
+        if held is None:  # only a transition's mark: the notice was never claimed, and now never sent
+            if reason is None or not self._skip_all(order_id, notice_id, channels):
+                return Claim()
+            return Claim(skip=frozenset(channels), reason=reason)
+        send: set[str] = set()
+        skip: set[str] = set()
+        for channel in (c for c in channels if (held.get(c) or {}).get("status") == WITHDRAWN):
+            if reason is None:
+                refused = self._take(order_id, notice_id, channel, {**channels[channel], "status": SENDING},
+                                     unmarked=True)
+                if refused is None:
+                    send.add(channel)
+                    continue
+                reason = _reason(refused)  # marked since the put: skipped, if still withdrawn
+                if reason is None:
+                    continue
+            if self._take(order_id, notice_id, channel, {**channels[channel], "status": SKIPPED},
+                          unmarked=False) is None:
+                skip.add(channel)
+        return Claim(send=frozenset(send), skip=frozenset(skip), reason=reason if skip else None)
+
+    def _take(self, order_id: str, notice_id: str, channel: str, record: dict[str, Any], *,
+              unmarked: bool) -> dict[str, Any] | None:
+        """Set a withdrawn channel's record (``unmarked``: only while no transition marked the
+        notice); None if it was set, else the item as the refused condition found it."""
+        condition = "channels.#c.#s = :withdrawn" + (f" AND attribute_not_exists({SUPERSEDED})" if unmarked else "")
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET channels.#c = :r",
+                ConditionExpression=condition, ExpressionAttributeNames={"#c": channel, "#s": "status"},
+                ExpressionAttributeValues=to_values({":r": record, ":withdrawn": WITHDRAWN}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return None
+        except ClientError as exc:
+            old = _refused(exc)
+            if old is None:
+                raise
+            return old
+
+    def _skip_all(self, order_id: str, notice_id: str, channels: dict[str, dict[str, Any]]) -> bool:
+        """Claim every channel of a marked, never claimed notice as SKIPPED (True), unless a
+        concurrent delivery of the event did so first (False)."""
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET channels = :c",
+                ConditionExpression="attribute_not_exists(channels)",
+                ExpressionAttributeValues=to_values({":c": {c: {**r, "status": SKIPPED} for c, r in channels.items()}}))
+            return True
+        except ClientError as exc:
+            if _refused(exc) is None:
+                raise
+            return False
 
     def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
                entries: list[TimelineEntry]) -> None:
@@ -68,3 +137,4 @@ class NoticeTable(TableAdapter):
         self.db.update_item(**append_entries({
             "TableName": self.table, "Key": _key(order_id, notice_id), "UpdateExpression": "SET " + ", ".join(sets),
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}, entries))
+
