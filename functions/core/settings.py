@@ -26,6 +26,8 @@ class Settings:
     legal_entity: str = ""
     #: ``local`` (default) or a real provider's name (functions/invoice/wiring.py).
     payment_provider: str = "local"
+    #: The Secrets Manager secret holding the real provider's API key (unset for ``local``).
+    payment_secret_name: str = ""
 
 
 def settings() -> Settings:
@@ -38,4 +40,5 @@ def settings() -> Settings:
         invoice_workflow_arn=os.environ.get("INVOICE_WORKFLOW_ARN", ""),
         legal_entity=os.environ.get("LEGAL_ENTITY", ""),
         payment_provider=os.environ.get("PAYMENT_PROVIDER", "local"),
+        payment_secret_name=os.environ.get("PAYMENT_SECRET_NAME", ""),
     )

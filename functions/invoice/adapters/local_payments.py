@@ -1,10 +1,13 @@
-"""The local payment provider: what every environment uses until a real provider is
-configured (the finance issue), and what the local stack and tests run against.
+"""The local payment provider: what the local environment runs (and only it: synth refuses it
+for any other environment, infra/config.py), and what the tests run against.
 
 It keeps no state and makes no network call, yet behaves like a provider where it matters to
 the OMS: references are derived from the idempotency key, so a retried call answers as the
-first one did; authorisations whose id starts with ``auth_decline`` are refused
-(``card_declined``), so the failure path can be exercised end to end.
+first one did (and a retried refund is the same refund); authorisations whose id starts with
+``auth_decline`` are refused (``card_declined``), so the failure path can be exercised end to
+end; a capture or refund of nothing is refused (``amount_too_small``), as Stripe does. Having no
+state, it cannot know how much of a payment is already refunded: refusing a refund above what
+was captured is the caller's rule (and Stripe's, ``amount_too_large``).
 """
 
 from __future__ import annotations
@@ -36,3 +39,12 @@ class LocalPaymentProvider:
     def void(self, *, authorization_id: str, idempotency_key: str) -> PaymentResult:
         return PaymentResult(reference=_ref("void", authorization_id, idempotency_key), status="voided",
                              provider=self.name)
+
+    def refund(self, *, payment_reference: str, amount: Decimal, currency: str,
+               idempotency_key: str) -> PaymentResult:
+        if payment_reference.startswith(DECLINING_PREFIX):
+            raise PaymentDeclined("charge_not_captured", f"nothing was captured from {payment_reference}")
+        if amount <= 0:
+            raise PaymentDeclined("amount_too_small", f"cannot refund {amount} {currency}")
+        return PaymentResult(reference=_ref("re", payment_reference, idempotency_key),
+                             status="refunded", provider=self.name, amount=amount)
