@@ -201,7 +201,7 @@ class FakeStripe:
             raise StripeError(400, "invalid_request_error", f"Refund amount ({amount}) is greater than unrefunded "
                               f"amount on charge ({left})", "amount_too_large", param="amount")
         intent.amount_refunded += amount
-        refund = {"id": f"re_test_{next(self.ids):06d}", "object": "refund", "amount": amount,
+        refund: dict[str, Any] = {"id": f"re_test_{next(self.ids):06d}", "object": "refund", "amount": amount,
                   "charge": intent.latest_charge, "currency": intent.currency, "payment_intent": intent.id,
                   "status": "succeeded", "reason": params.get("reason"), "metadata": {}, "created": 1764633600}
         self.refunds[refund["id"]] = refund

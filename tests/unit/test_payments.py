@@ -49,7 +49,7 @@ def test_a_free_gift_shipped_after_the_priced_shipment_completes_the_order_witho
 
 def test_a_free_gift_shipped_first_carries_the_shipping_and_the_priced_capture_is_final() -> None:
     order = order_with(PRICED_AND_GIFT, [[0, 1], [1, 0]], payment=CARD)
-    service, store, provider = service_for(order)
+    service, _, provider = service_for(order)
     gift, priced = order.shipments
     assert service.invoice_shipment(order.order_id, gift.shipment_id)["payment"] == "captured"  # the shipping
     assert service.invoice_shipment(order.order_id, priced.shipment_id)["completed"] is True
