@@ -60,6 +60,20 @@ def test_a_free_gift_shipped_after_the_priced_shipment_completes_the_order(http:
 
 
 @pytest.mark.timeout(90)
+def test_a_capture_that_fails_transiently_is_retried_and_completes_the_order(http: httpx.Client) -> None:
+    item = sku()
+    put_stock(http, item, "DC-BERLIN", 1, KEYS["dc"])
+    order = placed(http, [{"sku": item, "quantity": 1, "unit_price": "10.00"}],
+                   payment={"method": "card", "authorization_id": "auth_flaky_503", "amount": "99.00"})
+    (request,) = requests_of(http, DC, order["order_id"])
+    assert dispatch(http, DC, request["shipment_id"], "TRK-FLAKY").status_code == 200
+    # two transient failures: the workflow retries after 1 s, then 2 s
+    done = finished(http, order["order_id"], headers=FINANCE, timeout=20)
+    assert done["status"] == "COMPLETED" and done["finance_review"] == []
+    assert len(events(done, "PaymentCaptured")) == 1 and done["invoices"][0]["payment_status"] == "CAPTURED"
+
+
+@pytest.mark.timeout(90)
 def test_a_declined_capture_is_on_finances_list_and_the_webshop_sees_no_error_text(http: httpx.Client) -> None:
     item = sku()
     put_stock(http, item, "DC-BERLIN", 1, KEYS["dc"])

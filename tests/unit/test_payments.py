@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from functions.capture.views import order_view
+from functions.core.errors import TransientError
 from functions.core.invoices import PaymentStatus
 from functions.core.orders import OrderStatus, TimelineEntry
 from functions.invoice.adapters.local_payments import LocalPaymentProvider
@@ -97,6 +98,19 @@ def test_local_refunds_of_nothing_or_of_a_declined_payment_are_refused(reference
         LocalPaymentProvider().refund(payment_reference=reference, amount=Decimal(amount), currency="EUR",
                                       idempotency_key="RET-1")
     assert refused.value.code == code
+
+
+def test_a_flaky_local_authorisation_fails_transiently_twice_then_captures_once() -> None:
+    local = LocalPaymentProvider()
+    attempt = {"authorization_id": "auth_flaky_1", "amount": Decimal("5.00"), "currency": "EUR",
+               "idempotency_key": "INV-2026-000001", "final": True}
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            local.capture(**attempt)  # type: ignore[arg-type]
+    captured = local.capture(**attempt)  # type: ignore[arg-type]
+    assert captured.status == "captured" and local.capture(**attempt) == captured  # type: ignore[arg-type]
+    with pytest.raises(TransientError):  # another invoice of the same authorisation starts over
+        local.capture(**{**attempt, "idempotency_key": "INV-2026-000002"})  # type: ignore[arg-type]
 
 
 # -- the failure's reason ------------------------------------------------------------------------
