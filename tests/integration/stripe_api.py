@@ -155,8 +155,7 @@ class FakeStripe:
         final = params.get("final_capture", "true") != "false"
         if not final and not intent.multicapture:
             raise StripeError(400, "invalid_request_error",
-                              "Multicapture is not available for this PaymentIntent.", "invalid_request_error",
-                              param="final_capture")
+                              "Multicapture is not available for this PaymentIntent.", param="final_capture")
         if amount > intent.amount_capturable:
             raise StripeError(400, "invalid_request_error",
                               f"The amount_to_capture ({amount}) is greater than the amount capturable "
