@@ -36,6 +36,10 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_LAYER_VERSION = 27
 
+# Payment providers (functions/invoice/wiring.py): `local` only for the local environment.
+LOCAL_PAYMENT_PROVIDER = "local"
+PAYMENT_PROVIDERS: tuple[str, ...] = (LOCAL_PAYMENT_PROVIDER, "stripe")
+
 # Roles an API key can carry; each gets a usage plan (see ARCHITECTURE.md, API Gateway).
 API_ROLES: tuple[str, ...] = ("channel", "node", "agent", "finance")
 
@@ -82,10 +86,12 @@ class EnvironmentConfig:
     # the stack: SES production access and DKIM are per account and domain).
     notice_sender: str = "orders@acme.example"
     # Invoicing: the company that issues the invoices (gapless numbers per legal entity and
-    # year) and the payment provider that captures card authorisations (`local` until the finance
-    # issue wires a real provider's credentials).
+    # year) and the payment provider that captures card authorisations. The provider is
+    # required, with no default: `local` (no network call, always captures) is for the local
+    # environment only, and synth refuses it anywhere else (infra/constructs/invoice.py);
+    # `stripe` reads its API key from the secret `payment_secret_name`, which the stack creates.
     legal_entity: str = "ACME-DE"
-    payment_provider: str = "local"
+    payment_provider: str = field(kw_only=True)
     # Monitoring
     alarms: AlarmThresholds = AlarmThresholds(
         api_5xx_per_5_min=5,
@@ -123,6 +129,13 @@ class EnvironmentConfig:
     def secret_name(self, purpose: str) -> str:
         return f"{self.prefix}/{purpose}"
 
+    @property
+    def payment_secret_name(self) -> str | None:
+        """The Secrets Manager secret holding the payment provider's API key (None: no secret)."""
+        if self.payment_provider == LOCAL_PAYMENT_PROVIDER:
+            return None
+        return self.secret_name(f"{self.payment_provider}-api-key")
+
 
 _PROD_THROTTLES = MappingProxyType(
     {
@@ -136,11 +149,14 @@ _PROD_THROTTLES = MappingProxyType(
 CONFIGS: Mapping[str, EnvironmentConfig] = MappingProxyType(
     {
         # Emulator-specific differences of `local` are not settings: see environments.py.
-        "local": EnvironmentConfig(name="local", log_retention=logs.RetentionDays.ONE_DAY),
-        "dev": EnvironmentConfig(name="dev", log_retention=logs.RetentionDays.ONE_WEEK),
-        "staging": EnvironmentConfig(name="staging", log_retention=logs.RetentionDays.ONE_MONTH),
+        "local": EnvironmentConfig(name="local", log_retention=logs.RetentionDays.ONE_DAY,
+                                   payment_provider="local"),
+        "dev": EnvironmentConfig(name="dev", log_retention=logs.RetentionDays.ONE_WEEK, payment_provider="stripe"),
+        "staging": EnvironmentConfig(name="staging", log_retention=logs.RetentionDays.ONE_MONTH,
+                                     payment_provider="stripe"),
         "prod": EnvironmentConfig(
             name="prod",
+            payment_provider="stripe",
             memory_mb=1024,
             log_retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.RETAIN,

@@ -86,6 +86,12 @@ REASONS = {
         "timeline in the table. ALL would log every state transition of every order, with its "
         "personal data, at a cost above the workflow's own."
     ),
+    "provider-key-rotation": (
+        "The payment provider's API key is issued and rolled in the provider's dashboard (Stripe: "
+        "Developers > API keys, roll key), not by a Secrets Manager rotation Lambda, which could "
+        "not create a Stripe key. The operator puts the rolled key into this secret; functions "
+        "re-read it within five minutes (Powertools max_age)."
+    ),
 }
 
 
@@ -128,3 +134,7 @@ def acknowledge(stack: OmsStack) -> None:
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
+
+    # --- Secrets --------------------------------------------------------------------------
+    if stack.invoice.payment_secret is not None:
+        _ack(stack.invoice.payment_secret, "AwsSolutions-SMG4", "provider-key-rotation")

@@ -65,6 +65,8 @@ class OmsStack(Stack):
                 "LEGAL_ENTITY": config.legal_entity,
                 "PAYMENT_PROVIDER": config.payment_provider,
                 "PAGING_KEY_SECRET": self.data.paging_key.secret_arn,
+                # the provider's key: read at the first payment call (infra/constructs/invoice.py)
+                **({"PAYMENT_SECRET_NAME": config.payment_secret_name} if config.payment_secret_name else {}),
             },
         )
 
@@ -103,8 +105,9 @@ class OmsStack(Stack):
             self.data.grant_paging(paging)
         self.notify = Notify(self, "Notify", config=config, functions=self.functions, data=self.data,
                              messaging=self.messaging, monitoring=self.monitoring)
-        self.invoice = Invoice(self, "Invoice", functions=self.functions, data=self.data, messaging=self.messaging,
-                               monitoring=self.monitoring, invoice_workflow_arn=invoice_workflow_arn)
+        self.invoice = Invoice(self, "Invoice", config=config, functions=self.functions, data=self.data,
+                               messaging=self.messaging, monitoring=self.monitoring,
+                               invoice_workflow_arn=invoice_workflow_arn)
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(
             "OrderFulfillment",

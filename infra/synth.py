@@ -27,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="cdk.out", help="cloud assembly directory")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    directory = synth(args.env, args.out)
+    try:
+        directory = synth(args.env, args.out)
+    except ValueError as exc:  # a refused setting (e.g. the local payment provider outside local)
+        print(f"synth refused: {exc}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - started
     print(f"synthesized {args.env} into {directory} in {elapsed:.1f} s", file=sys.stderr)
     return 0

@@ -76,7 +76,7 @@ def quote_order(order: Annotated[OrderIn, Body()]) -> QuoteOut:
 @router.get("/orders/<order_id>", summary="Read an order", tags=["Orders"])
 def get_order(order_id: Annotated[str, Path(max_length=64)]) -> OrderOut:
     principal = require_role(router, "channel", "agent", "finance")
-    return OrderOut.model_validate(order_view(order_queries().get(order_id, principal)))
+    return OrderOut.model_validate(order_view(order_queries().get(order_id, principal), principal.role))
 
 
 @router.get("/orders", summary="List orders, newest first", tags=["Orders"])
@@ -96,4 +96,4 @@ def cancel_order(order_id: Annotated[str, Path(max_length=64)],
                  body: Annotated[CancelIn | None, Body()] = None) -> OrderOut:
     principal = require_role(router, "channel", "agent")
     reason = (body or CancelIn()).reason
-    return OrderOut.model_validate(order_view(cancellation().cancel(order_id, principal, reason)))
+    return OrderOut.model_validate(order_view(cancellation().cancel(order_id, principal, reason), principal.role))

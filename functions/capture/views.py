@@ -1,4 +1,9 @@
-"""The order as API.md shows it (``GET /orders/{id}``, the capture's 201)."""
+"""The order as API.md shows it (``GET /orders/{id}``, the capture's 201), per role.
+
+A channel never sees internal error text (API.md, Orders): finance's review list is empty in its
+view and the timeline entries of failed payment steps lose their reason, code and message.
+Agents and finance see the short reason the invoice capability stored (an error type and the
+provider's decline code and message, never a stack trace: ``functions/invoice/invoicing.py``)."""
 
 from __future__ import annotations
 
@@ -18,8 +23,22 @@ def shipment_view(s: Shipment) -> dict[str, Any]:
             "dispatched_at": s.dispatched_at}
 
 
-def order_view(order: Order) -> dict[str, Any]:
-    """The order as API.md shows it."""
+#: Roles that see why an order is on finance's review list.
+SEES_INTERNAL_REASONS = frozenset({"agent", "finance"})
+#: Timeline events whose detail explains a failure, and the detail keys that do.
+FAILURE_EVENTS = frozenset({"FinanceReviewRequired", "FinanceReviewResolved", "PaymentVoidRefused"})
+FAILURE_DETAIL = frozenset({"reason", "error", "cause", "code", "message"})
+
+
+def _timeline_entry(event: str, detail: dict[str, Any], internal: bool) -> dict[str, Any]:
+    if not internal and event in FAILURE_EVENTS:
+        detail = {k: v for k, v in detail.items() if k not in FAILURE_DETAIL}
+    return detail
+
+
+def order_view(order: Order, role: str = "channel") -> dict[str, Any]:
+    """The order as API.md shows it to ``role`` (by default as a channel sees it: the least)."""
+    internal = role in SEES_INTERNAL_REASONS
     c = order.currency
     return {
         "order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
@@ -34,8 +53,9 @@ def order_view(order: Order) -> dict[str, Any]:
         "totals": wire_totals(order.totals, c),
         "shipments": [shipment_view(s) for s in order.shipments],
         "invoices": [invoice_view(i) for i in order.invoices], "returns": [],
-        "timeline": [{"at": e.at, "event": e.event, "detail": e.detail} for e in order.timeline],
+        "timeline": [{"at": e.at, "event": e.event, "detail": _timeline_entry(e.event, e.detail, internal)}
+                     for e in order.timeline],
         "cancel_reason": order.cancel_reason,
-        "finance_review": list(order.finance_reviews),
+        "finance_review": list(order.finance_reviews) if internal else [],
         "created_at": order.created_at, "updated_at": order.updated_at,
     }

@@ -28,6 +28,8 @@ class Settings:
     payment_provider: str = "local"
     #: The Secrets Manager secret (ARN) whose value signs the listings' paging tokens.
     paging_key_secret: str = ""
+    #: The Secrets Manager secret holding the real provider's API key (unset for ``local``).
+    payment_secret_name: str = ""
 
 
 def settings() -> Settings:
@@ -41,4 +43,5 @@ def settings() -> Settings:
         legal_entity=os.environ.get("LEGAL_ENTITY", ""),
         payment_provider=os.environ.get("PAYMENT_PROVIDER", "local"),
         paging_key_secret=os.environ.get("PAGING_KEY_SECRET", ""),
+        payment_secret_name=os.environ.get("PAYMENT_SECRET_NAME", ""),
     )

@@ -8,6 +8,7 @@ is recorded once, completion and flags are conditional writes.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -36,6 +37,28 @@ def execution_name(order_id: str, shipment_id: str) -> str:
 
 class InvoiceRefused(Exception):
     """The shipment cannot be invoiced (unknown, not dispatched): finance has to look."""
+
+
+#: The longest reason or cause kept for finance (an error type; the provider's code and message).
+REASON_LIMIT = 80
+CAUSE_LIMIT = 300
+
+
+def short_cause(cause: Any) -> str:
+    """What finance is told about a failed task: the error's message, truncated, never a stack
+    trace. Step Functions' ``Cause`` for a failed Lambda task is the function's error JSON
+    (``errorType``, ``errorMessage``, ``stackTrace``…): only the message is kept (for a
+    ``PaymentDeclined`` the provider's code and message); a cause that is not that JSON (a
+    timeout, a service error) keeps its first line."""
+    text = cause if isinstance(cause, str) else ""
+    try:
+        parsed = json.loads(text) if text.startswith("{") else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        text = str(parsed.get("errorMessage") or "")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first[:CAUSE_LIMIT]
 
 
 def _money(order: Order, value: Decimal) -> str:
@@ -131,15 +154,25 @@ class InvoiceService:
             completion = self._completion(order, invoice)
             written = self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None, completion)
             return "on_account", written == "completed"
+        if invoice.gross == 0:
+            # Nothing to capture (a free gift shipped on its own): settled without the provider,
+            # which would refuse a capture of nothing, and with no PaymentCaptured of 0.00.
+            completion = self._completion(order, invoice)
+            written = self.store.settle(invoice, PaymentStatus.CAPTURED, None, at, None, completion)
+            return "nothing_to_capture", written == "completed"
         captured = sum((i.gross for i in order.invoices if i.payment_status == PaymentStatus.CAPTURED), Decimal(0))
         authorised = order.payment.amount if order.payment.amount is not None else order.totals.total
         if captured + invoice.gross > authorised:
             raise PaymentDeclined("amount_exceeds_authorisation",
                                   f"{invoice.invoice_number}: {captured} captured + {invoice.gross} > {authorised}")
         settled_before = sum(1 for i in order.invoices if i.payment_status in SETTLED)
+        # Final (the provider releases the rest of the authorisation) on the order's last
+        # invoice, or as soon as this capture brings the order's total in: what is left to
+        # invoice is then 0.00 and will settle without the provider.
+        final = settled_before + 1 == len(billed_shipments(order)) or captured + invoice.gross >= order.totals.total
         capture = self.payments.capture(
             authorization_id=order.payment.authorization_id or "", amount=invoice.gross, currency=order.currency,
-            idempotency_key=invoice.invoice_number, final=settled_before + 1 == len(billed_shipments(order)))
+            idempotency_key=invoice.invoice_number, final=final)
         # on the invoice, whose payment fields the same write sets (the published event adds them)
         entry = TimelineEntry(at=at, event="PaymentCaptured", detail={
             "invoice_number": invoice.invoice_number, "amount": _money(order, invoice.gross),
@@ -188,7 +221,7 @@ class InvoiceService:
         """The compensation of a failed invoicing run: the shipment stays dispatched, its invoice
         (if issued) is marked FAILED, and the order goes on finance's review list with the reason, once."""
         error = error or {}
-        reason = str(error.get("Error") or "Unknown")
+        reason = str(error.get("Error") or "Unknown")[:REASON_LIMIT]
         order = self.orders.get(order_id)
         invoice = next((i for i in (order.invoices if order else ()) if i.shipment_id == shipment_id), None)
         if order is not None and order.status == OrderStatus.COMPLETED and invoice is not None \
@@ -198,7 +231,7 @@ class InvoiceService:
             return {"order_id": order_id, "shipment_id": shipment_id, "flagged": False, "reason": reason}
         if invoice_number is None and invoice is not None and invoice.payment_status not in SETTLED:
             invoice_number = invoice.invoice_number  # the run issued it before failing: mark it FAILED
-        cause = str(error.get("Cause") or "")[:1000]
+        cause = short_cause(error.get("Cause"))
         entry = TimelineEntry(at=self.clock(), event="FinanceReviewRequired",
                               detail={"shipment_id": shipment_id, "invoice_number": invoice_number, "reason": reason})
         flagged = self.store.flag(order_id, shipment_id, invoice_number, reason, cause, entry)

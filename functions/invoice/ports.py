@@ -3,8 +3,9 @@ through the shared ``OrderReader``, the invoice writes through ``InvoiceStore``,
 ``PaymentProvider``).
 
 The payment provider port is deliberately small: capture part or all of an authorisation the
-channel took at checkout, and void what is left of it. Every call carries an idempotency key,
-so a retried task never captures twice (providers such as Stripe and Adyen honour the key).
+channel took at checkout, void what is left of it, and refund part of what was captured (for
+returns). Every call carries an idempotency key, so a retried task never moves money twice
+(providers such as Stripe and Adyen honour the key).
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ class Completion:
 class PaymentResult:
     #: The provider's id of this capture or cancellation (shown to finance as ``payment_reference``).
     reference: str
-    #: ``captured`` or ``voided``.
+    #: ``captured``, ``voided`` or ``refunded``.
     status: str
     #: Which provider answered (``local``, ``stripe``).
     provider: str
-    #: The amount the provider confirms (captures only).
+    #: The amount the provider confirms (captures and refunds).
     amount: Decimal | None = None
 
 
@@ -66,6 +67,15 @@ class PaymentProvider(Protocol):
 
     def void(self, *, authorization_id: str, idempotency_key: str) -> PaymentResult:
         """Release an authorisation nothing has been captured from (a cancelled order)."""
+        ...
+
+    def refund(self, *, payment_reference: str, amount: Decimal, currency: str,
+               idempotency_key: str) -> PaymentResult:
+        """Give back ``amount`` of what was captured: ``payment_reference`` is the order's
+        authorisation or a capture's reference. Partial (several refunds may follow one
+        capture); the same ``idempotency_key`` again answers the first refund and moves no
+        money. Raises ``PaymentDeclined`` for a refusal (more than is left, unknown payment) and
+        ``TransientError`` for anything worth retrying."""
         ...
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 
 from functions.core.adapters.event_bus import EventBridgePublisher
 from functions.core.adapters.order_reader import OrderTableReader
@@ -27,13 +27,35 @@ def finance_publisher() -> EventBridgePublisher:
     return _publisher(settings())
 
 
-def payment_provider(name: str) -> PaymentProvider:
-    """The configured provider. Real providers (``adapters/stripe.py``) need
-    their credentials wired from a secret; that lands with the finance issue, so every
-    environment runs the local provider until then."""
+#: How long a read of the provider's API key is kept (Powertools' cache): a key rotated in the
+#: provider's dashboard and put into the secret is used within this many seconds.
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def payment_provider(name: str, secret_name: str = "") -> PaymentProvider:
+    """The environment's provider, by name. ``local`` makes no network call (the local
+    environment only). ``stripe`` is imported here and only here, so that no other provider
+    loads the library; its API key is read from the secret ``secret_name`` at the first
+    payment call (not at import, not when this is built) and cached for
+    ``SECRET_MAX_AGE_SECONDS`` by Powertools Parameters."""
     if name == "local":
         return LocalPaymentProvider()
-    raise ValueError(f"PAYMENT_PROVIDER={name!r} is not configured in this release (use 'local')")
+    if name == "stripe":
+        if not secret_name:
+            raise ValueError("PAYMENT_SECRET_NAME is not set: the stripe provider reads its API key from it")
+        from .adapters.stripe import StripePaymentProvider  # the library only when used
+
+        return StripePaymentProvider(partial(_secret, secret_name))
+    raise ValueError(f"PAYMENT_PROVIDER={name!r} is not a provider (use 'local' or 'stripe')")
+
+
+def _secret(name: str) -> str:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    value = get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
+    if not isinstance(value, str) or not value.strip():
+        raise RuntimeError(f"the secret {name} holds no API key: put the provider's key into it")
+    return value.strip()
 
 
 @cache
@@ -41,7 +63,7 @@ def _invoice_service(s: Settings) -> InvoiceService:
     if not s.legal_entity:
         raise ValueError("LEGAL_ENTITY is not set")
     return InvoiceService(orders=OrderTableReader(s.table_name), store=InvoiceTable(s.table_name),
-                          payments=payment_provider(s.payment_provider),
+                          payments=payment_provider(s.payment_provider, s.payment_secret_name),
                           legal_entity=s.legal_entity)
 
 

@@ -13,8 +13,13 @@ OrderCompleted or PaymentVoided to its timeline); and any write of an invoice (I
 PaymentCaptured on its timeline). The handler publishes the finance entries a write added:
 a transactional outbox.
 
-The payment provider is reached from `settle` and `stream` (void); the local provider makes
-no network call. Real providers bring their secret with the finance issue.
+The payment provider (`config.payment_provider`) is reached from `shipment` (capture) and
+`stream` (void); the local provider makes no network call and is refused here for any
+environment but local. A real provider's API key lives in a Secrets Manager secret this
+construct creates, named `config.payment_secret_name` (the shared environment carries the name
+as PAYMENT_SECRET_NAME): a generated placeholder, never a value from the repo, until the
+operator puts the real key in (README, "Deploy an environment"). Only the two functions that
+call the provider may read it.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra import environments
+from infra.config import LOCAL_PAYMENT_PROVIDER, PAYMENT_PROVIDERS, EnvironmentConfig
 from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
@@ -56,9 +64,10 @@ INVOICE_WRITTEN = {"dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begi
 
 
 class Invoice(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, functions: LambdaFunctions, data: Data,
-                 messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, functions: LambdaFunctions,
+                 data: Data, messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str) -> None:
         super().__init__(scope, construct_id)
+        check_payment_provider(config)
         self.invoice_shipment_function = functions.python_function(
             self, "InvoiceShipmentFunction", capability="invoice", role="shipment",
             handler=f"{HANDLERS}.invoice_shipment.lambda_handler",
@@ -92,3 +101,29 @@ class Invoice(Construct):
                      lambda_.FilterCriteria.filter(INVOICE_WRITTEN)],
         ))
         monitoring.watch_stream_consumer("InvoiceStream", self.stream_function)
+
+        #: The provider's API key (None for the local provider, which needs none).
+        self.payment_secret: secretsmanager.Secret | None = None
+        if config.payment_secret_name is not None:
+            self.payment_secret = secretsmanager.Secret(
+                self, "PaymentProviderKey", secret_name=config.payment_secret_name,
+                description=f"{config.payment_provider} API key of {config.prefix} (secret or restricted key: "
+                            "PaymentIntents and Refunds write). Created with a placeholder; put the real key in.",
+                # a random placeholder: no key value in the repo or the template
+                generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True,
+                                                                            password_length=32),
+                removal_policy=config.removal_policy,
+            )
+            for fn in (self.invoice_shipment_function, self.stream_function):  # capture; void
+                self.payment_secret.grant_read(fn)
+
+
+def check_payment_provider(config: EnvironmentConfig) -> None:
+    """Synth refuses an unknown provider, and the local one outside the local environment (it
+    captures nothing: orders would complete and the authorisations expire)."""
+    if config.payment_provider not in PAYMENT_PROVIDERS:
+        raise ValueError(f"{config.name}: payment_provider {config.payment_provider!r} is not one of "
+                         f"{PAYMENT_PROVIDERS} (infra/config.py)")
+    if config.payment_provider == LOCAL_PAYMENT_PROVIDER and not environments.is_local(config.name):
+        raise ValueError(f"{config.name}: the local payment provider takes no money and is for the local "
+                         f"environment only; set payment_provider='stripe' for {config.name} in infra/config.py")
