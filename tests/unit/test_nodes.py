@@ -209,3 +209,18 @@ def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
     service.put("DC-BERLIN", definition(active=False), AGENT)
     # the very next plan sees the change (no time-to-live to wait out)
     assert [n.active for n in cached.nodes()] == [False] and len(reads) == 2
+
+
+def test_time_zones_are_known_without_the_systems_zone_database() -> None:
+    # Lambda's runtime image has no /usr/share/zoneinfo: a node's time zone must still be checked
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from functions.route.models import NodeIn; import zoneinfo; "
+            "assert zoneinfo.TZPATH == (), zoneinfo.TZPATH; "
+            f"NodeIn.model_validate({BODY!r}); print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                            env={"PYTHONTZPATH": "", "PATH": ""}, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.stdout.strip() == "ok", result.stderr
