@@ -87,6 +87,11 @@ def test_a_node_paused_is_skipped_by_the_very_next_order(http: httpx.Client) -> 
     # Then the paused node gets no request: the order waits for stock elsewhere
     after = settled(http, second["order_id"])
     assert after["status"] == "BACKORDERED" and after["shipments"] == []
+    # And availability no longer promises its stock, which it still holds
+    promise = http.post("/availability", headers=AGENT, json={"lines": [{"sku": item, "quantity": 1}],
+                                                               "shipping_address": {"country": "DE"}})
+    assert promise.status_code == 200 and promise.json()["lines"][0]["available"] is False
+    assert http.get(f"/inventory/{item}", headers=AGENT).json()["nodes"][0]["on_hand"] == 10
 
 
 def test_a_new_priority_applies_to_the_next_order(http: httpx.Client) -> None:
