@@ -87,6 +87,8 @@ def put(ctx: typer.Context,
             "--active/--inactive", help="open the node, or pause it: an inactive node gets no new requests")] = None,
         priority: Annotated[int | None, typer.Option(help="ties go to the lowest")] = None) -> None:
     """Create or change a node; with no --file, the options change an existing node."""
+    if file is None and active is None and priority is None:
+        raise typer.BadParameter("give --file, or --active/--inactive or --priority to change a node")
     env = connect(ctx.obj.env)
     nodes = service(env)
     if file is not None:
@@ -95,8 +97,6 @@ def put(ctx: typer.Context,
     else:
         from functions.core.errors import NotFound
 
-        if active is None and priority is None:
-            raise typer.BadParameter("give --file, or --active/--inactive or --priority to change a node")
         try:
             before = nodes.get(node_id, operator())
         except NotFound as e:
