@@ -167,3 +167,26 @@ def test_roles(http: httpx.Client) -> None:
     dc = {"x-api-key": KEYS["dc"]}
     assert http.get("/nodes/DC-BERLIN", headers=dc).json()["node_id"] == "DC-BERLIN"
     assert http.get("/nodes/STORE-MUNICH", headers=dc).status_code == 404
+
+
+def _plan_calls(http: httpx.Client, item: str) -> dict[str, int]:
+    """The AWS calls the Plan task made for one order of ``item`` (counted by the local stack)."""
+    http.post("/_local/settle", params={"timeout": 30})
+    http.post("/_local/requests/reset")
+    post_order(http, order_for([{"sku": item, "quantity": 1, "unit_price": "4.00"}]), key())
+    assert http.post("/_local/settle", params={"timeout": 30}).status_code == 200
+    calls: dict[str, int] = http.get("/_local/requests").json()["aws_calls"]["by_caller"]["oms-local-route-plan"]
+    return calls
+
+
+def test_planning_reads_the_network_again_only_after_a_change(http: httpx.Client) -> None:
+    # Given a network planned with once already
+    item = sku()
+    assert put_stock(http, item, "DC-BERLIN", 10, KEYS["dc"]).status_code == 200
+    _plan_calls(http, item)
+    # When nothing changed, a plan costs its order and stock Queries and one version read
+    assert _plan_calls(http, item) == {"dynamodb.Query": 2, "dynamodb.GetItem": 1}
+    # And after a node write, the next plan reads the nodes once more (one Query), then no more
+    assert put_node(http, node_id(), {**NODE, "active": False}).status_code == 200
+    assert _plan_calls(http, item) == {"dynamodb.Query": 3, "dynamodb.GetItem": 1}
+    assert _plan_calls(http, item) == {"dynamodb.Query": 2, "dynamodb.GetItem": 1}
