@@ -122,12 +122,7 @@ def put(ctx: typer.Context,
 @app.command("list")
 def list_nodes(ctx: typer.Context) -> None:
     """Every node, active or not, by id."""
-    env = connect(ctx.obj.env)
-    nodes, token = service(env).listing(operator(), limit=100, token=None)
-    while token:
-        page, token = service(env).listing(operator(), limit=100, token=token)
-        nodes += page
-    out.print(node_table(nodes))
+    out.print(node_table(service(connect(ctx.obj.env)).network(operator())))
 
 
 def node_table(nodes: list[dict[str, Any]]) -> Table:

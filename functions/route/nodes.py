@@ -139,6 +139,12 @@ class NodeService:
         nodes, next_token = self.store.listing(limit=limit, token=token)
         return [node_view(n) for n in nodes], next_token
 
+    def network(self, principal: Principal) -> list[dict[str, Any]]:
+        """Every node at once, by id (``oms nodes list``; agents only)."""
+        if principal.role != "agent":
+            raise Forbidden(f"role {principal.role!r} may not list every node")
+        return [node_view(n) for n in self.store.every_node()]
+
     @staticmethod
     def _may_read(principal: Principal) -> None:
         if principal.role not in ("agent", "node"):

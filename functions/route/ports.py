@@ -38,6 +38,10 @@ class NodeStore(Protocol):
 
     def listing(self, *, limit: int, token: str | None) -> tuple[list[ManagedNode], str | None]: ...
 
+    def every_node(self) -> list[ManagedNode]:
+        """The whole network, every page read (no paging token: operators' tools have no key to sign one)."""
+        ...
+
 
 class ShipmentStore(Protocol):
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],

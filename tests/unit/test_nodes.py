@@ -64,6 +64,9 @@ class MemoryNodes:
         more = start + limit < len(rows)
         return rows[start:start + limit], str(start + limit) if more else None
 
+    def every_node(self) -> list[ManagedNode]:
+        return sorted(self.items.values(), key=lambda n: n.node_id)
+
     # NetworkView, for the cache
     def nodes(self) -> list[Node]:
         return [n.sourcing() for n in self.items.values()]
@@ -159,6 +162,9 @@ def test_agents_list_every_node_a_page_at_a_time(service: NodeService) -> None:
         if token is None:
             break
     assert seen == [f"N-{i}" for i in range(5)]
+    assert [n["node_id"] for n in service.network(AGENT)] == seen  # the operator's listing: all at once
+    with pytest.raises(Forbidden):
+        service.network(DC)
 
 
 def test_an_unknown_node_is_404(service: NodeService) -> None:

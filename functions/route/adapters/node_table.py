@@ -82,3 +82,13 @@ class NodeTable(TableAdapter):
         page = self.db.query(**kwargs)
         nodes = [node_from_item(from_item(i)) for i in page.get("Items", [])]
         return nodes, encode_token(page.get("LastEvaluatedKey"))
+
+    def every_node(self) -> list[ManagedNode]:
+        kwargs: dict[str, Any] = network_query(self.table)
+        out: list[ManagedNode] = []
+        while True:
+            page = self.db.query(**kwargs)
+            out += [node_from_item(from_item(i)) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
