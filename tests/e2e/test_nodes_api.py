@@ -117,13 +117,15 @@ def test_put_is_idempotent_and_agents_list_every_node(http: httpx.Client) -> Non
     listed: list[str] = []
     token = None
     while True:
-        page = http.get("/nodes", headers=AGENT, params={"limit": 50, **({"next_token": token} if token else {})})
+        page = http.get("/nodes", headers=AGENT, params={"limit": 2, **({"next_token": token} if token else {})})
         assert page.status_code == 200
         listed += [n["node_id"] for n in page.json()["nodes"]]
         token = page.json()["next_token"]
         if not token:
             break
     assert {"DC-BERLIN", "STORE-MUNICH", nid} <= set(listed) and listed == sorted(listed)
+    forged = http.get("/nodes", headers=AGENT, params={"next_token": "eyJQSyI6ICJPUkRFUiN4In0"})
+    assert forged.status_code == 400 and forged.headers["Content-Type"] == "application/problem+json"
     assert http.get("/nodes/DC-BERLIN", headers=AGENT).json()["timezone"] == "Europe/Berlin"  # seeded as the API has it
 
 
