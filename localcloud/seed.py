@@ -1,5 +1,6 @@
-"""Seed the local stack: API keys (through the same key management as every environment),
-the verified sender identity, the legal entity, nodes and a B2B credit account.
+"""Seed the local stack: the nodes and API keys (through the same node and key management as
+every environment: ``PUT /nodes`` and ``oms nodes put`` call that use case too), the verified
+sender identity, the legal entity and a B2B credit account.
 
 Idempotent: seeding twice leaves one of everything.
 """
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 SEED = Path(__file__).with_name("seed.json")
+#: Who the seed's node writes are recorded as.
+SEEDER_ID = "local-seed"
 
 
 def seed(deployment: Any) -> dict[str, Any]:
@@ -21,10 +24,15 @@ def seed(deployment: Any) -> dict[str, Any]:
     from functions.access.wiring import key_manager
     from functions.core.adapters.dynamodb import to_item
     from functions.core.adapters.keys import credit_key, legal_entity_key
-    from functions.core.adapters.stock import node_item
+    from functions.core.principal import Principal
+    from functions.route.models import NodeIn
+    from functions.route.wiring import node_service
 
     data = json.loads(SEED.read_text())
     table = deployment.outputs["TableName"]
+    nodes = node_service(table)
+    for node_id, node in data["nodes"].items():  # the same definition again writes nothing
+        nodes.put(node_id, NodeIn.model_validate(node).to_command(), Principal("agent", SEEDER_ID))
     manager = key_manager(dict(deployment.outputs))
     keys = {}
     for key in data["api_keys"]:
@@ -36,7 +44,6 @@ def seed(deployment: Any) -> dict[str, Any]:
     ddb = boto3.client("dynamodb")
     entity = data["legal_entity"]
     items: list[dict[str, Any]] = [{**legal_entity_key(entity["id"]), "type": "legal_entity", **entity}]
-    items += [node_item(n) for n in data["nodes"]]
     for acct in data["credit_accounts"]:
         limit = Decimal(acct["credit_limit"])  # numbers: capture's conditional write compares and adds them
         items.append({**credit_key(acct["channel"], acct["customer_id"]),
@@ -45,4 +52,4 @@ def seed(deployment: Any) -> dict[str, Any]:
     for item in items:
         with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):  # seeding twice changes nothing
             ddb.put_item(TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
-    return {"api_keys": keys, "sender": data["sender"], "nodes": [n["node_id"] for n in data["nodes"]]}
+    return {"api_keys": keys, "sender": data["sender"], "nodes": list(data["nodes"])}

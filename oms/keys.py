@@ -12,8 +12,9 @@ from rich.table import Table
 
 from functions.access.keys import ApiKeyRecord, KeyManager, parse_stamp
 from oms.console import err, out
-from oms.environment import connect
+from oms.environment import Environment, connect
 from oms.failures import OmsError
+from oms.nodes import require_node
 
 app = typer.Typer(help="API keys: issue, revoke, rotate, list (values are shown once, stored only hashed).",
                   no_args_is_help=True)
@@ -40,10 +41,10 @@ def parse_grace(text: str) -> timedelta:
     return timedelta(**{_UNITS[u]: sum(int(n) for n, v in parts if v == u) for _, u in parts})
 
 
-def _manager(ctx: typer.Context) -> KeyManager:
+def _manager(ctx: typer.Context, env: Environment | None = None) -> KeyManager:
     from functions.access.wiring import key_manager
 
-    env = connect(ctx.obj.env)
+    env = env or connect(ctx.obj.env)
     try:
         return key_manager(env.outputs)
     except KeyError as e:
@@ -60,8 +61,12 @@ def _when(stamp: str | None, *, short: bool = False) -> str:
 def issue(ctx: typer.Context,
           role: Annotated[Role, typer.Option(help="what the key may do (API.md, Access)")],
           principal: Annotated[str, typer.Option(help="channel id, node id, agent or finance user")]) -> None:
-    """Issue a key for a principal; its value is printed once, here, and stored nowhere."""
-    value, record = _manager(ctx).issue(role.value, principal)
+    """Issue a key for a principal; its value is printed once, here, and stored nowhere. A node
+    key is for a node that exists (`oms nodes put` creates one)."""
+    env = connect(ctx.obj.env)
+    if role is Role.node:
+        require_node(env, principal)
+    value, record = _manager(ctx, env).issue(role.value, principal)
     out.print(value, soft_wrap=True)
     err.print(f"[green]issued[/] {record.name} ({record.role} {record.principal_id}); "
               "the key is shown only now: hand it over safely")

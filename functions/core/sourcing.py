@@ -5,6 +5,9 @@
 3. Ties go to a node in the destination country, then to the node's priority (1 first), then
    to the node id — so the same stock always gives the same plan.
 
+An inactive node (``active`` false: closed, paused by an agent) is no candidate: it gets no new
+fulfilment requests, whatever stock it still holds; its open requests stay its own.
+
 Exact for the networks an OMS like this serves (the number of candidate node sets grows as
 2^n; above ``EXACT_LIMIT`` nodes holding stock the fewest-nodes search turns greedy).
 """
@@ -27,6 +30,9 @@ class Node:
     priority: int
     kind: str = "DC"
     cutoff: str = "15:00"
+    active: bool = True
+    #: The IANA time zone ``cutoff`` is local to.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def plan(demand: Sequence[Demand], nodes: Sequence[Node], available: Mapping[tup
     needed: dict[str, int] = defaultdict(int)
     for d in demand:
         needed[d.sku] += d.quantity
-    ranked = sorted(nodes, key=lambda n: rank(n, destination_country))
+    ranked = sorted((n for n in nodes if n.active), key=lambda n: rank(n, destination_country))
     useful = [n for n in ranked if any(available.get((sku, n.node_id), 0) > 0 for sku in needed)]
 
     def covers(chosen: Sequence[Node]) -> bool:

@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.ports import OrderReader
 from functions.core.sourcing import Node, StockLevel
 
-__all__ = ["OrderReader", "ShipmentStore", "StockView"]
+if TYPE_CHECKING:
+    from .nodes import ManagedNode
+
+__all__ = ["NetworkView", "NodeStore", "OrderReader", "ShipmentStore", "StockView"]
 
 
 class StockView(Protocol):
     def nodes(self) -> list[Node]: ...
     def levels(self, sku: str) -> list[StockLevel]: ...
+
+
+class NetworkView(Protocol):
+    """The node network as stored, with its version (moved by every node write)."""
+
+    def nodes(self) -> list[Node]: ...
+    def version(self) -> int: ...
+
+
+class NodeStore(Protocol):
+    def get(self, node_id: str) -> ManagedNode | None:
+        """The node as last written (a consistent read), or None."""
+        ...
+
+    def put(self, node: ManagedNode, *, expected_version: int | None) -> None:
+        """Write the node — new if ``expected_version`` is None, else only over that version —
+        and move the network's version, at once; Conflict if the node moved since it was read."""
+        ...
+
+    def listing(self, *, limit: int, token: str | None) -> tuple[list[ManagedNode], str | None]: ...
+
+    def every_node(self) -> list[ManagedNode]:
+        """The whole network, every page read (no paging token: operators' tools have no key to sign one)."""
+        ...
 
 
 class ShipmentStore(Protocol):

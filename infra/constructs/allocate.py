@@ -2,7 +2,7 @@
 
 | function | triggered by | may |
 |---|---|---|
-| api | API: `/inventory/*`, `/availability` | ALLOCATE_API_ACTIONS on the table; GSI1 (the node list) |
+| api | API: `/inventory/*`, `/availability` | ALLOCATE_API_ACTIONS on the table (no index) |
 | reserve | order_fulfillment task `Reserve` | RESERVATION_ACTIONS |
 | backorder | order_fulfillment task `Backorder` | RESERVATION_ACTIONS |
 
@@ -19,7 +19,7 @@ from infra.constructs.functions import LambdaFunctions
 from infra.constructs.monitoring import Monitoring
 
 HANDLERS = "functions.allocate.handlers"
-# read stock levels (query SKU#<sku>) and the node list (GSI1 NODES); set a node's on_hand
+# read stock levels (query SKU#<sku>) and the node network (query NODES); set a node's on_hand
 ALLOCATE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 # one transaction: update the order header (its timeline entry inside) and stock records, put
 # the shipments (Reserve); on a failed condition, read the header to tell a repeat from a
@@ -47,7 +47,7 @@ class Allocate(Construct):
             handler=f"{HANDLERS}.api.lambda_handler",
             description="Inventory and availability API",
         )
-        data.grant(self.api_function, ALLOCATE_API_ACTIONS, indexes=True)
+        data.grant(self.api_function, ALLOCATE_API_ACTIONS)  # the node network is read from the table, consistently
         api.add_prefix("inventory", self.api_function, methods=())  # only /inventory/{sku}/…
         api.add_prefix("availability", self.api_function, methods=("POST",), proxy=False)
         monitoring.watch_api_function("AllocateApi", self.api_function)

@@ -1,11 +1,11 @@
 """Route: distributed order management — the sourcing plan (the fulfilment requests it leads
 to are written by allocate's Reserve, with the stock) and the nodes' side: their open
-requests and dispatch confirmations.
+requests and dispatch confirmations; and the node network itself, which agents manage.
 
 | function | triggered by | may |
 |---|---|---|
-| plan | order_fulfillment task `Plan` | PLAN_ACTIONS: read the order's items and stock; GSI1 (the node list) |
-| api | API: `/shipments`, `/shipments/*` (nodes) | SHIPMENT_API_ACTIONS; GSI1 (a node's requests) |
+| plan | order_fulfillment task `Plan` | PLAN_ACTIONS: read the order's items, stock and the node network |
+| api | API: `/shipments`, `/shipments/*` (nodes), `/nodes`, `/nodes/*` | ROUTE_API_ACTIONS; GSI1 (requests) |
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from infra.constructs.functions import LambdaFunctions
 from infra.constructs.monitoring import Monitoring
 
 HANDLERS = "functions.route.handlers"
-# the order (query of ORDER#<id>), stock levels (query of SKU#<sku>), nodes (query of GSI1 NODES)
-PLAN_ACTIONS = ("dynamodb:Query",)
-# list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and stock
-SHIPMENT_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+# the order (query of ORDER#<id>), stock levels (query of SKU#<sku>), the network's version
+# (GetItem NODES/VERSION) and, when it moved, the nodes (query of NODES)
+PLAN_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem")
+# list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and
+# stock; nodes: read one (GetItem) or list them (Query), write one (Put) with the network's version (Update)
+ROUTE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem")
 
 
 class Route(Construct):
@@ -37,8 +39,9 @@ class Route(Construct):
 
         self.api_function = functions.python_function(
             self, "ApiFunction", capability="route", role="api", handler=f"{HANDLERS}.api.lambda_handler",
-            description="Fulfilment API for nodes: requests and dispatch confirmations",
+            description="Fulfilment API for nodes (requests, dispatch confirmations) and node management",
         )
-        data.grant(self.api_function, SHIPMENT_API_ACTIONS, indexes=True)
+        data.grant(self.api_function, ROUTE_API_ACTIONS, indexes=True)
         api.add_prefix("shipments", self.api_function, methods=("GET",))
+        api.add_prefix("nodes", self.api_function, methods=("GET",))
         monitoring.watch_api_function("RouteApi", self.api_function)

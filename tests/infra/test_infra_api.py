@@ -15,7 +15,8 @@ pytestmark = pytest.mark.infra
 PUBLIC = {("/health", "GET"), ("/openapi.json", "GET"), ("/docs", "GET")}
 AUTHORIZED = {("/orders", "GET"), ("/orders", "POST"), ("/orders/{proxy+}", "ANY"),
               ("/inventory/{proxy+}", "ANY"), ("/availability", "POST"),
-              ("/shipments", "GET"), ("/shipments/{proxy+}", "ANY")}
+              ("/shipments", "GET"), ("/shipments/{proxy+}", "ANY"),
+              ("/nodes", "GET"), ("/nodes/{proxy+}", "ANY")}
 GATEWAY_STATUSES = {
     "UNAUTHORIZED": "401",
     "ACCESS_DENIED": "403",
@@ -100,7 +101,7 @@ def test_methods_exactly_as_the_contract(env_template):
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         # each path prefix goes to its capability's API function
-        owner = {"/inventory": allocate_id, "/availability": allocate_id, "/shipments": route_id,
+        owner = {"/inventory": allocate_id, "/availability": allocate_id, "/shipments": route_id, "/nodes": route_id,
                  "/health": platform_id, "/openapi.json": platform_id, "/docs": platform_id}.get(
             "/" + key[0].split("/")[1], capture_id)
         assert owner in json.dumps(integration["Uri"]), key

@@ -274,6 +274,24 @@ def test_without_the_acknowledgements_cdk_nag_fails_the_synth(monkeypatch, tmp_p
         app.synth()
 
 
+def test_route_functions_get_exactly_the_table_actions_their_code_uses(env_template):
+    _, template = env_template
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    expected = {
+        # the order, stock and nodes (Query), the network's version (GetItem)
+        "plan": {"dynamodb:Query", "dynamodb:GetItem"},
+        # requests and dispatch (Query, UpdateItem); a node read, listed and written with the
+        # network's version in one transaction (GetItem, Query, PutItem, UpdateItem)
+        "api": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"},
+    }
+    for module, table_actions in expected.items():
+        role_id = _role_of(template, HANDLERS.format("route", module))
+        statements = [s for s in policy_statements(template, role_id) if table_id in json.dumps(s["Resource"])]
+        granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert granted == table_actions, module
+        assert not {a for a in _actions(template, role_id) if a.startswith(("sqs:", "events:", "states:"))}
+
+
 def test_allocate_api_may_only_query_and_set_stock(env_template):
     _, template = env_template
     table_id, _ = only(template, "AWS::DynamoDB::Table")

@@ -153,10 +153,15 @@ def test_seeding_twice_leaves_one_of_everything(cloud: LocalCloud, outputs: dict
     from localcloud.seed import seed
 
     apigw = boto3.client("apigateway")
+    network = {"TableName": outputs["TableName"], "Key": {"PK": {"S": "NODES"}, "SK": {"S": "VERSION"}},
+               "ConsistentRead": True}
     before = len(apigw.get_api_keys()["items"])
+    nodes_before = boto3.client("dynamodb").get_item(**network)["Item"]["version"]
     assert cloud.deployment is not None
     seed(cloud.deployment)
     assert len(apigw.get_api_keys()["items"]) == before == 6
+    # the seed's nodes went through node management, where the same node again writes nothing
+    assert boto3.client("dynamodb").get_item(**network)["Item"]["version"] == nodes_before == {"N": "2"}
 
 
 def test_stream_consumer_wakes_once_per_order_not_on_header_updates(cloud: LocalCloud, outputs: dict[str, str],

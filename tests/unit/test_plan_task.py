@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from functions.capture.capturing import CaptureService
 from functions.core.orders import OrderStatus
@@ -42,25 +41,15 @@ def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None
     assert PlanService(orders=store, stock=Stock()).plan(other.order_id)["planned"] is False
 
 
-def test_the_node_network_is_read_once_a_minute_not_once_per_plan() -> None:
-    from functions.route.adapters.node_cache import CachedNodes
-
-    class Reader:
-        reads = 0
-
+def test_an_inactive_node_gets_no_new_request_whatever_stock_it_holds() -> None:
+    # Given the only stock of the mug is at the store, and the store is paused
+    class Paused(Stock):
         def nodes(self) -> list[Node]:
-            Reader.reads += 1
-            return [Node(node_id="DC-BERLIN", country="DE", priority=1)]
+            return [Node("DC-BERLIN", "DE", 1), Node("STORE-MUNICH", "DE", 2, active=False)]
 
-        def levels(self, sku: str) -> list[Any]:
-            return []
-
-    now = [0.0]
-    cached = CachedNodes(Reader(), ttl=60.0, clock=lambda: now[0])
-    assert [n.node_id for n in cached.nodes()] == ["DC-BERLIN"]
-    now[0] = 59.9
-    cached.nodes()
-    assert Reader.reads == 1
-    now[0] = 60.0
-    cached.nodes()
-    assert Reader.reads == 2
+    store = FakeOrderStore()
+    order = CaptureService(store=store).capture(body(), WEBSHOP)
+    # When the order is planned
+    result = PlanService(orders=store, stock=Paused()).plan(order.order_id)
+    # Then no plan: the order waits for stock at an active node (backordered)
+    assert result["plannable"] is True and result["planned"] is False and result["allocations"] == []

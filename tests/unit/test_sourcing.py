@@ -98,3 +98,13 @@ def test_a_large_network_still_prefers_one_node_that_has_everything() -> None:
     stock = {("A", f"N{i:02d}"): 1 for i in range(19)} | {("A", "N19"): 5}
     result = plan([Demand("1", "A", 5)], nodes, stock, "DE")
     assert result is not None and result.node_ids == ("N19",)
+
+
+def test_an_inactive_node_is_never_in_a_plan() -> None:
+    # Given the best-ranked node holds everything but is inactive
+    nodes = [Node("DC", "DE", 1, active=False), Node("STORE", "DE", 2)]
+    stock = {("MUG", "DC"): 10, ("MUG", "STORE"): 1}
+    # When 1 or 2 mugs are planned
+    # Then the inactive node ships nothing: 1 comes from the store, 2 cannot ship
+    assert plan([Demand("1", "MUG", 1)], nodes, stock, "DE").node_ids == ("STORE",)
+    assert plan([Demand("1", "MUG", 2)], nodes, stock, "DE") is None

@@ -163,8 +163,11 @@ def api_key_listing(role: str, principal_id: str | None = None, created_at: str 
 
 # -- stock and the node network ---------------------------------------------------------------
 STOCK_PREFIX = "NODE#"
-#: GSI1: the node network.
-NODES = "NODES"
+#: The node network's one partition: every node (``NODE#<id>``) and the network's version
+#: (``VERSION``), so a consistent Query reads the whole network and a consistent GetItem tells
+#: whether it changed (an index could not be read consistently).
+NETWORK_PK = "NODES"
+NETWORK_NODE_PREFIX = "NODE#"
 
 
 def sku_pk(sku: str) -> str:
@@ -176,7 +179,12 @@ def stock_key(sku: str, node_id: str) -> Key:
 
 
 def node_key(node_id: str) -> Key:
-    return {"PK": f"NODE#{node_id}", "SK": "NODE"}
+    return {"PK": NETWORK_PK, "SK": f"{NETWORK_NODE_PREFIX}{node_id}"}
+
+
+def network_version_key() -> Key:
+    """The node network's version: every node write adds 1 to it in the same transaction."""
+    return {"PK": NETWORK_PK, "SK": "VERSION"}
 
 
 def legal_entity_key(entity_id: str) -> Key:

@@ -3,8 +3,8 @@ stock writes of a reservation's life (reserve: allocate; ship: route; release: c
 
 Stock ``SKU#<sku>`` / ``NODE#<node>`` keeps ``on_hand``, ``reserved`` and ``available``
 (= on_hand - reserved, kept in the same writes) because DynamoDB conditions cannot subtract:
-a reservation is the condition ``available >= :q``. Nodes ``NODE#<id>`` / ``NODE`` are listed
-through GSI1 ``NODES``; the projected ``summary`` carries what sourcing needs.
+a reservation is the condition ``available >= :q``. The node network is read from its own
+partition (``node_network.py``).
 """
 
 from __future__ import annotations
@@ -14,19 +14,13 @@ from typing import Any
 from functions.core.sourcing import Allocation, Node, StockLevel
 
 from .dynamodb import TableAdapter, from_item, to_item, to_value
-from .keys import NODES, STOCK_PREFIX, node_key, sku_pk, stock_key
+from .keys import STOCK_PREFIX, sku_pk, stock_key
+from .node_network import NetworkReader
 
 #: Stock records one order may reserve: Reserve writes them with the shipments (at most one per
 #: stock record), and a cancel releases them and cancels those shipments, each in one
 #: transaction of at most 100 actions (header + 2 per stock record: 97).
 MAX_STOCK_RECORDS_PER_ORDER = 48
-
-
-def node_item(node: dict[str, Any]) -> dict[str, Any]:
-    """The node item as the seed (and later node management) writes it."""
-    summary = {k: node[k] for k in ("node_id", "country", "priority", "type", "cutoff")}
-    return {**node_key(node["node_id"]), "type": "node", **node,
-            "GSI1PK": NODES, "GSI1SK": node["node_id"], "summary": summary}
 
 
 def level_from_item(item: dict[str, Any]) -> StockLevel:
@@ -65,18 +59,7 @@ def release_action(table: str, allocation: Allocation) -> dict[str, Any]:
 
 class StockReader(TableAdapter):
     def nodes(self) -> list[Node]:
-        rows: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1",
-                                  "KeyConditionExpression": "GSI1PK = :p",
-                                  "ExpressionAttributeValues": {":p": to_value(NODES)}}
-        while True:
-            page = self.db.query(**kwargs)
-            rows += [from_item(i)["summary"] for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [Node(node_id=r["node_id"], country=r["country"], priority=int(r["priority"]),
-                     kind=r.get("type", "DC"), cutoff=r.get("cutoff", "15:00")) for r in rows]
+        return NetworkReader(self.table, self._client).nodes()
 
     def levels(self, sku: str) -> list[StockLevel]:
         page = self.db.query(TableName=self.table, ConsistentRead=True,
