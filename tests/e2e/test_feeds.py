@@ -17,9 +17,10 @@ from tests.e2e.orders import key, new_order
 pytestmark = pytest.mark.timeout(120)
 
 
-def send(aws: Any, info: dict[str, Any], channel: str, *entries: tuple[str, Any], **envelope: Any) -> None:
+def send(aws: Any, info: dict[str, Any], queue: str, *entries: tuple[str, Any], **envelope: Any) -> None:
+    """Put one message of ``entries`` on the intake queue of channel ``queue``."""
     body = {**envelope, "orders": [{"idempotency_key": k, "order": o} for k, o in entries]}
-    aws("sqs").send_message(QueueUrl=info["intake_queues"][channel], MessageBody=json.dumps(body))
+    aws("sqs").send_message(QueueUrl=info["intake_queues"][queue], MessageBody=json.dumps(body))
 
 
 def drained(aws: Any, url: str, timeout: float = 30.0) -> None:
