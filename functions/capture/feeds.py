@@ -5,17 +5,17 @@ posted to ``POST /orders`` with its idempotency key (API.md, "Channels and webho
   never a member of the message: :func:`feed_queue` reads it from the record's queue ARN.
   (Every function of a stack has the same environment, so the channel comes from the queue's
   name — the convention ``EnvironmentConfig.intake_queue_name`` builds — not from a variable.)
-- Each order goes through the API's own use case (``CaptureService.capture_request``). Invalid
-  ones, a different order reusing a ``channel_order_id``, and a key reused for another order
-  are dead letters: one message per order on the queue's DLQ, ``{"idempotency_key", "order",
-  "errors": [{"field", "message"}]}``, with the API's 422 field names. The valid orders of the
-  same message are captured.
+- Each order goes through the API's own use case (``CaptureService.capture_request``; the key
+  checked before the body, as ``POST /orders`` does). Invalid ones, a different order reusing
+  a ``channel_order_id``, and a key reused for another order are dead letters: one message per
+  order on the queue's DLQ, ``{"idempotency_key", "order", "errors": [{"field", "message"}]}``,
+  with the API's 422 field names. The valid orders of the same message are captured.
 - A transient failure (a throttle, a concurrent capture with the same key) fails the whole
   record so SQS delivers it again — after every other order of it was tried, and BEFORE any
   dead letter is sent: the retry replays what was captured (same keys, no-ops) and sends the
   dead letters once, when nothing of the record is left to retry. Only a failure of the DLQ
-  send itself can repeat a dead letter (the record is retried and sends them all again):
-  at-least-once, so a reader of the DLQ de-duplicates by ``idempotency_key``.
+  send itself, or SQS delivering a finished message again, can repeat a dead letter (the same
+  body): at least once, so a reader of the DLQ de-duplicates by ``idempotency_key``.
 
 No AWS here: the DLQ comes in through ``DeadLetterQueue`` (ports.py).
 """
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.core.errors import Conflict, DomainError, FieldError, TransientError, ValidationFailed
+from functions.core.principal import Principal
 
 from .capturing import CaptureService, DuplicateOrder, NewOrder
 from .ports import CaptureInProgress, DeadLetterQueue
@@ -139,11 +140,21 @@ class FeedIntake:
         def refuse(*errors: FieldError) -> None:
             outcome.dead_letters.append(DeadLetter(entry.idempotency_key, entry.order, errors))
 
-        if entry.command is None or entry.idempotency_key is None:
+        if entry.idempotency_key is None:
             refuse(*entry.errors)
             return
         try:
-            result = self.capture.capture_request(entry.command, channel, entry.idempotency_key, entry.order)
+            if entry.command is None:
+                # refused for its shape: the key is checked first, as POST /orders does (a key
+                # already used answers: a replay of its order, or a conflict)
+                held = self.capture.answer_held_key(Principal(role="channel", principal_id=channel),
+                                                    entry.idempotency_key, entry.order)
+                if held is None:
+                    refuse(*entry.errors)
+                    return
+                result = held
+            else:
+                result = self.capture.capture_request(entry.command, channel, entry.idempotency_key, entry.order)
         except DuplicateOrder as exc:  # the API's 409: another order already has this channel_order_id
             refuse(FieldError("channel_order_id", f"was already captured as order {exc.existing_order_id}"))
         except Conflict as exc:

@@ -199,6 +199,15 @@ def test_a_key_reused_for_another_order_is_dead_lettered_naming_the_key() -> Non
     assert [e["field"] for e in letter["errors"]] == ["idempotency_key"]
 
 
+def test_the_key_is_checked_before_the_body_as_the_api_does() -> None:
+    feed = Feed()
+    feed.take(message(("k-1", order_body())))
+    # a used key with another, invalid, order: the key's conflict, not the body's errors
+    feed.take(message(("k-1", {"lines": []})))
+    ((_, letter),) = feed.dlq.sent
+    assert [e["field"] for e in letter["errors"]] == ["idempotency_key"] and len(feed.store.orders) == 1
+
+
 def test_a_replayed_message_changes_nothing() -> None:
     feed = Feed()
     body = message(("k-1", order_body()), ("k-2", order_body()))
