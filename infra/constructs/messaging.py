@@ -98,24 +98,39 @@ class Messaging(Construct):
             visibility_timeout=Duration.seconds(self._config.timeout.to_seconds() * INTAKE_VISIBILITY_TIMEOUT_FACTOR),
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=INTAKE_MAX_RECEIVE_COUNT),
         )
-        principals = [self._principal(s) for s in senders]
-        if principals:
-            queue.add_to_resource_policy(iam.PolicyStatement(
-                sid="ChannelSendersMaySend", effect=iam.Effect.ALLOW, principals=principals,
-                actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-                resources=[queue.queue_arn]))
-            dlq.add_to_resource_policy(iam.PolicyStatement(
-                sid="ChannelSendersMayReadRefusedOrders", effect=iam.Effect.ALLOW, principals=principals,
-                actions=list(DLQ_READ_ACTIONS), resources=[dlq.queue_arn]))
+        send = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+        for statement in self._allow_senders("ChannelSendersMaySend", senders, send, queue.queue_arn):
+            queue.add_to_resource_policy(statement)
+        for statement in self._allow_senders("ChannelSendersMayReadRefusedOrders", senders, DLQ_READ_ACTIONS,
+                                             dlq.queue_arn):
+            dlq.add_to_resource_policy(statement)
         queue.add_to_resource_policy(iam.PolicyStatement(
             sid="OnlyChannelSendersMaySend", effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
             actions=["sqs:SendMessage"], resources=[queue.queue_arn], conditions=self._not_senders(senders)))
         return IntakeQueue(channel=channel, queue=queue, dead_letter_queue=dlq)
 
-    def _principal(self, sender: str) -> iam.IPrincipal:
-        if sender == FEED_SENDER_ACCOUNT:
-            return iam.AccountRootPrincipal()
-        return iam.ArnPrincipal(self._arn(sender))
+    def _allow_senders(self, sid: str, senders: tuple[str, ...], actions: tuple[str, ...],
+                       resource: str) -> list[iam.PolicyStatement]:
+        """Allow statements naming the senders. A role is named by ``aws:PrincipalArn`` on its
+        account's principal, not as a principal itself: SQS refuses a policy naming a role that
+        does not exist yet (a connector's role may come later), and a role re-created under the
+        same name keeps its access (a principal ARN is pinned to the role's unique id)."""
+        statements = []
+        if FEED_SENDER_ACCOUNT in senders:
+            statements.append(iam.PolicyStatement(sid=f"{sid}Account", principals=[iam.AccountRootPrincipal()],
+                                                  actions=list(actions), resources=[resource]))
+        arns = [self._arn(s) for s in senders if s != FEED_SENDER_ACCOUNT]
+        if arns:
+            accounts: list[iam.IPrincipal] = []
+            if any(s.startswith("role/") for s in senders):
+                accounts.append(iam.AccountRootPrincipal())
+            # a full ARN's account (e.g. a connector's own AWS account)
+            for account in sorted({s.split(":")[4] for s in senders if s.startswith("arn:")}):
+                accounts.append(iam.AccountPrincipal(account))
+            statements.append(iam.PolicyStatement(sid=f"{sid}Principals", principals=accounts,
+                                                  actions=list(actions), resources=[resource],
+                                                  conditions={"ArnEquals": {"aws:PrincipalArn": arns}}))
+        return statements
 
     def _arn(self, sender: str) -> str:
         if sender.startswith("role/"):

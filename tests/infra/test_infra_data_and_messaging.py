@@ -98,18 +98,34 @@ def _arn(sender):
     return sender
 
 
+ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+
+
+def _allowed(statements, action):
+    """Who the Allow statements let do ``action``: ``account`` and the ARNs they name."""
+    named = []
+    for s in statements:
+        if s["Effect"] != "Allow" or action not in actions_of(s):
+            continue
+        if "Condition" not in s:
+            assert s["Principal"] == {"AWS": ROOT}
+            named.append("account")
+        else:
+            assert set(s["Condition"]) == {"ArnEquals"}
+            named += s["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    return named
+
+
 def test_intake_queue_policy_names_its_senders_and_denies_every_other(env_template):
     env, template = env_template
-    for channel, (queue_id, _, _) in _intake_queues(env, template).items():
+    for channel, (queue_id, _, dlq_id) in _intake_queues(env, template).items():
         senders = CONFIGS[env].feed_channels[channel]
         statements = _policy_of(template, queue_id)
-        sends = [s for s in statements if "sqs:SendMessage" in actions_of(s)]
-        (allow,) = [s for s in sends if s["Effect"] == "Allow"]
-        (deny,) = [s for s in sends if s["Effect"] == "Deny"]
-        # Then only the configured senders are allowed to send ...
-        principals = allow["Principal"]["AWS"]
-        assert (principals if isinstance(principals, list) else [principals]) == [_arn(s) for s in senders]
-        # ... and every other principal is denied, whatever its own IAM policies grant
+        # Then only the configured senders are allowed to send (roles named by aws:PrincipalArn:
+        # SQS would refuse a policy naming a role that does not exist yet) ...
+        assert _allowed(statements, "sqs:SendMessage") == [_arn(s) if s != "account" else "account" for s in senders]
+        # ... every other principal is denied, whatever its own IAM policies grant ...
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "sqs:SendMessage" in actions_of(s)]
         assert deny["Principal"] == {"AWS": "*"} and deny["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
         arns = [_arn(s) for s in senders if s != "account"]
         expected = {}
@@ -118,7 +134,8 @@ def test_intake_queue_policy_names_its_senders_and_denies_every_other(env_templa
         if arns:
             expected["ArnNotEquals"] = {"aws:PrincipalArn": arns}
         assert deny["Condition"] == expected
-        assert "Condition" not in allow
+        # ... and the senders may read the orders refused to them from the channel's DLQ
+        assert _allowed(_policy_of(template, dlq_id), "sqs:ReceiveMessage") == _allowed(statements, "sqs:SendMessage")
 
 
 def test_deployed_feeds_name_roles_not_the_whole_account(templates):
@@ -150,6 +167,26 @@ def test_a_channel_without_senders_gets_a_queue_nobody_may_send_to():
              if "sqs:SendMessage" in actions_of(s)]
     (deny,) = sends  # no Allow: and a Deny without condition
     assert deny["Effect"] == "Deny" and "Condition" not in deny
+
+
+def test_a_connector_role_in_another_account_is_allowed_through_its_account():
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template as CdkTemplate
+
+    from infra.config import EnvironmentConfig
+    from infra.constructs.messaging import Messaging
+    from infra.constructs.monitoring import Monitoring
+
+    stack = Stack(App(), "FeedProbe")
+    role = "arn:aws:iam::111122223333:role/marketplace-connector"
+    config = EnvironmentConfig(name="probe", feed_channels={"marketplace": (role,)})
+    Messaging(stack, "Messaging", config=config, monitoring=Monitoring(stack, "Monitoring", config=config))
+    statements = [s for p in CdkTemplate.from_stack(stack).find_resources("AWS::SQS::QueuePolicy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"] if "sqs:SendMessage" in actions_of(s)]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                                                            ":iam::111122223333:root"]]}}
+    assert allow["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [role]}}
 
 
 @pytest.mark.parametrize("channels", [{"Web Shop": ("account",)}, {"webshop": "account"},
