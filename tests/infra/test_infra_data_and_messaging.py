@@ -160,7 +160,7 @@ def test_a_channel_without_senders_gets_a_queue_nobody_may_send_to():
     from infra.constructs.monitoring import Monitoring
 
     stack = Stack(App(), "FeedProbe")
-    config = EnvironmentConfig(name="probe", feed_channels={"paused": ()})
+    config = EnvironmentConfig(name="probe", payment_provider="local", feed_channels={"paused": ()})
     Messaging(stack, "Messaging", config=config, monitoring=Monitoring(stack, "Monitoring", config=config))
     policies = CdkTemplate.from_stack(stack).find_resources("AWS::SQS::QueuePolicy")
     sends = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
@@ -179,7 +179,7 @@ def test_a_connector_role_in_another_account_is_allowed_through_its_account():
 
     stack = Stack(App(), "FeedProbe")
     role = "arn:aws:iam::111122223333:role/marketplace-connector"
-    config = EnvironmentConfig(name="probe", feed_channels={"marketplace": (role,)})
+    config = EnvironmentConfig(name="probe", payment_provider="local", feed_channels={"marketplace": (role,)})
     Messaging(stack, "Messaging", config=config, monitoring=Monitoring(stack, "Monitoring", config=config))
     statements = [s for p in CdkTemplate.from_stack(stack).find_resources("AWS::SQS::QueuePolicy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"] if "sqs:SendMessage" in actions_of(s)]
@@ -196,7 +196,7 @@ def test_a_feed_config_no_queue_or_policy_can_carry_is_refused_at_synth(channels
     from infra.constructs.messaging import check_feed_channels
 
     with pytest.raises(ValueError, match="feed channel"):
-        check_feed_channels(EnvironmentConfig(name="probe", feed_channels=channels))
+        check_feed_channels(EnvironmentConfig(name="probe", payment_provider="local", feed_channels=channels))
 
 
 def test_every_queue_is_encrypted_and_ssl_only(env_template):
