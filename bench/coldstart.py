@@ -288,7 +288,7 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
         return _api_event(method, path, resource, api_id=api_id, stage=stage, account=account,
                           path_parameters=path_parameters, authorizer=authorizer)
 
-    sqs_body = json.dumps({"channel": "webshop", "idempotency_key": f"coldstart-{uuid.uuid4()}", "order": {}})
+    sqs_body = json.dumps({"orders": [{"idempotency_key": f"coldstart-{uuid.uuid4()}", "order": {}}]})
     return {
         "functions.access.handlers.authorizer": ({
             "type": "REQUEST",
@@ -311,8 +311,11 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
             "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000)),
                            "SenderId": account, "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000))},
             "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-            "eventSourceARN": f"arn:aws:sqs:{region}:{account}:oms-local-order-intake", "awsRegion": region}]},
-            "SQS message with an empty order: validation fails before any write"),
+            # a channel without a queue of its own: its DLQ does not exist, so the refused order's
+            # dead letter is one real SendMessageBatch that fails and leaves nothing behind
+            "eventSourceARN": f"arn:aws:sqs:{region}:{account}:oms-local-intake-coldstart-bench",
+            "awsRegion": region}]},
+            "SQS message with an empty order: refused, its dead letter sent to a DLQ that does not exist"),
         "functions.capture.handlers.stream": (
             _stream_event(info, account, "INSERT", header, None),
             "INSERT of an order header: StartExecution, PutEvents OrderCaptured"),

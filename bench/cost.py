@@ -8,10 +8,10 @@ with ``bench/prices.json``. Email and SMS fees are left out of the figure; X-Ray
 Logs are estimated and shown beside it.
 
 What AWS also bills on the project's behalf: SQS polling and deletes by event source mappings
-(none on this path: orders arrive over HTTP; the intake queue's mapping polls only when it has
-messages — long polling of an empty queue is billed, about 3 requests per minute per mapping,
-a fixed cost not per order) and EventBridge deliveries (no rule on the bus yet). DynamoDB
-stream reads by Lambda are free.
+(none on this path: orders arrive over HTTP; each feed channel's intake queue has a mapping
+that polls only when it has messages — long polling of an empty queue is billed, about 3
+requests per minute per mapping, a fixed cost per channel, not per order) and EventBridge
+deliveries (no rule on the bus yet). DynamoDB stream reads by Lambda are free.
 
 The warehouse works as a node does: it fetches its open requests on a timer, a page of up to
 100 at a time (``GET /shipments``), not once per order — here one page every

@@ -7,6 +7,7 @@ live in `infra/environments.py`, not here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,17 @@ POWERTOOLS_LAYER_VERSION = 27
 # Payment providers (functions/invoice/wiring.py): `local` only for the local environment.
 LOCAL_PAYMENT_PROVIDER = "local"
 PAYMENT_PROVIDERS: tuple[str, ...] = (LOCAL_PAYMENT_PROVIDER, "stripe")
+
+# Feeds: a sender of a channel's intake queue is written as one of
+#   FEED_SENDER_ACCOUNT   the stack's own account (any of its principals whose IAM policies allow it)
+#   "role/<name>"         a role of the stack's account (its ARN is built at deploy time)
+#   "arn:aws:iam::…"      any principal's full ARN (e.g. a connector's role in another account)
+# so no account id is written in the repo. See infra/constructs/messaging.py.
+FEED_SENDER_ACCOUNT = "account"
+#: A channel id as queue names carry it (`oms-<env>-intake-<channel>`, at most 80 characters);
+#: checked with the senders when the queues are built (infra/constructs/messaging.py).
+FEED_CHANNEL_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+FEED_SENDER = re.compile(r"^(account|role/[\w+=,.@/-]{1,512}|arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+))$")
 
 # Roles an API key can carry; each gets a usage plan (see ARCHITECTURE.md, API Gateway).
 API_ROLES: tuple[str, ...] = ("channel", "node", "agent", "finance")
@@ -92,6 +104,11 @@ class EnvironmentConfig:
     # `stripe` reads its API key from the secret `payment_secret_name`, which the stack creates.
     legal_entity: str = "ACME-DE"
     payment_provider: str = field(kw_only=True)
+    # Feeds: the channels that send orders over SQS, each with its own intake queue, and the
+    # principals allowed to send to it (the queue's policy denies every other principal). A
+    # channel here is the channel principal its orders are captured for (its API key's
+    # principal id). An empty tuple of senders: the queue exists and accepts nothing.
+    feed_channels: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     # Monitoring
     alarms: AlarmThresholds = AlarmThresholds(
         api_5xx_per_5_min=5,
@@ -136,6 +153,11 @@ class EnvironmentConfig:
             return None
         return self.secret_name(f"{self.payment_provider}-api-key")
 
+    def intake_queue_name(self, channel: str) -> str:
+        """`oms-<env>-intake-<channel>`: the intake function reads the channel from this name
+        (functions/capture/feeds.py, ``feed_queue``)."""
+        return self.queue_name(f"intake-{channel}")
+
 
 _PROD_THROTTLES = MappingProxyType(
     {
@@ -146,17 +168,33 @@ _PROD_THROTTLES = MappingProxyType(
     }
 )
 
+
+def _feeds(env: str, *channels: str) -> Mapping[str, tuple[str, ...]]:
+    """Example feeds of a deployed environment: each channel's connector runs as its own role,
+    `oms-<env>-feed-<channel>` (created with the connector, outside this stack)."""
+    return MappingProxyType({channel: (f"role/{SERVICE}-{env}-feed-{channel}",) for channel in channels})
+
+
 CONFIGS: Mapping[str, EnvironmentConfig] = MappingProxyType(
     {
         # Emulator-specific differences of `local` are not settings: see environments.py.
-        "local": EnvironmentConfig(name="local", log_retention=logs.RetentionDays.ONE_DAY,
-                                   payment_provider="local"),
-        "dev": EnvironmentConfig(name="dev", log_retention=logs.RetentionDays.ONE_WEEK, payment_provider="stripe"),
+        "local": EnvironmentConfig(
+            name="local",
+            log_retention=logs.RetentionDays.ONE_DAY,
+            payment_provider="local",
+            # the local seed's two channels; any local client (the account) may send
+            feed_channels=MappingProxyType(
+                {"webshop": (FEED_SENDER_ACCOUNT,), "marketplace": (FEED_SENDER_ACCOUNT,)}),
+        ),
+        "dev": EnvironmentConfig(name="dev", log_retention=logs.RetentionDays.ONE_WEEK, payment_provider="stripe",
+                                 feed_channels=_feeds("dev", "webshop", "marketplace")),
         "staging": EnvironmentConfig(name="staging", log_retention=logs.RetentionDays.ONE_MONTH,
-                                     payment_provider="stripe"),
+                                     payment_provider="stripe",
+                                     feed_channels=_feeds("staging", "webshop", "marketplace")),
         "prod": EnvironmentConfig(
             name="prod",
             payment_provider="stripe",
+            feed_channels=_feeds("prod", "webshop", "marketplace", "wholesale-edi"),
             memory_mb=1024,
             log_retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.RETAIN,

@@ -142,8 +142,11 @@ class OmsStack(Stack):
             "EventBusName": self.messaging.event_bus.event_bus_name,
             # The same Fn::Sub the functions get, so the output is what the code starts.
             "OrderWorkflowArn": order_workflow_arn,
-            "OrderIntakeQueueUrl": self.messaging.order_intake_queue.queue_url,
         }
+        for intake in self.messaging.intake_queues.values():
+            # `webshop` -> IntakeQueueUrlWebshop, `wholesale-edi` -> IntakeQueueUrlWholesaleEdi
+            suffix = "".join(part.capitalize() for part in intake.channel.split("-"))
+            outputs[f"IntakeQueueUrl{suffix}"] = intake.queue.queue_url
         for role, plan in self.api.usage_plans.items():
             outputs[f"UsagePlan{role.capitalize()}"] = plan.usage_plan_id
         for name, value in outputs.items():

@@ -400,9 +400,22 @@ def _state_machine_stem(name: str) -> str:
     return re.sub(r"^oms-[a-z0-9]+-", "", name).replace("-", "_")
 
 
+_INTAKE_QUEUE = re.compile(r"^oms-[a-z0-9]+-intake-(?P<channel>.+)$")
+
+
+def _queues(door: FrontDoor) -> tuple[dict[str, str], dict[str, str]]:
+    """The stack's queues as a client reaches them on the local endpoint: the channels' intake
+    queues by channel (``oms-<env>-intake-<channel>``), and every DLQ by name (``…-dlq``)."""
+    names = sorted(url.rsplit("/", 1)[-1] for url in door.deployment.of_type("AWS::SQS::Queue").values())
+    url = f"{door.endpoint_url.rstrip('/')}/{ACCOUNT_ID}/{{}}".format
+    intake = {m["channel"]: url(n) for n in names if not n.endswith("-dlq") and (m := _INTAKE_QUEUE.match(n))}
+    return intake, {n: url(n) for n in names if n.endswith("-dlq")}
+
+
 def _info(request: Request, door: FrontDoor) -> Response:
     outputs = door.deployment.outputs
     machines = door.deployment.of_type("AWS::StepFunctions::StateMachine").values()
+    intake_queues, dead_letter_queues = _queues(door)
     return Response(
         json.dumps(
             {
@@ -412,6 +425,8 @@ def _info(request: Request, door: FrontDoor) -> Response:
                 "table_name": outputs.get("TableName"),
                 "event_bus_name": outputs.get("EventBusName"),
                 "state_machines": {_state_machine_stem(parse_arn(arn).resource_id): arn for arn in machines},
+                "intake_queues": intake_queues,
+                "dead_letter_queues": dead_letter_queues,
             }
         ),
         content_type="application/json",

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import EventPublisher, OrderReader
 
-__all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded",
+__all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
            "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
            "Page", "WorkflowStarter"]
 
@@ -93,3 +93,10 @@ class OrderStore(OrderReader, Protocol):
 
 class WorkflowStarter(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> str: ...
+
+
+class DeadLetterQueue(Protocol):
+    def send(self, queue_url: str, bodies: list[dict[str, Any]]) -> None:
+        """Put each body (JSON) on the queue as its own message; raises TransientError if any
+        was not accepted (the caller's record is then delivered again)."""
+        ...

@@ -4,6 +4,7 @@ per container (per settings) on first use, never at import time."""
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from functions.core.adapters.event_bus import EventBridgePublisher
 from functions.core.adapters.workflows import StepFunctionsStarter
@@ -15,9 +16,16 @@ from .capturing import CaptureService
 from .queries import OrderQueries
 from .workflow_start import WorkflowService
 
+if TYPE_CHECKING:
+    from .feeds import FeedIntake
+
 
 def capture_service() -> CaptureService:
     return _capture_service(settings())
+
+
+def feed_intake() -> FeedIntake:
+    return _feed_intake(settings())
 
 
 def order_queries() -> OrderQueries:
@@ -40,6 +48,15 @@ def _table(s: Settings) -> OrderTable:
 @cache
 def _capture_service(s: Settings) -> CaptureService:
     return CaptureService(store=_table(s))
+
+
+@cache
+def _feed_intake(s: Settings) -> FeedIntake:
+    # imported here: the API function, which shares this root, never loads the feed's modules
+    from .adapters.dead_letter_queue import SqsDeadLetterQueue
+    from .feeds import FeedIntake
+
+    return FeedIntake(capture=_capture_service(s), dead_letter_queue=SqsDeadLetterQueue())
 
 
 @cache

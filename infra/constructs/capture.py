@@ -3,7 +3,8 @@
 | function      | trigger                                                          | may                        |
 |---------------|------------------------------------------------------------------|----------------------------|
 | api           | API: /orders, /orders/*                                          | CAPTURE_API_ACTIONS, GSIs  |
-| intake        | SQS order-intake (batch 10, partial failures, DLQ after 5)       | CAPTURE_ACTIONS            |
+| intake        | SQS oms-<env>-intake-<channel>, one mapping per channel queue    | CAPTURE_ACTIONS, send to   |
+|               | (batch 10, partial failures, DLQ after 5)                        | the channels' DLQs         |
 | stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | put events, start workflow |
 |               | partial failures, on-failure DLQ)                                | (no table access)          |
 """
@@ -84,16 +85,22 @@ class Capture(Construct):
             capability="capture",
             role="intake",
             handler=f"{HANDLERS}.intake.lambda_handler",
-            description="Captures orders from the order-intake queue",
+            description="Captures orders from the channels' intake queues",
         )
         data.grant(self.intake_function, CAPTURE_ACTIONS)
-        self.intake_function.add_event_source(
-            event_sources.SqsEventSource(
-                messaging.order_intake_queue,
-                batch_size=INTAKE_BATCH_SIZE,
-                report_batch_item_failures=True,
+        # One mapping per channel queue: the record's queue names the channel its orders are
+        # captured for. The function dead-letters refused orders itself (one message per order).
+        for intake in messaging.intake_queues.values():
+            self.intake_function.add_event_source(
+                event_sources.SqsEventSource(
+                    intake.queue,
+                    batch_size=INTAKE_BATCH_SIZE,
+                    report_batch_item_failures=True,
+                )
             )
-        )
+            self.intake_function.add_to_role_policy(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[intake.dead_letter_queue.queue_arn])
+            )
         monitoring.watch_worker(self.intake_function)
 
         # --- Table stream: start the order workflow, publish OrderCaptured ------------------

@@ -105,9 +105,10 @@ def test_redrive_lists_the_dead_letter_queues(stack: str) -> None:
     result = oms("redrive", port=port_of(stack))
     # Then every DLQ is listed with its depth and the intake queue's is replayed to its source
     assert result.returncode == 0, result.stderr
-    assert re.search(r"oms-local-order-intake-dlq: \d+ messages", result.stdout)
+    for channel in ("webshop", "marketplace"):
+        assert re.search(rf"oms-local-intake-{channel}-dlq: \d+ messages", result.stdout)
+        assert re.search(rf"redrove \d+ messages to oms-local-intake-{channel}\b", result.stdout)
     assert "oms-local-order-stream-dlq" in result.stdout
-    assert re.search(r"redrove \d+ messages to oms-local-order-intake\b", result.stdout)
 
 
 def test_no_local_stack_is_one_red_line_saying_make_up_not_a_traceback() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from cfn_template import function_by_handler, only, resources
+from cfn_template import actions_of, function_by_handler, only, policy_statements, resources
+
+from infra.config import CONFIGS
 
 pytestmark = pytest.mark.infra
 
@@ -46,18 +48,155 @@ def test_event_bus_name(env_template):
     assert bus["Properties"]["Name"] == f"oms-{env}"
 
 
-def test_intake_queue_redrives_to_its_dlq_after_five_receives(env_template):
-    env, template = env_template
+def _intake_queues(env: str, template):
+    """channel -> (queue id, queue, DLQ id) of the environment's configured feed channels."""
     queues = resources(template, "AWS::SQS::Queue")
     by_name = {q["Properties"]["QueueName"]: (lid, q) for lid, q in queues.items()}
-    _intake_id, intake = by_name[f"oms-{env}-order-intake"]
-    dlq_id, _ = by_name[f"oms-{env}-order-intake-dlq"]
-    assert intake["Properties"]["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": 5,
-    }
+    found = {}
+    for channel in CONFIGS[env].feed_channels:
+        queue_id, queue = by_name[f"oms-{env}-intake-{channel}"]
+        dlq_id, _ = by_name[f"oms-{env}-intake-{channel}-dlq"]
+        found[channel] = (queue_id, queue, dlq_id)
+    return found
+
+
+def test_one_intake_queue_per_configured_channel(env_template):
+    env, template = env_template
+    names = {q["Properties"]["QueueName"] for q in resources(template, "AWS::SQS::Queue").values()}
+    intake = {n.removeprefix(f"oms-{env}-intake-") for n in names
+              if n.startswith(f"oms-{env}-intake-") and not n.endswith("-dlq")}
+    assert intake == set(CONFIGS[env].feed_channels)
+    assert {"webshop", "marketplace"} <= intake
+    assert f"oms-{env}-order-intake" not in names  # no shared queue where any sender picks the channel
+
+
+def test_each_intake_queue_redrives_to_its_own_dlq_after_five_receives(env_template):
+    env, template = env_template
     _, function = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")
-    assert intake["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
+    for _channel, (_queue_id, queue, dlq_id) in _intake_queues(env, template).items():
+        assert queue["Properties"]["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+            "maxReceiveCount": 5,
+        }
+        assert queue["Properties"]["VisibilityTimeout"] >= 6 * function["Properties"]["Timeout"]
+
+
+def _policy_of(template, queue_id):
+    (policy,) = [p["Properties"]["PolicyDocument"]["Statement"]
+                 for p in resources(template, "AWS::SQS::QueuePolicy").values()
+                 if {"Ref": queue_id} in p["Properties"]["Queues"]]
+    return policy
+
+
+def _arn(sender):
+    """A sender of infra/config.py as the template writes its ARN."""
+    if sender == "account":
+        return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+    if sender.startswith("role/"):
+        return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"},
+                                  f":{sender}"]]}
+    return sender
+
+
+ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+
+
+def _allowed(statements, action):
+    """Who the Allow statements let do ``action``: ``account`` and the ARNs they name."""
+    named = []
+    for s in statements:
+        if s["Effect"] != "Allow" or action not in actions_of(s):
+            continue
+        if "Condition" not in s:
+            assert s["Principal"] == {"AWS": ROOT}
+            named.append("account")
+        else:
+            assert set(s["Condition"]) == {"ArnEquals"}
+            named += s["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    return named
+
+
+def test_intake_queue_policy_names_its_senders_and_denies_every_other(env_template):
+    env, template = env_template
+    for channel, (queue_id, _, dlq_id) in _intake_queues(env, template).items():
+        senders = CONFIGS[env].feed_channels[channel]
+        statements = _policy_of(template, queue_id)
+        # Then only the configured senders are allowed to send (roles named by aws:PrincipalArn:
+        # SQS would refuse a policy naming a role that does not exist yet) ...
+        assert _allowed(statements, "sqs:SendMessage") == [_arn(s) if s != "account" else "account" for s in senders]
+        # ... every other principal is denied, whatever its own IAM policies grant ...
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "sqs:SendMessage" in actions_of(s)]
+        assert deny["Principal"] == {"AWS": "*"} and deny["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+        arns = [_arn(s) for s in senders if s != "account"]
+        expected = {}
+        if "account" in senders:
+            expected["StringNotEquals"] = {"aws:PrincipalAccount": [{"Ref": "AWS::AccountId"}]}
+        if arns:
+            expected["ArnNotEquals"] = {"aws:PrincipalArn": arns}
+        assert deny["Condition"] == expected
+        # ... and the senders may read the orders refused to them from the channel's DLQ
+        assert _allowed(_policy_of(template, dlq_id), "sqs:ReceiveMessage") == _allowed(statements, "sqs:SendMessage")
+
+
+def test_deployed_feeds_name_roles_not_the_whole_account(templates):
+    # Given the example config: locally any principal of the account sends; deployed, each
+    # channel's connector role only (so an account role with sqs:* still cannot send as it)
+    assert set(CONFIGS["local"].feed_channels.values()) == {("account",)}
+    for env in ("dev", "staging", "prod"):
+        for channel, senders in CONFIGS[env].feed_channels.items():
+            assert senders == (f"role/oms-{env}-feed-{channel}",)
+            queue_id = _intake_queues(env, templates[env])[channel][0]
+            (deny,) = [s for s in _policy_of(templates[env], queue_id) if s["Effect"] == "Deny"
+                       and "sqs:SendMessage" in actions_of(s)]
+            assert set(deny["Condition"]) == {"ArnNotEquals"}
+
+
+def test_a_channel_without_senders_gets_a_queue_nobody_may_send_to():
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template as CdkTemplate
+
+    from infra.config import EnvironmentConfig
+    from infra.constructs.messaging import Messaging
+    from infra.constructs.monitoring import Monitoring
+
+    stack = Stack(App(), "FeedProbe")
+    config = EnvironmentConfig(name="probe", payment_provider="local", feed_channels={"paused": ()})
+    Messaging(stack, "Messaging", config=config, monitoring=Monitoring(stack, "Monitoring", config=config))
+    policies = CdkTemplate.from_stack(stack).find_resources("AWS::SQS::QueuePolicy")
+    sends = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
+             if "sqs:SendMessage" in actions_of(s)]
+    (deny,) = sends  # no Allow: and a Deny without condition
+    assert deny["Effect"] == "Deny" and "Condition" not in deny
+
+
+def test_a_connector_role_in_another_account_is_allowed_through_its_account():
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template as CdkTemplate
+
+    from infra.config import EnvironmentConfig
+    from infra.constructs.messaging import Messaging
+    from infra.constructs.monitoring import Monitoring
+
+    stack = Stack(App(), "FeedProbe")
+    role = "arn:aws:iam::111122223333:role/marketplace-connector"
+    config = EnvironmentConfig(name="probe", payment_provider="local", feed_channels={"marketplace": (role,)})
+    Messaging(stack, "Messaging", config=config, monitoring=Monitoring(stack, "Monitoring", config=config))
+    statements = [s for p in CdkTemplate.from_stack(stack).find_resources("AWS::SQS::QueuePolicy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"] if "sqs:SendMessage" in actions_of(s)]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                                                            ":iam::111122223333:root"]]}}
+    assert allow["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [role]}}
+
+
+@pytest.mark.parametrize("channels", [{"Web Shop": ("account",)}, {"webshop": "account"},
+                                      {"webshop": ("123456789012",)}])
+def test_a_feed_config_no_queue_or_policy_can_carry_is_refused_at_synth(channels):
+    from infra.config import EnvironmentConfig
+    from infra.constructs.messaging import check_feed_channels
+
+    with pytest.raises(ValueError, match="feed channel"):
+        check_feed_channels(EnvironmentConfig(name="probe", payment_provider="local", feed_channels=channels))
 
 
 def test_every_queue_is_encrypted_and_ssl_only(env_template):
@@ -73,17 +212,25 @@ def test_every_queue_is_encrypted_and_ssl_only(env_template):
     assert enforced == set(queues)
 
 
-def test_intake_event_source_mapping(env_template):
-    _, template = env_template
+def test_intake_function_consumes_every_channel_queue_and_may_dead_letter_to_its_dlqs(env_template):
+    env, template = env_template
     intake_id, _ = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")
-    (mapping,) = [
-        m["Properties"]
-        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": intake_id}
-    ]
-    assert mapping["BatchSize"] == 10
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "Arn"
+    mappings = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+                if m["Properties"]["FunctionName"] == {"Ref": intake_id}]
+    queues = _intake_queues(env, template)
+    # one event source mapping per channel queue
+    assert sorted(m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings) == sorted(q[0] for q in queues.values())
+    for mapping in mappings:
+        assert mapping["BatchSize"] == 10
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "Arn"
+    role_id = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")[1][
+        "Properties"]["Role"]["Fn::GetAtt"][0]
+    sends = [s for s in policy_statements(template, role_id) if "sqs:SendMessage" in actions_of(s)]
+    targets = [r for s in sends for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    # it may send to the channels' DLQs, and nowhere else (never to an intake queue)
+    assert sorted(r["Fn::GetAtt"][0] for r in targets) == sorted(q[2] for q in queues.values())
+    assert {a for s in sends for a in actions_of(s)} == {"sqs:SendMessage"}
 
 
 def test_stream_event_source_mapping(env_template):

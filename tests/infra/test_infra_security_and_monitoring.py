@@ -10,7 +10,7 @@ from aws_cdk import Validations
 from cfn_template import actions_of, function_by_handler, only, policy_statements, resources
 from cfnlint.api import ManualArgs, lint
 
-from infra.config import ENVIRONMENTS
+from infra.config import CONFIGS, ENVIRONMENTS
 
 pytestmark = pytest.mark.infra
 
@@ -79,7 +79,8 @@ def test_capture_roles_get_exactly_the_table_actions_their_code_uses(env_templat
         may_start = module == "stream"
         assert ("states:StartExecution" in actions) is may_start, module
         assert ("events:PutEvents" in actions) is may_start, module
-    # the intake function consumes its queue; nobody else touches SQS but the stream's DLQ send
+    # the intake function consumes the channels' queues (and dead-letters refused orders to
+    # their DLQs, tests/infra/test_infra_data_and_messaging.py); the API never touches SQS
     api_actions = _actions(template, _role_of(template, HANDLERS.format("capture", "api")))
     assert not {a for a in api_actions if a.startswith("sqs:")}
 
@@ -119,7 +120,7 @@ def test_state_machine_invokes_only_its_task_functions(env_template, machine_nam
 
 
 def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
-    _, template = env_template
+    env, template = env_template
     dlq_ids = set()
     for queue in resources(template, "AWS::SQS::Queue").values():
         if "RedrivePolicy" in queue["Properties"]:
@@ -128,7 +129,8 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
         on_failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure")
         if on_failure:
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
-    assert len(dlq_ids) == 4  # order intake, order stream, notice stream, invoice stream
+    # each feed channel's intake DLQ, and the order / notice / invoice streams' on-failure DLQs
+    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 3
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = set()
     for alarm in alarms:

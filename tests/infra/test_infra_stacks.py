@@ -7,15 +7,15 @@ import json
 import pytest
 from cfn_template import resources
 
-from infra.config import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION, REPO_ROOT
+from infra.config import CONFIGS, POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION, REPO_ROOT
 
 pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
     "AWS::Lambda::Function": 15,
-    "AWS::Lambda::EventSourceMapping": 4,  # order intake, capture / notify / invoice streams
-    "AWS::SQS::Queue": 5,  # order-intake, its DLQ, the order / notice / invoice streams' on-failure DLQs
+    "AWS::Lambda::EventSourceMapping": 3,  # capture / notify / invoice streams (+ one per feed channel)
+    "AWS::SQS::Queue": 3,  # the order / notice / invoice streams' on-failure DLQs (+ two per feed channel)
     "AWS::StepFunctions::StateMachine": 2,  # order_fulfillment, shipment_invoicing
     "AWS::Events::EventBus": 1,
     "AWS::ApiGateway::RestApi": 1,
@@ -28,7 +28,7 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::RequestValidator": 1,
     "AWS::IAM::Role": 17,  # one per function + one per state machine
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 17,
+    "AWS::CloudWatch::Alarm": 16,  # (+ one per feed channel: its DLQ)
     "AWS::CloudWatch::Dashboard": 1,
 }
 
@@ -39,7 +39,6 @@ CONTRACT_OUTPUTS = {
     "TableName",
     "EventBusName",
     "OrderWorkflowArn",
-    "OrderIntakeQueueUrl",
     "UsagePlanChannel",
     "UsagePlanNode",
     "UsagePlanAgent",
@@ -48,14 +47,22 @@ CONTRACT_OUTPUTS = {
 
 
 def test_resource_counts(env_template):
-    _, template = env_template
+    env, template = env_template
+    channels = len(CONFIGS[env].feed_channels)  # each: an intake queue, its DLQ and alarm, a mapping
+    expected = {**EXPECTED_COUNTS,
+                "AWS::Lambda::EventSourceMapping": EXPECTED_COUNTS["AWS::Lambda::EventSourceMapping"] + channels,
+                "AWS::SQS::Queue": EXPECTED_COUNTS["AWS::SQS::Queue"] + 2 * channels,
+                "AWS::CloudWatch::Alarm": EXPECTED_COUNTS["AWS::CloudWatch::Alarm"] + channels}
     counts = {kind: len(resources(template, kind)) for kind in EXPECTED_COUNTS}
-    assert counts == EXPECTED_COUNTS
+    assert counts == expected
 
 
 def test_outputs_are_exactly_the_contract(env_template):
-    _, template = env_template
-    assert set(template["Outputs"]) == CONTRACT_OUTPUTS
+    env, template = env_template
+    # plus each feed channel's intake queue URL: `wholesale-edi` -> IntakeQueueUrlWholesaleEdi
+    intake = {"IntakeQueueUrl" + "".join(p.capitalize() for p in c.split("-")) for c in CONFIGS[env].feed_channels}
+    assert set(template["Outputs"]) == CONTRACT_OUTPUTS | intake
+    assert "IntakeQueueUrlWholesaleEdi" in intake or env != "prod"
 
 
 def test_no_custom_resources_anywhere(env_template):

@@ -27,8 +27,17 @@ def drain(sqs: Any, queue_url: str) -> None:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
-def send_intake(outputs: dict[str, str], body: str) -> None:
-    boto3.client("sqs").send_message(QueueUrl=outputs["OrderIntakeQueueUrl"], MessageBody=body)
+def intake_url(outputs: dict[str, str], channel: str) -> str:
+    return outputs[f"IntakeQueueUrl{channel.capitalize()}"]
+
+
+def send_intake(outputs: dict[str, str], channel: str, body: str) -> None:
+    """Put ``body`` on ``channel``'s own intake queue, as its feed does."""
+    boto3.client("sqs").send_message(QueueUrl=intake_url(outputs, channel), MessageBody=body)
+
+
+def feed_message(order: dict[str, Any], key: str | None = None) -> str:
+    return json.dumps({"orders": [{"idempotency_key": key or f"k-{uuid.uuid4()}", "order": order}]})
 
 
 def orders_of(outputs: dict[str, str], channel: str, channel_order_id: str) -> list[dict[str, Any]]:
@@ -52,7 +61,7 @@ def _fed_order_for_two_of_five(cloud: LocalCloud, outputs: dict[str, str]
     StockTable(outputs["TableName"]).set_on_hand(item, "DC-BERLIN", 5, "2026-11-23T00:00:00.000Z")
     body = new_order(lines=[{"sku": item, "quantity": 2, "unit_price": "1.00"}],
                      payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
-    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
+    send_intake(outputs, "webshop", feed_message(body))
     cloud.settle()
     return item, body, orders_of(outputs, "webshop", body["channel_order_id"])[0]
 
@@ -60,9 +69,9 @@ def _fed_order_for_two_of_five(cloud: LocalCloud, outputs: dict[str, str]
 def test_feed_order_is_captured_once_even_when_sent_twice(cloud: LocalCloud, outputs: dict[str, str]) -> None:
     # Given an order on the SQS feed, delivered twice (at-least-once delivery)
     body = new_order()
-    message = json.dumps({"channel": "marketplace", "idempotency_key": f"feed-{uuid.uuid4()}", "order": body})
-    send_intake(outputs, message)
-    send_intake(outputs, message)
+    message = feed_message(body, f"feed-{uuid.uuid4()}")
+    send_intake(outputs, "marketplace", message)
+    send_intake(outputs, "marketplace", message)
     cloud.settle()
     # Then one order exists, and its workflow started once
     found = orders_of(outputs, "marketplace", body["channel_order_id"])
@@ -73,15 +82,18 @@ def test_feed_order_is_captured_once_even_when_sent_twice(cloud: LocalCloud, out
 
 def test_poison_feed_message_ends_in_the_dlq(cloud: LocalCloud, outputs: dict[str, str]) -> None:
     sqs = boto3.client("sqs")
-    dlq_url = sqs.get_queue_url(QueueName="oms-local-order-intake-dlq")["QueueUrl"]
+    dlq_url = sqs.get_queue_url(QueueName="oms-local-intake-marketplace-dlq")["QueueUrl"]
     drain(sqs, dlq_url)
     # Given a message that can never become an order
-    send_intake(outputs, json.dumps({"channel": "marketplace", "idempotency_key": "p-1", "order": {"lines": []}}))
+    send_intake(outputs, "marketplace", feed_message({"lines": []}, "p-1"))
     cloud.settle(timeout=30)
-    # Then after its retries it waits in the DLQ, where the DLQ alarm sees it
-    messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10,
-                                   AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
-    assert len(messages) == 1 and '"p-1"' in messages[0]["Body"]
+    # Then it waits in the channel's DLQ at once (no retries), with its field errors, where the
+    # DLQ alarm sees it
+    messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(messages) == 1
+    letter = json.loads(messages[0]["Body"])
+    assert letter["idempotency_key"] == "p-1" and letter["order"] == {"lines": []}
+    assert {"field": "lines", "message": "needs at least one entry"} in letter["errors"]
 
 
 def test_redelivered_stream_record_changes_nothing(cloud: LocalCloud, outputs: dict[str, str],
@@ -119,7 +131,7 @@ def test_order_captured_is_published_once_on_the_bus(cloud: LocalCloud, outputs:
     events.put_targets(Rule=rule, EventBusName=outputs["EventBusName"], Targets=[{"Id": "q", "Arn": queue_arn}])
     # When an order is captured
     body = new_order()
-    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
+    send_intake(outputs, "webshop", feed_message(body))
     cloud.settle()
     time.sleep(0.2)
     # Then exactly one OrderCaptured event for it arrives, in the documented envelope
@@ -131,22 +143,32 @@ def test_order_captured_is_published_once_on_the_bus(cloud: LocalCloud, outputs:
     assert detail["data"]["total"] == "35.58" and detail["metadata"]["event_id"].startswith("evt_")
 
 
-def test_feed_resending_a_known_order_with_a_new_key_is_acknowledged(cloud: LocalCloud, outputs: dict[str, str],
-                                                                     function_names: dict[str, str]) -> None:
+def test_feed_resending_a_known_order_with_a_new_key_is_dead_lettered_once(cloud: LocalCloud, outputs: dict[str, str],
+                                                                           function_names: dict[str, str]) -> None:
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.get_queue_url(QueueName="oms-local-intake-marketplace-dlq")["QueueUrl"]
+    drain(sqs, dlq_url)
     # Given an order the marketplace already sent
     body = new_order()
-    send_intake(outputs, json.dumps({"channel": "marketplace", "idempotency_key": f"a-{uuid.uuid4()}", "order": body}))
+    send_intake(outputs, "marketplace", feed_message(body, f"a-{uuid.uuid4()}"))
     cloud.settle()
-    # When its connector re-sends it under a fresh message key
-    record = {"messageId": "m-2", "receiptHandle": "r", "body": json.dumps(
-        {"channel": "marketplace", "idempotency_key": f"b-{uuid.uuid4()}", "order": body}),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "x",
-                       "ApproximateFirstReceiveTimestamp": "0"},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "x"}
+    queue_arn = sqs.get_queue_attributes(QueueUrl=intake_url(outputs, "marketplace"),
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # When its connector re-sends it under a fresh key (the record as the queue delivers it)
+    again = feed_message(body, f"b-{uuid.uuid4()}")
+    record = {"messageId": "m-2", "receiptHandle": "r", "body": again,
+              "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "x",
+                             "ApproximateFirstReceiveTimestamp": "0"},
+              "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+              "awsRegion": "eu-central-1"}
     error, result = invoke(function_names["capture-intake"], {"Records": [record]})
-    # Then the message is done (not retried into the DLQ) and there is still one order
+    # Then the message is done (not retried), there is still one order, and the second one waits
+    # in the DLQ naming the channel_order_id it reused
     assert error is None and result == {"batchItemFailures": []}
     assert len(orders_of(outputs, "marketplace", body["channel_order_id"])) == 1
+    (letter,) = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)
+                 .get("Messages", [])]
+    assert [e["field"] for e in letter["errors"]] == ["channel_order_id"]
 
 
 def test_seeding_twice_leaves_one_of_everything(cloud: LocalCloud, outputs: dict[str, str]) -> None:
@@ -173,8 +195,7 @@ def test_stream_consumer_wakes_once_per_order_not_on_header_updates(cloud: Local
     before = len(INVOCATIONS.snapshot(stream))
     # Given three orders, each updated three more times on its header (claim, confirm, accept)
     for _ in range(3):
-        send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}",
-                                         "order": new_order()}))
+        send_intake(outputs, "webshop", feed_message(new_order()))
     cloud.settle()
     # Then the consumer ran for the three inserts only (batches may group them: at most 3 runs)
     runs = len(INVOCATIONS.snapshot(stream)) - before
@@ -228,7 +249,7 @@ def test_reserve_refuses_when_stock_moved_and_takes_nothing(cloud: LocalCloud, o
     body = new_order(lines=[{"sku": other, "quantity": 1, "unit_price": "1.00"},
                             {"sku": item, "quantity": 3, "unit_price": "1.00"}],
                      payment={"method": "card", "authorization_id": "a", "amount": "100.00"})
-    send_intake(outputs, json.dumps({"channel": "webshop", "idempotency_key": f"k-{uuid.uuid4()}", "order": body}))
+    send_intake(outputs, "webshop", feed_message(body))
     cloud.settle()
     header = orders_of(outputs, "webshop", body["channel_order_id"])[0]
     assert header["status"]["S"] == "BACKORDERED"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -14,6 +14,9 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, O
 from aws_lambda_powertools.logging import correlation_paths
 
 from functions.core.errors import DomainError, FieldError, Forbidden, TransientError
+from functions.core.field_errors import error_message as _message
+from functions.core.field_errors import field_errors
+from functions.core.field_errors import field_path as field_path  # re-exported (oms/nodes.py imports it here)
 from functions.core.handlers.observability import logger, metrics
 from functions.core.principal import ROLES, Principal
 
@@ -74,17 +77,6 @@ def problem_body(status: int, title: str, detail: str, *, slug: str, errors: Seq
     return json.dumps(body)
 
 
-def field_path(loc: Iterable[Any]) -> str:
-    """pydantic loc ``("body", "lines", 0, "quantity")`` → ``lines[0].quantity``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _validation_problem(exc: RequestValidationError) -> Response[str]:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -94,35 +86,14 @@ def _validation_problem(exc: RequestValidationError) -> Response[str]:
         fields = [FieldError(_header_name(str(e["loc"][-1])), _message(e)) for e in headers_missing]
         detail = "; ".join(f"header {f.field} {f.message}" for f in fields)
         return problem(400, "Bad request", detail, slug="bad-request", errors=fields)
-    field_errors = []
-    for e in errors:
-        loc = list(e.get("loc") or ())
-        if loc and loc[0] in ("body", "query", "path"):
-            loc = loc[1:]
-        # pydantic appends the union/validator branch ("function-after[…]") to some locs; drop it
-        loc = [p for p in loc if not (isinstance(p, str) and "[" in p)]
-        field = field_path(loc) or "body"
-        field_errors.append(FieldError(field, _message(e)))
-    detail = "; ".join(f"{f.field}: {f.message}" for f in field_errors[:5])
-    return problem(422, "Validation failed", detail, slug="validation", errors=field_errors)
+    fields = field_errors(errors, within=("body", "query", "path"))
+    detail = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
+    return problem(422, "Validation failed", detail, slug="validation", errors=fields)
 
 
 def _header_name(name: str) -> str:
     """``idempotency-key`` → ``Idempotency-Key`` (as the client wrote it in the docs)."""
     return "-".join(part.capitalize() for part in name.split("-"))
-
-
-def _message(error: dict[str, Any]) -> str:
-    msg = str(error.get("msg", "is invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
-    if error.get("type") == "missing":
-        return "is required"
-    if error.get("type") == "extra_forbidden":
-        return "is not a known field"
-    if error.get("type") == "too_short" and (error.get("ctx") or {}).get("min_length") == 1:
-        return "needs at least one entry"
-    return msg
 
 
 #: Consulted before a request is refused for its body (Powertools' validation, which runs before
