@@ -15,6 +15,7 @@ distributions and versions, built for the runtime.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -112,6 +113,40 @@ def _asset_modules(code_asset: Path) -> list[str]:
     return modules
 
 
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _deferred_imports(code_asset: Path) -> dict[str, str]:
+    """Every absolute import of a module outside the asset and the standard library, wherever it
+    stands (inside a function too: libraries imported on first use), except ``if TYPE_CHECKING:``
+    blocks; the dotted module → the first file that imports it."""
+    found: dict[str, str] = {}
+
+    def visit(node: ast.AST, file: str) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child, file)
+            return
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.partition(".")[0]
+            if top not in sys.stdlib_module_names and top not in {"functions", "__future__"}:
+                found.setdefault(name, file)
+        for child in ast.iter_child_nodes(node):
+            visit(child, file)
+
+    for file in sorted((code_asset / "functions").rglob("*.py")):
+        visit(ast.parse(file.read_text(), str(file)), str(file.relative_to(code_asset)))
+    return found
+
+
 @pytest.mark.timeout(600)
 def test_every_handler_imports_with_only_the_code_asset_and_the_layer(
     handlers: set[str], code_asset: Path, host_layer: dependencies.Layer, tmp_path: Path
@@ -147,6 +182,21 @@ def test_every_module_in_the_code_asset_imports_with_only_the_layer(
     result = _import(modules, path=[code_asset, host_layer.python_dir], cwd=code_asset, pycache=tmp_path)
     # Then each of them imports
     assert result["failures"] == {}
+    assert result["foreign"] == []
+
+
+@pytest.mark.timeout(300)
+def test_every_library_the_code_imports_on_first_use_is_in_the_layer(
+    code_asset: Path, host_layer: dependencies.Layer, tmp_path: Path
+) -> None:
+    # Given every third-party module the asset's code imports, at module level or inside a
+    # function (boto3 when the first client is made, a payment library when the first payment is)
+    imports = _deferred_imports(code_asset)
+    assert {"boto3", "pydantic"} <= {name.partition(".")[0] for name in imports}
+    # When each is imported with the asset and the layer only
+    result = _import(sorted(imports), path=[code_asset, host_layer.python_dir], cwd=code_asset, pycache=tmp_path)
+    # Then none is missing (the file that needs it is named)
+    assert {name: (imports[name], error) for name, error in result["failures"].items()} == {}
     assert result["foreign"] == []
 
 
