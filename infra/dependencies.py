@@ -8,10 +8,11 @@ standard library ships in ONE Lambda layer, built here from the lock file:
    (no dependency group: moto, CDK, pytest, typer ... never reach a function);
 2. each requirement's environment marker evaluated for the TARGET (Python 3.13, Linux, aarch64),
    not for this machine: pip would evaluate them for the interpreter that runs it;
-3. ``pip install --no-deps --only-binary=:all: --platform manylinux2014_aarch64
-   --implementation cp --python-version 3.13 --target <dir>/python``: wheels only, for the
-   functions' runtime and architecture, so no compiler and no Docker; ``--no-deps`` because the
-   export is already the whole locked closure, and the hashes make pip refuse anything else.
+3. ``pip install --no-deps --only-binary=:all: --platform manylinux2014_aarch64 (and every
+   manylinux_2_X_aarch64 up to glibc 2.34, Amazon Linux 2023's) --implementation cp
+   --python-version 3.13 --target <dir>/python``: wheels only, for the functions' runtime and
+   architecture, so no compiler and no Docker; ``--no-deps`` because the export is already the
+   whole locked closure, and the hashes make pip refuse anything else.
 
 The result is cached under ``.cache/layers/`` keyed by a hash of the rendered requirements and
 the target: a second synth with the same lock runs no pip and downloads nothing. The directory is
@@ -98,8 +99,21 @@ class Target:
         }
 
 
+#: The python3.13 runtime runs on Amazon Linux 2023, whose glibc is 2.34: a manylinux wheel for
+#: glibc 2.34 or older runs there. pip does not widen a `manylinux_2_X` tag to older ones (only
+#: manylinux2014 → 2010 → 1), so every tag is named: the newest is preferred, and a package that
+#: no longer publishes manylinux2014 wheels (Pillow 13 has only manylinux_2_28 for aarch64) still
+#: installs.
+RUNTIME_GLIBC_MINOR = 34
+
+
+def manylinux_platforms(arch: str, glibc_minor: int = RUNTIME_GLIBC_MINOR) -> tuple[str, ...]:
+    """pip --platform values for every manylinux wheel a glibc 2.`glibc_minor` system runs."""
+    return (*(f"manylinux_2_{minor}_{arch}" for minor in range(glibc_minor, 16, -1)), f"manylinux2014_{arch}")
+
+
 #: The functions' runtime: Python 3.13 on arm64 (infra/constructs/functions.py RUNTIME, ARCHITECTURE).
-LAMBDA = Target(name="lambda-cp313-aarch64", platforms=("manylinux2014_aarch64",), python_version="3.13")
+LAMBDA = Target(name="lambda-cp313-aarch64", platforms=manylinux_platforms("aarch64"), python_version="3.13")
 
 
 def host_target() -> Target:
@@ -107,8 +121,10 @@ def host_target() -> Target:
     machine = platform.machine().lower()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     if sys.platform.startswith("linux"):
-        # The same wheel policy as the Lambda build (manylinux2014 and older), for this machine.
-        platforms: tuple[str, ...] = (f"manylinux2014_{machine}",)
+        # The same wheel policy as the Lambda build, for this machine's architecture, less the
+        # tags this machine's glibc cannot run.
+        runs_here = set(platform_tags())
+        platforms: tuple[str, ...] = tuple(tag for tag in manylinux_platforms(machine) if tag in runs_here)
     else:  # a workstation that is not Linux: every wheel tag this interpreter accepts
         platforms = tuple(platform_tags())
     return Target(

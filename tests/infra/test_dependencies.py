@@ -269,7 +269,9 @@ def test_a_second_build_is_the_cached_one_without_pip(monkeypatch: pytest.Monkey
 
 def test_function_and_layer_fit_lambdas_unzipped_limit(code_asset: Path, lambda_layer: Path) -> None:
     total = dependencies.unzipped_size(code_asset) + dependencies.unzipped_size(lambda_layer)
-    assert total < dependencies.LAMBDA_UNZIPPED_LIMIT_BYTES * 0.6, total  # room for the packages to come
+    # Lambda refuses a function whose code and layers exceed it (~35 MB now; with the invoicing
+    # packages to come, Pillow, fonttools and lxml among them, ~130 MB)
+    assert total < dependencies.LAMBDA_UNZIPPED_LIMIT_BYTES, total
 
 
 @pytest.mark.parametrize("env", DEPLOYED)
