@@ -32,8 +32,9 @@ Medians over ``repeats`` runs, per field. Ratios, not absolute targets: the loca
 its Python are not Lambda's (arm64, Python 3.13, 512 MB → a fraction of a vCPU), but a ratio of
 two cold starts measured the same way carries over much better than milliseconds do. One local
 difference: here ``__pycache__`` (written by the warm-up round) spares the handler compiling
-the modules it imports, which Lambda does on every cold start (neither the asset nor the layer
-carries .pyc, and both are read-only there): ``own_compile_ms`` (functions/) and
+the modules it imports, which Lambda does on every cold start for what has no .pyc (the asset
+never has any, the layer only when built with a CPython 3.13: infra/dependencies.py
+``bytecode_compiler``; both are read-only there): ``own_compile_ms`` (functions/) and
 ``layer_compile_ms`` (the layer's packages) estimate that; neither is in ``total_ms``.
 
 Sample events (:func:`sample_events`) do real work against the stack where it is cheap and leave
@@ -645,8 +646,8 @@ def table(result: dict[str, Any]) -> str:
         "cpu = the child's CPU time to the end of the call;",
         "×boto3 = total / baseline total; net× = net / baseline net; cpu× = cpu / baseline cpu "
         "(steadier than wall time on a busy machine); +pyc / +lib = compiling the functions/ / layer modules "
-        "the handler imported, which Lambda adds (no .pyc in the asset or the layer) and this table does not "
-        "include",
+        "the handler imported, which Lambda adds where there is no .pyc (the asset; the layer unless built with "
+        "a CPython 3.13) and this table does not include",
         f"layout: python {result['layout']['interpreter_flags']}, sys.path = "
         f"{' + '.join(result['layout']['sys_path'])}; the layer: {result['layout']['layer']}",
         f"worst: {result['worst']} at {result['max_cold_start_over_boto3']}× the boto3 cold start "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -244,8 +245,13 @@ def test_lambda_layer_is_built_for_python_3_13_on_arm64(lambda_layer: Path) -> N
 
 def test_lambda_layer_is_reproducible(lambda_layer: Path, tmp_path: Path) -> None:
     python = lambda_layer / "python"
-    # no bytecode, no console scripts (their shebang names the machine that built them)
-    assert not list(python.rglob("__pycache__")) and not list(python.rglob("*.pyc"))
+    # bytecode only from a CPython 3.13 (none on a machine without one), no console scripts
+    # (their shebang names the machine that built them)
+    compiled = sorted(python.rglob("*.pyc"))
+    if build_layer(LAMBDA).bytecode:
+        assert len(compiled) == len(list(python.rglob("*.py")))
+    else:
+        assert not list(python.rglob("__pycache__")) and not compiled
     assert not (python / "bin").exists()
     assert not [r for r in python.glob("*.dist-info/RECORD") if "../" in r.read_text()]
     # the staged asset is the cached build, and a build from scratch gives the same files: the
@@ -255,6 +261,40 @@ def test_lambda_layer_is_reproducible(lambda_layer: Path, tmp_path: Path) -> Non
     fresh = build_layer(LAMBDA, cache_dir=tmp_path)
     assert fresh.directory != cached.directory
     assert dependencies.tree_digest(fresh.python_dir) == dependencies.tree_digest(cached.python_dir)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(dependencies.bytecode_compiler(LAMBDA) is None,
+                    reason=f"no CPython 3.13 here (python3.13 on PATH or ${dependencies.BYTECODE_PYTHON_ENV})")
+def test_with_a_cpython_3_13_the_layer_ships_bytecode_that_python_uses(tmp_path: Path) -> None:
+    compiler = dependencies.bytecode_compiler(LAMBDA)
+    assert compiler is not None
+    # Given a layer built where a CPython 3.13 is at hand
+    layer = build_layer(LAMBDA, cache_dir=tmp_path / "cache")
+    assert layer.bytecode == compiler[1]
+    sources = sorted(layer.python_dir.rglob("*.py"))
+    compiled = sorted(layer.python_dir.rglob("*.cpython-313.pyc"))
+    assert len(compiled) == len(sources) > 500
+    # every .pyc is hash-based and unchecked (flags 0b01): no source mtime, nothing to stat on import
+    assert {int.from_bytes(pyc.read_bytes()[4:8], "little") for pyc in compiled} == {1}
+    # When a pure-Python package's source is replaced, its bytecode kept
+    shutil.copytree(layer.python_dir / "jmespath", tmp_path / "site" / "jmespath")
+    (tmp_path / "site" / "jmespath" / "__init__.py").write_text("raise SystemExit('the source was compiled')\n")
+    # Then Python 3.13 imports it from the bytecode
+    done = subprocess.run([compiler[0], "-S", "-E", "-B", "-c",
+                           f"import sys; sys.path[:0] = [{str(tmp_path / 'site')!r}]; import jmespath; "
+                           "print(jmespath.search('a', {'a': 1}))"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
+
+
+def test_a_bytecode_interpreter_of_another_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # this interpreter is not 3.13 (the project's venv runs 3.11 .. 3.13)
+    if sys.version_info[:2] == (3, 13):
+        pytest.skip("this interpreter is a 3.13")
+    monkeypatch.setenv(dependencies.BYTECODE_PYTHON_ENV, sys.executable)
+    with pytest.raises(dependencies.LayerBuildError, match=r"is not a CPython 3\.13"):
+        dependencies.bytecode_compiler(LAMBDA)
 
 
 def test_a_second_build_is_the_cached_one_without_pip(monkeypatch: pytest.MonkeyPatch) -> None:
