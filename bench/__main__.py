@@ -10,7 +10,8 @@ Every headline figure is a ratio or a count, so it holds on a noisy shared machi
 - ``lifecycle_orders_per_s`` and ``lifecycle_scaling_4_over_1`` (bench/lifecycle.py): orders from
   capture to COMPLETED with a simulated warehouse, at 1, 2 and 4 clients;
 - ``max_cold_start_over_boto3`` (bench/coldstart.py): each handler's first invocation in a fresh
-  interpreter next to a fresh interpreter's boto3 client and first call.
+  interpreter next to a fresh interpreter's boto3 client and first call, both with only the code
+  asset and the dependencies layer on ``sys.path`` (``python -m bench.coldstart`` runs just this).
 
 ``python -m bench [--quick] [--url URL] [--out bench/results.json]``; ``--quick`` runs a handful
 of orders (the smoke test's size).

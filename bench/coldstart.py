@@ -7,6 +7,13 @@ The baseline is a fresh interpreter that imports boto3, creates one DynamoDB cli
 endpoint and makes one call (``describe_table`` of the stack's table). Both run the same harness
 (:data:`CHILD`), so the numbers differ only by what the handler does.
 
+Both run in a deployed function's layout, not in the project's venv: ``python -S -E`` (no
+``site``, no venv, no PYTHONPATH) with ``sys.path`` = the code asset (the zip the stack's
+functions were created from, unpacked: ``/var/task``), the dependencies layer's ``python/``
+(``/opt/python``; a build of the same locked requirements for this machine, as the import test
+uses: infra/dependencies.py) and the standard library. So boto3, for the baseline too, comes
+from the layer, as it does in AWS.
+
 Every time is measured on ``CLOCK_MONOTONIC``, which parent and child share (Linux): the parent
 reads it just before spawning, the child at its first statement, after the import and after the
 call. So per run:
@@ -24,16 +31,20 @@ call. So per run:
 Medians over ``repeats`` runs, per field. Ratios, not absolute targets: the local machine and
 its Python are not Lambda's (arm64, Python 3.13, 512 MB → a fraction of a vCPU), but a ratio of
 two cold starts measured the same way carries over much better than milliseconds do. One local
-difference: here ``__pycache__`` spares the handler compiling its own modules, which Lambda
-does on every cold start (the asset has no .pyc): ``own_compile_ms`` estimates that, it is not
-in ``total_ms``.
+difference: here ``__pycache__`` (written by the warm-up round) spares the handler compiling
+the modules it imports, which Lambda does on every cold start for what has no .pyc (the asset
+never has any, the layer only when built with a CPython 3.13: infra/dependencies.py
+``bytecode_compiler``; both are read-only there): ``own_compile_ms`` (functions/) and
+``layer_compile_ms`` (the layer's packages) estimate that; neither is in ``total_ms``.
 
 Sample events (:func:`sample_events`) do real work against the stack where it is cheap and leave
 nothing behind; task payloads name an order that does not exist (``ord_coldstart-bench``), so the
 conditional writes they make fail and nothing is written. Handlers that answer their payload
 with a domain error are noted (``error``); their time still counts.
 
-Run ``python -m bench.coldstart --url http://127.0.0.1:N [--repeats 9]`` (``make bench`` uses 9).
+Run ``python -m bench.coldstart [--url http://127.0.0.1:N] [--repeats 9]`` (``make bench`` uses 9;
+without ``--url`` it starts a local stack of its own, as ``python -m bench`` does): the cold
+starts alone, without the rest of ``make bench``.
 """
 
 from __future__ import annotations
@@ -45,10 +56,12 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -68,6 +81,9 @@ import time
 _t0 = (time.clock_gettime_ns(time.CLOCK_MONOTONIC), time.process_time_ns())
 import json, os, sys
 spec = json.loads(sys.argv[1])
+# A deployed function's sys.path: /var/task, /opt/python, the standard library ("-S -E": no site,
+# no venv, no PYTHONPATH; "" is the working directory, which is the task root).
+sys.path[:] = spec["path"] + [p for p in sys.path if p]
 
 
 class LambdaContext:
@@ -132,12 +148,14 @@ else:
     _t3 = (time.clock_gettime_ns(time.CLOCK_MONOTONIC), time.process_time_ns())
 sys.stdout.write("\n" + spec["mark"] + json.dumps(
     {"t0": _t0, "t1": _t1, "t2": _t2, "t3": _t3, "error": error, "outcome": outcome,
-     "own_modules": sorted(getattr(m, "__file__", None) or "" for n, m in list(sys.modules.items())
-                           if n == "functions" or n.startswith("functions."))}) + "\n")
+     "modules": sorted(f for f in (getattr(m, "__file__", None) or "" for m in list(sys.modules.values()))
+                       if f.startswith(tuple(spec["path"])))}) + "\n")
 sys.stdout.flush()
 """
 
 BARE = "import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC), time.process_time_ns())"
+#: The interpreter as Lambda starts a function's: none of this venv's packages, no PYTHON* variables.
+PYTHON = (sys.executable, "-S", "-E")
 
 
 def _now_ns() -> int:
@@ -177,10 +195,16 @@ def _api(info: dict[str, Any]) -> tuple[str, str]:
 
 
 def asset(info: dict[str, Any], functions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The deployed code asset's figures (:func:`fetch_asset`)."""
+    body, source = fetch_asset(info, functions)
+    return _asset_summary(body, source, len({f.get("CodeSha256") for f in functions}))
+
+
+def fetch_asset(info: dict[str, Any], functions: list[dict[str, Any]]) -> tuple[bytes, str]:
     """The deployed code asset: the zip the stack's functions were created from, fetched from the
-    CDK assets bucket it was published to (moto's ``Code.Location`` names its key). Falls back to
-    zipping ``functions/`` as ``infra/constructs/functions.py`` excludes (saying so)."""
-    shas = {f.get("CodeSha256") for f in functions}
+    CDK assets bucket it was published to (moto's ``Code.Location`` names its key), and where it
+    came from. Falls back to zipping ``functions/`` as ``infra/constructs/functions.py`` excludes
+    (saying so)."""
     try:
         lam, s3 = _client(info, "lambda"), _client(info, "s3")
         key = lam.get_function(FunctionName=functions[0]["FunctionName"])["Code"]["Location"].rsplit("/", 1)[1]
@@ -188,13 +212,12 @@ def asset(info: dict[str, Any], functions: list[dict[str, Any]]) -> dict[str, An
             objects = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
             if any(o["Key"] == key for o in objects):
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                return _asset_summary(body, f"s3://{bucket}/{key} (the published CDK asset)", len(shas))
+                return body, f"s3://{bucket}/{key} (the published CDK asset)"
     except Exception as exc:  # any failure means: measure the source instead
         reason = f"{type(exc).__name__}: {exc}"
     else:
         reason = "asset object not found in a cdk- bucket"
-    return _asset_summary(_zip_functions(), f"zip of functions/ without __pycache__, *.pyc, dotfiles ({reason})",
-                          len(shas))
+    return _zip_functions(), f"zip of functions/ without __pycache__, *.pyc, dotfiles ({reason})"
 
 
 def _zip_functions() -> bytes:
@@ -358,13 +381,14 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
 # -- runs ------------------------------------------------------------------------------------
 
 
-def _lambda_env(fn: dict[str, Any], info: dict[str, Any]) -> dict[str, str]:
+def _lambda_env(fn: dict[str, Any], info: dict[str, Any], where: Layout) -> dict[str, str]:
     """What the Lambda service puts in a function's environment (python3.x managed runtime),
     with the local endpoint and dummy credentials. Nothing leaks from this process's env."""
     name = str(fn["FunctionName"])
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": ":UTC",
-        "LAMBDA_TASK_ROOT": str(ROOT), "LAMBDA_RUNTIME_DIR": str(ROOT), "_HANDLER": str(fn.get("Handler", "")),
+        "LAMBDA_TASK_ROOT": str(where.task_root), "LAMBDA_RUNTIME_DIR": str(where.task_root),
+        "_HANDLER": str(fn.get("Handler", "")),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.get('Runtime', 'python3.13')}",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -388,10 +412,43 @@ def _lambda_env(fn: dict[str, Any], info: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _run(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+class Layout:
+    """A deployed function's files on this machine: the code asset unpacked (the task root), the
+    dependencies layer's ``python/`` (a host build of the locked requirements), and a directory
+    for the bytecode the runs write (``-X pycache_prefix``: the layer in .cache/ stays as built)."""
+
+    def __init__(self, task_root: Path, layer_python: Path, pycache: Path, asset_body: bytes, asset_source: str,
+                 layer_distributions: int) -> None:
+        self.task_root, self.layer_python, self.pycache = task_root, layer_python, pycache
+        self.asset_body, self.asset_source, self.layer_distributions = asset_body, asset_source, layer_distributions
+
+    @property
+    def path(self) -> list[str]:
+        return [str(self.task_root), str(self.layer_python)]
+
+    def python(self) -> list[str]:
+        return [*PYTHON, "-X", f"pycache_prefix={self.pycache}"]
+
+
+@contextmanager
+def layout(info: dict[str, Any], functions: list[dict[str, Any]]) -> Iterator[Layout]:
+    """The deployed asset unpacked into a temporary task root, beside the host build of the layer."""
+    from infra.dependencies import build_layer, host_target  # tooling; imports no CDK
+
+    body, source = fetch_asset(info, functions)
+    layer = build_layer(host_target())
+    with tempfile.TemporaryDirectory(prefix="oms-coldstart-") as tmp:
+        task_root = Path(tmp, "task")
+        zipfile.ZipFile(io.BytesIO(body)).extractall(task_root)
+        yield Layout(task_root, layer.python_dir, Path(tmp, "pycache"), body, source, len(layer.pins))
+
+
+def _run(spec: dict[str, Any], env: dict[str, str], where: Layout) -> dict[str, Any]:
     start = _now_ns()
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps({**spec, "mark": MARK})],  # noqa: S603
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    proc = subprocess.run([*where.python(), "-c", CHILD,  # noqa: S603
+                           json.dumps({**spec, "mark": MARK, "path": where.path})],
+                          cwd=where.task_root, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                          check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
     if not lines:
         tail = (proc.stderr or proc.stdout)[-1500:]
@@ -406,34 +463,43 @@ def _run(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     return {"startup_ms": ms(start, w0), "import_ms": ms(w1, w2), "first_call_ms": ms(w2, w3),
             "total_ms": ms(start, w3), "cpu_import_ms": ms(c1, c2), "cpu_call_ms": ms(c2, c3),
             "cpu_total_ms": ms(0, c3), "error": r["error"], "outcome": r["outcome"],
-            "own_modules": [m for m in r["own_modules"] if m]}
+            "modules": r["modules"]}
 
 
-def _bare(env: dict[str, str]) -> tuple[float, float, float]:
+def _bare(env: dict[str, str], where: Layout) -> tuple[float, float, float]:
     """Spawn → first statement of ``python -c``, its CPU time by then, and spawn → exit of
-    ``python -c pass``, in ms."""
+    ``python -c pass``, in ms (the same interpreter flags as the runs)."""
     start = _now_ns()
-    out = subprocess.run([sys.executable, "-c", BARE], cwd=ROOT, env=env, capture_output=True,  # noqa: S603
-                         text=True, timeout=RUN_TIMEOUT_S, check=True).stdout
+    out = subprocess.run([*where.python(), "-c", BARE], cwd=where.task_root, env=env,  # noqa: S603
+                         capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=True).stdout
     wall, cpu = (int(v) for v in out.split())
     first = (wall - start) / 1e6
     start = _now_ns()
-    subprocess.run([sys.executable, "-c", "pass"], cwd=ROOT, env=env, check=True, timeout=RUN_TIMEOUT_S)
+    subprocess.run([*where.python(), "-c", "pass"], cwd=where.task_root, env=env,  # noqa: S603
+                   check=True, timeout=RUN_TIMEOUT_S)
     return first, cpu / 1e6, (_now_ns() - start) / 1e6
 
 
-def _compile_cost(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """What compiling the handler's own modules (``functions/``) costs: Lambda pays it on every
-    cold start (the asset has no .pyc and /var/task is read-only); here ``__pycache__`` hides it."""
-    files: list[str] = next((r["own_modules"] for r in results if r.get("own_modules")), [])
-    sources = [(file, Path(file).read_bytes()) for file in files]
+def _compile_ms(files: list[str]) -> float:
+    sources = [(file, Path(file).read_bytes()) for file in files if file.endswith(".py")]
     best = float("inf")
     for _ in range(3):  # the fastest of three: this process competes with whatever else runs
         start = time.process_time()
         for file, source in sources:
             compile(source, file, "exec", dont_inherit=True)
         best = min(best, time.process_time() - start)
-    return {"own_modules": len(files), "own_compile_ms": round(best * 1000, 1)}
+    return round(best * 1000, 1)
+
+
+def _compile_cost(results: list[dict[str, Any]], where: Layout) -> dict[str, Any]:
+    """What compiling the modules a handler imported costs: Lambda pays it on every cold start
+    (neither the asset nor the layer has .pyc, and /var/task and /opt are read-only); here the
+    warm-up's ``__pycache__`` hides it. Its own (``functions/``) and the layer's, apart."""
+    files: list[str] = next((r["modules"] for r in results if r.get("modules")), [])
+    own = [f for f in files if f.startswith(str(where.task_root))]
+    layer = [f for f in files if f.startswith(str(where.layer_python))]
+    return {"own_modules": len(own), "own_compile_ms": _compile_ms(own),
+            "layer_modules": len(layer), "layer_compile_ms": _compile_ms(layer)}
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
@@ -456,7 +522,13 @@ def measure(api_url: str, *, repeats: int = 5, warmup: bool = True,
         raise RuntimeError(f"no Lambda functions deployed at {info['aws_endpoint_url']}")
     account = str(functions[0]["FunctionArn"]).split(":")[4]
     events = sample_events(info, account, _api(info))
+    with layout(info, functions) as where:
+        return _measure(api_url, info, functions, events, where, repeats=repeats, warmup=warmup, progress=progress)
 
+
+def _measure(api_url: str, info: dict[str, Any], functions: list[dict[str, Any]],
+             events: dict[str, tuple[dict[str, Any], str]], where: Layout, *, repeats: int, warmup: bool,
+             progress: Callable[[str], None] | None) -> dict[str, Any]:
     base_fn = {"FunctionName": "bench-boto3-baseline", "Runtime": functions[0].get("Runtime"),
                "MemorySize": functions[0].get("MemorySize"), "Environment": functions[0].get("Environment")}
     jobs: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
@@ -474,13 +546,13 @@ def measure(api_url: str, *, repeats: int = 5, warmup: bool = True,
 
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in jobs}
     bare: list[tuple[float, float, float]] = []
-    bare_env = _lambda_env(base_fn, info)
+    bare_env = _lambda_env(base_fn, info, where)
     for round_no in range(-1 if warmup else 0, repeats):  # round-robin: drift hits everything alike
         if progress:
             progress("warm-up" if round_no < 0 else f"round {round_no + 1}/{repeats}")
-        b = _bare(bare_env)
+        b = _bare(bare_env, where)
         for name, spec, fn in jobs:
-            result = _run(spec, _lambda_env(fn, info))
+            result = _run(spec, _lambda_env(fn, info, where), where)
             if round_no >= 0:
                 runs[name].append(result)
         if round_no >= 0:
@@ -504,14 +576,14 @@ def measure(api_url: str, *, repeats: int = 5, warmup: bool = True,
             out["outcome"] = outcomes[0]
         return out
 
-    baseline = summary(runs[""])
+    baseline = {**summary(runs[""]), **_compile_cost(runs[""], where)}
     if baseline.get("total_ms") is None:
         raise RuntimeError(f"the boto3 baseline failed: {baseline.get('error')}")
     handlers: dict[str, Any] = {}
     for fn in functions:
         name = str(fn["FunctionName"])
         row = {"handler": fn["Handler"], **summary(runs[name]), "sample_event": notes[name],
-               **_compile_cost(runs[name])}
+               **_compile_cost(runs[name], where)}
         if row["total_ms"] is not None:
             row["over_baseline"] = round(row["total_ms"] / baseline["total_ms"], 2)
             row["net_over_baseline"] = round(row["net_ms"] / baseline["net_ms"], 2)
@@ -533,7 +605,10 @@ def measure(api_url: str, *, repeats: int = 5, warmup: bool = True,
         "max_cpu_over_boto3": max((h["cpu_over_baseline"] for h in handlers.values() if "cpu_over_baseline" in h),
                                   default=None),
         "worst": worst,
-        **asset(info, functions),
+        "layout": {"sys_path": [*where.path, "<the standard library>"], "interpreter_flags": " ".join(PYTHON[1:]),
+                   "layer": f"host build of the locked requirements ({where.layer_distributions} distributions, "
+                            "infra/dependencies.py)"},
+        **_asset_summary(where.asset_body, where.asset_source, len({f.get("CodeSha256") for f in functions})),
     }
 
 
@@ -551,10 +626,11 @@ def table(result: dict[str, Any]) -> str:
     def row(name: str, h: dict[str, Any], ratio: float, net: float, cpu: float, note: str) -> str:
         return (f"{name:31} {f(h['import_ms']):>6} {f(h['first_call_ms']):>5} {f(h['startup_ms']):>5} "
                 f"{f(h['total_ms']):>6} {span(h):>10} {f(h['net_ms']):>6} {f(h['cpu_total_ms']):>5} "
-                f"{ratio:>6.2f} {net:>5.2f} {cpu:>5.2f} {f(h.get('own_compile_ms')):>5}  {note}")
+                f"{ratio:>6.2f} {net:>5.2f} {cpu:>5.2f} {f(h.get('own_compile_ms')):>5} "
+                f"{f(h.get('layer_compile_ms')):>5}  {note}")
 
     head = (f"{'function':31} {'import':>6} {'call':>5} {'start':>5} {'total':>6} {'min–max':>10} {'net':>6} "
-            f"{'cpu':>5} {'×boto3':>6} {'net×':>5} {'cpu×':>5} {'+pyc':>5}  note")
+            f"{'cpu':>5} {'×boto3':>6} {'net×':>5} {'cpu×':>5} {'+pyc':>5} {'+lib':>5}  note")
     lines = [head, "-" * len(head), row("boto3 baseline (describe_table)", result["baseline_ms"], 1, 1, 1, "")]
     for name, h in sorted(result["handlers"].items(), key=lambda kv: -(kv[1].get("over_baseline") or 0)):
         if h.get("total_ms") is None:
@@ -572,8 +648,11 @@ def table(result: dict[str, Any]) -> str:
         "total = spawn → end of the first call (min–max over the runs); net = total − bare start-up; "
         "cpu = the child's CPU time to the end of the call;",
         "×boto3 = total / baseline total; net× = net / baseline net; cpu× = cpu / baseline cpu "
-        "(steadier than wall time on a busy machine); +pyc = compiling the functions/ modules the handler "
-        "imported, which Lambda adds (no .pyc in the asset) and this table does not include",
+        "(steadier than wall time on a busy machine); +pyc / +lib = compiling the functions/ / layer modules "
+        "the handler imported, which Lambda adds where there is no .pyc (the asset; the layer unless built with "
+        "a CPython 3.13) and this table does not include",
+        f"layout: python {result['layout']['interpreter_flags']}, sys.path = "
+        f"{' + '.join(result['layout']['sys_path'])}; the layer: {result['layout']['layer']}",
         f"worst: {result['worst']} at {result['max_cold_start_over_boto3']}× the boto3 cold start "
         f"(net {result['max_net_over_boto3']}×, max CPU {result['max_cpu_over_boto3']}×)",
         f"code asset: {result['asset_size_bytes']} bytes zipped, {result['asset_files']} files, "
@@ -586,15 +665,26 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True, help="API URL of a running local stack (python -m localcloud serve)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per function (median), default 5")
+    parser.add_argument("--url", help="API URL of a running local stack (default: start one, as `python -m bench`)")
+    parser.add_argument("--repeats", type=int, default=9, help="runs per function (median), default 9 as make bench")
     parser.add_argument("--no-warmup", action="store_true", help="skip the unmeasured first round")
+    parser.add_argument("--json", help="also write the full result to this file")
     args = parser.parse_args(argv)
-    result = measure(args.url, repeats=args.repeats, warmup=not args.no_warmup,
-                     progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def run(url: str) -> dict[str, Any]:
+        return measure(url, repeats=args.repeats, warmup=not args.no_warmup,
+                       progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    if args.url:
+        result = run(args.url)
+    else:
+        from localcloud.launcher import LocalStack
+
+        with LocalStack() as stack:
+            result = run(stack.url)
     print(table(result))
-    print()
-    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
     return 0
 
 

@@ -25,18 +25,6 @@ ALL = "all"  # `-c env=all`: every environment in one App (one jsii boot for CI 
 SERVICE = "oms"
 STAGE_NAME = "v1"  # the API's only stage: versioning by stage, as the contract says
 
-# Powertools: the public layer from AWS (account 017000801446), matching the version pinned in
-# pyproject.toml (aws-lambda-powertools==3.37.0). Layer versions are numbered per (python, arch)
-# layer, not by Powertools version, and could not be looked up offline: 27 is the newest layer
-# version the Powertools docs list that could be found (docs/index.md, PR #7757 in
-# aws-powertools/powertools-lambda-python). VERIFY before the first deploy and bump if needed:
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.13/3.37.0
-# (the public SSM parameter maps a Powertools version to its exact layer ARN).
-POWERTOOLS_VERSION = "3.37.0"
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
-
 # Payment providers (functions/invoice/wiring.py): `local` only for the local environment.
 LOCAL_PAYMENT_PROVIDER = "local"
 PAYMENT_PROVIDERS: tuple[str, ...] = (LOCAL_PAYMENT_PROVIDER, "stripe")

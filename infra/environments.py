@@ -43,9 +43,15 @@ def stack_props(env_name: str) -> dict[str, Any]:
     }
 
 
-def uses_powertools_layer(env_name: str) -> bool:
-    # The local runtime runs handlers in-process with the host virtualenv (which pins the same
-    # Powertools version), and moto's update_stack rejects the public layer ARN it cannot find.
+def uses_dependencies_layer(env_name: str) -> bool:
+    # The dependencies layer (infra/dependencies.py) is built for Python 3.13 on aarch64, which
+    # this machine's interpreter cannot load (pydantic_core is compiled), and the local runtime
+    # (localcloud/patches/lambda_runtime.py) runs every handler in-process from the project's
+    # venv, which `uv sync --frozen` installs from the same uv.lock. A local layer would be
+    # built (~35 MB of wheels downloaded on a fresh clone, a network need `make up` does not have
+    # today), zipped and uploaded into moto on every boot, and never imported. What the layer
+    # must hold is proved where it can be: tests/infra/test_dependencies.py imports every
+    # handler with only the code asset and a host build of the same requirements on sys.path.
     return not is_local(env_name)
 
 

@@ -41,9 +41,9 @@ REASONS = {
         "unqualified function ARNs the ASL uses."
     ),
     "runtime": (
-        "Python 3.13 is the runtime the Powertools public layer (python313-arm64) and the "
-        "project's pinned dependencies are built and tested for; moving to 3.14 is a "
-        "deliberate upgrade of layer, runtime and tests together."
+        "Python 3.13 is the runtime the dependencies layer (infra/dependencies.py: wheels for "
+        "cp313 on arm64) and the project's pinned dependencies are built and tested for; moving "
+        "to 3.14 is a deliberate upgrade of layer, runtime and tests together."
     ),
     "public-method": (
         "Deliberately public: health check and API description (OpenAPI document, docs page) "

@@ -51,7 +51,7 @@ class OmsStack(Stack):
             self,
             "Functions",
             config=config,
-            use_powertools_layer=environments.uses_powertools_layer(config.name),
+            dependencies_layer=environments.uses_dependencies_layer(config.name),
             environment={
                 "OMS_ENV": config.name,
                 "TABLE_NAME": self.data.table.table_name,

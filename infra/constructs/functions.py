@@ -1,29 +1,26 @@
 """The one way this app makes a Lambda function.
 
 Every function: Python 3.13 on arm64, the single code asset (the repo's `functions` package),
-the SAME environment dict (the local runtime runs all functions in one process, so they must not
-need different values for one variable), active tracing, JSON logs into its own log group with
-the environment's retention, and its own role that starts with nothing but writing to that log
-group. Callers add exactly the permissions the function needs.
+the one dependencies layer (every third-party package, boto3 included, built from uv.lock by
+infra/dependencies.py; not in `local`, see infra/environments.py), the SAME environment dict
+(the local runtime runs all functions in one process, so they must not need different values
+for one variable), active tracing, JSON logs into its own log group with the environment's
+retention, and its own role that starts with nothing but writing to that log group. Callers add
+exactly the permissions the function needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Aws, Duration, IgnoreMode
+from aws_cdk import Duration, IgnoreMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.config import (
-    POWERTOOLS_LAYER_ACCOUNT,
-    POWERTOOLS_LAYER_NAME,
-    POWERTOOLS_LAYER_VERSION,
-    REPO_ROOT,
-    EnvironmentConfig,
-)
+from infra import dependencies
+from infra.config import REPO_ROOT, EnvironmentConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -44,21 +41,26 @@ class LambdaFunctions(Construct):
         *,
         config: EnvironmentConfig,
         environment: Mapping[str, str],
-        use_powertools_layer: bool,
+        dependencies_layer: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self.environment: Mapping[str, str] = dict(environment)
         self.code = lambda_.Code.from_asset(str(REPO_ROOT), exclude=ASSET_EXCLUDES, ignore_mode=IgnoreMode.GIT)
         self._layers: list[lambda_.ILayerVersion] = []
-        if use_powertools_layer:
+        if dependencies_layer:
+            # Built (or taken from .cache/layers/) at synth time: pip, wheels only, no Docker.
+            built = dependencies.build_layer(dependencies.LAMBDA)
             self._layers.append(
-                lambda_.LayerVersion.from_layer_version_arn(
+                lambda_.LayerVersion(
                     self,
-                    "Powertools",
-                    # Region as a token keeps the stack environment-agnostic.
-                    f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-                    f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+                    "Dependencies",
+                    layer_version_name=f"{config.prefix}-dependencies",
+                    description=f"{config.prefix}: the locked runtime dependencies of functions/ "
+                    f"({len(built.pins)} distributions, requirements {built.key})",
+                    code=lambda_.Code.from_asset(str(built.directory)),
+                    compatible_runtimes=[RUNTIME],
+                    compatible_architectures=[ARCHITECTURE],
                 )
             )
         self.functions: list[lambda_.Function] = []

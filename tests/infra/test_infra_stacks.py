@@ -7,7 +7,7 @@ import json
 import pytest
 from cfn_template import resources
 
-from infra.config import CONFIGS, POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION, POWERTOOLS_VERSION, REPO_ROOT
+from infra.config import CONFIGS
 
 pytestmark = pytest.mark.infra
 
@@ -93,16 +93,3 @@ def test_local_differs_only_where_the_emulator_needs_it(templates):
     for env in ("dev", "staging", "prod"):
         assert "BootstrapVersion" in templates[env]["Parameters"]
         assert len(resources(templates[env], "AWS::CDK::Metadata")) == 1
-
-
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_deployed_functions_use_the_powertools_layer(templates, env):
-    for function in resources(templates[env], "AWS::Lambda::Function").values():
-        (layer,) = function["Properties"]["Layers"]
-        arn = "".join(part if isinstance(part, str) else "<token>" for part in layer["Fn::Join"][1])
-        assert arn.endswith(f":017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}")
-
-
-def test_powertools_version_matches_the_pinned_dependency():
-    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
-    assert f'"aws-lambda-powertools=={POWERTOOLS_VERSION}"' in pyproject
