@@ -292,16 +292,33 @@ def bytecode_compiler(target: Target) -> tuple[str, str] | None:
     cold start compiles each module it imports from the layer (``make bench`` shows it, ``+lib``).
     Bytecode is per minor version, so only a 3.13 interpreter can make it for python3.13: the one
     ``$OMS_LAYER_BYTECODE_PYTHON`` names (a deploy machine or pipeline; an error if it is not a
-    CPython 3.13), else ``python3.13`` on PATH if it runs. None here means sources only, so the
-    layer's content, and its asset hash, differ between a machine that compiles and one that
-    does not: compile where you deploy from, or nowhere.
+    CPython 3.13), else ``python3.13`` on PATH if it runs, else one of pyenv's installed 3.13s.
+    None here means sources only, so the layer's content, and its asset hash, differ between a
+    machine that compiles and one that does not: compile where you deploy from, or nowhere.
     """
     if not target.bytecode or target.implementation != "cp":
         return None
     configured = os.environ.get(BYTECODE_PYTHON_ENV)
-    candidate = configured or shutil.which(f"python{target.python_version}")
-    if not candidate:
-        return None
+    if configured:
+        found, said = _probe(configured, target)
+        if found is None:
+            raise LayerBuildError(f"${BYTECODE_PYTHON_ENV}={configured} is not a CPython "
+                                  f"{target.python_version}: {said}")
+        return found
+    # python3.13 on PATH (a pyenv shim of a version that is not selected does not run), then
+    # pyenv's installed versions, where a workstation or CI image usually keeps its other Pythons
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    candidates = [shutil.which(f"python{target.python_version}"),
+                  *sorted(str(p) for p in pyenv.glob(f"{target.python_version}.*/bin/python{target.python_version}"))]
+    for candidate in filter(None, candidates):
+        found, _ = _probe(candidate, target)
+        if found is not None:
+            return found
+    return None
+
+
+def _probe(candidate: str, target: Target) -> tuple[tuple[str, str] | None, str]:
+    """``(candidate, its full version)`` if it is a CPython of the target's minor version."""
     probe = "import platform, sys; print(platform.python_implementation(), '%d.%d' % sys.version_info[:2], " \
             "platform.python_version())"
     implementation = minor = full = ""
@@ -314,10 +331,8 @@ def bytecode_compiler(target: Target) -> tuple[str, str] | None:
     except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
         said = f"{type(exc).__name__}: {exc}"
     if implementation == "CPython" and minor == target.python_version:
-        return candidate, full
-    if configured:
-        raise LayerBuildError(f"${BYTECODE_PYTHON_ENV}={configured} is not a CPython {target.python_version}: {said}")
-    return None  # e.g. a pyenv shim for a version that is not selected
+        return (candidate, full), said
+    return None, said
 
 
 def _compile_bytecode(python_dir: Path, compiler: str) -> None:
