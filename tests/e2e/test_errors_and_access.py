@@ -136,3 +136,20 @@ def test_an_on_account_order_in_another_currency_than_the_account_is_refused(htt
     listed = http.get("/orders", params={"customer_id": "B2B-1000", "limit": 100},
                       headers={"x-api-key": KEYS["marketplace"]}).json()["orders"]
     assert all(o["currency"] != "GBP" for o in listed)
+
+
+def test_finance_reads_an_order_without_the_customers_contact_data(http: httpx.Client) -> None:
+    # Given an order whose customer gave an email and a phone, once its notices went out
+    placed = post_order(http, new_order(), key()).json()
+    http.post("/_local/settle")
+    # When finance reads it
+    seen = http.get(f"/orders/{placed['order_id']}", headers={"x-api-key": KEYS["finance"]})
+    assert seen.status_code == 200
+    order = seen.json()
+    # Then neither the email nor the phone shows, not even where a notice went
+    text = json.dumps(order)
+    assert ORDER["customer"]["email"] not in text and ORDER["customer"]["phone"] not in text
+    assert order["customer"]["customer_id"] == ORDER["customer"]["customer_id"]
+    # while the channel (and an agent) still see whom they sold to
+    assert http.get(f"/orders/{placed['order_id']}", headers=WEBSHOP).json()["customer"]["email"] == \
+        ORDER["customer"]["email"]

@@ -202,6 +202,23 @@ def test_a_key_reused_with_other_parameters_is_declined(server: StripeServer) ->
     assert intent.amount_refunded == 1000
 
 
+def test_a_capture_retried_with_final_decided_again_replays_the_first_and_captures_once(server: StripeServer) -> None:
+    # Given a multicapture intent whose first capture (not final) reached Stripe, but its answer
+    # was lost; meanwhile another shipment settled, so the retry decides final=True
+    intent = server.stripe.intent(5000, multicapture=True)
+    p = provider(server)
+    first = capture(p, intent.id, "30.00", "INV-2026-000001", final=False)
+    # When the retry sends the same key with final=True
+    again = capture(p, intent.id, "30.00", "INV-2026-000001", final=True)
+    # Then Stripe's answer to the first request is replayed: one capture of 30.00, not a decline
+    assert again.reference == first.reference and again.amount == Decimal("30.00")
+    assert intent.amount_received == 3000 and intent.status == "requires_capture"
+    # and a key reused for another amount is still declined
+    with pytest.raises(PaymentDeclined):
+        capture(p, intent.id, "20.00", "INV-2026-000001", final=True)
+    assert intent.amount_received == 3000
+
+
 def test_the_key_is_read_from_secrets_manager_at_the_first_call_and_kept(server: StripeServer, cloud: Any) -> None:
     """The wiring's key: nothing is read when the provider is built (the secret does not even
     exist yet), the key is read at the first payment call, then served from Powertools' cache

@@ -14,6 +14,7 @@ import pytest
 
 from functions.capture.capturing import CaptureService
 from functions.capture.handlers.api import lambda_handler
+from functions.core.errors import TransientError
 from functions.platform.handlers.api import lambda_handler as platform_handler
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import ORDER
@@ -133,3 +134,26 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_500(body: str) -> None:
     assert code == 400 and problem["type"].endswith("bad-request") and "nested" in problem["detail"]
     code, _, _ = call("POST", "/orders/quote", body)
     assert code == 400
+
+
+class _ThrottledKeys(FakeOrderStore):
+    def held_key(self, principal: str, key: str) -> None:
+        raise TransientError("reading the Idempotency-Key record: ProvisionedThroughputExceededException")
+
+
+class _BrokenKeys(FakeOrderStore):
+    def held_key(self, principal: str, key: str) -> None:
+        raise RuntimeError("unexpected")
+
+
+def test_a_refused_body_whose_key_cannot_be_checked_is_503_or_its_own_422(monkeypatch: pytest.MonkeyPatch) -> None:
+    invalid = with_(lines__0__quantity=-1)
+    # the key's record cannot be read for a throttle: retry shortly (never a bare 502)
+    monkeypatch.setattr("functions.capture.endpoints.capture_service", lambda: CaptureService(store=_ThrottledKeys()))
+    status, headers, body = call("POST", "/orders", invalid, {"Idempotency-Key": "k-1"})
+    assert (status, headers.get("Retry-After"), body["type"]) == (503, "1", "urn:oms:problem:unavailable")
+    assert "Provisioned" not in body["detail"]
+    # any other failure of the check: the body's own refusal is answered
+    monkeypatch.setattr("functions.capture.endpoints.capture_service", lambda: CaptureService(store=_BrokenKeys()))
+    status, _, body = call("POST", "/orders", invalid, {"Idempotency-Key": "k-1"})
+    assert status == 422 and body["errors"][0]["field"] == "lines[0].quantity"

@@ -84,6 +84,9 @@ def test_a_throttled_cancel_answers_503_with_retry_after(monkeypatch: pytest.Mon
     assert result["statusCode"] == 503, result["body"]
     assert retry_after(result) == "1"
     assert json.loads(result["body"])["type"] == "urn:oms:problem:unavailable"
+    # and nothing internal is said: no table, order id or AWS error code
+    detail = json.loads(result["body"])["detail"]
+    assert order.order_id not in detail and "Throttl" not in detail and "Provisioned" not in detail
     assert table.transactions == 1  # no blind re-reads of a throttled table
 
 

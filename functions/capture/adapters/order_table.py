@@ -166,7 +166,7 @@ class OrderTable(OrderTableReader):
             raise DuplicateChannelOrder(from_item(existing)["order_id"] if existing else None)
         if credit_index >= 0 and refused[credit_index] == "ConditionalCheckFailed":
             account = refused.old_item(credit_index)
-            if account and account.get("currency") != order.currency:
+            if account.get("currency") and account["currency"] != order.currency:  # else: no usable account
                 raise CreditCurrencyMismatch(str(account.get("currency")))
             raise CreditLimitExceeded()
         raise RuntimeError(f"capturing order {order.order_id} was refused: {list(refused)}")  # a 500: never seen

@@ -66,7 +66,8 @@ def decode_token(token: str | None, *, index_pk: str, partition: str) -> dict[st
     if not token:
         return None
     payload, _, signature = token.partition(".")
-    if not signature or not hmac.compare_digest(signature, _signature(payload, signing_key())):
+    # bytes, not str: compare_digest refuses non-ASCII text (a TypeError, not a 400)
+    if not signature or not hmac.compare_digest(signature.encode(), _signature(payload, signing_key()).encode()):
         raise BadRequest("next_token is not a token this API issued")
     try:
         raw = json.loads(_unb64(payload))

@@ -102,6 +102,14 @@ def _header_name(name: str) -> str:
 BeforeRefusal = Callable[[], "Response[str] | None"]
 
 
+def _unavailable(exc: TransientError) -> Response[str]:
+    """503 with Retry-After. What was throttled is logged, never shown: the text names tables,
+    order ids and AWS error codes, which no caller should see."""
+    logger.warning("transient failure", extra={"error": str(exc)})
+    return problem(503, "Service unavailable", "the service is busy; retry after the Retry-After seconds",
+                   slug="unavailable", headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: APIGatewayRestResolver, before_refusal: BeforeRefusal | None = None) -> None:
     """Every API function maps errors the same way."""
 
@@ -110,11 +118,19 @@ def install_error_handlers(app: APIGatewayRestResolver, before_refusal: BeforeRe
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _on_validation(exc: RequestValidationError) -> Response[str]:
+        # What an exception handler raises escapes Powertools (a bare 502 from API Gateway), so
+        # the hook's own failures are answered here: a throttle as 503, anything else by the
+        # body's refusal it was consulted for.
         if before_refusal is not None:
             try:
                 answer = before_refusal()
             except DomainError as domain:
                 return _domain_problem(domain)
+            except TransientError as transient:
+                return _unavailable(transient)
+            except Exception:
+                logger.exception("checking the request before refusing its body failed")
+                answer = None
             if answer is not None:
                 return answer
         return _validation_problem(exc)
@@ -136,8 +152,7 @@ def install_error_handlers(app: APIGatewayRestResolver, before_refusal: BeforeRe
 
     @app.exception_handler(TransientError)  # type: ignore[untyped-decorator]
     def _on_transient(exc: TransientError) -> Response[str]:
-        logger.warning("transient failure", extra={"error": str(exc)})
-        return problem(503, "Service unavailable", f"{exc}", slug="unavailable", headers={"Retry-After": "1"})
+        return _unavailable(exc)
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _on_unexpected(exc: Exception) -> Response[str]:

@@ -179,11 +179,23 @@ class StripePaymentProvider:
         minor = to_minor_units(amount, currency)
         if minor <= 0:
             raise PaymentDeclined("amount_too_small", f"cannot capture {amount} {currency}")
-        params: dict[str, Any] = {"amount_to_capture": minor}
-        if not final:
-            params["final_capture"] = False
-        intent = self._call(lambda c, o: c.v1.payment_intents.capture(
-            _intent_id(authorization_id), params, o), idempotency_key)  # type: ignore[arg-type]
+        intent_id = _intent_id(authorization_id)
+
+        def request(final_capture: bool) -> dict[str, Any]:
+            params: dict[str, Any] = {"amount_to_capture": minor}
+            if not final_capture:
+                params["final_capture"] = False
+            return self._call(lambda c, o: c.v1.payment_intents.capture(
+                intent_id, params, o), idempotency_key)  # type: ignore[arg-type]
+
+        try:
+            intent = request(final)
+        except _KeyUsedWithOtherParameters:
+            # A retry of this invoice's capture whose ``final`` was decided again after another
+            # shipment settled meanwhile: the amount is the invoice's and cannot differ, so the
+            # first request was the other ``final``. Sending exactly that again replays Stripe's
+            # answer to it (the key still guards against a second capture).
+            intent = request(not final)
         returned_currency = str(intent.get("currency") or currency).upper()
         if returned_currency != currency.upper():
             raise PaymentDeclined("currency_mismatch", f"PaymentIntent {authorization_id} is in {returned_currency}, "
@@ -259,6 +271,11 @@ class StripePaymentProvider:
         return result
 
 
+class _KeyUsedWithOtherParameters(PaymentDeclined):
+    """Stripe's ``idempotency_error``: the key was used before with other parameters. Declined
+    (finance looks at it) unless the caller knows the one other request it can have been."""
+
+
 def _raise(exc: stripe.StripeError, key: str) -> NoReturn:
     """The library's error as the port's (see the module docstring); the key never in a message."""
     status = exc.http_status
@@ -276,7 +293,9 @@ def _raise(exc: stripe.StripeError, key: str) -> NoReturn:
     if isinstance(exc, (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)) \
             or code in RETRYABLE_CODES or (status is not None and (status >= 500 or status == 424)):
         raise TransientError(f"Stripe {status or 'unreachable'} {code}: {message}") from None
-    if isinstance(exc, (stripe.CardError, stripe.InvalidRequestError, stripe.IdempotencyError)):
+    if isinstance(exc, stripe.IdempotencyError):
+        raise _KeyUsedWithOtherParameters(str(code), message) from None
+    if isinstance(exc, (stripe.CardError, stripe.InvalidRequestError)):
         raise PaymentDeclined(str(code), message) from None
     raise TransientError(f"Stripe {status} {code}: {message}") from None
 
