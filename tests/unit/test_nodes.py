@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from functions.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from functions.core.principal import Principal
-from functions.core.sourcing import Node
+from functions.core.sourcing import Node, StockLevel
 from functions.route.adapters.node_cache import CachedNodes
 from functions.route.models import NodeIn
 from functions.route.nodes import ManagedNode, NodeService
@@ -195,6 +195,11 @@ def test_a_node_that_breaks_the_rules_is_refused_naming_the_field(change: dict[s
     assert field in fields
 
 
+class NoStock:
+    def levels(self, sku: str) -> list[StockLevel]:
+        return []
+
+
 def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
         service: NodeService, store: MemoryNodes) -> None:
     service.put("DC-BERLIN", definition(), AGENT)
@@ -208,7 +213,7 @@ def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
         def version(inner) -> int:
             return store.version()
 
-    cached = CachedNodes(reader=None, network=Counting())
+    cached = CachedNodes(stock=NoStock(), network=Counting())
     assert [n.active for n in cached.nodes()] == [True]
     cached.nodes()
     assert len(reads) == 1  # unchanged network: the version read alone
