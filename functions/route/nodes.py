@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from functions.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from functions.core.events import utc_now
@@ -31,7 +31,9 @@ from .ports import NodeStore
 
 #: A node id is part of table keys and API paths: letters, digits, ``.``, ``_``, ``-``.
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SHIPPING_METHODS = ("standard", "express")
+#: The shipping methods a node may offer (``NodeIn`` checks them; a node offers every one by default).
+ShippingMethod = Literal["standard", "express"]
+SHIPPING_METHODS: tuple[ShippingMethod, ...] = get_args(ShippingMethod)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class NodeStore(Protocol):
         ...
 
 
-class StockShort(Exception):  # noqa: N818 - an answer of the store, like Conflict
+class StockShort(Exception):
     """A dispatch refused because these stock records (per SKU and node, the units the shipment
     takes from each) hold fewer units than it ships: the record was edited around the API. No
     retry helps; the stock must be corrected (or the request rejected) first."""

@@ -22,8 +22,8 @@ try:
                  "timezone": "UTC", "colour": "blue"})
 except OmsError as refused:
     message = str(refused)
-print(json.dumps({"message": message, "powertools": sorted(m for m in sys.modules if m.startswith("aws_lambda_powertools")),
-                  "http": "functions.core.handlers.http" in sys.modules}))
+loaded = sorted(m for m in sys.modules if m.startswith("aws_lambda_powertools"))
+print(json.dumps({"message": message, "powertools": loaded, "http": "functions.core.handlers.http" in sys.modules}))
 """
 
 
