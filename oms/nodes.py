@@ -65,16 +65,16 @@ def _read_body(file: Path) -> dict[str, Any]:
 
 
 def _definition(body: dict[str, Any]) -> Any:
+    """The node as ``PUT /nodes/{node_id}`` reads it; refused naming the fields as the API's 422 does."""
     from pydantic import ValidationError
 
-    from functions.core.handlers.http import field_path
+    from functions.core.field_errors import field_errors
     from functions.route.models import NodeIn
 
     try:
         return NodeIn.model_validate(body).to_command()
     except ValidationError as e:
-        problems = "; ".join(f"{field_path(x['loc']) or 'node'}: {x['msg'].removeprefix('Value error, ')}"
-                             for x in e.errors()[:5])
+        problems = "; ".join(f"{f.field}: {f.message}" for f in field_errors(e.errors()[:5], default="node"))
         raise OmsError(f"the node is not valid: {problems}") from e
 
 

@@ -22,7 +22,7 @@ from functions.core.orders import (
 from functions.core.principal import Principal
 
 from .planning import ship_to
-from .ports import OrderReader, ShipmentStore
+from .ports import OrderReader, ShipmentStore, StockShort
 
 #: An order a node may dispatch a shipment of (the transition table's word).
 DISPATCHABLE = sources(OrderStatus.SHIPPED) | sources(OrderStatus.PARTIALLY_SHIPPED)
@@ -58,6 +58,8 @@ class FulfilmentService:
                 "shipment_id": shipment_id, "carrier": carrier, "tracking_number": tracking_number})
             try:
                 self.store.dispatch(order, shipment, target, sets, entry)
+            except StockShort as refused:  # answered at once: no re-read makes the units appear
+                raise Conflict(short_detail(shipment_id, refused)) from refused
             except Conflict:
                 continue
             done = Shipment(**{**vars(shipment), "status": ShipmentStatus.DISPATCHED, **sets})
@@ -71,3 +73,12 @@ class FulfilmentService:
         if order is None or shipment is None or shipment.node_id != principal.principal_id:
             raise NotFound(f"shipment {shipment_id} does not exist")  # another node's does not exist for you
         return order, shipment
+
+
+def short_detail(shipment_id: str, refused: StockShort) -> str:
+    """What a node is told when its stock records do not hold what it ships, and what to do."""
+    records = "; ".join(f"the stock record of {a.sku} at {a.node_id} holds fewer than {a.quantity} units"
+                        for a in refused.short)
+    fixes = ", ".join(f"PUT /inventory/{a.sku}/nodes/{a.node_id}" for a in refused.short)
+    return (f"shipment {shipment_id} was not dispatched: {records}: correct the stock ({fixes}) "
+            f"or reject the request")

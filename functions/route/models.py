@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from functions.route.nodes import NodeAddress, NodeDefinition
+from functions.route.nodes import SHIPPING_METHODS, NodeAddress, NodeDefinition, ShippingMethod
 
 
 class DispatchIn(BaseModel):
@@ -74,8 +74,8 @@ class NodeIn(BaseModel):
                         Field(description="IANA time zone of the node", examples=["Europe/Berlin"])]
     processing_days: Annotated[Count, Field(description="Business days from order to dispatch")] = 0
     daily_capacity: Annotated[Count | None, Field(description="Orders a day it can ship; null: no limit")] = None
-    shipping_methods: Annotated[list[Literal["standard", "express"]], Field(min_length=1, max_length=2)] = [
-        "standard", "express"]
+    shipping_methods: Annotated[list[ShippingMethod], Field(min_length=1, max_length=len(SHIPPING_METHODS))] = list(
+        SHIPPING_METHODS)
     accepts_returns: Annotated[bool, Field(strict=True)] = True
     active: Annotated[bool, Field(strict=True, description="An inactive node gets no new fulfilment requests")
                       ] = True

@@ -4,8 +4,13 @@ every entry point, so a node is the same whoever wrote it. No AWS here.
 
 A node's fields are checked where they come in (``models.NodeIn``, shared by the API, the CLI
 and the seed); what is decided here: who may see and change which node, that a node id can be
-a key, and that a PUT is idempotent (the same definition again writes nothing) and conditional
-(written at the version read, so two agents changing one node never lose a change silently).
+a key, and that a PUT is idempotent (the same definition again writes nothing).
+
+A PUT replaces the whole node (API.md: ``PUT /nodes/{node_id}``): when two agents change one node
+at once, the last PUT wins, whole — the other agent's change is replaced, not merged. Each write
+is conditional on the version it read; that only keeps two writes from interleaving (a stored
+node is always one PUT's whole definition) and keeps the network's version in step with the
+nodes. A write refused that way reads again and writes its definition over the other one.
 Every write also moves the network's version, which is what makes a change apply to the next
 order planned (``adapters/node_cache.py``).
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from functions.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from functions.core.events import utc_now
@@ -26,7 +31,9 @@ from .ports import NodeStore
 
 #: A node id is part of table keys and API paths: letters, digits, ``.``, ``_``, ``-``.
 NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SHIPPING_METHODS = ("standard", "express")
+#: The shipping methods a node may offer (``NodeIn`` checks them; a node offers every one by default).
+ShippingMethod = Literal["standard", "express"]
+SHIPPING_METHODS: tuple[ShippingMethod, ...] = get_args(ShippingMethod)
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,9 @@ class NodeService:
     clock: Callable[[], str] = field(default=utc_now)
 
     def put(self, node_id: str, definition: NodeDefinition, principal: Principal) -> tuple[dict[str, Any], bool]:
-        """The node as ``definition`` says (created if new): (its view, whether it was created).
-        The same definition again is answered from what is stored, with no write."""
+        """The node as ``definition`` says, whole (created if new): (its view, whether it was
+        created). The same definition again is answered from what is stored, with no write; a
+        node changed meanwhile is read again and replaced (the last PUT wins)."""
         if principal.role != "agent":
             raise Forbidden(f"role {principal.role!r} may not change nodes")
         check_node_id(node_id)

@@ -6,17 +6,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.ports import OrderReader
-from functions.core.sourcing import Node, StockLevel
+from functions.core.sourcing import Allocation, Node, StockLevel
 
 if TYPE_CHECKING:
     from .nodes import ManagedNode
 
-__all__ = ["NetworkView", "NodeStore", "OrderReader", "ShipmentStore", "StockView"]
+__all__ = ["NetworkView", "NodeStore", "OrderReader", "ShipmentStore", "StockLevels", "StockShort", "StockView"]
 
 
-class StockView(Protocol):
-    def nodes(self) -> list[Node]: ...
+class StockLevels(Protocol):
+    """A SKU's stock records, one per node (consistent)."""
+
     def levels(self, sku: str) -> list[StockLevel]: ...
+
+
+class StockView(StockLevels, Protocol):
+    def nodes(self) -> list[Node]: ...
 
 
 class NetworkView(Protocol):
@@ -43,11 +48,22 @@ class NodeStore(Protocol):
         ...
 
 
+class StockShort(Exception):
+    """A dispatch refused because these stock records (per SKU and node, the units the shipment
+    takes from each) hold fewer units than it ships: the record was edited around the API. No
+    retry helps; the stock must be corrected (or the request rejected) first."""
+
+    def __init__(self, short: list[Allocation]) -> None:
+        super().__init__(", ".join(f"{a.sku} at {a.node_id}: {a.quantity}" for a in short))
+        self.short = short
+
+
 class ShipmentStore(Protocol):
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None:
-        """REQUESTED -> DISPATCHED with the order moved to ``target``, at the version read;
-        Conflict if anything moved since."""
+        """REQUESTED -> DISPATCHED with the order moved to ``target``, at the version read, the
+        stock shipped; Conflict if anything moved since, StockShort if a stock record does not
+        hold the units."""
         ...
 
     def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None

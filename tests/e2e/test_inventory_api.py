@@ -97,8 +97,12 @@ def test_dispatch_never_drives_stock_below_zero(http: httpx.Client, local_info: 
                                 UpdateExpression="SET on_hand = :one", ExpressionAttributeValues={":one": {"N": "1"}})
     # When the store confirms the dispatch of both units
     refused = dispatch(http, store, request["shipment_id"], "00340434000000000001")
-    # Then it is refused as a conflict and nothing moved: the stock is not driven negative
+    # Then it is refused as a conflict naming the stock record short of units (not "try again"),
+    # and nothing moved: the stock is not driven negative
     assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert f"the stock record of {item} at STORE-MUNICH holds fewer than 2 units" in detail, detail
+    assert f"PUT /inventory/{item}/nodes/STORE-MUNICH" in detail and "try again" not in detail, detail
     after = http.get(f"/inventory/{item}", headers={"x-api-key": KEYS["agent"]}).json()["nodes"][0]
     assert (after["on_hand"], after["reserved"]) == (1, 2)
     assert requests_of(http, store, placed["order_id"])[0]["status"] == "REQUESTED"

@@ -1,5 +1,6 @@
-"""Node writes on the local cloud: two agents changing one node at the same moment never lose a
-change silently, and every write moves the network's version the Plan task checks."""
+"""Node writes on the local cloud: two agents changing one node at the same moment never
+interleave (each write is conditional on the version it read; the last whole-node PUT wins), and
+every write moves the network's version the Plan task checks."""
 
 from __future__ import annotations
 

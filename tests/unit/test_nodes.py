@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from functions.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from functions.core.principal import Principal
-from functions.core.sourcing import Node
+from functions.core.sourcing import Node, StockLevel
 from functions.route.adapters.node_cache import CachedNodes
 from functions.route.models import NodeIn
 from functions.route.nodes import ManagedNode, NodeService
@@ -103,15 +103,19 @@ def test_the_same_put_again_writes_nothing_and_a_change_moves_the_version(
     assert changed["created_at"] == first["created_at"] and store.writes == 2
 
 
-def test_a_change_made_meanwhile_is_read_again_not_overwritten_blindly(
+def test_a_put_replaces_the_whole_node_even_over_a_change_made_meanwhile(
         service: NodeService, store: MemoryNodes) -> None:
     service.put("DC-HAMBURG", definition(), AGENT)
     held = store.items["DC-HAMBURG"]
     # another agent renames it between this put's read and its write
     store.interfere = replace(held, definition=definition(name="Renamed"), version=held.version + 1)
     view, _ = service.put("DC-HAMBURG", definition(priority=5), AGENT)
-    # the write is refused at the version read, the node read again and written on top of the rename
-    assert view["priority"] == 5 and view["version"] == 3
+    # the write is refused at the version read, the node read again and replaced whole: the last
+    # PUT wins (the contract's whole-node replace), so the rename is gone — not merged, not interleaved
+    assert store.items["DC-HAMBURG"].definition == definition(priority=5)
+    assert view["name"] == BODY["name"] and view["priority"] == 5 and view["version"] == 3
+    # and the network's version moved with each of the three writes (plans see every one)
+    assert store.network_version == 3
 
 
 def test_a_node_that_keeps_changing_is_a_conflict(store: MemoryNodes) -> None:
@@ -195,6 +199,11 @@ def test_a_node_that_breaks_the_rules_is_refused_naming_the_field(change: dict[s
     assert field in fields
 
 
+class NoStock:
+    def levels(self, sku: str) -> list[StockLevel]:
+        return []
+
+
 def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
         service: NodeService, store: MemoryNodes) -> None:
     service.put("DC-BERLIN", definition(), AGENT)
@@ -208,7 +217,7 @@ def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
         def version(inner) -> int:
             return store.version()
 
-    cached = CachedNodes(reader=None, network=Counting())
+    cached = CachedNodes(stock=NoStock(), network=Counting())
     assert [n.active for n in cached.nodes()] == [True]
     cached.nodes()
     assert len(reads) == 1  # unchanged network: the version read alone

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from functions.capture.capturing import CaptureService
 from functions.core.orders import OrderStatus
@@ -10,6 +17,8 @@ from functions.core.sourcing import Node, StockLevel
 from functions.route.planning import PlanService
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import WEBSHOP, body
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Stock:
@@ -53,3 +62,18 @@ def test_an_inactive_node_gets_no_new_request_whatever_stock_it_holds() -> None:
     result = PlanService(orders=store, stock=Paused()).plan(order.order_id)
     # Then no plan: the order waits for stock at an active node (backordered)
     assert result["plannable"] is True and result["planned"] is False and result["allocations"] == []
+
+
+@pytest.mark.timeout(60)
+def test_the_plan_task_does_not_load_node_management_or_dispatch() -> None:
+    # the Plan task runs on every order: its cold start imports what planning needs, nothing more
+    code = ("import sys, functions.route.handlers.plan; "
+            "print(sorted(m for m in sys.modules if m.startswith('functions.route')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=50,
+                            check=False, env={**os.environ, "TABLE_NAME": "t", "AWS_DEFAULT_REGION": "eu-central-1"})
+    assert result.returncode == 0, result.stderr
+    loaded = set(ast.literal_eval(result.stdout.strip()))
+    assert "functions.route.planning" in loaded  # the probe sees the route modules it loads
+    assert not loaded & {"functions.route.nodes", "functions.route.adapters.node_table", "functions.route.models",
+                         "functions.route.fulfilment", "functions.route.adapters.shipment_table",
+                         "functions.route.endpoints"}, loaded

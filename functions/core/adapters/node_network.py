@@ -13,11 +13,16 @@ an agent manages it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from functions.core.errors import TransientError
 from functions.core.sourcing import Node
 
-from .dynamodb import TableAdapter, from_item, to_item, to_values
+from .dynamodb import TableAdapter, from_item, is_retryable, to_item, to_values
 from .keys import NETWORK_NODE_PREFIX, NETWORK_PK, network_version_key
 
 
@@ -34,13 +39,26 @@ def network_query(table: str) -> dict[str, Any]:
             "ExpressionAttributeValues": to_values({":pk": NETWORK_PK, ":node": NETWORK_NODE_PREFIX})}
 
 
+@contextmanager
+def throttle_is_transient(what: str) -> Iterator[None]:
+    """A read of the node partition refused by a throttle is a TransientError: the API answers 503
+    with Retry-After, the workflow retries it (its ASL retries only that); anything else as it came."""
+    try:
+        yield
+    except ClientError as exc:
+        if is_retryable(exc):
+            raise TransientError(f"{what}: the table is busy, retry shortly") from exc
+        raise
+
+
 class NetworkReader(TableAdapter):
     def nodes(self) -> list[Node]:
         """Every node, active or not (sourcing skips inactive ones), as of this moment."""
         kwargs = {**network_query(self.table), "ProjectionExpression": "summary"}
         out: list[Node] = []
         while True:
-            page = self.db.query(**kwargs)
+            with throttle_is_transient("reading the node network"):
+                page = self.db.query(**kwargs)
             out += [node_from_summary(from_item(i)["summary"]) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return out
@@ -49,6 +67,7 @@ class NetworkReader(TableAdapter):
     def version(self) -> int:
         """The network's version (0 before the first node is written); one consistent read of
         an item under 100 bytes: 1 RRU."""
-        item = self.db.get_item(TableName=self.table, Key=to_item(network_version_key()), ConsistentRead=True,
-                                ProjectionExpression="#v", ExpressionAttributeNames={"#v": "version"}).get("Item")
+        with throttle_is_transient("reading the node network's version"):
+            item = self.db.get_item(TableName=self.table, Key=to_item(network_version_key()), ConsistentRead=True,
+                                    ProjectionExpression="#v", ExpressionAttributeNames={"#v": "version"}).get("Item")
         return int(from_item(item).get("version", 0)) if item else 0

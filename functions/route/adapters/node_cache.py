@@ -21,17 +21,16 @@ this one GetItem per order besides its order and stock Queries):
 
 from __future__ import annotations
 
-from typing import Any
-
 from functions.core.sourcing import Node, StockLevel
-from functions.route.ports import NetworkView
+from functions.route.ports import NetworkView, StockLevels
 
 
 class CachedNodes:
-    """A stock reader whose node network is re-read only when its version moved."""
+    """Planning's view of stock (``StockView``): the levels as ``stock`` reads them, the node
+    network as ``network`` last wrote it, re-read only when its version moved."""
 
-    def __init__(self, reader: Any, network: NetworkView) -> None:
-        self._reader = reader
+    def __init__(self, stock: StockLevels, network: NetworkView) -> None:
+        self._stock = stock
         self._network = network
         self._cached: tuple[int, list[Node]] | None = None
 
@@ -43,5 +42,4 @@ class CachedNodes:
         return list(self._cached[1])
 
     def levels(self, sku: str) -> list[StockLevel]:
-        levels: list[StockLevel] = self._reader.levels(sku)
-        return levels
+        return self._stock.levels(sku)

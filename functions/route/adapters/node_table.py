@@ -14,7 +14,7 @@ from typing import Any
 
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
 from functions.core.adapters.keys import NETWORK_PK, network_version_key, node_key
-from functions.core.adapters.node_network import network_query
+from functions.core.adapters.node_network import network_query, throttle_is_transient
 from functions.core.adapters.paging import decode_token, encode_token
 from functions.core.errors import Conflict
 from functions.route.nodes import ManagedNode, NodeAddress, NodeDefinition
@@ -53,7 +53,9 @@ def node_from_item(item: dict[str, Any]) -> ManagedNode:
 
 class NodeTable(TableAdapter):
     def get(self, node_id: str) -> ManagedNode | None:
-        item = self.db.get_item(TableName=self.table, Key=to_item(node_key(node_id)), ConsistentRead=True).get("Item")
+        with throttle_is_transient(f"reading node {node_id}"):
+            item = self.db.get_item(TableName=self.table, Key=to_item(node_key(node_id)),
+                                    ConsistentRead=True).get("Item")
         return node_from_item(from_item(item)) if item else None
 
     def put(self, node: ManagedNode, *, expected_version: int | None) -> None:
@@ -79,7 +81,8 @@ class NodeTable(TableAdapter):
         start = decode_token(token, index_pk="PK", partition=NETWORK_PK)
         if start:
             kwargs["ExclusiveStartKey"] = start
-        page = self.db.query(**kwargs)
+        with throttle_is_transient("listing the nodes"):
+            page = self.db.query(**kwargs)
         nodes = [node_from_item(from_item(i)) for i in page.get("Items", [])]
         return nodes, encode_token(page.get("LastEvaluatedKey"))
 
@@ -87,7 +90,8 @@ class NodeTable(TableAdapter):
         kwargs: dict[str, Any] = network_query(self.table)
         out: list[ManagedNode] = []
         while True:
-            page = self.db.query(**kwargs)
+            with throttle_is_transient("listing the nodes"):
+                page = self.db.query(**kwargs)
             out += [node_from_item(from_item(i)) for i in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return out

@@ -14,15 +14,23 @@ from functions.core.adapters.transitions import into
 from functions.core.errors import Conflict
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import Allocation, per_stock_record
+from functions.route.ports import StockShort
+
+#: Where the stock updates start in the dispatch transaction (after the shipment and the order).
+STOCK_ACTIONS = 2
 
 
 class ShipmentTable(TableAdapter):
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None:
         """REQUESTED -> DISPATCHED, the order to ``target`` at the version read, reserved stock
-        shipped — one transaction; Conflict if anything moved since it was read, TransientError
-        if the table is throttled."""
+        shipped — one transaction; Conflict if anything moved since it was read, StockShort if a
+        stock record holds fewer units than it ships (``ship_action``'s guard), TransientError if
+        the table is throttled."""
         allowed, allowed_values = into(target)
+        # one update per stock record: a transaction may not touch an item twice (two lines, one SKU)
+        records = per_stock_record(
+            [Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity) for ln in shipment.lines])
         actions: list[dict[str, Any]] = [
             move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets, (entry,)),
             {"Update": {"TableName": self.table, "Key": to_item(header_key(order.order_id)),
@@ -32,13 +40,18 @@ class ShipmentTable(TableAdapter):
                         "ExpressionAttributeValues": to_values({
                             ":target": target.value, ":next": order.version + 1, ":v": order.version,
                             ":at": entry.at, **allowed_values})}},
-            # one update per stock record: a transaction may not touch an item twice (two lines, one SKU)
-            *(ship_action(self.table, a) for a in per_stock_record(
-                [Allocation(ln.line_id, ln.sku, shipment.node_id, ln.quantity) for ln in shipment.lines])),
+            *(ship_action(self.table, a) for a in records),
         ]
         # a conflict with a concurrent transaction (another shipment of the order) is a change
-        if transact(self, actions, f"dispatching {shipment.shipment_id}", conflicts_refuse=True):
-            raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again")
+        refused = transact(self, actions, f"dispatching {shipment.shipment_id}", conflicts_refuse=True)
+        if not refused:
+            return
+        short = [a for i, a in enumerate(records, STOCK_ACTIONS)
+                 if i < len(refused) and refused[i] == "ConditionalCheckFailed"]
+        # the shipment and the order as read, only the stock short: reading again cannot help
+        if short and all(code == "None" for code in refused[:STOCK_ACTIONS]):
+            raise StockShort(short)
+        raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again")
 
     def requests(self, node_id: str, status: ShipmentStatus, *, limit: int, token: str | None
                  ) -> tuple[list[dict[str, Any]], str | None]:
