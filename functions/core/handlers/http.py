@@ -16,7 +16,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from functions.core.errors import DomainError, FieldError, Forbidden, TransientError
 from functions.core.field_errors import error_message as _message
 from functions.core.field_errors import field_errors
-from functions.core.field_errors import field_path as field_path  # re-exported (oms/nodes.py imports it here)
 from functions.core.handlers.observability import logger, metrics
 from functions.core.principal import ROLES, Principal
 
