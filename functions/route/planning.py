@@ -33,9 +33,9 @@ class PlanService:
             return {"order_id": order_id, "planned": False, "plannable": False, "allocations": [],
                     "ship_to": {}, "shipping_method": ""}
         demand = [Demand(ln.line_id, ln.sku, ln.quantity) for ln in order.lines]
-        available = {(lv.sku, lv.node_id): lv.available for sku in {d.sku for d in demand}
-                     for lv in self.stock.levels(sku)}
-        result = plan(demand, self.stock.nodes(), available, order.shipping_address.country)
+        nodes, levels = self.stock.snapshot(sorted({d.sku for d in demand}))
+        available = {(lv.sku, lv.node_id): lv.available for lv in levels}
+        result = plan(demand, nodes, available, order.shipping_address.country)
         # where the shipments go travels with the plan: Reserve writes them without reading the order
         return {"order_id": order_id, "planned": result is not None, "plannable": True,
                 "allocations": allocations_to(list(result.allocations)) if result else [],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core.orders import Order, OrderStatus, Shipment, ShipmentStatus, TimelineEntry
@@ -19,9 +20,15 @@ class StockLevels(Protocol):
 
     def levels(self, sku: str) -> list[StockLevel]: ...
 
+    def version_and_levels(self, skus: Sequence[str], node_ids: Sequence[str]) -> tuple[int, list[StockLevel]]:
+        """The node network's version and the records of ``skus`` at ``node_ids``, in one read."""
+        ...
 
-class StockView(StockLevels, Protocol):
-    def nodes(self) -> list[Node]: ...
+
+class StockView(Protocol):
+    def snapshot(self, skus: Sequence[str]) -> tuple[list[Node], list[StockLevel]]:
+        """The node network and the stock records of ``skus``, both current (consistent reads)."""
+        ...
 
 
 class NetworkView(Protocol):

@@ -18,9 +18,11 @@ from infra.constructs.functions import LambdaFunctions
 from infra.constructs.monitoring import Monitoring
 
 HANDLERS = "functions.route.handlers"
-# the order (query of ORDER#<id>), stock levels (query of SKU#<sku>), the network's version
-# (GetItem NODES/VERSION) and, when it moved, the nodes (query of NODES)
-PLAN_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem")
+# the order (query of ORDER#<id>), then the network's version with the stock records of the
+# order's SKUs at the cached nodes (one BatchGetItem, route/adapters/node_cache.py); on a first or
+# moved version the version (GetItem NODES/VERSION), the nodes (query of NODES) and stock levels
+# (query of SKU#<sku>)
+PLAN_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
 # list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and
 # stock; nodes: read one (GetItem) or list them (Query), write one (Put) with the network's version (Update)
 ROUTE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem")

@@ -200,8 +200,18 @@ def test_a_node_that_breaks_the_rules_is_refused_naming_the_field(change: dict[s
 
 
 class NoStock:
+    """Stock records in memory, with the network's version as the table would give it."""
+
+    def __init__(self, network: Any = None, levels: list[StockLevel] | None = None) -> None:
+        self.network, self.records = network, list(levels or [])
+        self.batched: list[tuple[list[str], list[str]]] = []
+
     def levels(self, sku: str) -> list[StockLevel]:
-        return []
+        return [lv for lv in self.records if lv.sku == sku]
+
+    def version_and_levels(self, skus: Any, node_ids: Any) -> tuple[int, list[StockLevel]]:
+        self.batched.append((list(skus), list(node_ids)))
+        return self.network.version(), [lv for lv in self.records if lv.sku in skus and lv.node_id in node_ids]
 
 
 def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
@@ -217,14 +227,29 @@ def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
         def version(inner) -> int:
             return store.version()
 
-    cached = CachedNodes(stock=NoStock(), network=Counting())
-    assert [n.active for n in cached.nodes()] == [True]
-    cached.nodes()
-    assert len(reads) == 1  # unchanged network: the version read alone
+    stock = NoStock(store, [StockLevel("MUG", "DC-BERLIN", on_hand=5, reserved=0)])
+    cached = CachedNodes(stock=stock, network=Counting())
+    nodes, levels = cached.snapshot(["MUG"])
+    assert [n.active for n in nodes] == [True] and [lv.on_hand for lv in levels] == [5]
+    # holding the network, a plan reads the version with the stock: one read, no node read
+    nodes, levels = cached.snapshot(["MUG"])
+    assert len(reads) == 1 and stock.batched == [(["MUG"], ["DC-BERLIN"])] and [lv.on_hand for lv in levels] == [5]
     service.put("DC-BERLIN", definition(active=False), AGENT)
     # the very next plan sees the change (no time-to-live to wait out)
-    assert [n.active for n in cached.nodes()] == [False] and len(reads) == 2
+    nodes, _ = cached.snapshot(["MUG"])
+    assert [n.active for n in nodes] == [False] and len(reads) == 2
 
+
+def test_the_plan_cache_reads_per_sku_when_the_batch_would_not_fit(service: NodeService, store: MemoryNodes) -> None:
+    service.put("DC-BERLIN", definition(), AGENT)
+    stock = NoStock(store)
+    cached = CachedNodes(stock=stock, network=store)
+    cached.snapshot(["A"])
+    # one node times 100 SKUs and the version is 101 keys: more than one BatchGetItem takes
+    cached.snapshot([f"SKU-{i}" for i in range(100)])
+    assert stock.batched == []
+    cached.snapshot([f"SKU-{i}" for i in range(99)])
+    assert len(stock.batched) == 1
 
 def test_time_zones_are_known_without_the_systems_zone_database() -> None:
     # Lambda's runtime image has no /usr/share/zoneinfo: a node's time zone must still be checked

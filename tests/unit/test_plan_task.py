@@ -6,6 +6,7 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,9 @@ class Stock:
 
     def levels(self, sku: str) -> list[StockLevel]:
         return [StockLevel(sku, "STORE-MUNICH", on_hand=9, reserved=1)] if sku == "SKU-RED-MUG" else []
+
+    def snapshot(self, skus: Sequence[str]) -> tuple[list[Node], list[StockLevel]]:
+        return self.nodes(), [level for sku in skus for level in self.levels(sku)]
 
 
 def test_plan_sources_a_captured_order_from_available_stock() -> None:

@@ -128,8 +128,7 @@ def test_a_throttled_network_version_read_is_retried_by_the_workflow_not_a_faile
     client, stubber = stubbed
     store = FakeOrderStore()
     order = Capture(store=store).capture(body(), WEBSHOP)
-    stubber.add_response("query", {"Items": []})  # SKU-RED-MUG's stock records
-    throttle(stubber, "get_item")
+    throttle(stubber, "get_item")  # the first plan of a container reads the version, then nodes and stock
     monkeypatch.setattr(plan_handler, "plan_service", lambda: PlanService(orders=store, stock=CachedNodes(
         StockReader("t", dynamodb_client=client), NetworkReader("t", dynamodb_client=client))))
     # When the Plan task runs, Then it raises the error its ASL retries (Retry on TransientError)
@@ -143,3 +142,18 @@ def test_a_throttled_network_query_is_transient_too(stubbed: tuple[Any, Stubber]
     throttle(stubber, "query")
     with pytest.raises(TransientError):
         NetworkReader("t", dynamodb_client=client).nodes()
+
+
+@pytest.mark.timeout(30)
+def test_a_throttled_stock_and_version_read_is_transient_after_its_unprocessed_rounds(
+        stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, stubber = stubbed
+    monkeypatch.setattr("functions.core.adapters.stock.time.sleep", lambda _: None)
+    keys = {"t": {"Keys": [{"PK": {"S": "NODES"}, "SK": {"S": "VERSION"}}], "ConsistentRead": True}}
+    for _ in range(4):  # DynamoDB keeps answering with every key unprocessed
+        stubber.add_response("batch_get_item", {"Responses": {"t": []}, "UnprocessedKeys": keys})
+    with pytest.raises(TransientError):
+        StockReader("t", dynamodb_client=client).version_and_levels([], [])
+    throttle(stubber, "batch_get_item")
+    with pytest.raises(TransientError):
+        StockReader("t", dynamodb_client=client).version_and_levels(["MUG"], ["DC-BERLIN"])

@@ -1,38 +1,57 @@
-"""The node network cached per container for planning, never stale.
+"""The node network cached per container for planning, never stale, read with the stock in one
+request.
 
 API.md: a change to a node applies to every order planned after its ``PUT`` answered 200. A
-container's copy can't be told that a node changed, so every plan asks the table: one
-consistent GetItem of the network's version item (under 100 bytes: 1 RRU, about $0.000125 per
-1,000 orders), and reads the nodes again (one consistent Query of their partition) only when
-the version moved. Every node write moves the version in the same transaction
-(``node_table.py``), so a plan that starts after the PUT's 200 sees the new version and re-reads.
+container's copy can't be told that a node changed, so every plan asks the table for the
+network's version (a tiny item that every node write moves in the same transaction,
+``node_table.py``), consistently, and uses its copy only if the version is still the one it was
+read at. A plan that starts after the PUT's 200 sees the new version and reads the nodes again.
 
-Why this and not the alternatives (measured with ``/_local/requests``: the Plan task makes
-this one GetItem per order besides its order and stock Queries):
+The version costs no request of its own: holding the network, a plan knows every stock record
+it can use (one per SKU and node), so one consistent BatchGetItem reads the version and those
+records together — one request per plan, where a Query per SKU and the version's GetItem were
+two for a one-SKU order. The records are 1 RRU each (one per node and SKU, plus the version),
+against one Query's read of the same records: about $0.00025 per 1,000 orders more for two
+nodes, and a request fewer. When the version moved, or the network times the SKUs would not fit
+one BatchGetItem, the plan falls back to reading the nodes (one Query) and a Query per SKU.
+
+Why not the alternatives:
 - the old 60 s time-to-live cache: no request at all, but a node paused by an agent kept
   getting orders for up to a minute — the contract forbids it;
-- reading the nodes on every plan (one Query, no version item): as many requests, but its
-  read units grow with the network (every node item, ~0.5 KB each) on every order, where the
-  version read stays 1 RRU whatever the network's size;
-- no extra request (e.g. checking the version in Reserve's transaction): a ConditionCheck is
-  billed as a write (2 WRU in a transaction: $0.00125 per 1,000 orders, ten times the read),
-  and would send a stale plan round the StockMoved loop instead of planning right the first time.
+- reading the nodes on every plan: a request more, and read units growing with the network;
+- checking the version in Reserve's transaction: a ConditionCheck is billed as a write (2 WRU
+  in a transaction, ten times the reads here), and would send a stale plan round the StockMoved
+  loop instead of planning right the first time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from functions.core.adapters.stock import BATCH_GET_KEYS
 from functions.core.sourcing import Node, StockLevel
 from functions.route.ports import NetworkView, StockLevels
 
 
 class CachedNodes:
-    """Planning's view of stock (``StockView``): the levels as ``stock`` reads them, the node
-    network as ``network`` last wrote it, re-read only when its version moved."""
+    """Planning's view of stock (``StockView``): the stock records as ``stock`` reads them, the
+    node network as ``network`` last wrote it, re-read only when its version moved."""
 
     def __init__(self, stock: StockLevels, network: NetworkView) -> None:
         self._stock = stock
         self._network = network
         self._cached: tuple[int, list[Node]] | None = None
+
+    def snapshot(self, skus: Sequence[str]) -> tuple[list[Node], list[StockLevel]]:
+        if self._cached is not None:
+            version, nodes = self._cached
+            node_ids = [n.node_id for n in nodes]
+            if 1 + len(node_ids) * len(skus) <= BATCH_GET_KEYS:
+                current, levels = self._stock.version_and_levels(skus, node_ids)
+                if current == version:
+                    return list(nodes), levels
+                self._cached = None  # a node changed: read the network again, and its stock
+        return self.nodes(), [level for sku in skus for level in self._stock.levels(sku)]
 
     def nodes(self) -> list[Node]:
         version = self._network.version()
@@ -40,6 +59,3 @@ class CachedNodes:
             # read after the version: the nodes are at least as new as the version they are cached under
             self._cached = (version, self._network.nodes())
         return list(self._cached[1])
-
-    def levels(self, sku: str) -> list[StockLevel]:
-        return self._stock.levels(sku)
