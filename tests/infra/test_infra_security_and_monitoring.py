@@ -281,7 +281,7 @@ def test_route_functions_get_exactly_the_table_actions_their_code_uses(env_templ
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     expected = {
         # the order, stock and nodes (Query), the network's version (GetItem)
-        "plan": {"dynamodb:Query", "dynamodb:GetItem"},
+        "plan": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
         # requests and dispatch (Query, UpdateItem); a node read, listed and written with the
         # network's version in one transaction (GetItem, Query, PutItem, UpdateItem)
         "api": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"},
