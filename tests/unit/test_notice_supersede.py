@@ -33,7 +33,7 @@ class Dynamo:
         self.calls: list[list[dict[str, Any]]] = []
         self.refusals = list(refusals)
 
-    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append(TransactItems)
         if self.refusals:
             header = self.refusals.pop(0)
@@ -82,7 +82,7 @@ def test_allocating_a_backordered_order_marks_its_backorder_notice_in_the_same_t
     assert second[0]["Update"]["ExpressionAttributeValues"][":from"] == {"S": "BACKORDERED"}
 
 
-@pytest.mark.parametrize("header, expected", [
+@pytest.mark.parametrize(("header", "expected"), [
     ({"status": "IN_FULFILLMENT", "accepted_by": EXEC}, (True, "IN_FULFILLMENT")),  # a repeat
     ({"status": "CANCELLED", "accepted_by": EXEC}, (False, "CANCELLED")),
     ({"status": "BACKORDERED", "accepted_by": "exec-other"}, (False, "BACKORDERED")),  # not this execution's
@@ -105,7 +105,7 @@ SENT_BACKORDER = ("NoticeSent", {"kind": "order_backordered", "channel": "email"
 SENT_CONFIRMATION = ("NoticeSent", {"kind": "order_confirmed", "channel": "email"})
 
 
-@pytest.mark.parametrize("events, marked", [
+@pytest.mark.parametrize(("events", "marked"), [
     ((), []),  # cancelled right after capture: neither trigger happened, nor can it now
     ((("OrderBackordered", {}),), ["order_backordered"]),  # its notice may still be claimed
     ((("OrderBackordered", {}), SENT_BACKORDER), []),  # told; never allocated: no confirmation

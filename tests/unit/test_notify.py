@@ -9,9 +9,10 @@ import pytest
 
 from functions.capture.capturing import CaptureService
 from functions.core.adapters.keys import NOTICE_PREFIX, order_notice_key
+from functions.core.notices import inapplicable
 from functions.core.orders import OrderStatus, Shipment, ShipmentLine, ShipmentStatus, TimelineEntry
 from functions.notify.handlers.stream import notice_for
-from functions.notify.notices import NoticeService, inapplicable
+from functions.notify.notices import NoticeService
 from functions.notify.ports import Claim
 from functions.notify.templates import render
 from tests.unit.fakes import FakeOrderStore
