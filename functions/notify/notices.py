@@ -7,11 +7,12 @@ event finds the claim and sends nothing. A channel whose send failed is withdraw
 event retried: the retry claims and sends only that channel. A crash between send and record
 leaves the channel SENDING: at most once, never twice; such records are visible to operators.
 
-A notice is sent only while its order is in a state it applies to. The order notify reads
-anyway may already be past it (``SUPERSEDED_IN``: statuses an order never leaves for one the
-notice applies to); a transition after that read is caught by the claim's own condition, since
-the cancellation marks the claims of the notices it makes inapplicable in its own transaction
-(``CANCEL_SUPERSEDES``). Either way the notice is claimed as skipped and the timeline gets
+A notice is sent only while its order is in a state it applies to (``core/notices.py``, the
+one table every side reads). The order notify reads anyway may already be past it; a
+transition after that read is caught by the claim's own condition, since the transitions that
+make a notice inapplicable — the cancel, the allocation of a backordered order — mark its
+claim (keyed with the same ``notice_id``) in their own transaction. Either way the notice is
+claimed as skipped and the timeline gets
 ``NoticeSkipped`` with the reason. A claim before the cancel sent what was true at the time.
 """
 
@@ -23,26 +24,10 @@ from typing import Any
 
 from functions.core.events import utc_now
 from functions.core.money import fmt
-from functions.core.orders import Order, OrderStatus, Shipment, TimelineEntry
+from functions.core.notices import inapplicable, notice_id
+from functions.core.orders import Order, Shipment, TimelineEntry
 from functions.notify.ports import Mailer, NoticeStore, OrderReader, Texter
 from functions.notify.templates import render
-
-#: Per kind, the statuses in which its notice no longer applies, for good (an order's status
-#: only moves forward): a confirmation once cancelled, "waiting for stock" once the order is
-#: allocated or cancelled. A dispatch notice (its shipment is dispatched, after which an
-#: order cannot be cancelled) and a cancellation notice (CANCELLED is final) always apply.
-SUPERSEDED_IN: dict[str, frozenset[OrderStatus]] = {
-    "order_confirmed": frozenset({OrderStatus.CANCELLED}),
-    "order_backordered": frozenset({OrderStatus.IN_FULFILLMENT, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
-                                    OrderStatus.COMPLETED, OrderStatus.CANCELLED}),
-}
-
-
-def inapplicable(kind: str, status: OrderStatus) -> str | None:
-    """Why ``kind`` no longer applies to an order in ``status`` (None: it does)."""
-    if status not in SUPERSEDED_IN.get(kind, frozenset()):
-        return None
-    return "order cancelled" if status == OrderStatus.CANCELLED else f"order is {status.value}"
 
 
 @dataclass
@@ -66,11 +51,11 @@ class NoticeService:
             "sender": self.sender}}
         if rendered.sms is not None:
             channels["sms"] = {"to": order.customer.phone, "text": rendered.sms}
-        notice_id = f"{kind}#{shipment_id or order_id}"
+        claimed = notice_id(kind, order_id, shipment_id)
         at = self.clock()
         for record in channels.values():
             record["at"] = at
-        claim = self.store.claim(order_id, notice_id, kind, channels, inapplicable(kind, order.status))
+        claim = self.store.claim(order_id, claimed, kind, channels, inapplicable(kind, order.status))
         results: dict[str, tuple[str, str | None]] = {}
         entries: list[TimelineEntry] = []
         failure: Exception | None = None
@@ -94,7 +79,7 @@ class NoticeService:
                 continue
             results[channel] = ("SENT", message_id)
             entries.append(TimelineEntry(at=self.clock(), event="NoticeSent", detail={**detail, "to": to}))
-        self.store.record(order_id, notice_id, results, entries)
+        self.store.record(order_id, claimed, results, entries)
         if failure is not None:
             raise failure
         outcome = {"SENT": "sent", "SKIPPED": "skipped"}

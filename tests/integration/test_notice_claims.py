@@ -1,6 +1,8 @@
 """A notice is sent only while its order is in a state it applies to, decided by the claim's
-own condition (notify's ``adapters/notice_table.py``) against the cancel's transaction
-(capture's ``adapters/order_table.py``), on the deployed local stack, both ways of the race."""
+own condition (notify's ``adapters/notice_table.py``) against the transactions that make it
+inapplicable — the cancel (capture's ``adapters/order_table.py``) and the allocation of a
+backordered order (allocate's ``adapters/reservation_table.py``) — on the deployed local
+stack, both ways of the race."""
 
 from __future__ import annotations
 
@@ -12,18 +14,24 @@ import boto3
 import httpx
 import pytest
 
+from functions.allocate.adapters.reservation_table import ReservationTable
+from functions.allocate.reservations import ReservationService
 from functions.capture.adapters.order_table import OrderTable
 from functions.core.adapters.dynamodb import from_item, to_item
-from functions.core.adapters.keys import order_notice_key
+from functions.core.adapters.keys import header_key, order_notice_key
 from functions.core.errors import Conflict
 from functions.core.events import utc_now
 from functions.core.orders import Order, OrderStatus, TimelineEntry
+from functions.core.sourcing import Allocation
 from functions.notify.adapters.notice_table import NoticeTable
 from functions.notify.ports import Claim
 from localcloud.server import LocalCloud
+from tests.e2e.conftest import KEYS
 from tests.e2e.orders import key
 from tests.e2e.test_allocation import order_for
 from tests.e2e.test_capture_api import post_order
+from tests.e2e.test_inventory_api import put_stock
+from tests.integration.conftest import invoke
 
 EMAIL = {"email": {"to": "ada@example.com", "subject": "Your order is confirmed", "text": "t", "html": "<p>t</p>",
                    "sender": "orders@acme.example", "at": "2026-11-23T10:00:00.000Z"}}
@@ -38,6 +46,48 @@ def backordered_order(cloud: LocalCloud, table: str) -> Order:
     order = OrderTable(table).get(placed["order_id"])
     assert order is not None and order.status == OrderStatus.BACKORDERED
     return order
+
+
+def stocked_order(cloud: LocalCloud, table: str) -> Order:
+    """A new order for a stocked SKU, settled by the workflow: allocated and confirmed."""
+    item = f"SKU-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=cloud.frontdoor_url, timeout=30) as http:
+        assert put_stock(http, item, "DC-BERLIN", 5, KEYS["agent"]).status_code == 200
+        placed = post_order(http, order_for([{"sku": item, "quantity": 1, "unit_price": "5.00"}]), key()).json()
+    cloud.settle()
+    order = OrderTable(table).get(placed["order_id"])
+    assert order is not None and order.status == OrderStatus.IN_FULFILLMENT
+    return order
+
+
+def allocate(cloud: LocalCloud, table: str, order: Order) -> dict[str, Any]:
+    """Stock arrives for a backordered order and it is allocated: Reserve's transaction through
+    allocate's adapter, as the execution that backordered it (the one that carries the order)."""
+    line = order.lines[0]
+    with httpx.Client(base_url=cloud.frontdoor_url, timeout=30) as http:
+        assert put_stock(http, line.sku, "DC-BERLIN", 5, KEYS["agent"]).status_code == 200
+    header = from_item(boto3.client("dynamodb").get_item(TableName=table, ConsistentRead=True,
+                                                         Key=to_item(header_key(order.order_id)))["Item"])
+    service = ReservationService(ReservationTable(table, boto3.client("dynamodb")))
+    return service.reserve(order.order_id, str(header["accepted_by"]),
+                           [Allocation(line.line_id, line.sku, "DC-BERLIN", line.quantity)],
+                           {"name": "Ada", "country": "DE"}, order.shipping_method)
+
+
+def allocated_unconfirmed(cloud: LocalCloud, table: str) -> Order:
+    """An order allocated (``OrderAllocated`` on its timeline) whose confirmation is not
+    claimed yet: backordered, then allocated outside the workflow (no Notify task ran)."""
+    order = backordered_order(cloud, table)
+    assert allocate(cloud, table, order)["reserved"] is True
+    fresh = OrderTable(table).get(order.order_id)
+    assert fresh is not None and fresh.status == OrderStatus.IN_FULFILLMENT
+    return fresh
+
+
+def notice_item(table: str, order_id: str, kind: str) -> dict[str, Any] | None:
+    item = boto3.client("dynamodb").get_item(TableName=table, ConsistentRead=True,
+                                             Key=to_item(order_notice_key(order_id, kind))).get("Item")
+    return from_item(item) if item else None
 
 
 def cancel(table: str, order: Order) -> None:
@@ -94,9 +144,8 @@ def race(table: str, order: Order) -> list[Claim]:
 def test_a_cancel_racing_the_confirmation_claim_never_lets_it_be_sent_after_the_cancel(
         cloud: LocalCloud, outputs: dict[str, str]) -> None:
     table = outputs["TableName"]
-    seen: set[str] = set()
     for _ in range(4):
-        order = backordered_order(cloud, table)
+        order = allocated_unconfirmed(cloud, table)
         claims = race(table, order)
         sent = [c for c in claims if c.send]
         skipped = [c for c in claims if c.skip]
@@ -106,22 +155,19 @@ def test_a_cancel_racing_the_confirmation_claim_never_lets_it_be_sent_after_the_
         assert item["superseded"]["reason"] == "order cancelled"  # the cancel committed
         if sent:  # claimed before the cancel: it was true when sent, and the claim stands
             assert item["channels"]["email"]["status"] == "SENDING"
-            seen.add("claim first")
         else:  # cancelled before the claim: claimed as skipped, never to be sent
             assert skipped[0].reason == "order cancelled" and skipped[0].skip == {"email"}
             assert item["channels"]["email"]["status"] == "SKIPPED"
-            seen.add("cancel first")
         # and a later delivery of the event never sends it
         assert not claim(table, order.order_id).send
         cloud.settle()
-    assert seen  # which ways the race went (both, usually; the conditions hold either way)
 
 
 def test_a_withdrawn_confirmation_is_skipped_not_resent_once_the_order_is_cancelled(
         cloud: LocalCloud, outputs: dict[str, str]) -> None:
     # Given a confirmation whose send failed (withdrawn for the retry), then the order cancelled
     table = outputs["TableName"]
-    order = backordered_order(cloud, table)
+    order = allocated_unconfirmed(cloud, table)
     store = NoticeTable(table)
     notice_id = f"order_confirmed#{order.order_id}"
     assert claim(table, order.order_id).send == {"email"}
@@ -135,19 +181,74 @@ def test_a_withdrawn_confirmation_is_skipped_not_resent_once_the_order_is_cancel
     cloud.settle()
 
 
-def test_the_cancel_marks_only_the_notices_not_told_yet(cloud: LocalCloud, outputs: dict[str, str]) -> None:
-    # Given a backordered order whose backorder notice went out
+def test_the_cancel_marks_no_notice_that_was_told_or_never_triggered(cloud: LocalCloud,
+                                                                      outputs: dict[str, str]) -> None:
+    # Given an order allocated and confirmed by the workflow, never backordered
     table = outputs["TableName"]
-    order = backordered_order(cloud, table)
-    assert any(e.event == "NoticeSent" and e.detail["kind"] == "order_backordered" for e in order.timeline)
+    order = stocked_order(cloud, table)
+    assert any(e.event == "NoticeSent" and e.detail["kind"] == "order_confirmed" for e in order.timeline)
     # When it is cancelled
     cancel(table, order)
-    # Then only the confirmation's claim is marked (the told notice costs the cancel nothing)
+    # Then the told confirmation costs the cancel nothing, and no backorder notice item is made
+    # for an order that was never backordered (its trigger can no longer come)
+    told = notice_item(table, order.order_id, "order_confirmed")
+    assert told is not None and "superseded" not in told and told["channels"]["email"]["status"] == "SENT"
+    assert notice_item(table, order.order_id, "order_backordered") is None
+    cloud.settle()
+
+
+def test_a_cancelled_backorder_gets_no_confirmation_mark_and_is_never_confirmed(
+        cloud: LocalCloud, outputs: dict[str, str], function_names: dict[str, str]) -> None:
+    # Given a backordered order (never allocated: no confirmation triggered), cancelled
+    table = outputs["TableName"]
+    order = backordered_order(cloud, table)
+    cancel(table, order)
+    # Then the cancel wrote no confirmation mark (the trigger can no longer happen)
+    assert notice_item(table, order.order_id, "order_confirmed") is None
+    # When stock arrives and the allocation is attempted: refused, the order stays cancelled
+    assert allocate(cloud, table, order) == {"order_id": order.order_id, "reserved": False,
+                                             "status": "CANCELLED", "shipments": []}
+    # and a stray Notify of the confirmation sends nothing (the order it reads is CANCELLED, final)
+    error, result = invoke(function_names["notify-notice"], {"order_id": order.order_id, "kind": "order_confirmed"})
+    assert error is None and result["notices"] == [{"channel": "email", "result": "skipped"}]
+    item = notice_item(table, order.order_id, "order_confirmed")
+    assert item is not None and item["channels"]["email"]["status"] == "SKIPPED"
+    cloud.settle()
+
+
+def test_allocating_a_backorder_refuses_a_later_claim_of_its_backorder_notice(cloud: LocalCloud,
+                                                                              outputs: dict[str, str]) -> None:
+    # Given a backordered order whose backorder email failed (withdrawn for the Notify retry)
+    table = outputs["TableName"]
+    order = backordered_order(cloud, table)
+    store = NoticeTable(table)
+    notice_id = f"order_backordered#{order.order_id}"
+    store.record(order.order_id, notice_id, {"email": ("WITHDRAWN", None)}, [])
+    # When stock arrives and the order is allocated before the retry claims it
+    assert allocate(cloud, table, order)["reserved"] is True
+    # Then the retry's claim is refused by its own condition and recorded as skipped, once
+    args = (order.order_id, notice_id, "order_backordered", EMAIL)
+    assert store.claim(*args) == Claim(skip=frozenset({"email"}), reason="order is IN_FULFILLMENT")
+    assert store.claim(*args) == Claim()
+    item = notice_item(table, order.order_id, "order_backordered")
+    assert item is not None and item["channels"]["email"]["status"] == "SKIPPED"
+    assert item["superseded"]["reason"] == "order is IN_FULFILLMENT"
+    cloud.settle()
+
+
+def test_allocating_a_backorder_before_its_notice_is_claimed_makes_notify_skip_it(cloud: LocalCloud,
+                                                                                 outputs: dict[str, str]) -> None:
+    # Given a backordered order allocated, its backorder notice never claimed (its Notify task
+    # read the order while it was still BACKORDERED, then the allocation committed)
+    table = outputs["TableName"]
+    order = backordered_order(cloud, table)
     ddb = boto3.client("dynamodb")
-    told = from_item(ddb.get_item(TableName=table, ConsistentRead=True,
-                                  Key=to_item(order_notice_key(order.order_id, "order_backordered")))["Item"])
-    assert "superseded" not in told and told["channels"]["email"]["status"] == "SENT"
-    assert confirmation(table, order.order_id)["superseded"]["reason"] == "order cancelled"
+    ddb.delete_item(TableName=table, Key=to_item(order_notice_key(order.order_id, "order_backordered")))
+    assert allocate(cloud, table, order)["reserved"] is True
+    # When that Notify task claims it: skipped, by the claim's condition alone (no read)
+    claimed = NoticeTable(table, ddb).claim(order.order_id, f"order_backordered#{order.order_id}",
+                                            "order_backordered", EMAIL)
+    assert claimed == Claim(skip=frozenset({"email"}), reason="order is IN_FULFILLMENT")
     cloud.settle()
 
 

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from functions.capture.capturing import CaptureService
+from functions.core.adapters.keys import NOTICE_PREFIX, order_notice_key
+from functions.core.notices import inapplicable
 from functions.core.orders import OrderStatus, Shipment, ShipmentLine, ShipmentStatus, TimelineEntry
 from functions.notify.handlers.stream import notice_for
-from functions.notify.notices import NoticeService, inapplicable
+from functions.notify.notices import NoticeService
 from functions.notify.ports import Claim
 from functions.notify.templates import render
 from tests.unit.fakes import FakeOrderStore
@@ -28,7 +30,9 @@ class Notices:
         self.writes = 0
 
     def supersede(self, order_id: str, kind: str, reason: str = "order cancelled") -> None:
-        self.marks[(order_id, f"{kind}#{order_id}")] = reason
+        """The mark a transition writes, on the key it writes it (``order_notice_key``): the
+        claim notify makes must land on that very key for the mark to refuse it."""
+        self.marks[(order_id, order_notice_key(order_id, kind)["SK"].removeprefix(NOTICE_PREFIX))] = reason
 
     def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
               inapplicable: str | None = None) -> Claim:

@@ -28,8 +28,6 @@ from functions.capture.ports import (
 )
 from functions.core.adapters.dynamodb import from_item, is_retryable, to_item, to_value, to_values, transact
 from functions.core.adapters.keys import (
-    CANCEL_SUPERSEDES,
-    NOTICE_SUPERSEDED,
     channel_orders,
     channel_ref_key,
     credit_key,
@@ -38,9 +36,9 @@ from functions.core.adapters.keys import (
     header_key,
     idempotency_key,
     order_index_keys,
-    order_notice_key,
     orders_of_month,
 )
+from functions.core.adapters.notice_marks import supersede_action
 from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.adapters.paging import decode_token, encode_token
 from functions.core.adapters.shipments import move_shipment_action
@@ -48,6 +46,7 @@ from functions.core.adapters.stock import release_action
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.adapters.transitions import into
 from functions.core.errors import Conflict, TransientError
+from functions.core.notices import TRIGGERED_BY, inapplicable, superseded_by
 from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import per_stock_record
 
@@ -93,11 +92,22 @@ def details_item(order: Order) -> dict[str, Any]:
 
 
 def _notices_untold(order: Order) -> list[str]:
-    """The order's notices a cancel makes inapplicable that its timeline does not show as told
-    (sent or skipped): the ones a claim may still be coming for. Read from the order the cancel
-    read anyway; a notice told since then is only marked needlessly."""
+    """The order's notices a cancel makes inapplicable (``core.notices.superseded_by``) whose
+    claim may still be coming: their trigger is on the timeline as read, and the timeline does
+    not show them as told (sent or skipped). Read from the order the cancel read anyway; the
+    cancel commits only at that version, so no trigger committed since.
+
+    A notice whose trigger is not on the timeline needs no mark, for the trigger can no longer
+    happen: the workflow sends ``order_confirmed`` only after a committed Reserve
+    (``OrderAllocated``) and ``order_backordered`` only after a committed Backorder
+    (``OrderBackordered``), and both writes are conditional on a status the transition table
+    allows, which CANCELLED is not: a cancelled order is never allocated nor backordered. (A
+    stray claim after the cancel reads a CANCELLED order, final, and is skipped by notify's
+    read check.) A notice told since the read is only marked needlessly."""
+    happened = {e.event for e in order.timeline}
     told = {e.detail.get("kind") for e in order.timeline if e.event in ("NoticeSent", "NoticeSkipped")}
-    return [kind for kind in CANCEL_SUPERSEDES if kind not in told]
+    return [kind for kind in superseded_by(OrderStatus.CANCELLED)
+            if TRIGGERED_BY.get(kind) in happened and kind not in told]
 
 
 class OrderTable(OrderTableReader):
@@ -219,15 +229,8 @@ class OrderTable(OrderTableReader):
     def _supersede(self, order_id: str, kind: str, at: str) -> dict[str, Any]:
         """Mark the claim of the order's ``kind`` notice as superseded by the cancel: a claim
         after this commits is refused by its own condition and recorded as skipped (notify's
-        ``adapters/notice_table.py``). No condition: a notice claimed before the cancel keeps
-        its claim (it was true when sent); only a withdrawn channel is not sent again."""
-        return {"Update": {
-            "TableName": self.table, "Key": to_item(order_notice_key(order_id, kind)),
-            "UpdateExpression": "SET #m = if_not_exists(#m, :mark), #t = if_not_exists(#t, :type), "
-                                "#o = if_not_exists(#o, :order), #k = if_not_exists(#k, :kind)",
-            "ExpressionAttributeNames": {"#m": NOTICE_SUPERSEDED, "#t": "type", "#o": "order_id", "#k": "kind"},
-            "ExpressionAttributeValues": to_values({":mark": {"reason": "order cancelled", "at": at},
-                                                    ":type": "notice", ":order": order_id, ":kind": kind})}}
+        ``adapters/notice_table.py``); a notice claimed before the cancel keeps its claim."""
+        return supersede_action(self.table, order_id, kind, inapplicable(kind, OrderStatus.CANCELLED) or "", at)
 
     # -- listings (newest first) ----------------------------------------------------------
     def channel_orders(self, channel: str, *, limit: int, token: str | None

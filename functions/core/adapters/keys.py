@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from functions.core import notices
+
 Key = dict[str, str]
 
 # -- the order and what hangs under it (``PK = ORDER#<id>``; read together with one Query) -----
@@ -55,13 +57,12 @@ def notice_key(order_id: str, notice_id: str) -> Key:
 
 def order_notice_key(order_id: str, kind: str) -> Key:
     """The claim of a notice about the order as a whole (one per order and kind, e.g. its
-    confirmation): ``notice_key`` of ``<kind>#<order id>``, as notify claims it."""
-    return notice_key(order_id, f"{kind}#{order_id}")
+    confirmation), built from the one notice id shape notify claims with (``core/notices.py``).
+    A transition that makes the notice inapplicable (``core.notices.superseded_by``) marks
+    this key in its own transaction, so a later claim's condition refuses it."""
+    return notice_key(order_id, notices.notice_id(kind, order_id))
 
 
-#: The order's notices a cancellation makes inapplicable: the cancel marks their claims
-#: (``order_notice_key``) in its own transaction, so a later claim's condition refuses them.
-CANCEL_SUPERSEDES = ("order_confirmed", "order_backordered")
 #: The attribute of that mark on a notice item: ``{"reason": …, "at": …}``.
 NOTICE_SUPERSEDED = "superseded"
 
