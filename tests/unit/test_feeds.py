@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from functions.capture.adapters.dead_letter_queue import SqsDeadLetterQueue
 from functions.capture.capturing import CaptureService
+from functions.capture.feed_messages import parse_feed_message
 from functions.capture.feeds import FeedIntake, RetryFeedMessage, feed_queue
-from functions.capture.models import parse_feed_message
 from functions.capture.ports import CaptureInProgress
 from functions.core.errors import TransientError
 from tests.samples import order_body
@@ -283,3 +283,21 @@ def test_the_adapter_raises_a_transient_error_when_sqs_refuses_a_message() -> No
     sqs = FakeSqs(failed=[{"Id": "0", "Code": "InternalError", "SenderFault": False}])
     with pytest.raises(TransientError, match="refused 1"):
         SqsDeadLetterQueue(sqs).send(WEBSHOP_DLQ, [{"n": 1}])
+
+
+# --- the API function does not pay for the feed -------------------------------------------------
+
+@pytest.mark.timeout(60)
+def test_the_api_handler_loads_none_of_the_feeds_modules() -> None:
+    # Given a fresh interpreter, when the API function's handler is imported (its cold start),
+    # then neither the feed's use case nor its message parsing nor its SQS adapter is loaded
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, functions.capture.handlers.api; "
+            "print(','.join(m for m in sys.modules if m.startswith('functions.capture.feed') "
+            "or m == 'functions.capture.adapters.dead_letter_queue'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == ""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from functions.capture.feed_messages import parse_feed_message
 from functions.capture.feeds import feed_queue
-from functions.capture.models import parse_feed_message
 from functions.capture.wiring import feed_intake
 from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, logger, metrics
