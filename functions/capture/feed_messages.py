@@ -18,6 +18,11 @@ from functions.core.field_errors import field_errors
 
 #: Deeper than any order (an order is 4 levels deep): refused before anything walks it.
 MAX_FEED_DEPTH = 16
+#: Orders one message may hold: a delivery must finish within the function's timeout (15 s,
+#: infra/config.py), about 100 captures at a DynamoDB transaction each, with time to spare.
+#: More (ten 256 KB messages could hold ~3,000) would time out, be redelivered whole and take
+#: longer each time: such a message is refused whole.
+MAX_FEED_ORDERS = 100
 
 IdempotencyKeyText = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -53,6 +58,9 @@ def parse_feed_message(text: str) -> FeedMessage:
     if not data["orders"]:
         return FeedMessage(refused=DeadLetter(None, None, (FieldError("orders", "needs at least one entry"),),
                                               message=text))
+    if len(data["orders"]) > MAX_FEED_ORDERS:
+        return FeedMessage(refused=DeadLetter(None, None, (
+            FieldError("orders", f"at most {MAX_FEED_ORDERS} orders per message"),), message=text))
     return FeedMessage(orders=tuple(_feed_order(entry) for entry in data["orders"]))
 
 

@@ -135,6 +135,18 @@ def test_a_message_without_an_orders_list_is_refused_whole(body: str, field: str
     assert letter["errors"][0]["field"] == field and says in letter["errors"][0]["message"]
 
 
+def test_a_message_with_more_than_100_orders_is_refused_whole_naming_orders() -> None:
+    # Given 100 orders, they are read; 101 cannot be captured within one delivery's time
+    assert len(parse_feed_message(message(*[(f"k-{i}", order_body()) for i in range(100)])).orders) == 100
+    feed = Feed()
+    outcome = feed.take(message(*[(f"k-{i}", order_body()) for i in range(101)]))
+    # Then nothing of it is captured and the whole message is one dead letter with the reason
+    assert outcome.captured == [] and feed.store.orders == {}
+    ((_, letter),) = feed.dlq.sent
+    assert letter["errors"] == [{"field": "orders", "message": "at most 100 orders per message"}]
+    assert letter["idempotency_key"] is None and len(json.loads(letter["message"])["orders"]) == 101
+
+
 def test_an_entry_that_is_not_an_object_is_refused_alone() -> None:
     parsed = parse_feed_message(json.dumps({"orders": ["WEB-1", {"idempotency_key": "k", "order": order_body()}]}))
     text, good = parsed.orders
@@ -301,3 +313,56 @@ def test_the_api_handler_loads_none_of_the_feeds_modules() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
                             capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == ""
+
+
+# --- a batch that cannot finish in time -----------------------------------------------------------
+
+class ClockedContext:
+    """A Lambda context whose remaining time drops by ``per_call_ms`` each time it is read."""
+
+    function_name = "intake"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-central-1:123456789012:function:intake"
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int, per_call_ms: int) -> None:
+        self.remaining_ms, self.per_call_ms = remaining_ms, per_call_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        left, self.remaining_ms = self.remaining_ms, self.remaining_ms - self.per_call_ms
+        return left
+
+
+def sqs_event(n: int) -> dict[str, Any]:
+    return {"Records": [{"messageId": f"m-{i}", "receiptHandle": "r", "body": str(i), "attributes": {},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": WEBSHOP_QUEUE, "awsRegion": "eu-central-1"} for i in range(n)]}
+
+
+@pytest.mark.timeout(30)
+def test_records_left_when_time_runs_short_are_failed_at_once_not_started() -> None:
+    from functions.core.handlers.entrypoints import batch_handler
+
+    taken: list[str] = []
+    handler = batch_handler("SQS", lambda record: taken.append(record.body), reserve_ms=3_000)
+    # Given 10 s left and each record costing 2 s: records start while 3 s or more remain
+    response = handler(sqs_event(6), ClockedContext(remaining_ms=10_000, per_call_ms=2_000))
+    # Then the first four are taken and the last two fail untouched: SQS delivers them again
+    assert taken == ["0", "1", "2", "3"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-4"}, {"itemIdentifier": "m-5"}]}
+
+
+@pytest.mark.parametrize(("remaining_ms", "per_record_ms", "captured"), [(10_000, 0, 2), (4_000, 1_001, 1)])
+def test_the_intake_function_starts_no_record_with_less_than_3_s_left(
+        monkeypatch: pytest.MonkeyPatch, remaining_ms: int, per_record_ms: int, captured: int) -> None:
+    from functions.capture.handlers import intake
+
+    feed = Feed()
+    monkeypatch.setattr(intake, "feed_intake", lambda: FeedIntake(capture=CaptureService(store=feed.store),
+                                                                  dead_letter_queue=feed.dlq))
+    event = sqs_event(2)
+    for i, record in enumerate(event["Records"]):
+        record["body"] = message((f"k-{i}", order_body()))
+    response = intake.lambda_handler(event, ClockedContext(remaining_ms=remaining_ms, per_call_ms=per_record_ms))
+    assert len(feed.store.orders) == captured
+    assert len(response["batchItemFailures"]) == 2 - captured
