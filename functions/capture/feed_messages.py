@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from functions.capture.feeds import DeadLetter, FeedMessage, FeedOrder, channel_free
+from functions.capture.feeds import MAX_DEAD_LETTER_MESSAGE, DeadLetter, FeedMessage, FeedOrder, channel_free
 from functions.capture.models import OrderIn
 from functions.core.errors import FieldError
 from functions.core.field_errors import field_errors
@@ -45,6 +45,12 @@ def parse_feed_message(text: str) -> FeedMessage:
     order (``{"idempotency_key", "order", "errors"}``) or the message it refused (``message``)."""
     data, refused = _decode(text)
     if refused is None and _is_dead_letter(data):
+        if isinstance(data.get("message"), str) and data.get("message_truncated") is True:
+            # only the start of the message it refused: nothing to capture from
+            why = FieldError("message", f"was truncated to its first {MAX_DEAD_LETTER_MESSAGE // 1024} KB in "
+                                        "the dead letter: send the original message again")
+            return FeedMessage(refused=DeadLetter(None, None, (why,), message=data["message"],
+                                                  message_truncated=True))
         if isinstance(data.get("message"), str):  # the message it refused, read once more
             text = data["message"]
             data, refused = _decode(text)

@@ -62,6 +62,12 @@ def feed_queue(queue_arn: str) -> FeedQueue:
     return FeedQueue(channel=matched["channel"], dead_letter_url=f"https://sqs.{region}.{suffix}/{account}/{name}-dlq")
 
 
+#: How much of a message refused whole its dead letter holds (UTF-8 bytes). The whole of it
+#: (up to SQS's 256 KiB) plus the letter's own members could not be sent to the DLQ; 64 KB
+#: shows what was wrong with it, and the sender keeps the original.
+MAX_DEAD_LETTER_MESSAGE = 64 * 1024
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """What the DLQ receives for one refused order (or a whole message that holds none)."""
@@ -71,12 +77,20 @@ class DeadLetter:
     errors: tuple[FieldError, ...]
     #: The message as received, when it could not be read as orders at all.
     message: str | None = None
+    #: ``message`` is already only the start of the message (a dead letter of one, read again).
+    message_truncated: bool = False
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"idempotency_key": self.idempotency_key, "order": self.order,
                                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
         if self.message is not None:
-            out["message"] = self.message
+            encoded = self.message.encode("utf-8")
+            if self.message_truncated or len(encoded) > MAX_DEAD_LETTER_MESSAGE:
+                # cut on a character's boundary
+                out["message"] = encoded[:MAX_DEAD_LETTER_MESSAGE].decode("utf-8", errors="ignore")
+                out["message_truncated"] = True
+            else:
+                out["message"] = self.message
         return out
 
 

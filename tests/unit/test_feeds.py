@@ -131,7 +131,11 @@ def test_a_message_without_an_orders_list_is_refused_whole(body: str, field: str
     parsed = parse_feed_message(body)
     assert parsed.orders == () and parsed.refused is not None
     letter = parsed.refused.body()
-    assert letter["message"] == body and letter["idempotency_key"] is None and letter["order"] is None
+    assert letter["idempotency_key"] is None and letter["order"] is None
+    if len(body) <= 64 * 1024:
+        assert letter["message"] == body and "message_truncated" not in letter
+    else:  # its first 64 KB
+        assert letter["message"] == body[:64 * 1024] and letter["message_truncated"] is True
     assert letter["errors"][0]["field"] == field and says in letter["errors"][0]["message"]
 
 
@@ -270,12 +274,29 @@ def test_a_message_refused_whole_is_one_dead_letter_with_the_message() -> None:
 
 # --- the SQS adapter ------------------------------------------------------------------------------
 
+SQS_MAX_BYTES = 256 * 1024
+
+
 @dataclass
 class FakeSqs:
+    """Answers SendMessageBatch as SQS documents it: a message, and a batch in all, of at most
+    256 KiB (the body's UTF-8 bytes), at most 10 entries."""
+
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        sizes = [len(e["MessageBody"].encode("utf-8")) for e in Entries]
+        if len(Entries) > 10:
+            raise ClientError({"Error": {"Code": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"}},
+                              "SendMessageBatch")
+        if max(sizes) > SQS_MAX_BYTES:
+            raise ClientError({"Error": {"Code": "InvalidParameterValue"}}, "SendMessageBatch")
+        if sum(sizes) > SQS_MAX_BYTES:
+            raise ClientError({"Error": {"Code": "AWS.SimpleQueueService.BatchRequestTooLong"}},
+                              "SendMessageBatch")
         self.batches.append(Entries)
         return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": self.failed}
 
@@ -286,7 +307,7 @@ def test_the_adapter_sends_one_message_per_dead_letter_in_batches_sqs_accepts() 
     SqsDeadLetterQueue(sqs).send(WEBSHOP_DLQ, [{"n": i} for i in range(23)] + [big, big, big])
     # ≤ 10 entries and ≤ 256 KiB a batch
     assert [len(b) for b in sqs.batches] == [10, 10, 5, 1]
-    assert all(sum(len(e["MessageBody"]) for e in b) <= 256 * 1024 for b in sqs.batches)
+    assert all(sum(len(e["MessageBody"].encode()) for e in b) <= 256 * 1024 for b in sqs.batches)
     sent = [json.loads(e["MessageBody"]) for b in sqs.batches for e in b]
     assert sent[:23] == [{"n": i} for i in range(23)] and sent[23:] == [big] * 3
 
@@ -366,3 +387,39 @@ def test_the_intake_function_starts_no_record_with_less_than_3_s_left(
     response = intake.lambda_handler(event, ClockedContext(remaining_ms=remaining_ms, per_call_ms=per_record_ms))
     assert len(feed.store.orders) == captured
     assert len(response["batchItemFailures"]) == 2 - captured
+
+
+# --- a large message refused whole still reaches the DLQ in the contract's shape ----------------
+
+def test_non_ascii_dead_letters_are_sent_as_utf8_and_batched_by_their_bytes() -> None:
+    # Given three dead letters of ~120 KB of UTF-8 each (escaped as \\u00e9 they would be 360 KB)
+    sqs = FakeSqs()
+    letters = [{"idempotency_key": f"k-{i}", "order": {"note": "é" * 60_000}, "errors": []} for i in range(3)]
+    SqsDeadLetterQueue(sqs).send(WEBSHOP_DLQ, letters)
+    # Then each is one message, as it was, in batches SQS accepts
+    assert [len(b) for b in sqs.batches] == [2, 1]
+    assert [json.loads(e["MessageBody"]) for b in sqs.batches for e in b] == letters
+
+
+@pytest.mark.parametrize("text", [
+    "é" * 120_000, '{"orders": ' + json.dumps(["ä" * 1000] * 120, ensure_ascii=False) + "}"])
+def test_a_large_message_refused_whole_is_dead_lettered_with_its_first_64_kb(text: str) -> None:
+    # Given a message of ~240 KB (non-ASCII: it would grow past SQS's 256 KiB if escaped)
+    feed = Feed(dlq=SqsDeadLetterQueue(FakeSqs()))  # type: ignore[arg-type]
+    assert 200_000 < len(text.encode()) < SQS_MAX_BYTES
+    # When it is refused whole, then its dead letter is sent (no retry), holding its start
+    feed.take(text)
+    ((entry,),) = feed.dlq._client.batches  # type: ignore[attr-defined]
+    letter = json.loads(entry["MessageBody"])
+    assert letter["message_truncated"] is True and letter["errors"]
+    assert text.startswith(letter["message"]) and 64 * 1024 - 4 < len(letter["message"].encode()) <= 64 * 1024
+    # and put back on its queue it is refused again, saying why, rather than read as broken JSON
+    again = parse_feed_message(entry["MessageBody"]).refused
+    assert again is not None and [e.field for e in again.errors] == ["message"]
+    assert "truncated" in again.errors[0].message and again.body()["message_truncated"] is True
+
+
+def test_a_short_message_refused_whole_is_dead_lettered_whole() -> None:
+    letter = parse_feed_message("not json " + "ö" * 1000).refused
+    assert letter is not None and "message_truncated" not in letter.body()
+    assert letter.body()["message"] == "not json " + "ö" * 1000
