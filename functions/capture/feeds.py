@@ -32,8 +32,13 @@ from functions.core.principal import Principal
 from .capturing import CaptureService, DuplicateOrder, NewOrder
 from .ports import CaptureInProgress, DeadLetterQueue
 
-#: ``oms-<env>-intake-<channel>`` (infra/config.py ``intake_queue_name``).
+#: ``oms-<env>-intake-<channel>`` (infra/config.py ``intake_queue_name`` builds it). The one
+#: rule that reads a channel from a queue's name: infra checks each configured channel reads
+#: back through :func:`feed_queue`, and the local front door lists the queues with it.
 INTAKE_QUEUE = re.compile(r"^oms-[a-z0-9]+-intake-(?P<channel>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)$")
+
+
+DEAD_LETTER_SUFFIX = "-dlq"
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class FeedQueue:
 
 def feed_queue(queue_arn: str) -> FeedQueue:
     """``arn:aws:sqs:<region>:<account>:oms-<env>-intake-<channel>`` → its channel and the URL
-    of its DLQ (``…-dlq``, same account and region). A queue outside the convention is a
+    of its DLQ (``…-dlq``, same account and region). A queue outside the convention (a DLQ too) is a
     wiring error, never a channel: ``ValueError`` (the record is retried, then dead-lettered
     whole by SQS)."""
     parts = queue_arn.split(":")
@@ -54,12 +59,12 @@ def feed_queue(queue_arn: str) -> FeedQueue:
         raise ValueError(f"not an SQS queue ARN: {queue_arn!r}")
     region, account, name = parts[3], parts[4], parts[5]
     matched = INTAKE_QUEUE.match(name)
-    if matched is None:
+    if matched is None or name.endswith(DEAD_LETTER_SUFFIX):  # a channel's DLQ is no channel's queue
         raise ValueError(f"queue {name!r} is not a channel's intake queue (oms-<env>-intake-<channel>)")
     suffix = "amazonaws.com.cn" if parts[1] == "aws-cn" else "amazonaws.com"
     # The documented queue URL: SQS's JSON protocol takes it as a parameter, so it names the
     # queue wherever the client's endpoint is (locally too); no GetQueueUrl round trip.
-    return FeedQueue(channel=matched["channel"], dead_letter_url=f"https://sqs.{region}.{suffix}/{account}/{name}-dlq")
+    return FeedQueue(channel=matched["channel"], dead_letter_url=f"https://sqs.{region}.{suffix}/{account}/{name}{DEAD_LETTER_SUFFIX}")
 
 
 #: How much of a message refused whole its dead letter holds (UTF-8 bytes). The whole of it

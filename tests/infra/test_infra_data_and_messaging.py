@@ -60,6 +60,15 @@ def _intake_queues(env: str, template):
     return found
 
 
+def test_each_configured_channels_queue_reads_back_as_it_by_the_intake_functions_rule(env_template):
+    from functions.capture.feeds import feed_queue
+
+    env, template = env_template
+    for channel, (_, queue, _) in _intake_queues(env, template).items():
+        arn = f"arn:aws:sqs:eu-central-1:123456789012:{queue['Properties']['QueueName']}"
+        assert feed_queue(arn).channel == channel
+
+
 def test_one_intake_queue_per_configured_channel(env_template):
     env, template = env_template
     names = {q["Properties"]["QueueName"] for q in resources(template, "AWS::SQS::Queue").values()}
@@ -190,6 +199,7 @@ def test_a_connector_role_in_another_account_is_allowed_through_its_account():
 
 
 @pytest.mark.parametrize("channels", [{"Web Shop": ("account",)}, {"webshop": "account"},
+                                      {"webshop-dlq": ("account",)},  # its queue would be another's DLQ
                                       {"webshop": ("123456789012",)}])
 def test_a_feed_config_no_queue_or_policy_can_carry_is_refused_at_synth(channels):
     from infra.config import EnvironmentConfig

@@ -86,6 +86,8 @@ def test_every_channel_id_the_config_accepts_reads_back_from_its_queue_name(env:
 @pytest.mark.parametrize("arn", [
     "arn:aws:sqs:eu-central-1:123456789012:oms-local-order-intake",  # the old shared queue
     "arn:aws:sqs:eu-central-1:123456789012:oms-local-intake-webshop-dlq.fifo",
+    "arn:aws:sqs:eu-central-1:123456789012:oms-local-intake-webshop-dlq",  # a DLQ is no channel's queue
+    "arn:aws:sqs:eu-central-1:123456789012:oms-local-intake-Web_Shop",
     "arn:aws:sqs:eu-central-1:123456789012:someone-elses-queue",
     "arn:aws:sns:eu-central-1:123456789012:oms-local-intake-webshop",
     "arn",
