@@ -147,6 +147,21 @@ def test_intake_queue_policy_names_its_senders_and_denies_every_other(env_templa
         assert _allowed(_policy_of(template, dlq_id), "sqs:ReceiveMessage") == _allowed(statements, "sqs:SendMessage")
 
 
+def test_only_the_intake_function_may_send_to_a_channels_dlq(env_template):
+    # A dead letter on the DLQ is redriven into the channel's queue (oms redrive) and captured
+    # as that channel: so no principal but the intake function's role may write one there
+    # (SQS's own move of a message given up on needs no principal's permission)
+    env, template = env_template
+    _, function = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")
+    role_arn = {"Fn::GetAtt": [function["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]}
+    for _channel, (_, _, dlq_id) in _intake_queues(env, template).items():
+        statements = _policy_of(template, dlq_id)
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "sqs:SendMessage" in actions_of(s)]
+        assert deny["Principal"] == {"AWS": "*"} and deny["Resource"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+        assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role_arn}}
+        assert not [s for s in statements if s["Effect"] == "Allow" and "sqs:SendMessage" in actions_of(s)]
+
+
 def test_deployed_feeds_name_roles_not_the_whole_account(templates):
     # Given the example config: locally any principal of the account sends; deployed, each
     # channel's connector role only (so an account role with sqs:* still cannot send as it)
