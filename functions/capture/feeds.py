@@ -22,6 +22,7 @@ No AWS here: the DLQ comes in through ``DeadLetterQueue`` (ports.py).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,19 @@ def feed_queue(queue_arn: str) -> FeedQueue:
 #: (up to SQS's 256 KiB) plus the letter's own members could not be sent to the DLQ; 64 KB
 #: shows what was wrong with it, and the sender keeps the original.
 MAX_DEAD_LETTER_MESSAGE = 64 * 1024
+#: A dead letter is one SQS message (at most 256 KiB): past this size an order's letter carries
+#: the order's start instead (``DeadLetter.body``), with its first errors.
+MAX_DEAD_LETTER = 240 * 1024
+MAX_DEAD_LETTER_ERRORS = 100
+
+
+def _json_text(value: Any) -> str:
+    """As the DLQ adapter writes it: compact UTF-8 JSON."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _utf8_size(value: Any) -> int:
+    return len(_json_text(value).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,13 @@ class DeadLetter:
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"idempotency_key": self.idempotency_key, "order": self.order,
                                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+        if self.order is not None and _utf8_size(out) > MAX_DEAD_LETTER:
+            # the order and its errors do not fit in one SQS message: its start as text (as a
+            # message refused whole) and its first errors; the sender keeps the original
+            too_large = FieldError("order", "is too large for its dead letter with its errors: its first "
+                                            f"{MAX_DEAD_LETTER_MESSAGE // 1024} KB are in message")
+            return DeadLetter(self.idempotency_key, None, (*self.errors[:MAX_DEAD_LETTER_ERRORS], too_large),
+                              message=_json_text(self.order), message_truncated=True).body()
         if self.message is not None:
             encoded = self.message.encode("utf-8")
             if self.message_truncated or len(encoded) > MAX_DEAD_LETTER_MESSAGE:

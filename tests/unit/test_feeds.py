@@ -425,3 +425,22 @@ def test_a_short_message_refused_whole_is_dead_lettered_whole() -> None:
     letter = parse_feed_message("not json " + "ö" * 1000).refused
     assert letter is not None and "message_truncated" not in letter.body()
     assert letter.body()["message"] == "not json " + "ö" * 1000
+
+
+def test_an_order_too_large_for_its_dead_letter_is_dead_lettered_with_its_start() -> None:
+    # Given one order of ~220 KB (within SQS's 256 KiB as sent) with 1,001 field errors: the
+    # order and its errors together would not fit in one SQS message
+    lines = [{"sku": "ü" * 200, "quantity": 0, "unit_price": "x", "tax_class": "bogus", "colour": "red"}] * 250
+    text = json.dumps({"orders": [{"idempotency_key": "k-big", "order": order_body(lines=lines, note="ü" * 50_000)}]},
+                      ensure_ascii=False)
+    assert len(text.encode()) < SQS_MAX_BYTES
+    feed = Feed(dlq=SqsDeadLetterQueue(FakeSqs()))  # type: ignore[arg-type]
+    # When it is refused, then its dead letter is sent (no retry): under its key, the first
+    # errors, and the order's first 64 KB as text
+    feed.take(text)
+    ((entry,),) = feed.dlq._client.batches  # type: ignore[attr-defined]
+    letter = json.loads(entry["MessageBody"])
+    assert letter["idempotency_key"] == "k-big" and letter["order"] is None and letter["message_truncated"] is True
+    assert letter["errors"][-1]["field"] == "order" and "too large" in letter["errors"][-1]["message"]
+    assert len(letter["errors"]) <= 101 and letter["errors"][0]["field"].startswith("lines[0].")
+    assert len(letter["message"].encode()) <= 64 * 1024 and letter["message"].startswith('{"channel_order_id"')
