@@ -30,6 +30,7 @@ from moto.utilities.arns import parse_arn
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
+from functions.capture.feeds import DEAD_LETTER_SUFFIX, feed_queue
 from localcloud import ACCOUNT_ID, REGION, meter
 from localcloud.deploy import Deployment
 from localcloud.patches.lambda_runtime import invoke_sync
@@ -400,7 +401,12 @@ def _state_machine_stem(name: str) -> str:
     return re.sub(r"^oms-[a-z0-9]+-", "", name).replace("-", "_")
 
 
-_INTAKE_QUEUE = re.compile(r"^oms-[a-z0-9]+-intake-(?P<channel>.+)$")
+def _channel_of(queue_name: str) -> str | None:
+    """The channel whose intake queue this is, by the intake function's own rule (None: not one)."""
+    try:
+        return feed_queue(f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_name}").channel
+    except ValueError:
+        return None
 
 
 def _queues(door: FrontDoor) -> tuple[dict[str, str], dict[str, str]]:
@@ -408,8 +414,8 @@ def _queues(door: FrontDoor) -> tuple[dict[str, str], dict[str, str]]:
     queues by channel (``oms-<env>-intake-<channel>``), and every DLQ by name (``…-dlq``)."""
     names = sorted(url.rsplit("/", 1)[-1] for url in door.deployment.of_type("AWS::SQS::Queue").values())
     url = f"{door.endpoint_url.rstrip('/')}/{ACCOUNT_ID}/{{}}".format
-    intake = {m["channel"]: url(n) for n in names if not n.endswith("-dlq") and (m := _INTAKE_QUEUE.match(n))}
-    return intake, {n: url(n) for n in names if n.endswith("-dlq")}
+    intake = {channel: url(n) for n in names if (channel := _channel_of(n)) is not None}
+    return intake, {n: url(n) for n in names if n.endswith(DEAD_LETTER_SUFFIX)}
 
 
 def _info(request: Request, door: FrontDoor) -> Response:

@@ -22,6 +22,7 @@ No AWS here: the DLQ comes in through ``DeadLetterQueue`` (ports.py).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,13 @@ from functions.core.principal import Principal
 from .capturing import CaptureService, DuplicateOrder, NewOrder
 from .ports import CaptureInProgress, DeadLetterQueue
 
-#: ``oms-<env>-intake-<channel>`` (infra/config.py ``intake_queue_name``).
+#: ``oms-<env>-intake-<channel>`` (infra/config.py ``intake_queue_name`` builds it). The one
+#: rule that reads a channel from a queue's name: infra checks each configured channel reads
+#: back through :func:`feed_queue`, and the local front door lists the queues with it.
 INTAKE_QUEUE = re.compile(r"^oms-[a-z0-9]+-intake-(?P<channel>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)$")
+
+
+DEAD_LETTER_SUFFIX = "-dlq"
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class FeedQueue:
 
 def feed_queue(queue_arn: str) -> FeedQueue:
     """``arn:aws:sqs:<region>:<account>:oms-<env>-intake-<channel>`` → its channel and the URL
-    of its DLQ (``…-dlq``, same account and region). A queue outside the convention is a
+    of its DLQ (``…-dlq``, same account and region). A queue outside the convention (a DLQ too) is a
     wiring error, never a channel: ``ValueError`` (the record is retried, then dead-lettered
     whole by SQS)."""
     parts = queue_arn.split(":")
@@ -54,12 +60,31 @@ def feed_queue(queue_arn: str) -> FeedQueue:
         raise ValueError(f"not an SQS queue ARN: {queue_arn!r}")
     region, account, name = parts[3], parts[4], parts[5]
     matched = INTAKE_QUEUE.match(name)
-    if matched is None:
+    if matched is None or name.endswith(DEAD_LETTER_SUFFIX):  # a channel's DLQ is no channel's queue
         raise ValueError(f"queue {name!r} is not a channel's intake queue (oms-<env>-intake-<channel>)")
     suffix = "amazonaws.com.cn" if parts[1] == "aws-cn" else "amazonaws.com"
     # The documented queue URL: SQS's JSON protocol takes it as a parameter, so it names the
     # queue wherever the client's endpoint is (locally too); no GetQueueUrl round trip.
-    return FeedQueue(channel=matched["channel"], dead_letter_url=f"https://sqs.{region}.{suffix}/{account}/{name}-dlq")
+    return FeedQueue(channel=matched["channel"], dead_letter_url=f"https://sqs.{region}.{suffix}/{account}/{name}{DEAD_LETTER_SUFFIX}")
+
+
+#: How much of a message refused whole its dead letter holds (UTF-8 bytes). The whole of it
+#: (up to SQS's 256 KiB) plus the letter's own members could not be sent to the DLQ; 64 KB
+#: shows what was wrong with it, and the sender keeps the original.
+MAX_DEAD_LETTER_MESSAGE = 64 * 1024
+#: A dead letter is one SQS message (at most 256 KiB): past this size an order's letter carries
+#: the order's start instead (``DeadLetter.body``), with its first errors.
+MAX_DEAD_LETTER = 240 * 1024
+MAX_DEAD_LETTER_ERRORS = 100
+
+
+def _json_text(value: Any) -> str:
+    """As the DLQ adapter writes it: compact UTF-8 JSON."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _utf8_size(value: Any) -> int:
+    return len(_json_text(value).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -71,12 +96,27 @@ class DeadLetter:
     errors: tuple[FieldError, ...]
     #: The message as received, when it could not be read as orders at all.
     message: str | None = None
+    #: ``message`` is already only the start of the message (a dead letter of one, read again).
+    message_truncated: bool = False
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"idempotency_key": self.idempotency_key, "order": self.order,
                                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+        if self.order is not None and _utf8_size(out) > MAX_DEAD_LETTER:
+            # the order and its errors do not fit in one SQS message: its start as text (as a
+            # message refused whole) and its first errors; the sender keeps the original
+            too_large = FieldError("order", "is too large for its dead letter with its errors: its first "
+                                            f"{MAX_DEAD_LETTER_MESSAGE // 1024} KB are in message")
+            return DeadLetter(self.idempotency_key, None, (*self.errors[:MAX_DEAD_LETTER_ERRORS], too_large),
+                              message=_json_text(self.order), message_truncated=True).body()
         if self.message is not None:
-            out["message"] = self.message
+            encoded = self.message.encode("utf-8")
+            if self.message_truncated or len(encoded) > MAX_DEAD_LETTER_MESSAGE:
+                # cut on a character's boundary
+                out["message"] = encoded[:MAX_DEAD_LETTER_MESSAGE].decode("utf-8", errors="ignore")
+                out["message_truncated"] = True
+            else:
+                out["message"] = self.message
         return out
 
 

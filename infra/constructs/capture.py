@@ -90,6 +90,8 @@ class Capture(Construct):
         data.grant(self.intake_function, CAPTURE_ACTIONS)
         # One mapping per channel queue: the record's queue names the channel its orders are
         # captured for. The function dead-letters refused orders itself (one message per order).
+        intake_role = self.intake_function.role
+        assert intake_role is not None  # the function factory gives each function its own role
         for intake in messaging.intake_queues.values():
             self.intake_function.add_event_source(
                 event_sources.SqsEventSource(
@@ -101,6 +103,15 @@ class Capture(Construct):
             self.intake_function.add_to_role_policy(
                 iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[intake.dead_letter_queue.queue_arn])
             )
+            # A dead letter is redriven into the channel's queue (`oms redrive`) and captured as
+            # that channel: only this function may write one. SQS's own move of a message it gave
+            # up on needs no principal's permission; a role is named by aws:PrincipalArn (the
+            # role's ARN, not the session's), as the intake queues name their senders.
+            intake.dead_letter_queue.add_to_resource_policy(iam.PolicyStatement(
+                sid="OnlyTheIntakeFunctionMayDeadLetter", effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()], actions=["sqs:SendMessage"],
+                resources=[intake.dead_letter_queue.queue_arn],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": intake_role.role_arn}}))
         monitoring.watch_worker(self.intake_function)
 
         # --- Table stream: start the order workflow, publish OrderCaptured ------------------

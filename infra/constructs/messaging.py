@@ -22,6 +22,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from functions.capture.feeds import DEAD_LETTER_SUFFIX, feed_queue
 from infra.config import FEED_CHANNEL_ID, FEED_SENDER, FEED_SENDER_ACCOUNT, EnvironmentConfig
 from infra.constructs.monitoring import Monitoring
 
@@ -45,11 +46,21 @@ class IntakeQueue:
 def check_feed_channels(config: EnvironmentConfig) -> None:
     """Refuse at synth a channel id no queue name can carry, or a sender we cannot name."""
     for channel, senders in config.feed_channels.items():
-        if not FEED_CHANNEL_ID.match(channel):
-            raise ValueError(f"{config.name}: feed channel {channel!r} must match {FEED_CHANNEL_ID.pattern}")
+        if not FEED_CHANNEL_ID.match(channel) or _channel_read_back(config, channel) != channel:
+            raise ValueError(f"{config.name}: feed channel {channel!r} must match {FEED_CHANNEL_ID.pattern} "
+                             f"and its queue must read back as it (not ending in {DEAD_LETTER_SUFFIX!r})")
         if isinstance(senders, str) or not all(FEED_SENDER.match(s) for s in senders):
             raise ValueError(f"{config.name}: the senders of feed channel {channel!r} must be a tuple of "
                              f"{FEED_SENDER_ACCOUNT!r}, 'role/<name>' or IAM ARNs; got {senders!r}")
+
+
+def _channel_read_back(config: EnvironmentConfig, channel: str) -> str | None:
+    """The channel the intake function reads from this channel's queue name: one rule parses
+    queue names (functions/capture/feeds.py), this config only builds them."""
+    try:
+        return feed_queue(f"arn:aws:sqs:eu-central-1:123456789012:{config.intake_queue_name(channel)}").channel
+    except ValueError:
+        return None
 
 
 class Messaging(Construct):

@@ -140,3 +140,30 @@ def test_a_replayed_message_changes_nothing(http: httpx.Client, aws: Any, local_
         assert [o["order_id"] for o in orders_with(http, "webshop", ref)] == [captured["order_id"]]
     for k, _ in entries:
         assert dead_letters(aws, local_info, "webshop", k, timeout=2, expect=1) == []
+
+
+def test_a_large_message_of_too_many_orders_is_dead_lettered_whole_with_its_start(
+        http: httpx.Client, aws: Any, local_info: dict[str, Any]) -> None:
+    # Given a message of 101 orders with ~120 KB of non-ASCII text (well under SQS's 256 KiB as
+    # sent; escaped as \u00fc it would not fit in a dead letter)
+    first = key()
+    entries = [(first, new_order())] + [(key(), new_order()) for _ in range(100)]
+    body = {"orders": [{"idempotency_key": k, "order": o} for k, o in entries], "note": "ü" * 60_000}
+    aws("sqs").send_message(QueueUrl=local_info["intake_queues"]["marketplace"],
+                            MessageBody=json.dumps(body, ensure_ascii=False))
+    # Then none of its orders is captured, and one dead letter says why, holding its first 64 KB
+    sqs, url = aws("sqs"), local_info["dead_letter_queues"]["oms-local-intake-marketplace-dlq"]
+    letter, deadline = None, time.monotonic() + 30
+    while letter is None and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                     VisibilityTimeout=30).get("Messages", []):
+            found = json.loads(m["Body"])
+            if found.get("idempotency_key") is None and first in found.get("message", ""):
+                letter = found
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            else:  # another test's: leave it for its reader
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    assert letter is not None, "the message was not dead-lettered"
+    assert letter["errors"] == [{"field": "orders", "message": "at most 100 orders per message"}]
+    assert letter["message_truncated"] is True and len(letter["message"].encode()) <= 64 * 1024
+    assert orders_with(http, "marketplace", entries[0][1]["channel_order_id"]) == []

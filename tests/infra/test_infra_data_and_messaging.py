@@ -60,6 +60,15 @@ def _intake_queues(env: str, template):
     return found
 
 
+def test_each_configured_channels_queue_reads_back_as_it_by_the_intake_functions_rule(env_template):
+    from functions.capture.feeds import feed_queue
+
+    env, template = env_template
+    for channel, (_, queue, _) in _intake_queues(env, template).items():
+        arn = f"arn:aws:sqs:eu-central-1:123456789012:{queue['Properties']['QueueName']}"
+        assert feed_queue(arn).channel == channel
+
+
 def test_one_intake_queue_per_configured_channel(env_template):
     env, template = env_template
     names = {q["Properties"]["QueueName"] for q in resources(template, "AWS::SQS::Queue").values()}
@@ -138,6 +147,21 @@ def test_intake_queue_policy_names_its_senders_and_denies_every_other(env_templa
         assert _allowed(_policy_of(template, dlq_id), "sqs:ReceiveMessage") == _allowed(statements, "sqs:SendMessage")
 
 
+def test_only_the_intake_function_may_send_to_a_channels_dlq(env_template):
+    # A dead letter on the DLQ is redriven into the channel's queue (oms redrive) and captured
+    # as that channel: so no principal but the intake function's role may write one there
+    # (SQS's own move of a message given up on needs no principal's permission)
+    env, template = env_template
+    _, function = function_by_handler(template, "functions.capture.handlers.intake.lambda_handler")
+    role_arn = {"Fn::GetAtt": [function["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]}
+    for _channel, (_, _, dlq_id) in _intake_queues(env, template).items():
+        statements = _policy_of(template, dlq_id)
+        (deny,) = [s for s in statements if s["Effect"] == "Deny" and "sqs:SendMessage" in actions_of(s)]
+        assert deny["Principal"] == {"AWS": "*"} and deny["Resource"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+        assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": role_arn}}
+        assert not [s for s in statements if s["Effect"] == "Allow" and "sqs:SendMessage" in actions_of(s)]
+
+
 def test_deployed_feeds_name_roles_not_the_whole_account(templates):
     # Given the example config: locally any principal of the account sends; deployed, each
     # channel's connector role only (so an account role with sqs:* still cannot send as it)
@@ -190,6 +214,7 @@ def test_a_connector_role_in_another_account_is_allowed_through_its_account():
 
 
 @pytest.mark.parametrize("channels", [{"Web Shop": ("account",)}, {"webshop": "account"},
+                                      {"webshop-dlq": ("account",)},  # its queue would be another's DLQ
                                       {"webshop": ("123456789012",)}])
 def test_a_feed_config_no_queue_or_policy_can_carry_is_refused_at_synth(channels):
     from infra.config import EnvironmentConfig

@@ -149,3 +149,12 @@ def test_until_the_stack_is_ready_every_route_is_503_and_local_routes_still_answ
     # When it is ready (seeded), /health answers 200 and the routes are served
     door.ready.set()
     assert client.get("/health").status_code == 200
+
+
+def test_local_info_reads_a_queues_channel_by_the_intake_functions_own_rule() -> None:
+    from localcloud.frontdoor import _channel_of
+
+    assert _channel_of("oms-local-intake-wholesale-edi") == "wholesale-edi"
+    # what the intake function would refuse is listed as no channel's queue
+    for name in ("oms-local-intake-webshop-dlq", "oms-local-intake-Web_Shop", "oms-local-order-stream-dlq"):
+        assert _channel_of(name) is None

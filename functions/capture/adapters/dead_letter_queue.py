@@ -21,7 +21,10 @@ class SqsDeadLetterQueue:
 
     def send(self, queue_url: str, bodies: list[dict[str, Any]]) -> None:
         sqs = self._client or client("sqs")
-        for batch in _batches([json.dumps(b, separators=(",", ":"), default=str) for b in bodies]):
+        # As UTF-8, not \\u-escaped: SQS counts the body's UTF-8 bytes, and escaping could take
+        # a non-ASCII dead letter (or a batch of them) past the 256 KiB it accepts.
+        texts = [json.dumps(b, separators=(",", ":"), ensure_ascii=False, default=str) for b in bodies]
+        for batch in _batches(texts):
             try:
                 sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
                     {"Id": str(i), "MessageBody": text} for i, text in enumerate(batch)])

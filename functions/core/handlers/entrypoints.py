@@ -7,8 +7,10 @@ so a handler module holds only its parsing and its one use-case call.
 - SQS and DynamoDB-stream consumers: ``lambda_handler = batch_handler("SQS" | "DynamoDBStreams",
   record_handler)`` — Powertools' ``BatchProcessor`` with partial batch responses
   (``ReportBatchItemFailures`` on the event source), under the same logger and metrics
-  decorators. Powertools' batch utilities are imported by the consumers only: a task's cold
-  start does not pay for them (``make bench``, bench/coldstart.py).
+  decorators. With ``reserve_ms``, a record is started only while that much time is left: the
+  records left are failed at once (SQS or the stream delivers them again) rather than cut off
+  by the timeout, which would fail the whole batch. Powertools' batch utilities are imported
+  by the consumers only: a task's cold start does not pay for them (``make bench``, bench/coldstart.py).
 """
 
 from __future__ import annotations
@@ -33,12 +35,18 @@ def task_handler(model: type[T]) -> Callable[[Callable[[T, Any], R]], Callable[[
     return decorate
 
 
+class OutOfTime(Exception):
+    """Too little of the invocation's time is left to start this record."""
+
+
 def batch_handler(event_type: Literal["SQS", "DynamoDBStreams"], record_handler: Callable[[Any], None], *,
                   start: Callable[[], None] | None = None,
-                  finish: Callable[[], None] | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+                  finish: Callable[[], None] | None = None,
+                  reserve_ms: int | None = None) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of a batch consumer: each record through ``record_handler``,
     failures reported per record. ``start``/``finish`` run before and after the batch (e.g. to
-    publish what the records collected in one call); if ``finish`` raises, the batch is retried."""
+    publish what the records collected in one call); if ``finish`` raises, the batch is retried.
+    ``reserve_ms``: no record is started with less time than that left; it fails untouched."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType(event_type))
@@ -48,11 +56,21 @@ def batch_handler(event_type: Literal["SQS", "DynamoDBStreams"], record_handler:
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if start is not None:
             start()
+        handle = record_handler if reserve_ms is None else _in_time(record_handler, context, reserve_ms)
         response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict
-            event=event, record_handler=record_handler, processor=processor, context=context)
+            event=event, record_handler=handle, processor=processor, context=context)
         if finish is not None:
             finish()
         return response
 
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = lambda_handler
     return handler
+
+
+def _in_time(record_handler: Callable[[Any], None], context: Any, reserve_ms: int) -> Callable[[Any], None]:
+    def handle(record: Any) -> None:
+        left = context.get_remaining_time_in_millis()
+        if left < reserve_ms:
+            raise OutOfTime(f"{left} ms left, {reserve_ms} ms needed to start a record")
+        record_handler(record)
+    return handle
