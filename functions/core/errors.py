@@ -57,3 +57,45 @@ class ValidationFailed(DomainError):
 
 class TransientError(Exception):
     """Retryable infrastructure failure; Step Functions retries on this name."""
+
+
+#: AWS error codes (and DynamoDB cancellation reasons) worth another try: throttles, a conflict
+#: with a concurrent transaction, a service's own transient failure. THE list: adapters, task
+#: entry points and the HTTP edge all ask ``is_retryable`` (duck-typed on the botocore error's
+#: ``response``, so this module imports no AWS library).
+RETRYABLE = frozenset({
+    "TransactionConflict", "TransactionInProgressException",
+    "ThrottlingError", "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestThrottled",
+    "ProvisionedThroughputExceeded", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "SlowDown", "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
+})
+
+
+def cancellation_codes(exc: BaseException) -> list[str]:
+    """The per-action reasons of a TransactionCanceledException ("None" where the action passed)."""
+    reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons", [])
+    return [r.get("Code", "None") for r in reasons]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A throttle, a conflict with a concurrent transaction or a service's transient failure:
+    retry later, it is not a refusal."""
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+    return code in RETRYABLE or any(c in RETRYABLE for c in cancellation_codes(exc))
+
+
+#: botocore's errors for a request that got no answer (timed out, connection lost): retryable.
+_NO_ANSWER = ("ConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "EndpointConnectionError",
+              "ConnectionClosedError")
+
+
+def as_transient(exc: BaseException) -> TransientError | None:
+    """``exc`` as the TransientError it is — a throttle or a service's transient failure
+    (``core.errors.is_retryable``), or botocore finding no answer — or None. Class names are
+    compared so that this module imports no AWS library."""
+    if isinstance(exc, TransientError):
+        return None  # already the name the workflows retry on
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if is_retryable(exc) or ("BotoCoreError" in names and names & set(_NO_ANSWER)):
+        return TransientError(f"{type(exc).__name__}: {exc}")
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache, partial
 
+from functions.core.adapters.aws import secret
 from functions.core.adapters.event_bus import EventBridgePublisher
 from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.adapters.workflows import StepFunctionsStarter
@@ -50,9 +51,7 @@ def payment_provider(name: str, secret_name: str = "") -> PaymentProvider:
 
 
 def _secret(name: str) -> str:
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    value = get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
+    value = secret(name, max_age=SECRET_MAX_AGE_SECONDS)
     if not isinstance(value, str) or not value.strip():
         raise RuntimeError(f"the secret {name} holds no API key: put the provider's key into it")
     return value.strip()

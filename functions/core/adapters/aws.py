@@ -13,7 +13,29 @@ from typing import Any
 
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10)
+#: The client's whole retry budget must end well inside the function's 15 s timeout, so that a
+#: brownout surfaces as an error the workflow or the event source retries (TransientError,
+#: core/errors.py), never as a timed-out function: 2 attempts of at most 1 s to connect and 4 s
+#: to answer, plus standard mode's backoff (at most 1 s before a second attempt), is 11 s at
+#: worst (tests/unit/test_aws_clients.py holds it to the smallest function timeout). Further
+#: retries are the workflow's (with its own backoff), not the client's.
+MAX_ATTEMPTS = 2
+CONNECT_TIMEOUT_S = 1
+READ_TIMEOUT_S = 4
+#: standard mode's backoff before attempt n: up to min(2 ** (n - 2), 20) s (botocore's retry docs)
+BACKOFF_CAP_S = 20
+
+
+def worst_case_seconds(max_attempts: int = MAX_ATTEMPTS) -> float:
+    """How long one call can take at most, every attempt timing out."""
+    backoff = sum(min(2.0 ** (n - 2), BACKOFF_CAP_S) for n in range(2, max_attempts + 1))
+    return float(max_attempts * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + backoff)
+
+
+# ``total_max_attempts`` counts the first attempt; botocore's ``max_attempts`` would not (it
+# means retries: the old setting of 3 made 4 attempts of up to 12 s each).
+_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=CONNECT_TIMEOUT_S,
+                 read_timeout=READ_TIMEOUT_S)
 
 
 def client(service: str) -> Any:
@@ -25,3 +47,19 @@ def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
     import boto3  # deferred: a handler that never calls AWS never pays for boto3
 
     return boto3.client(service, config=_CONFIG, endpoint_url=endpoint_url, region_name=region)
+
+
+def secret(name: str, *, max_age: int) -> str | bytes:
+    """The value of the Secrets Manager secret ``name``, through Powertools Parameters (cached
+    ``max_age`` seconds per container), read with this module's client — its retry budget, not
+    the default client's 60 s timeouts."""
+    value: str | bytes = _secrets(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION")).get(
+        name, max_age=max_age)
+    return value
+
+
+@cache
+def _secrets(endpoint_url: str | None, region: str | None) -> Any:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # only where a secret is read
+
+    return SecretsProvider(boto3_client=_client("secretsmanager", endpoint_url, region))

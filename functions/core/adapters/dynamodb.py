@@ -11,7 +11,10 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from functions.core.errors import RETRYABLE as RETRYABLE  # re-exported: adapters import them from here
 from functions.core.errors import TransientError
+from functions.core.errors import cancellation_codes as cancellation_codes
+from functions.core.errors import is_retryable as is_retryable
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
@@ -45,12 +48,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def cancellation_codes(exc: Exception) -> list[str]:
-    """The per-action reasons of a TransactionCanceledException ("None" where the action passed)."""
-    reasons = getattr(exc, "response", {}).get("CancellationReasons", [])
-    return [r.get("Code", "None") for r in reasons]
-
-
 class TableAdapter:
     """Base of every adapter over the single table: the table name and a client built on
     first use (tests may pass their own)."""
@@ -66,16 +63,6 @@ class TableAdapter:
         return self._client or client("dynamodb")
 
 
-#: Cancellation reasons and error codes worth another try (the workflow retries TransientError).
-RETRYABLE = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
-                       "RequestLimitExceeded", "ThrottlingException", "ProvisionedThroughputExceededException",
-                       "TransactionInProgressException", "InternalServerError"})
-
-
-def is_retryable(exc: Exception) -> bool:
-    """A throttle or a conflict with a concurrent transaction: retry later, it is not a refusal."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return code in RETRYABLE or any(c in RETRYABLE for c in cancellation_codes(exc))
 
 
 class Refusal(list[str]):

@@ -22,6 +22,7 @@ from typing import Any
 from functions.core.errors import BadRequest
 from functions.core.settings import settings
 
+from .aws import secret
 from .dynamodb import from_item, to_item
 
 #: How long a container keeps the key before reading it again (a rotation applies within this).
@@ -43,9 +44,7 @@ def signing_key() -> bytes:
     name = settings().paging_key_secret
     if not name:
         raise RuntimeError("PAGING_KEY_SECRET is not set: listings cannot sign their paging tokens")
-    from aws_lambda_powertools.utilities.parameters import get_secret  # only listings need it
-
-    value = get_secret(name, max_age=KEY_MAX_AGE_SECONDS)
+    value = secret(name, max_age=KEY_MAX_AGE_SECONDS)
     return value.encode() if isinstance(value, str) else bytes(value)
 
 

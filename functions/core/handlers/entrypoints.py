@@ -11,6 +11,10 @@ so a handler module holds only its parsing and its one use-case call.
   records left are failed at once (SQS or the stream delivers them again) rather than cut off
   by the timeout, which would fail the whole batch. Powertools' batch utilities are imported
   by the consumers only: a task's cold start does not pay for them (``make bench``, bench/coldstart.py).
+- A task that meets a throttle or a lost connection the adapter did not map raises
+  ``TransientError`` all the same (``as_transient``): the name the workflows retry on, so no
+  raw ``ClientError`` ends an order's workflow. Consumers need no mapping: any failure of a
+  record is delivered again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
+from functions.core.errors import as_transient
 from functions.core.handlers.observability import logger, metrics
 from functions.core.tasks import task
 
@@ -28,7 +33,16 @@ R = TypeVar("R")
 def task_handler(model: type[T]) -> Callable[[Callable[[T, Any], R]], Callable[[Any, Any], R]]:
     """Decorate a Step Functions task whose input is the dataclass ``model``."""
     def decorate(handler: Callable[[T, Any], R]) -> Callable[[Any, Any], R]:
-        parsed = task(model)(handler)
+        def transient_as_such(event: T, context: Any) -> R:
+            try:
+                return handler(event, context)
+            except Exception as exc:
+                mapped = as_transient(exc)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+        parsed = task(model)(transient_as_such)
         measured = metrics.log_metrics(capture_cold_start_metric=True)(parsed)
         wrapped: Callable[[Any, Any], R] = logger.inject_lambda_context(correlation_id_path="order_id")(measured)
         return wrapped

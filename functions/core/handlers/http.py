@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentSchema
 from aws_lambda_powertools.logging import correlation_paths
 
-from functions.core.errors import DomainError, FieldError, Forbidden, TransientError
+from functions.core.errors import DomainError, FieldError, Forbidden, TransientError, as_transient
 from functions.core.field_errors import error_message as _message
 from functions.core.field_errors import field_errors
 from functions.core.handlers.observability import logger, metrics
@@ -155,6 +155,9 @@ def install_error_handlers(app: APIGatewayRestResolver, before_refusal: BeforeRe
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _on_unexpected(exc: Exception) -> Response[str]:
+        transient = as_transient(exc)  # a throttle an adapter did not map: still a 503, never a 500
+        if transient is not None:
+            return _unavailable(transient)
         logger.exception("unhandled error")
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
                        slug="internal")
