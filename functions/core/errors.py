@@ -67,20 +67,25 @@ RETRYABLE = frozenset({
     "TransactionConflict", "TransactionInProgressException",
     "ThrottlingError", "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestThrottled",
     "ProvisionedThroughputExceeded", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-    "SlowDown", "InternalServerError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
+    "SlowDown", "InternalServerError", "InternalFailure", "InternalError", "InternalServiceError",
+    "ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
+    "PriorRequestNotComplete", "LimitExceededException",
 })
 
 
 def cancellation_codes(exc: BaseException) -> list[str]:
     """The per-action reasons of a TransactionCanceledException ("None" where the action passed)."""
-    reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons", [])
-    return [r.get("Code", "None") for r in reasons]
+    response = getattr(exc, "response", None)
+    reasons = response.get("CancellationReasons", []) if isinstance(response, dict) else []
+    return [r.get("Code", "None") for r in reasons if isinstance(r, dict)]
 
 
 def is_retryable(exc: BaseException) -> bool:
     """A throttle, a conflict with a concurrent transaction or a service's transient failure:
     retry later, it is not a refusal."""
-    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
+    response = getattr(exc, "response", None)  # botocore's ClientError; anything else has none (or not a dict)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code", "") if isinstance(error, dict) else ""
     return code in RETRYABLE or any(c in RETRYABLE for c in cancellation_codes(exc))
 
 

@@ -26,7 +26,7 @@ from functions.core.events import utc_now
 from functions.core.money import fmt
 from functions.core.notices import inapplicable, notice_id
 from functions.core.orders import Order, Shipment, TimelineEntry
-from functions.notify.ports import Mailer, NoticeStore, OrderReader, Texter
+from functions.notify.ports import Mailer, NoticeStore, OrderReader, SendUnconfirmed, Texter
 from functions.notify.templates import render
 
 
@@ -73,6 +73,12 @@ class NoticeService:
                 continue
             try:
                 message_id = self._send(order, kind, channel, to, channels[channel])
+            except SendUnconfirmed:
+                # at most twice (botocore's two attempts), never more: counted as sent, unconfirmed
+                results[channel] = ("SENT", None)
+                entries.append(TimelineEntry(at=self.clock(), event="NoticeSent",
+                                             detail={**detail, "to": to, "confirmed": False}))
+                continue
             except Exception as exc:  # recorded as WITHDRAWN, then raised: the retry sends it
                 results[channel] = ("WITHDRAWN", None)
                 failure = failure or exc

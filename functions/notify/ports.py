@@ -35,6 +35,12 @@ class NoticeStore(Protocol):
                entries: list[TimelineEntry]) -> None: ...
 
 
+class SendUnconfirmed(Exception):
+    """The provider may have accepted the message, but its answer was lost (the read timed out or
+    the connection dropped after the request went out). SES and SNS take no idempotency key, so
+    sending again could deliver it twice: the notice counts as sent, unconfirmed."""
+
+
 class Mailer(Protocol):
     def send(self, *, sender: str, to: str, subject: str, text: str, html: str, tags: dict[str, str]) -> str: ...
 

@@ -52,9 +52,13 @@ class Notify(Construct):
         for fn in (self.notice_function, self.stream_function):
             data.grant(fn, NOTICE_ACTIONS)
             fn.add_to_role_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=identity_arns))
-            # SMS to a phone number has no resource to scope to.
+            # SMS to a phone number has no resource to scope to...
             fn.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"],
                                                       conditions={"StringEquals": {"aws:RequestedRegion": Aws.REGION}}))
+            # ...so every publish that has one — to a topic or a platform endpoint, in any account
+            # or region — is denied: the allow above serves text messages only.
+            fn.add_to_role_policy(iam.PolicyStatement(effect=iam.Effect.DENY, actions=["sns:Publish"],
+                                                      resources=[f"arn:{Aws.PARTITION}:sns:*:*:*"]))
         self.stream_dead_letter_queue = messaging.dead_letter_queue("NoticeStreamDlq", purpose="notice-stream-dlq")
         self.stream_function.add_event_source(event_sources.DynamoEventSource(
             data.table, starting_position=lambda_.StartingPosition.TRIM_HORIZON, batch_size=STREAM_BATCH_SIZE,

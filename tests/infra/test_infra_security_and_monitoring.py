@@ -33,7 +33,8 @@ def test_roles_have_no_managed_policies_and_no_service_wildcards(env_template):
         assert "ManagedPolicyArns" not in role["Properties"]
     for policy in resources(template, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow"
+            # the one Deny: publishing to an SNS ARN (notify may send text messages only)
+            assert statement["Effect"] == "Allow" or actions_of(statement) == ["sns:Publish"], statement
             for action in actions_of(statement):
                 assert not action.endswith(":*"), action
                 assert action != "dynamodb:Scan"
@@ -302,3 +303,23 @@ def test_allocate_api_may_only_query_and_set_stock(env_template):
     granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert granted == {"dynamodb:Query", "dynamodb:UpdateItem"}
     assert not {a for a in _actions(template, role_id) if a.startswith(("sqs:", "events:", "states:"))}
+
+
+def test_notify_may_publish_text_messages_only(env_template):
+    _, template = env_template
+    for module in ("order_notice", "stream"):
+        role_id = _role_of(template, HANDLERS.format("notify", module))
+        publish = [s for s in policy_statements(template, role_id) if "sns:Publish" in actions_of(s)]
+        allowed = [s for s in publish if s.get("Effect", "Allow") == "Allow"]
+        denied = [s for s in publish if s.get("Effect") == "Deny"]
+        # a phone number has no ARN, so the allow is on * (in the stack's region) ...
+        assert [s["Resource"] for s in allowed] == ["*"], module
+        # ... and every publish that names an ARN (a topic, a platform endpoint) is denied
+        any_topic = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sns:*:*:*"]]}
+        assert [s["Resource"] for s in denied] == [any_topic], module
+    # nothing else of the stack may publish at all
+    for function_id, function in resources(template, "AWS::Lambda::Function").items():
+        if ".notify." in function["Properties"]["Handler"]:
+            continue
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert not [s for s in policy_statements(template, role_id) if "sns:Publish" in actions_of(s)], function_id

@@ -204,3 +204,52 @@ def test_an_order_read_past_a_notice_is_not_told_it() -> None:
 ])
 def test_which_states_each_notice_applies_to(kind: str, status: OrderStatus, expected: str | None) -> None:
     assert inapplicable(kind, status) == expected
+
+
+class AnswerLost(Outbox):
+    """The provider accepted the message; its answer never came back."""
+
+    def send(self, **message: Any) -> str:
+        from functions.notify.ports import SendUnconfirmed
+
+        self.sent.append(message)
+        raise SendUnconfirmed("SES: ReadTimeoutError")
+
+
+def test_a_send_whose_answer_was_lost_counts_as_sent_and_is_never_sent_again() -> None:
+    svc, order_id, _, sms, notices = service_for()
+    lost = AnswerLost()
+    svc.mailer = lost
+    first = svc.notify(order_id, "shipment_dispatched", "shp_1")
+    # not raised: a retry could deliver it once more (SES takes no idempotency key)
+    assert {r["channel"]: r["result"] for r in first} == {"email": "sent", "sms": "sent"}
+    again = svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert [r["result"] for r in again] == ["already", "already"]
+    assert len(lost.sent) == 1 and len(sms.sent) == 1
+    sent = [e for e in notices.timeline if e.event == "NoticeSent" and e.detail["channel"] == "email"]
+    assert [e.detail.get("confirmed") for e in sent] == [False]
+
+
+def test_senders_tell_a_lost_answer_from_a_throttle_and_a_refusal() -> None:
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    from functions.core.errors import TransientError
+    from functions.notify.adapters.senders import SnsTexter
+    from functions.notify.ports import SendUnconfirmed
+
+    class Sns:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def publish(self, **_: Any) -> dict[str, Any]:
+            raise self.error
+
+    def throttled(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "Publish")
+
+    with pytest.raises(SendUnconfirmed):
+        SnsTexter(Sns(ReadTimeoutError(endpoint_url="https://sns"))).send(to="+49", text="t", tags={})
+    with pytest.raises(TransientError):
+        SnsTexter(Sns(throttled("Throttling"))).send(to="+49", text="t", tags={})
+    with pytest.raises(ClientError):
+        SnsTexter(Sns(throttled("InvalidParameter"))).send(to="+49", text="t", tags={})

@@ -34,7 +34,7 @@ def test_an_edited_or_unsigned_token_is_refused() -> None:
     forged["GSI1PK"] = "CHANNEL#marketplace"
     edited = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
     for bad in (f"{edited}.{signature}", payload, f"{payload}.", f"{payload}.{'A' * len(signature)}", "x.y.z", "%%%",
-                f"{payload}.é", "é.é", f"{payload}.\u0000"):
+                f"{payload}.é", "é.é", f"{payload}.\u0000", f"{payload}.\ud800", "\udcff.x"):
         with pytest.raises(BadRequest, match="not a token this API issued"):
             paging.decode_token(bad, index_pk="GSI1PK", partition="CHANNEL#marketplace")
 

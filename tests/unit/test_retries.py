@@ -16,11 +16,12 @@ from functions.core.handlers.entrypoints import task_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What a Lambda task of any workflow must retry: the service's own faults and throttles, the
-#: function timing out (Sandbox.Timedout; Lambda.Unknown on older runtimes; States.Timeout for a
-#: task timeout), and our TransientError (a throttle inside the function).
+#: function timing out (Sandbox.Timedout; Lambda.Unknown on older runtimes), and our
+#: TransientError (a throttle inside the function).
 MUST_RETRY = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-              "Lambda.TooManyRequestsException", "Lambda.Unknown", "Sandbox.Timedout", "States.Timeout",
-              "TransientError"}
+              "Lambda.TooManyRequestsException", "Lambda.Unknown", "Sandbox.Timedout", "TransientError"}
+#: An Express workflow runs at most 5 minutes; its retries must leave a margin.
+EXPRESS_LIMIT_S = 300
 
 
 def throttle(code: str = "ProvisionedThroughputExceededException") -> ClientError:
@@ -107,3 +108,55 @@ def test_an_api_function_answers_a_raw_throttle_503_not_500(monkeypatch: pytest.
     status, headers, body = call("GET", "/orders/ord_1", None)
     assert (status, headers.get("Retry-After"), body["type"]) == (503, "1", "urn:oms:problem:unavailable")
     assert "Provisioned" not in body["detail"]
+
+
+def test_a_throttled_secret_read_is_transient_through_powertools_wrapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from botocore.stub import Stubber
+
+    secrets = boto3.client("secretsmanager", region_name="eu-central-1", aws_access_key_id="unit",
+                           aws_secret_access_key="unit")
+    monkeypatch.setattr(aws, "_secrets", lambda *_: SecretsProvider(boto3_client=secrets))
+    with Stubber(secrets) as stubber:
+        stubber.add_client_error("get_secret_value", service_error_code="ThrottlingException",
+                                 service_message="Rate exceeded", http_status_code=400)
+        with pytest.raises(TransientError):
+            aws.secret("oms-unit/paging-key", max_age=60)
+        stubber.add_client_error("get_secret_value", service_error_code="ResourceNotFoundException",
+                                 service_message="no such secret", http_status_code=400)
+        with pytest.raises(Exception, match="no such secret") as missing:  # a misconfiguration: as it came
+            aws.secret("oms-unit/other", max_age=60)
+        assert not isinstance(missing.value, TransientError)
+
+
+def _task_worst_seconds(state: dict[str, Any], attempt_s: float) -> float:
+    """Every attempt running into the function's timeout, every retry waiting its longest."""
+    total = attempt_s
+    for rule in state.get("Retry", []):
+        interval, rate = rule.get("IntervalSeconds", 1), rule.get("BackoffRate", 2.0)
+        for n in range(rule.get("MaxAttempts", 3)):
+            total += attempt_s + interval * rate ** n
+    return total
+
+
+def _longest_path(states: dict[str, Any], name: str, attempt_s: float, seen: frozenset[str]) -> float:
+    state = states[name]
+    here = _task_worst_seconds(state, attempt_s) if state["Type"] == "Task" else 0.0
+    nexts = {state.get("Next"), state.get("Default"), *(c.get("Next") for c in state.get("Choices", [])),
+             *(c.get("Next") for c in state.get("Catch", []))} - {None}
+    further = [_longest_path(states, n, attempt_s, seen | {n}) for n in nexts if n not in seen]
+    return here + max(further, default=0.0)
+
+
+@pytest.mark.parametrize("asl", sorted((ROOT / "statemachines").glob("*.asl.json")), ids=lambda p: p.stem)
+def test_no_path_through_a_workflow_can_outlast_the_express_limit_by_retrying(asl: Path) -> None:
+    """The longest path that visits no state twice (the StockMoved re-plan loop is bounded by its
+    count, and a brownout that long is the reconciler's), each attempt taking the whole function
+    timeout: still inside Express's 5 minutes."""
+    from infra.config import CONFIGS
+
+    definition = json.loads(asl.read_text())
+    attempt_s = max(c.timeout.to_seconds() for c in CONFIGS.values())
+    worst = _longest_path(definition["States"], definition["StartAt"], attempt_s, frozenset({definition["StartAt"]}))
+    assert worst <= 0.9 * EXPRESS_LIMIT_S, worst

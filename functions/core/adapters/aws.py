@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from functions.core.errors import as_transient
+
 #: The client's whole retry budget must end well inside the function's 15 s timeout, so that a
 #: brownout surfaces as an error the workflow or the event source retries (TransientError,
 #: core/errors.py), never as a timed-out function: 2 attempts of at most 1 s to connect and 4 s
@@ -53,8 +55,16 @@ def secret(name: str, *, max_age: int) -> str | bytes:
     """The value of the Secrets Manager secret ``name``, through Powertools Parameters (cached
     ``max_age`` seconds per container), read with this module's client — its retry budget, not
     the default client's 60 s timeouts."""
-    value: str | bytes = _secrets(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION")).get(
-        name, max_age=max_age)
+    provider = _secrets(os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+    try:
+        value: str | bytes = provider.get(name, max_age=max_age)
+    except Exception as exc:
+        # Powertools wraps every failure in GetParameterError: a throttle or a lost answer
+        # underneath is still the TransientError the workflow retries and the API answers 503
+        transient = as_transient(exc.__cause__ or exc.__context__ or exc)
+        if transient is not None:
+            raise transient from exc
+        raise
     return value
 
 

@@ -65,8 +65,10 @@ def decode_token(token: str | None, *, index_pk: str, partition: str) -> dict[st
     if not token:
         return None
     payload, _, signature = token.partition(".")
-    # bytes, not str: compare_digest refuses non-ASCII text (a TypeError, not a 400)
-    if not signature or not hmac.compare_digest(signature.encode(), _signature(payload, signing_key()).encode()):
+    # ASCII only (what this API issues): compare_digest refuses other text, and a lone surrogate
+    # cannot even be encoded — each a TypeError or UnicodeEncodeError, not a 400
+    if not token.isascii() or not signature or \
+            not hmac.compare_digest(signature.encode(), _signature(payload, signing_key()).encode()):
         raise BadRequest("next_token is not a token this API issued")
     try:
         raw = json.loads(_unb64(payload))

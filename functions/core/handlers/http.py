@@ -127,7 +127,10 @@ def install_error_handlers(app: APIGatewayRestResolver, before_refusal: BeforeRe
                 return _domain_problem(domain)
             except TransientError as transient:
                 return _unavailable(transient)
-            except Exception:
+            except Exception as failed:
+                mapped = as_transient(failed)  # a throttle or lost answer no adapter mapped
+                if mapped is not None:
+                    return _unavailable(mapped)
                 logger.exception("checking the request before refusing its body failed")
                 answer = None
             if answer is not None:

@@ -7,20 +7,27 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.core.adapters.aws import client
-from functions.core.errors import TransientError
+from functions.core.errors import TransientError, is_retryable
+from functions.notify.ports import SendUnconfirmed
 
-#: Throttles and outages: the notice is withdrawn and the workflow or stream retries it.
-RETRYABLE = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
-                       "ServiceUnavailable", "InternalFailure", "InternalError"})
+#: botocore's errors for a request that went out and got no answer: it may have been accepted.
+ANSWER_LOST = ("ReadTimeoutError", "ConnectionClosedError")
 
 
 def _call(service: str, operation: Any, **kwargs: Any) -> dict[str, Any]:
-    """Send, turning a throttle or outage into TransientError (retried) and anything else into a failure."""
+    """Send. A throttle or outage (``core.errors.is_retryable``: THE list) is a TransientError (the
+    notice is withdrawn and retried); a lost answer is ``SendUnconfirmed`` — botocore has already
+    tried twice, and a retry of ours could deliver the message a third time; anything else
+    is a failure as it came."""
     try:
         result: dict[str, Any] = operation(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code", "") in RETRYABLE:
+        if is_retryable(exc):
             raise TransientError(f"{service}: {exc}") from exc
+        raise
+    except Exception as exc:
+        if type(exc).__name__ in ANSWER_LOST:
+            raise SendUnconfirmed(f"{service}: {type(exc).__name__}") from exc
         raise
     return result
 
