@@ -59,14 +59,21 @@ def test_a_free_gift_shipped_after_the_priced_shipment_completes_the_order(http:
     assert done["finance_review"] == [] and len(events(done, "OrderCompleted")) == 1
 
 
-@pytest.mark.timeout(90)
-def test_a_capture_that_fails_transiently_is_retried_and_completes_the_order(http: httpx.Client) -> None:
+def dispatched_one_line(http: httpx.Client, authorization_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A one-line card order paid with ``authorization_id`` (a local payment reference, API.md),
+    requested from DC-BERLIN and dispatched: its capture follows."""
     item = sku()
     put_stock(http, item, "DC-BERLIN", 1, KEYS["dc"])
     order = placed(http, [{"sku": item, "quantity": 1, "unit_price": "10.00"}],
-                   payment={"method": "card", "authorization_id": "auth_flaky_503", "amount": "99.00"})
+                   payment={"method": "card", "authorization_id": authorization_id, "amount": "99.00"})
     (request,) = requests_of(http, DC, order["order_id"])
-    assert dispatch(http, DC, request["shipment_id"], "TRK-FLAKY").status_code == 200
+    assert dispatch(http, DC, request["shipment_id"], f"TRK-{authorization_id}").status_code == 200
+    return order, request
+
+
+@pytest.mark.timeout(90)
+def test_a_capture_that_fails_transiently_is_retried_and_completes_the_order(http: httpx.Client) -> None:
+    order, _ = dispatched_one_line(http, "auth_flaky_503")
     # two transient failures: the workflow retries after 1 s, then 2 s
     done = finished(http, order["order_id"], headers=FINANCE, timeout=20)
     assert done["status"] == "COMPLETED" and done["finance_review"] == []
@@ -75,13 +82,8 @@ def test_a_capture_that_fails_transiently_is_retried_and_completes_the_order(htt
 
 @pytest.mark.timeout(90)
 def test_a_declined_capture_is_on_finances_list_and_the_webshop_sees_no_error_text(http: httpx.Client) -> None:
-    item = sku()
-    put_stock(http, item, "DC-BERLIN", 1, KEYS["dc"])
-    order = placed(http, [{"sku": item, "quantity": 1, "unit_price": "10.00"}],
-                   payment={"method": "card", "authorization_id": "auth_decline_expired", "amount": "99.00"})
+    order, request = dispatched_one_line(http, "auth_decline_expired")
     order_id = order["order_id"]
-    (request,) = requests_of(http, DC, order_id)
-    assert dispatch(http, DC, request["shipment_id"], "TRK-DECLINED").status_code == 200
 
     # finance: the order is on its review list, with a short reason and no stack trace
     flagged = until(http, order_id, lambda o: o["finance_review"])

@@ -43,6 +43,7 @@ class CachedNodes:
         self._cached: tuple[int, list[Node]] | None = None
 
     def snapshot(self, skus: Sequence[str]) -> tuple[list[Node], list[StockLevel]]:
+        current: int | None = None
         if self._cached is not None:
             version, nodes = self._cached
             node_ids = [n.node_id for n in nodes]
@@ -50,11 +51,14 @@ class CachedNodes:
                 current, levels = self._stock.version_and_levels(skus, node_ids)
                 if current == version:
                     return list(nodes), levels
-                self._cached = None  # a node changed: read the network again, and its stock
-        return self.nodes(), [level for sku in skus for level in self._stock.levels(sku)]
+        # a node changed (the batch just read the version that says so), or no copy yet, or too
+        # many records for one read: the network again, and the stock a Query per SKU
+        return self.nodes(current), [level for sku in skus for level in self._stock.levels(sku)]
 
-    def nodes(self) -> list[Node]:
-        version = self._network.version()
+    def nodes(self, version: int | None = None) -> list[Node]:
+        """The network, re-read if its version (read now unless just read) moved."""
+        if version is None:
+            version = self._network.version()
         if self._cached is None or self._cached[0] != version:
             # read after the version: the nodes are at least as new as the version they are cached under
             self._cached = (version, self._network.nodes())
