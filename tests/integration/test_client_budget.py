@@ -23,8 +23,8 @@ def test_the_budget_is_what_botocore_really_spends_against_an_endpoint_that_neve
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     url = f"http://127.0.0.1:{server.getsockname()[1]}"
-    config = Config(retries={"mode": "standard", "total_max_attempts": aws.MAX_ATTEMPTS}, connect_timeout=1,
-                    read_timeout=0.5)
+    # the functions' own client configuration, its read timeout shortened so the test is quick
+    config = aws._CONFIG.merge(Config(read_timeout=0.5))
     db = boto3.client("dynamodb", endpoint_url=url, region_name="eu-central-1", config=config,
                       aws_access_key_id="unit", aws_secret_access_key="unit")
     started = time.monotonic()
