@@ -33,4 +33,8 @@ class ReservationStore(Protocol):
         first. Raises StockMoved, PlanTooLarge."""
         ...
 
-    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]: ...
+    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry,
+                  wanted: dict[str, int] | None = None) -> tuple[bool, str]:
+        """The order moved to BACKORDERED, waiting for the ``wanted`` units of each SKU:
+        (True, status); (False, status) when a repeat or another execution got there first."""
+        ...

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core.backorders import wanted_per_sku
 from functions.core.events import utc_now
 from functions.core.orders import Shipment, ShipmentLine, ShipmentStatus, TimelineEntry, shipment_id_for
 from functions.core.sourcing import Allocation
@@ -51,7 +52,10 @@ class ReservationService:
         return {"order_id": order_id, "reserved": reserved, "status": status,
                 "shipments": [s.shipment_id for s in shipments] if reserved else []}
 
-    def backorder(self, order_id: str, execution_id: str, reason: str) -> dict[str, Any]:
+    def backorder(self, order_id: str, execution_id: str, reason: str,
+                  wanted: list[tuple[str, int]] | None = None) -> dict[str, Any]:
+        """BACKORDERED, waiting for the ``wanted`` (sku, quantity) lines: a restock of any of
+        its SKUs runs its workflow again (oldest first: ``core/backorders.py``)."""
         entry = TimelineEntry(at=self.clock(), event="OrderBackordered", detail={"reason": reason})
-        backordered, status = self.store.backorder(order_id, execution_id, entry)
+        backordered, status = self.store.backorder(order_id, execution_id, entry, wanted_per_sku(wanted or []))
         return {"order_id": order_id, "backordered": backordered, "status": status}

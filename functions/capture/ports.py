@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from functions.core.backorders import Waiting
 from functions.core.orders import Order, TimelineEntry
-from functions.core.ports import EventPublisher, OrderReader
+from functions.core.ports import EventPublisher, OrderReader, OrderWorkflow, WorkflowRun
 
 __all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
            "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
-           "Page", "WorkflowStarter"]
+           "OrderWorkflow", "Page", "WaitingOrders", "WorkflowRun", "WorkflowStarter"]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -99,4 +100,20 @@ class DeadLetterQueue(Protocol):
     def send(self, queue_url: str, bodies: list[dict[str, Any]]) -> None:
         """Put each body (JSON) on the queue as its own message; raises TransientError if any
         was not accepted (the caller's record is then delivered again)."""
+        ...
+
+
+class WaitingOrders(Protocol):
+    """Backordered orders waiting for a SKU (``core/adapters/backorders.py``)."""
+
+    def of_sku(self, sku: str) -> tuple[int, list[Waiting]]:
+        """The units of ``sku`` available over the network and its waiting orders."""
+        ...
+
+    def forget(self, waiting: Waiting) -> None:
+        """The order waits no more: its entries for every SKU go (idempotent)."""
+        ...
+
+    def restock_seen(self, sku: str, node_id: str, mark: str) -> None:
+        """The restock that set ``mark`` on the stock record was handled."""
         ...

@@ -3,6 +3,8 @@ per container (per settings) on first use, never at import time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ from .workflow_start import WorkflowService
 
 if TYPE_CHECKING:
     from .feeds import FeedIntake
+    from .restocks import RestockService
 
 
 def capture_service() -> CaptureService:
@@ -38,6 +41,11 @@ def cancellation() -> Cancellation:
 
 def workflow_service() -> WorkflowService:
     return _workflow_service(settings())
+
+
+def restock_service(time_left: Callable[[], float]) -> RestockService:
+    """The restock use case, counting the time left of this invocation."""
+    return replace(_restock_service(settings()), time_left=time_left)
 
 
 @cache
@@ -73,3 +81,12 @@ def _cancellation(s: Settings) -> Cancellation:
 def _workflow_service(s: Settings) -> WorkflowService:
     return WorkflowService(starter=StepFunctionsStarter(s.order_workflow_arn),
                            publisher=EventBridgePublisher(s.event_bus_name))
+
+
+@cache
+def _restock_service(s: Settings) -> RestockService:
+    from functions.core.adapters.waiting_backorders import WaitingBackorders
+
+    from .restocks import RestockService
+
+    return RestockService(waiting=WaitingBackorders(s.table_name), workflow=StepFunctionsStarter(s.order_workflow_arn))

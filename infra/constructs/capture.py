@@ -5,8 +5,9 @@
 | api           | API: /orders, /orders/*                                          | CAPTURE_API_ACTIONS, GSIs  |
 | intake        | SQS oms-<env>-intake-<channel>, one mapping per channel queue    | CAPTURE_ACTIONS, send to   |
 |               | (batch 10, partial failures, DLQ after 5)                        | the channels' DLQs         |
-| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | put events, start workflow |
-|               | partial failures, on-failure DLQ)                                | (no table access)          |
+| stream        | table stream, new ORDER headers and restocked stock records       | put events, start and run  |
+|               | (batch 100, bisect, 5 retries, partial failures, on-failure DLQ) | the order workflow;        |
+|               |                                                                  | RESTOCK_ACTIONS on SKU#    |
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ ORDER_HEADER_FILTER = {
     "eventName": lambda_.FilterRule.is_equal("INSERT"),
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")}}},
 }
+# ... and stock counts written with the restock mark (functions/core/adapters/keys.RESTOCKED, set
+# by PUT inventory): the SKU's backordered orders are run again. A reservation or a dispatch never
+# sets the mark, and the consumer's removal of it leaves none, so neither wakes the function.
+RESTOCK_FILTER = {
+    "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
+    "dynamodb": {"NewImage": {"PK": {"S": lambda_.FilterRule.begins_with("SKU#")},
+                              "SK": {"S": lambda_.FilterRule.begins_with("NODE#")},
+                              "restocked_at": {"S": lambda_.FilterRule.exists()}}},
+}
+# The restock: one Query of the SKU's partition (its stock and waiting orders), the waiting
+# entries of an allocated order deleted, the mark removed; only on SKU# items.
+RESTOCK_ACTIONS = ("dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 
 
 class Capture(Construct):
@@ -130,6 +143,11 @@ class Capture(Construct):
         self.stream_function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[order_workflow_arn])
         )
+        # a backordered order's workflow is run to its end before the next one's (oldest first)
+        self.stream_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartSyncExecution"], resources=[order_workflow_arn])
+        )
+        data.grant_with_key_prefix(self.stream_function, RESTOCK_ACTIONS, "SKU#")
         self.stream_function.add_event_source(
             event_sources.DynamoEventSource(
                 data.table,
@@ -141,7 +159,8 @@ class Capture(Construct):
                 retry_attempts=STREAM_RETRY_ATTEMPTS,
                 report_batch_item_failures=True,
                 on_failure=event_sources.SqsDlq(stream_dlq),
-                filters=[lambda_.FilterCriteria.filter(ORDER_HEADER_FILTER)],
+                filters=[lambda_.FilterCriteria.filter(ORDER_HEADER_FILTER),
+                         lambda_.FilterCriteria.filter(RESTOCK_FILTER)],
             )
         )
         monitoring.watch_stream_consumer("CaptureStream", self.stream_function)

@@ -83,6 +83,17 @@ class Data(Construct):
         """A function whose listings issue and accept ``next_token``: it reads the paging key."""
         self.paging_key.grant_read(grantee)
 
+    def grant_with_key_prefix(self, grantee: iam.IGrantable, actions: tuple[str, ...], key_prefix: str) -> None:
+        """Exactly ``actions`` on the table, only on items whose partition key starts with
+        ``key_prefix`` (no index)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(actions),
+                resources=self._resources(with_indexes=False),
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{key_prefix}*"]}},
+            )
+        )
+
     def grant_read_items_with_key_prefix(self, grantee: iam.IGrantable, key_prefix: str) -> None:
         """GetItem only, and only on items whose partition key starts with `key_prefix`."""
         grantee.grant_principal.add_to_principal_policy(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from functions.allocate.ports import PlanTooLarge, StockMoved
+from functions.core.adapters.waiting_backorders import waiting_puts
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
 from functions.core.adapters.keys import header_key
 from functions.core.adapters.notice_marks import supersede_action
@@ -51,13 +52,17 @@ class ReservationTable(TableAdapter):
             if source not in sources(target):
                 raise ValueError(f"no write moves an order from {source.value} into {target.value}")
             allowed, allowed_values = "#s = :from", {":from": source.value}
+        # the first execution to move the order out of CAPTURED carries it (Express runs at
+        # least once: a duplicate execution is turned away here, as is a late one after a
+        # Backorder, which recorded its own execution). A BACKORDERED order is at rest (the
+        # execution that backordered it has ended): the next execution to allocate it (a
+        # restock's) takes it and is recorded; the status condition alone makes that once.
+        owner = "" if source == OrderStatus.BACKORDERED else \
+            " AND (attribute_not_exists(accepted_by) OR accepted_by = :exec)"
         return {"Update": append_entries({
             "TableName": self.table, "Key": to_item(header_key(order_id)),
             "UpdateExpression": "SET " + ", ".join(sets),
-            # the first execution to move the order out of CAPTURED carries it (Express runs at
-            # least once: a duplicate execution is turned away here, as is a late one after a
-            # Backorder, which recorded its own execution)
-            "ConditionExpression": f"{allowed} AND (attribute_not_exists(accepted_by) OR accepted_by = :exec)",
+            "ConditionExpression": f"{allowed}{owner}",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
             "ExpressionAttributeValues": to_values({**values, **allowed_values}),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}, [entry])}
@@ -98,8 +103,7 @@ class ReservationTable(TableAdapter):
             if not codes or codes[0] != "ConditionalCheckFailed":
                 break
             header = codes.old_item(0)
-            if (source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value
-                    and header.get("accepted_by") in (None, execution_id)):
+            if source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value:
                 source = OrderStatus.BACKORDERED  # stock arrived for a backordered order
                 continue
             return self._already(order_id, execution_id, RESERVED_OR_LATER, header)
@@ -109,9 +113,16 @@ class ReservationTable(TableAdapter):
             return self._already(order_id, execution_id, RESERVED_OR_LATER)
         return True, OrderStatus.IN_FULFILLMENT.value
 
-    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
-        codes = transact(self, [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED)],
-                         f"backordering order {order_id}")
+    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry,
+                  wanted: dict[str, int] | None = None) -> tuple[bool, str]:
+        """CAPTURED -> BACKORDERED (``backordered_at`` on the header), with one waiting entry per
+        SKU of the order in the SKU's partition, at once: a repeat, a duplicate execution or a
+        restock's re-run that found no plan either (the order is BACKORDERED already) is
+        refused by the header's condition and writes no second entry."""
+        actions = [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED,
+                                       {"backordered_at": entry.at}),
+                   *waiting_puts(self.table, order_id, entry.at, wanted or {})]
+        codes = transact(self, actions, f"backordering order {order_id}")
         if codes:
             return self._already(order_id, execution_id, frozenset({OrderStatus.BACKORDERED}))
         return True, OrderStatus.BACKORDERED.value

@@ -171,12 +171,32 @@ NETWORK_PK = "NODES"
 NETWORK_NODE_PREFIX = "NODE#"
 
 
+_SKU_PREFIX = "SKU#"
+
+
 def sku_pk(sku: str) -> str:
-    return f"SKU#{sku}"
+    return f"{_SKU_PREFIX}{sku}"
 
 
 def stock_key(sku: str, node_id: str) -> Key:
     return {"PK": sku_pk(sku), "SK": f"{STOCK_PREFIX}{node_id}"}
+
+
+#: A backordered order waiting for a SKU, in the SKU's partition beside its stock records:
+#: ``BACKORDER#<backordered_at>#<order id>`` sorts before ``NODE#``, so one Query of the
+#: partition reads its waiting orders oldest first and its stock records.
+BACKORDER_PREFIX = "BACKORDER#"
+
+
+#: The attribute on a stock record that a write raising its count sets (the time; PUT
+#: inventory today) and the restock consumer removes once it has tried the SKU's waiting
+#: orders: the stream filter passes only stock writes carrying it, so a reservation, which
+#: never sets it, wakes no consumer.
+RESTOCKED = "restocked_at"
+
+
+def waiting_backorder_key(sku: str, backordered_at: str, order_id: str) -> Key:
+    return {"PK": sku_pk(sku), "SK": f"{BACKORDER_PREFIX}{backordered_at}#{order_id}"}
 
 
 def node_key(node_id: str) -> Key:
@@ -213,3 +233,11 @@ def is_invoice(item: dict[str, Any]) -> bool:
 
 def is_flag(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(FLAG_PREFIX)
+
+
+def is_stock(item: dict[str, Any]) -> bool:
+    return str(item.get("PK", "")).startswith(_SKU_PREFIX) and str(item.get("SK", "")).startswith(STOCK_PREFIX)
+
+
+def is_waiting_backorder(item: dict[str, Any]) -> bool:
+    return str(item.get("PK", "")).startswith(_SKU_PREFIX) and str(item.get("SK", "")).startswith(BACKORDER_PREFIX)
