@@ -140,12 +140,10 @@ class Capture(Construct):
             description="Order stream consumer: starts the order workflow, publishes events",
         )
         messaging.event_bus.grant_put_events_to(self.stream_function)
-        self.stream_function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[order_workflow_arn])
-        )
         # a backordered order's workflow is run to its end before the next one's (oldest first)
         self.stream_function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:StartSyncExecution"], resources=[order_workflow_arn])
+            iam.PolicyStatement(actions=["states:StartExecution", "states:StartSyncExecution"],
+                                resources=[order_workflow_arn])
         )
         data.grant_with_key_prefix(self.stream_function, RESTOCK_ACTIONS, "SKU#")
         self.stream_function.add_event_source(

@@ -272,13 +272,26 @@ def test_stream_event_source_mapping(env_template):
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 5
-    (criteria,) = mapping["FilterCriteria"]["Filters"]
-    assert json.loads(criteria["Pattern"]) == {
-        "eventName": ["INSERT"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
+    header, restock = (json.loads(c["Pattern"]) for c in mapping["FilterCriteria"]["Filters"])
+    assert header == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
+    # a stock count written with the restock mark: the SKU's backordered orders are run again
+    assert restock == {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {
+        "PK": {"S": [{"prefix": "SKU#"}]}, "SK": {"S": [{"prefix": "NODE#"}]},
+        "restocked_at": {"S": [{"exists": True}]}}}}
     destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     queue = template["Resources"][destination]
     assert queue["Type"] == "AWS::SQS::Queue"
     assert queue["Properties"]["QueueName"] == f"oms-{env}-order-stream-dlq"
+
+
+def test_the_restock_filter_names_the_mark_and_the_keys_the_code_writes() -> None:
+    # infra does not import the Lambda code: the names are written twice, this keeps them one
+    from functions.core.adapters.keys import RESTOCKED, STOCK_PREFIX, sku_pk
+    from infra.constructs.capture import RESTOCK_FILTER
+
+    image = RESTOCK_FILTER["dynamodb"]["NewImage"]
+    assert set(image) == {"PK", "SK", RESTOCKED}
+    assert image["PK"]["S"] == [{"prefix": sku_pk("")}] and image["SK"]["S"] == [{"prefix": STOCK_PREFIX}]
 
 
 def test_invoice_stream_event_source_mapping(env_template):

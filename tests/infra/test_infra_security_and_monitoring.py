@@ -64,7 +64,8 @@ def test_capture_roles_get_exactly_the_table_actions_their_code_uses(env_templat
     expected = {
         "api": (capture | {"dynamodb:BatchGetItem"}, True),
         "intake": (capture, False),
-        "stream": (set(), False),  # starts the workflow and publishes; never writes the table
+        # starts the workflow and publishes; for a restock, reads and clears SKU# items only
+        "stream": ({"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}, False),
     }
     for module, (table_actions, indexes) in expected.items():
         role_id = _role_of(template, HANDLERS.format("capture", module))
@@ -91,6 +92,10 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
     role_id = _role_of(template, HANDLERS.format("capture", "stream"))
     (start,) = [s for s in policy_statements(template, role_id) if "states:StartExecution" in actions_of(s)]
     assert start["Resource"]["Fn::Sub"].endswith(f":stateMachine:oms-{env}-order-fulfillment")
+    # the restock runs a backordered order's execution to its end (StartSyncExecution)
+    assert sorted(actions_of(start)) == ["states:StartExecution", "states:StartSyncExecution"]
+    (restock,) = [s for s in policy_statements(template, role_id) if "dynamodb:DeleteItem" in actions_of(s)]
+    assert restock["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SKU#*"]}}
     bus_id, _ = only(template, "AWS::Events::EventBus")
     (put,) = [s for s in policy_statements(template, role_id) if "events:PutEvents" in actions_of(s)]
     assert put["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
