@@ -97,7 +97,8 @@ def test_stock_for_one_allocates_the_older_backorder_and_the_younger_waits_for_m
     # Then the older is allocated by a new execution, the younger still waits, and the restock
     # mark is gone (the consumer saw it)
     allocated = header(outputs, older)
-    assert allocated["status"] == "IN_FULFILLMENT" and allocated["accepted_by"] != header(outputs, younger)["accepted_by"]
+    assert allocated["status"] == "IN_FULFILLMENT"
+    assert allocated["accepted_by"] != header(outputs, younger)["accepted_by"]
     assert header(outputs, younger)["status"] == "BACKORDERED"
     assert waiting_ids(outputs, item) == [young_id]
     (record,) = [i for i in partition(outputs, item) if str(i["SK"]).startswith("NODE#")]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from functions.allocate.ports import PlanTooLarge, StockMoved
-from functions.core.adapters.waiting_backorders import waiting_puts
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
 from functions.core.adapters.keys import header_key
 from functions.core.adapters.notice_marks import supersede_action
@@ -19,6 +18,7 @@ from functions.core.adapters.shipments import shipment_item
 from functions.core.adapters.stock import MAX_STOCK_RECORDS_PER_ORDER, reserve_action
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.adapters.transitions import into
+from functions.core.adapters.waiting_backorders import waiting_puts
 from functions.core.notices import inapplicable, superseded_by
 from functions.core.orders import OrderStatus, Shipment, TimelineEntry, reachable, sources
 from functions.core.sourcing import Allocation, allocations_to, per_stock_record
