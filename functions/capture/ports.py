@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from functions.core.backorders import Waiting
 from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import EventPublisher, OrderReader, OrderWorkflow, WorkflowRun
+
+if TYPE_CHECKING:  # only the restock uses it: capture's other functions never load it
+    from functions.core.backorders import Waiting
 
 __all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
            "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",

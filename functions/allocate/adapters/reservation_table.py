@@ -18,7 +18,6 @@ from functions.core.adapters.shipments import shipment_item
 from functions.core.adapters.stock import MAX_STOCK_RECORDS_PER_ORDER, reserve_action
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.adapters.transitions import into
-from functions.core.adapters.waiting_backorders import waiting_puts
 from functions.core.notices import inapplicable, superseded_by
 from functions.core.orders import OrderStatus, Shipment, TimelineEntry, reachable, sources
 from functions.core.sourcing import Allocation, allocations_to, per_stock_record
@@ -119,6 +118,9 @@ class ReservationTable(TableAdapter):
         SKU of the order in the SKU's partition, at once: a repeat, a duplicate execution or a
         restock's re-run that found no plan either (the order is BACKORDERED already) is
         refused by the header's condition and writes no second entry."""
+        # imported here: only the Backorder task writes waiting entries (Reserve never loads them)
+        from functions.core.adapters.waiting_backorders import waiting_puts
+
         actions = [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED,
                                        {"backordered_at": entry.at}),
                    *waiting_puts(self.table, order_id, entry.at, wanted or {})]
