@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from functions.core.backorders import wanted_per_sku
 from functions.core.events import utc_now
 from functions.core.orders import Shipment, ShipmentLine, ShipmentStatus, TimelineEntry, shipment_id_for
 from functions.core.sourcing import Allocation
@@ -56,6 +55,8 @@ class ReservationService:
                   wanted: list[tuple[str, int]] | None = None) -> dict[str, Any]:
         """BACKORDERED, waiting for the ``wanted`` (sku, quantity) lines: a restock of any of
         its SKUs runs its workflow again (oldest first: ``core/backorders.py``)."""
+        from functions.core.backorders import wanted_per_sku  # the Backorder task only: Reserve never loads it
+
         entry = TimelineEntry(at=self.clock(), event="OrderBackordered", detail={"reason": reason})
         backordered, status = self.store.backorder(order_id, execution_id, entry, wanted_per_sku(wanted or []))
         return {"order_id": order_id, "backordered": backordered, "status": status}
