@@ -165,3 +165,58 @@ def test_two_executions_reserving_one_backordered_order_at_once_allocate_it_once
     again = ReservationService(ReservationTable(table)).reserve(
         order_id, loser, [Allocation("1", item, "DC-BERLIN", 1)], {"name": "Ada", "country": "DE"}, "standard")
     assert again["reserved"] is False and again["status"] == "IN_FULFILLMENT"
+
+
+def test_two_restocks_running_one_backordered_order_at_once_allocate_it_once(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    from botocore.config import Config
+
+    from functions.capture.restocks import RestockService
+    from functions.core.adapters.waiting_backorders import WaitingBackorders
+    from functions.core.adapters.workflows import StepFunctionsStarter
+
+    # Given a backordered order for 1 unit, and 5 units put around the restock (no mark: no run)
+    item = sku()
+    body = backordered(cloud, outputs, [(item, 1)])
+    order_id = header(outputs, body)["order_id"]
+    table = outputs["TableName"]
+    boto3.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"SKU#{item}"}, "SK": {"S": "NODE#DC-BERLIN"}, "sku": {"S": item}, "node_id": {"S": "DC-BERLIN"},
+        "on_hand": {"N": "5"}, "reserved": {"N": "0"}, "available": {"N": "5"}, "type": {"S": "stock"}})
+    barrier = threading.Barrier(2, timeout=10)
+    results: list[list[tuple[str, str]]] = []
+
+    class Together(WaitingBackorders):
+        """Both restocks read the waiting order before either runs it."""
+
+        def of_sku(self, sku: str) -> tuple[int, list[Any]]:
+            found = super().of_sku(sku)
+            if found[1]:
+                barrier.wait()
+            return found
+
+    def restock() -> None:
+        # each as its own function's container: own DynamoDB and Step Functions clients
+        sync = boto3.client("stepfunctions", config=Config(inject_host_prefix=False, read_timeout=60))
+        service = RestockService(Together(table, boto3.client("dynamodb")),
+                                 StepFunctionsStarter(outputs["OrderWorkflowArn"], sync_client=sync))
+        results.append([(o.order_id, o.result) for o in service.on_restocked(item, "DC-BERLIN", "m", rose=True)])
+
+    # When two stock arrivals' restocks run the order at the same moment
+    threads = [threading.Thread(target=restock) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    # Then one run allocated it; the other found it taken (Plan: no longer plannable, or its Reserve
+    # refused by the status) and changed nothing
+    assert sorted(r for rs in results for _, r in rs) == ["allocated", "gone"], results
+    cloud.settle()
+    from functions.capture.adapters.order_table import OrderTable
+
+    order = OrderTable(table).get(order_id)
+    assert order is not None and order.status.value == "IN_FULFILLMENT"
+    assert [e.event for e in order.timeline].count("OrderAllocated") == 1 and len(order.shipments) == 1
+    (record,) = [i for i in partition(outputs, item) if str(i["SK"]).startswith("NODE#")]
+    assert (record["reserved"], record["available"]) == (1, 4)  # reserved once
+    assert waiting_ids(outputs, item) == []
