@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.allocate.ports import PlanTooLarge, StockMoved
+from functions.allocate.ports import StockMoved
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
 from functions.core.adapters.keys import header_key
 from functions.core.adapters.notice_marks import supersede_action
@@ -21,6 +21,8 @@ from functions.core.adapters.transitions import into
 from functions.core.notices import inapplicable, superseded_by
 from functions.core.orders import OrderStatus, Shipment, TimelineEntry, reachable, sources
 from functions.core.sourcing import Allocation, allocations_to, per_stock_record
+
+from .chunked_reserve import ChunkedReserve, header_holds_claim
 
 #: Where a reserved order can be by the time a retry of its Reserve arrives.
 RESERVED_OR_LATER = frozenset({OrderStatus.IN_FULFILLMENT, *reachable(OrderStatus.IN_FULFILLMENT)}
@@ -76,8 +78,9 @@ class ReservationTable(TableAdapter):
         returns says so, no read) is written again as from BACKORDERED, with the mark on its
         backorder notice's claim in the same transaction."""
         per_stock = per_stock_record(allocations)
-        if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:
-            raise PlanTooLarge(f"{len(per_stock)} stock records; at most {MAX_STOCK_RECORDS_PER_ORDER} per order")
+        if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:  # too large for one transaction: in parts
+            return ChunkedReserve(self).reserve(order_id, execution_id, allocations, entry, shipments, requested,
+                                                ship_to, shipping_method)
         source = OrderStatus.CAPTURED
         while True:
             actions = [
@@ -94,10 +97,16 @@ class ReservationTable(TableAdapter):
                                    inapplicable(kind, OrderStatus.IN_FULFILLMENT) or "", entry.at)
                   for kind in _superseded_from(source)),
             ]
+            # a reservation in parts under way or left behind (its claim on the header) is
+            # finished in parts: its parts are released there (a condition costs no write unit)
+            actions[0]["Update"]["ConditionExpression"] += " AND attribute_not_exists(reserving_by)"
             codes = transact(self, actions, f"reserving order {order_id}")
             if not codes or codes[0] != "ConditionalCheckFailed":
                 break
             header = codes.old_item(0)
+            if header_holds_claim(header):
+                return ChunkedReserve(self).reserve(order_id, execution_id, allocations, entry, shipments,
+                                                    requested, ship_to, shipping_method)
             if (source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value
                     and header.get("accepted_by") in (None, execution_id)):
                 source = OrderStatus.BACKORDERED  # stock arrived for a backordered order
