@@ -68,6 +68,10 @@ class FakeOrderStore:
         self.orders[order.order_id] = updated
         return updated
 
+    def release_parts(self, order: Order) -> None:
+        self.released += [a for p in order.reservation_parts for a in p.lines]
+        self.orders[order.order_id] = replace(self.orders[order.order_id], reservation_parts=())
+
     def channel_orders(self, channel: str, *, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return self._page(lambda o: o.channel == channel, limit=limit, token=token)
 

@@ -25,8 +25,9 @@ even when the cancel, the execution that took over and this one's compensation r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from functions.allocate.ports import PlanTooLarge, StockMoved
 from functions.core.adapters.dynamodb import from_item, to_item, to_value, transact
@@ -50,27 +51,28 @@ from functions.core.notices import inapplicable
 from functions.core.orders import OrderStatus, PartStatus, ReservationPart, Shipment, TimelineEntry
 from functions.core.sourcing import Allocation
 
-if TYPE_CHECKING:
-    from .reservation_table import ReservationTable
-
 _HOLDS_CLAIM = " AND reserving_by = :exec"
 
 
 @dataclass
 class ChunkedReserve:
-    table: ReservationTable
+    #: the ``ReservationTable`` (its header write, conditions and answers are shared)
+    table: Any
+    #: where a reserved order can be when a retry arrives (``reservation_table.self.reserved_or_later``)
+    reserved_or_later: frozenset[OrderStatus]
+    #: the notices an allocation from a status makes inapplicable (``reservation_table``)
+    superseded_from: Callable[[OrderStatus], tuple[str, ...]]
 
     @property
     def name(self) -> str:
-        return self.table.table
+        name: str = self.table.table
+        return name
 
     def reserve(self, order_id: str, execution_id: str, allocations: list[Allocation], entry: TimelineEntry,
                 shipments: list[Shipment], requested: list[TimelineEntry], ship_to: dict[str, Any],
                 shipping_method: str) -> tuple[bool, str]:
-        from .reservation_table import RESERVED_OR_LATER, _superseded_from
-
         parts = plan_parts(execution_id, allocations)
-        if 1 + len(shipments) + len(_superseded_from(OrderStatus.BACKORDERED)) > TRANSACTION_ACTIONS:
+        if 1 + len(shipments) + len(self.superseded_from(OrderStatus.BACKORDERED)) > TRANSACTION_ACTIONS:
             raise PlanTooLarge(f"{len(shipments)} shipments: more than one transaction can request")
         source = self._claim(order_id, execution_id, entry)
         if isinstance(source, tuple):
@@ -108,14 +110,15 @@ class ChunkedReserve:
                      for s in shipments),
                    *(supersede_action(self.name, order_id, kind,
                                       inapplicable(kind, OrderStatus.IN_FULFILLMENT) or "", entry.at)
-                     for kind in _superseded_from(source))]
+                     for kind in self.superseded_from(source))]
         codes = transact(self.table, actions, f"reserving order {order_id}")
         if not codes:
             return True, OrderStatus.IN_FULFILLMENT.value
         if codes[0] == "ConditionalCheckFailed":
             return self._overtaken(order_id, execution_id, done, codes.old_item(0))
         self._release(order_id, done)  # a shipment exists that this plan did not write
-        return self.table._already(order_id, execution_id, RESERVED_OR_LATER)
+        repeat: tuple[bool, str] = self.table._already(order_id, execution_id, self.reserved_or_later)
+        return repeat
 
     # -- the steps ---------------------------------------------------------------------------
     def _guarded(self, order_id: str, execution_id: str, entry: TimelineEntry, source: OrderStatus,
@@ -136,8 +139,6 @@ class ChunkedReserve:
     def _claim(self, order_id: str, execution_id: str, entry: TimelineEntry
                ) -> OrderStatus | tuple[bool, str]:
         """The status the order is reserved from, once this execution holds it; else the answer."""
-        from .reservation_table import RESERVED_OR_LATER
-
         source = OrderStatus.CAPTURED
         while True:
             claim = self._guarded(order_id, execution_id, entry, source, "SET reserving_by = :exec",
@@ -150,7 +151,8 @@ class ChunkedReserve:
                     and header.get("accepted_by") in (None, execution_id)):
                 source = OrderStatus.BACKORDERED
                 continue
-            return self.table._already(order_id, execution_id, RESERVED_OR_LATER, header)
+            refused: tuple[bool, str] = self.table._already(order_id, execution_id, self.reserved_or_later, header)
+            return refused
 
     def _clear(self, order_id: str, execution_id: str, entry: TimelineEntry, source: OrderStatus,
                parts: list[ReservationPart]) -> list[ReservationPart] | None:
@@ -175,9 +177,7 @@ class ChunkedReserve:
                    header: dict[str, Any] | None = None) -> tuple[bool, str]:
         """The header refused a write: give back what this execution reserved (unless the order
         is in fulfilment as this execution's, a repeat) and answer as the one-transaction path."""
-        from .reservation_table import RESERVED_OR_LATER
-
-        answer = self.table._already(order_id, execution_id, RESERVED_OR_LATER, header)
+        answer: tuple[bool, str] = self.table._already(order_id, execution_id, self.reserved_or_later, header)
         if not answer[0]:
             self._release(order_id, done or [p for p in self.parts(order_id) if p.execution_id == execution_id])
         return answer

@@ -79,8 +79,8 @@ class ReservationTable(TableAdapter):
         backorder notice's claim in the same transaction."""
         per_stock = per_stock_record(allocations)
         if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:  # too large for one transaction: in parts
-            return ChunkedReserve(self).reserve(order_id, execution_id, allocations, entry, shipments, requested,
-                                                ship_to, shipping_method)
+            return self._in_parts().reserve(order_id, execution_id, allocations, entry, shipments, requested,
+                                            ship_to, shipping_method)
         source = OrderStatus.CAPTURED
         while True:
             actions = [
@@ -105,8 +105,8 @@ class ReservationTable(TableAdapter):
                 break
             header = codes.old_item(0)
             if header_holds_claim(header):
-                return ChunkedReserve(self).reserve(order_id, execution_id, allocations, entry, shipments,
-                                                    requested, ship_to, shipping_method)
+                return self._in_parts().reserve(order_id, execution_id, allocations, entry, shipments,
+                                                requested, ship_to, shipping_method)
             if (source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value
                     and header.get("accepted_by") in (None, execution_id)):
                 source = OrderStatus.BACKORDERED  # stock arrived for a backordered order
@@ -117,6 +117,9 @@ class ReservationTable(TableAdapter):
         if codes:  # a shipment that exists already: only a repeat writes the same ids
             return self._already(order_id, execution_id, RESERVED_OR_LATER)
         return True, OrderStatus.IN_FULFILLMENT.value
+
+    def _in_parts(self) -> ChunkedReserve:
+        return ChunkedReserve(self, RESERVED_OR_LATER, _superseded_from)
 
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
         codes = transact(self, [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED)],
