@@ -61,10 +61,10 @@ class FakeOrderStore:
         current = self.orders[order.order_id]
         if current.version != order.version:
             raise Conflict("changed concurrently")
-        self.released += list(order.allocations)
+        self.released += list(order.allocations) + [a for p in order.reservation_parts for a in p.lines]
         events = (entry, released) if released else (entry,)
         updated = replace(order.with_status(OrderStatus.CANCELLED, at=entry.at), cancel_reason=reason,
-                          allocations=(), timeline=(*current.timeline, *events))
+                          allocations=(), timeline=(*current.timeline, *events), reservation_parts=())
         self.orders[order.order_id] = updated
         return updated
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from functions.core.adapters.reservation_parts import (
     MAX_TRANSACTION_BYTES,
     PART_RECORDS,
@@ -22,7 +24,12 @@ from functions.core.adapters.reservation_parts import (
     transaction_bytes,
 )
 from functions.core.adapters.stock import BATCH_GET_KEYS, StockReader, reserve_action
+from functions.core.errors import Conflict
+from functions.core.orders import CancelReason, OrderStatus, PartStatus
+from functions.core.principal import Principal
 from functions.core.sourcing import Allocation, allocations_to
+
+AGENT = Principal("agent", "agent-1")
 
 SKU = "SKU-" + "X" * 56  # a long SKU: the sizes below are upper bounds
 
@@ -111,3 +118,41 @@ def test_the_plan_of_250_lines_fits_the_workflow_state() -> None:
                                   "country": "DE"}, "shipping_method": "standard"},
              "stock_moved": {"Error": "StockMoved", "Cause": "x" * 4000}}
     assert len(json.dumps(state).encode()) < 64 * 1024
+
+
+def _large_order_in(status: OrderStatus, part_status: PartStatus = PartStatus.RESERVED) -> tuple[Any, Any, Any]:
+    from dataclasses import replace
+
+    from functions.capture.cancellation import Cancellation
+    from tests.unit.fakes import FakeOrderStore
+    from tests.unit.test_capture_logic import WEBSHOP, Capture, body
+
+    store = FakeOrderStore()
+    order = Capture(store=store).capture(body(), WEBSHOP)
+    parts = tuple(replace(p, status=part_status) for p in plan_parts("exec-1", large_plan()))
+    store.orders[order.order_id] = replace(store.orders[order.order_id], status=status, reservation_parts=parts)
+    return Cancellation(store), store, order.order_id
+
+
+def test_a_large_order_being_dispatched_can_no_longer_be_cancelled() -> None:
+    cancellation, store, order_id = _large_order_in(OrderStatus.IN_FULFILLMENT, PartStatus.SHIPPED)
+    with pytest.raises(Conflict, match="being dispatched"):
+        cancellation.cancel(order_id, AGENT, CancelReason.CUSTOMER)
+    assert store.orders[order_id].status == OrderStatus.IN_FULFILLMENT and store.released == []
+
+
+def test_a_large_orders_cancel_records_counts_and_a_repeat_finishes_its_release() -> None:
+    cancellation, store, order_id = _large_order_in(OrderStatus.IN_FULFILLMENT)
+    cancelled = cancellation.cancel(order_id, AGENT, CancelReason.CUSTOMER)
+    (entry,) = [e for e in cancelled.timeline if e.event == "StockReleased"]
+    # counts, not 250 lines on the header that every later write rewrites
+    assert entry.detail == {"lines": 250, "units": sum(a.quantity for a in large_plan()), "parts": 4}
+    assert cancelled.reservation_parts == () and len(store.released) == 250
+    # Given a cancel that stopped after the header (parts left on a CANCELLED order)
+    from dataclasses import replace
+
+    store.orders[order_id] = replace(store.orders[order_id], reservation_parts=plan_parts("exec-1", large_plan()))
+    # When it is cancelled again, Then the parts left are released, and the answer shows none
+    again = cancellation.cancel(order_id, AGENT, CancelReason.CUSTOMER)
+    assert again.status == OrderStatus.CANCELLED and again.reservation_parts == ()
+    assert len(store.released) == 500 and store.orders[order_id].reservation_parts == ()
