@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -25,13 +26,25 @@ LINES, AT_DC = 250, 150
 SLOW = 60.0
 
 
+def answered(call: Callable[[], httpx.Response]) -> httpx.Response:
+    """The call's answer, repeated while it is 503 (retryable: a slow read on a busy machine);
+    every call here is idempotent, as the API makes them."""
+    for _ in range(5):
+        r = call()
+        if r.status_code != 503:
+            return r
+        time.sleep(float(r.headers.get("Retry-After", "1")))
+    return r
+
+
 @pytest.fixture(scope="module")
 def stocked(http: httpx.Client) -> list[tuple[str, str]]:
     """250 new SKUs, each at one node (the first 150 at the DC), 2 units each: (sku, node)."""
     run = uuid.uuid4().hex[:6].upper()
     skus = [(f"SKU-B2B-{run}-{i:03d}", "DC-BERLIN" if i < AT_DC else "STORE-MUNICH") for i in range(LINES)]
     for item, node in skus:
-        r = put_stock(http, item, node, 2, KEYS["dc"] if node == "DC-BERLIN" else KEYS["store"])
+        r = answered(lambda item=item, node=node: put_stock(http, item, node, 2,
+                                                            KEYS["dc"] if node == "DC-BERLIN" else KEYS["store"]))
         assert r.status_code == 200, r.text
     return skus
 
@@ -49,7 +62,13 @@ def levels(http: httpx.Client, skus: list[tuple[str, str]]) -> dict[str, tuple[i
     """(on_hand, reserved, available) of each SKU at its node, as the inventory API shows them."""
     out = {}
     for item, node in skus:
-        (level,) = [n for n in http.get(f"/inventory/{item}", headers=AGENT).json()["nodes"] if n["node_id"] == node]
+        for _ in range(5):
+            r = http.get(f"/inventory/{item}", headers=AGENT)
+            if r.status_code != 503:  # a throttle or a slow read on a busy machine: retried, as a client does
+                break
+            time.sleep(1)
+        assert r.status_code == 200, r.text
+        (level,) = [n for n in r.json()["nodes"] if n["node_id"] == node]
         out[item] = (level["on_hand"], level["reserved"], level["available"])
     return out
 
@@ -63,6 +82,9 @@ def completed(http: httpx.Client, order_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + SLOW
     while True:
         r = http.get(f"/orders/{order_id}", headers=WEBSHOP)
+        if r.status_code == 503 and time.monotonic() < deadline:  # the busy 2-core machine: retry, as a client does
+            time.sleep(float(r.headers.get("Retry-After", "1")))
+            continue
         assert r.status_code == 200, r.text
         order: dict[str, Any] = r.json()
         if order["status"] == "COMPLETED" or order["finance_review"] or time.monotonic() > deadline:
@@ -83,9 +105,10 @@ def test_a_250_line_order_is_allocated_in_two_shipments_dispatched_and_completed
     # When both nodes confirm dispatch (and one repeats its confirmation)
     for node, headers in (("DC-BERLIN", DC), ("STORE-MUNICH", STORE)):
         shipment_id = by_node[node]["shipment_id"]
-        r = dispatch(http, headers, shipment_id, f"TRK-{shipment_id}")
+        r = answered(lambda h=headers, s=shipment_id: dispatch(http, h, s, f"TRK-{s}"))
         assert r.status_code == 200 and r.json()["status"] == "DISPATCHED", r.text
-    again = dispatch(http, DC, by_node["DC-BERLIN"]["shipment_id"], f"TRK-{by_node['DC-BERLIN']['shipment_id']}")
+    dc_id = by_node["DC-BERLIN"]["shipment_id"]
+    again = answered(lambda: dispatch(http, DC, dc_id, f"TRK-{dc_id}"))
     assert again.status_code == 200
     # Then the order completes: an invoice per shipment, each captured, adding up to the total
     done = completed(http, order["order_id"])
@@ -105,7 +128,8 @@ def test_the_same_250_line_order_cancelled_before_dispatch_gives_back_every_rese
     order = large_order(http, stocked)
     assert {reserved for _, reserved, _ in levels(http, sample(stocked)).values()} == {1}
     # When the webshop cancels it
-    r = http.post(f"/orders/{order['order_id']}/cancel", json={"reason": "CUSTOMER"}, headers=WEBSHOP)
+    r = answered(lambda: http.post(f"/orders/{order['order_id']}/cancel", json={"reason": "CUSTOMER"},
+                                   headers=WEBSHOP))
     assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
     # Then every reservation is given back: nothing reserved anywhere, all on hand available again
     after = levels(http, stocked)
@@ -115,6 +139,6 @@ def test_the_same_250_line_order_cancelled_before_dispatch_gives_back_every_rese
     (entry,) = [e for e in cancelled["timeline"] if e["event"] == "StockReleased"]
     assert entry["detail"]["lines"] == LINES and entry["detail"]["units"] == LINES
     # And cancelling again changes nothing
-    assert http.post(f"/orders/{order['order_id']}/cancel", json={"reason": "CUSTOMER"},
-                     headers=WEBSHOP).status_code == 200
+    assert answered(lambda: http.post(f"/orders/{order['order_id']}/cancel", json={"reason": "CUSTOMER"},
+                                      headers=WEBSHOP)).status_code == 200
     assert levels(http, sample(stocked)) == {item: after[item] for item, _ in sample(stocked)}

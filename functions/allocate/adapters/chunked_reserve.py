@@ -58,7 +58,7 @@ _HOLDS_CLAIM = " AND reserving_by = :exec"
 class ChunkedReserve:
     #: the ``ReservationTable`` (its header write, conditions and answers are shared)
     table: Any
-    #: where a reserved order can be when a retry arrives (``reservation_table.self.reserved_or_later``)
+    #: where a reserved order can be when a retry arrives (``reservation_table.RESERVED_OR_LATER``)
     reserved_or_later: frozenset[OrderStatus]
     #: the notices an allocation from a status makes inapplicable (``reservation_table``)
     superseded_from: Callable[[OrderStatus], tuple[str, ...]]
