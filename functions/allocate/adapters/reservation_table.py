@@ -4,7 +4,10 @@ nothing. Reserve also writes the order's fulfilment requests (shipments), and â€
 allocates a backordered order (stock arrived) â€” the ``superseded`` mark on the claim of the
 order's backorder notice (``core/notices.py``: it no longer applies once allocated), so a
 backorder email whose claim comes after the allocation is refused by the claim's own
-condition. A normal order's Reserve (from CAPTURED, never backordered) has no such item."""
+condition. A normal order's Reserve (from CAPTURED, never backordered) has no such item.
+
+A plan of more than ``MAX_STOCK_RECORDS_PER_ORDER`` stock records does not fit one transaction:
+``chunked_reserve.py`` reserves it in parts, on the same header conditions."""
 
 from __future__ import annotations
 
