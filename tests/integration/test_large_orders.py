@@ -356,3 +356,18 @@ def test_a_large_dispatch_refused_for_stock_in_a_later_part_gives_the_earlier_pa
     fresh = OrderTable(table).get(order.order_id)
     assert fresh is not None and fresh.status == OrderStatus.IN_FULFILLMENT
     assert {s.status for s in fresh.shipments} == {ShipmentStatus.REQUESTED}
+
+
+def test_an_order_that_fits_one_transaction_is_reserved_as_before_without_a_part(cloud: LocalCloud, table: str) -> None:
+    # Given an order of 3 records (the lowered limit here: it fits one transaction)
+    ((order, plan),) = captured_orders(cloud, table, 1, lines=3)
+    client = Client()
+    # When it is reserved, Then one transaction wrote it, with the plan on the header and no part
+    assert reserve(table, order, plan, "exec-A", client)["reserved"] is True
+    assert client.committed == 1 and client.refused == 0 and markers(table, order.order_id) == []
+    h = header(table, order.order_id)
+    assert len(h["allocation"]) == 3 and "reserved_parts" not in h and "reserving_by" not in h
+    # And its cancel is one transaction too
+    cancelling = Client()
+    Cancellation(OrderTable(table, cancelling)).cancel(order.order_id, AGENT, CancelReason.CUSTOMER)
+    assert cancelling.committed == 1 and released(table, plan)

@@ -203,8 +203,3 @@ class ChunkedReserve:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-
-def header_holds_claim(item: dict[str, Any]) -> bool:
-    """A header refusal that says a reservation in parts is under way (or was left behind)."""
-    return bool(item.get("reserving_by"))
-

@@ -11,7 +11,7 @@ A plan of more than ``MAX_STOCK_RECORDS_PER_ORDER`` stock records does not fit o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.allocate.ports import StockMoved
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
@@ -25,7 +25,8 @@ from functions.core.notices import inapplicable, superseded_by
 from functions.core.orders import OrderStatus, Shipment, TimelineEntry, reachable, sources
 from functions.core.sourcing import Allocation, allocations_to, per_stock_record
 
-from .chunked_reserve import ChunkedReserve, header_holds_claim
+if TYPE_CHECKING:
+    from .chunked_reserve import ChunkedReserve
 
 #: Where a reserved order can be by the time a retry of its Reserve arrives.
 RESERVED_OR_LATER = frozenset({OrderStatus.IN_FULFILLMENT, *reachable(OrderStatus.IN_FULFILLMENT)}
@@ -107,7 +108,7 @@ class ReservationTable(TableAdapter):
             if not codes or codes[0] != "ConditionalCheckFailed":
                 break
             header = codes.old_item(0)
-            if header_holds_claim(header):
+            if header.get("reserving_by"):
                 return self._in_parts().reserve(order_id, execution_id, allocations, entry, shipments,
                                                 requested, ship_to, shipping_method)
             if (source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value
@@ -122,6 +123,8 @@ class ReservationTable(TableAdapter):
         return True, OrderStatus.IN_FULFILLMENT.value
 
     def _in_parts(self) -> ChunkedReserve:
+        from .chunked_reserve import ChunkedReserve  # large orders only: not on every cold start
+
         return ChunkedReserve(self, RESERVED_OR_LATER, _superseded_from)
 
     def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:

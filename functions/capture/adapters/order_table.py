@@ -41,7 +41,6 @@ from functions.core.adapters.keys import (
 from functions.core.adapters.notice_marks import supersede_action
 from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.adapters.paging import decode_token, encode_token
-from functions.core.adapters.reservation_parts import TRANSACTION_ACTIONS, part_check, release_part_actions
 from functions.core.adapters.shipments import move_shipment_action
 from functions.core.adapters.stock import release_action
 from functions.core.adapters.timeline import append_entries, with_entries
@@ -237,6 +236,8 @@ class OrderTable(OrderTableReader):
         notice marks — then each part released in its own (``release_parts``). Once CANCELLED,
         nothing else writes a part (Reserve's and a dispatch's writes check the header), and
         every Reserve part moved the version, so the parts read are all there are."""
+        from functions.core.adapters.reservation_parts import TRANSACTION_ACTIONS, part_check
+
         allowed, allowed_values = into(OrderStatus.CANCELLED)
         actions: list[dict[str, Any]] = [
             {"Update": append_entries({
@@ -264,6 +265,8 @@ class OrderTable(OrderTableReader):
     def release_parts(self, order: Order) -> None:
         """Each part of a cancelled order given back in its own transaction, conditional on its
         marker (a repeat, or the reserving execution's own compensation, finds it gone)."""
+        from functions.core.adapters.reservation_parts import release_part_actions
+
         for part in order.reservation_parts:
             if part.status == PartStatus.RESERVED:
                 transact(self, release_part_actions(self.table, order.order_id, part),

@@ -29,6 +29,7 @@ from functions.core.orders import (
     OrderLine,
     OrderStatus,
     Payment,
+    ReservationPart,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
@@ -39,7 +40,6 @@ from functions.core.sourcing import allocations_from
 
 from .dynamodb import TableAdapter, from_item, to_value
 from .keys import is_details, is_flag, is_header, is_invoice, is_reservation_part, is_shipment, order_pk
-from .reservation_parts import part_from_item
 from .timeline import entries_of
 
 
@@ -62,7 +62,11 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
                      flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
-    reservation_parts = tuple(part_from_item(p) for p in parts)
+    reservation_parts: tuple[ReservationPart, ...] = ()
+    if parts:  # only a large order has parts: their module is not loaded for the others (cold starts)
+        from .reservation_parts import part_from_item
+
+        reservation_parts = tuple(part_from_item(p) for p in parts)
     # a large order's plan is in its reservation parts, not on the header (which every state
     # change rewrites): those of the execution that carried it into fulfilment
     allocation = h.get("allocation") if "reserved_parts" not in h else [

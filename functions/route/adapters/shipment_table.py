@@ -8,13 +8,6 @@ from typing import Any
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value, to_values, transact
 from functions.core.adapters.keys import header_key, node_shipments, shipment_key
 from functions.core.adapters.paging import decode_token, encode_token
-from functions.core.adapters.reservation_parts import (
-    TRANSACTION_ACTIONS,
-    part_check,
-    records_of,
-    ship_part_actions,
-    unship_part_actions,
-)
 from functions.core.adapters.shipments import move_shipment_action
 from functions.core.adapters.stock import ship_action
 from functions.core.adapters.transitions import into
@@ -33,6 +26,9 @@ from functions.route.ports import StockShort
 
 #: Where the stock updates start in the dispatch transaction (after the shipment and the order).
 STOCK_ACTIONS = 2
+#: DynamoDB's actions per transaction (``reservation_parts.TRANSACTION_ACTIONS``, whose module
+#: only a large shipment loads)
+TRANSACTION_ACTIONS = 100
 
 
 class ShipmentTable(TableAdapter):
@@ -81,6 +77,8 @@ class ShipmentTable(TableAdapter):
         shipped are given back (unshipped, while the shipment is still REQUESTED) before the
         refusal is raised: a dispatch is all or nothing as in one transaction. A crash leaves
         shipped parts that the node's retry of the same confirmation finds done."""
+        from functions.core.adapters.reservation_parts import part_check, records_of, ship_part_actions
+
         parts = [p for p in order.reservation_parts if p.node_id == shipment.node_id]
         if not parts:
             raise RuntimeError(f"shipment {shipment.shipment_id}: no reservation parts to dispatch")
@@ -123,6 +121,8 @@ class ShipmentTable(TableAdapter):
     def _unship(self, order: Order, shipment: Shipment, parts: list[ReservationPart]) -> None:
         """Give back the stock of the shipment's shipped parts, each once, and only while the
         shipment is REQUESTED (a concurrent dispatch of it that finished keeps its parts)."""
+        from functions.core.adapters.reservation_parts import unship_part_actions
+
         still_requested = {"ConditionCheck": {
             "TableName": self.table, "Key": to_item(shipment_key(order.order_id, shipment.shipment_id)),
             "ConditionExpression": "#s = :requested", "ExpressionAttributeNames": {"#s": "status"},
