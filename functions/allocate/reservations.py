@@ -34,7 +34,9 @@ class ReservationService:
                 shipping_method: str) -> dict[str, Any]:
         """Reserve every allocation and request one shipment per node (IN_FULFILLMENT), or
         nothing at all — one transaction: the stock is never reserved for an order whose
-        fulfilment requests are missing, and no separate Release step re-reads the order.
+        fulfilment requests are missing, and no separate Release step re-reads the order. (A
+        plan of more stock records than one transaction takes is reserved in parts, the
+        status and shipments written last, and given back if it cannot finish: the store's.)
 
         Raises StockMoved when a node has fewer units than planned. Running it again for the
         same execution changes nothing and answers ``reserved`` again.

@@ -3,7 +3,7 @@
 | function | triggered by | may |
 |---|---|---|
 | api | API: `/inventory/*`, `/availability` | ALLOCATE_API_ACTIONS on the table (no index) |
-| reserve | order_fulfillment task `Reserve` | RESERVATION_ACTIONS |
+| reserve | order_fulfillment task `Reserve` | RESERVE_ACTIONS |
 | backorder | order_fulfillment task `Backorder` | RESERVATION_ACTIONS |
 
 The stock decrement at dispatch comes with the rest of the order lifecycle.
@@ -25,6 +25,9 @@ ALLOCATE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 # the shipments (Reserve); on a failed condition, read the header to tell a repeat from a
 # cancelled order
 RESERVATION_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# a large order's Reserve (in parts) also reads its parts (Query), releases a stale one (Delete
+# in a transaction) and checks the claim while doing so (ConditionCheck)
+RESERVE_ACTIONS = (*RESERVATION_ACTIONS, "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 
 
 class Allocate(Construct):
@@ -62,6 +65,6 @@ class Allocate(Construct):
             handler=f"{HANDLERS}.backorder.lambda_handler",
             description="order_fulfillment task: no plan possible, the order waits for stock",
         )
-        for task in (self.reserve_function, self.backorder_function):
-            data.grant(task, RESERVATION_ACTIONS)
+        for task, actions in ((self.reserve_function, RESERVE_ACTIONS), (self.backorder_function, RESERVATION_ACTIONS)):
+            data.grant(task, actions)
             monitoring.watch_worker(task)

@@ -31,8 +31,9 @@ HANDLERS = "functions.capture.handlers"
 # key made (Query of its items). (The API's cancel also releases the order's reserved stock:
 # UpdateItem on SKU# items.)
 CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
-# the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem)
-CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem")
+# the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem), and the
+# cancel of a large order checks its reservation parts and deletes each as it releases it
+CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5

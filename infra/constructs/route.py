@@ -25,7 +25,9 @@ HANDLERS = "functions.route.handlers"
 PLAN_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
 # list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and
 # stock; nodes: read one (GetItem) or list them (Query), write one (Put) with the network's version (Update)
-ROUTE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem")
+# (+ ConditionCheck: a large shipment's parts are dispatched checking the order, then checked shipped)
+ROUTE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                     "dynamodb:ConditionCheckItem")
 
 
 class Route(Construct):

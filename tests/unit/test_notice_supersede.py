@@ -91,7 +91,7 @@ def test_a_restocks_new_execution_takes_a_backordered_order_on_its_status_alone(
     # from CAPTURED it still asks for the execution
     first, second = db.calls
     assert "accepted_by = :exec)" in first[0]["Update"]["ConditionExpression"]
-    assert second[0]["Update"]["ConditionExpression"] == "#s = :from"
+    assert second[0]["Update"]["ConditionExpression"] == "#s = :from AND attribute_not_exists(reserving_by)"
     assert second[0]["Update"]["ExpressionAttributeValues"][":exec"] == {"S": EXEC}
 
 

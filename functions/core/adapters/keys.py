@@ -23,6 +23,7 @@ SHIPMENT_PREFIX = "SHIPMENT#"
 INVOICE_PREFIX = "INVOICE#"
 NOTICE_PREFIX = "NOTICE#"
 FLAG_PREFIX = "FLAG#"
+RESERVATION_PART_PREFIX = "RESERVE#"
 _ORDER_PREFIX = "ORDER#"
 
 
@@ -69,6 +70,18 @@ NOTICE_SUPERSEDED = "superseded"
 
 def flag_key(order_id: str, shipment_id: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{FLAG_PREFIX}{shipment_id}"}
+
+
+def reservation_part_key(order_id: str, execution_id: str, number: int) -> Key:
+    """One part of a large order's reservation (``core/adapters/reservation_parts.py``): the stock
+    records one transaction reserved for the execution carrying the order, and the marker that
+    makes that transaction — and its release or shipping — happen once."""
+    return {"PK": order_pk(order_id), "SK": f"{RESERVATION_PART_PREFIX}{execution_id}#{number:03d}"}
+
+
+def reservation_parts_prefix() -> str:
+    """``begins_with`` of every reservation part of an order (a Query under ``ORDER#<id>``)."""
+    return RESERVATION_PART_PREFIX
 
 
 def order_sort_key(created_at: str, order_id: str) -> str:
@@ -241,3 +254,7 @@ def is_stock(item: dict[str, Any]) -> bool:
 
 def is_waiting_backorder(item: dict[str, Any]) -> bool:
     return str(item.get("PK", "")).startswith(_SKU_PREFIX) and str(item.get("SK", "")).startswith(BACKORDER_PREFIX)
+
+
+def is_reservation_part(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(RESERVATION_PART_PREFIX)
