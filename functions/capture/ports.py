@@ -10,7 +10,7 @@ from functions.core.ports import EventPublisher, OrderReader
 
 __all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
            "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
-           "Page", "WorkflowStarter"]
+           "Page", "ResumeReport", "Resumer", "WorkflowStarter"]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -99,4 +99,23 @@ class DeadLetterQueue(Protocol):
     def send(self, queue_url: str, bodies: list[dict[str, Any]]) -> None:
         """Put each body (JSON) on the queue as its own message; raises TransientError if any
         was not accepted (the caller's record is then delivered again)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ResumeReport:
+    """What the reconciler did for one order: the status it read, whether that is final, the
+    steps it started (each ``{"action", "reason", …}``), or why nothing was owed."""
+
+    order_id: str
+    status: str
+    final: bool
+    steps: tuple[dict[str, Any], ...]
+    waiting: str | None
+
+
+class Resumer(Protocol):
+    def resume(self, order_id: str) -> ResumeReport | None:
+        """Run the steps the order is owed now (the reconciler's own decision); None: no such order.
+        Raises TransientError when the reconciler could not be asked."""
         ...

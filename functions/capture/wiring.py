@@ -18,6 +18,7 @@ from .workflow_start import WorkflowService
 
 if TYPE_CHECKING:
     from .feeds import FeedIntake
+    from .resumes import Resumes
 
 
 def capture_service() -> CaptureService:
@@ -40,9 +41,13 @@ def workflow_service() -> WorkflowService:
     return _workflow_service(settings())
 
 
+def resumes() -> Resumes:
+    return _resumes(settings())
+
+
 @cache
 def _table(s: Settings) -> OrderTable:
-    return OrderTable(s.table_name)
+    return OrderTable(s.table_name, open_for=s.reconcile_after_seconds)
 
 
 @cache
@@ -73,3 +78,12 @@ def _cancellation(s: Settings) -> Cancellation:
 def _workflow_service(s: Settings) -> WorkflowService:
     return WorkflowService(starter=StepFunctionsStarter(s.order_workflow_arn),
                            publisher=EventBridgePublisher(s.event_bus_name))
+
+
+@cache
+def _resumes(s: Settings) -> Resumes:
+    # imported here: only the resume route loads them (not the capture paths' cold start)
+    from .adapters.reconciler_function import ReconcilerFunction
+    from .resumes import Resumes
+
+    return Resumes(resumer=ReconcilerFunction(s.reconcile_function_name))

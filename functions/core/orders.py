@@ -183,6 +183,18 @@ def request_view(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> 
 
 
 @dataclass(frozen=True)
+class NoticeRecord:
+    """A notice's claim as stored (``NOTICE#<kind>#<ref>``): each channel's status (SENDING,
+    SENT, SKIPPED, WITHDRAWN) and until when the claim holds a SENDING channel (its lease)."""
+
+    kind: str
+    shipment_id: str | None
+    channels: dict[str, str] = field(default_factory=dict)
+    lease_until: str | None = None
+    superseded: bool = False
+
+
+@dataclass(frozen=True)
 class Order:
     order_id: str
     channel: str
@@ -208,6 +220,10 @@ class Order:
     finance_reviews: tuple[dict[str, Any], ...] = ()
     #: When the payment hold (card authorisation, on-account credit) of a cancelled order was released.
     payment_released_at: str | None = None
+    #: The claims of the notices told (or being told) about the order.
+    notices: tuple[NoticeRecord, ...] = ()
+    #: When the reconciler is due to check the order (GSI4); None once the order is final.
+    check_after: str | None = None
 
     def with_status(self, status: OrderStatus, *, at: str) -> Order:
         return replace(self, status=status, version=self.version + 1, updated_at=at)

@@ -23,6 +23,7 @@ from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.orders import (
     Address,
     Customer,
+    NoticeRecord,
     Order,
     OrderLine,
     OrderStatus,
@@ -36,7 +37,17 @@ from functions.core.orders import (
 from functions.core.sourcing import allocations_from
 
 from .dynamodb import TableAdapter, from_item, to_value
-from .keys import is_details, is_flag, is_header, is_invoice, is_shipment, order_pk
+from .keys import (
+    OPEN_INDEX_SK,
+    is_details,
+    is_flag,
+    is_header,
+    is_invoice,
+    is_notice,
+    is_shipment,
+    notice_ref_of,
+    order_pk,
+)
 from .timeline import entries_of
 
 
@@ -57,7 +68,7 @@ def shipment_from_item(stored: dict[str, Any]) -> Shipment:
 
 def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: Sequence[TimelineEntry] = (),
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
-                     flags: Sequence[dict[str, Any]] = ()) -> Order:
+                     flags: Sequence[dict[str, Any]] = (), notices: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
     pay = h["payment"]
     return Order(
@@ -77,7 +88,17 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
                               for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
+        notices=tuple(notice_from_item(n) for n in notices if n.get("channels") is not None or n.get("superseded")),
+        check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
     )
+
+
+def notice_from_item(item: dict[str, Any]) -> NoticeRecord:
+    ref = notice_ref_of(item)
+    return NoticeRecord(kind=str(item.get("kind") or str(item.get("SK", "")).split("#")[1]),
+                        shipment_id=ref if ref.startswith("shp_") else None,
+                        channels={c: str((r or {}).get("status")) for c, r in (item.get("channels") or {}).items()},
+                        lease_until=item.get("lease_until"), superseded=bool(item.get("superseded")))
 
 
 def invoice_from_item(stored: dict[str, Any]) -> Invoice:
@@ -115,4 +136,5 @@ class OrderTableReader(TableAdapter):
         shipments = [i for i in items if is_shipment(i)]
         invoices = [i for i in items if is_invoice(i)]
         flags = [i for i in items if is_flag(i)]
-        return order_from_items(header, details, entries_of(items), shipments, invoices, flags)
+        notices = [i for i in items if is_notice(i)]
+        return order_from_items(header, details, entries_of(items), shipments, invoices, flags, notices)
