@@ -147,7 +147,7 @@ def reconciler_run(api_url: str) -> dict[str, Any]:
     happy-path orders left it — all COMPLETED before the threshold, so off the open orders'
     index: what an idle run costs, a fixed cost per month (not per order; at the deployed rate)
     and its share per 1,000 orders at ``ORDERS_PER_MONTH``. The local schedule's own rate (a
-    day: 864 s at the local time scale) keeps its runs out of the per-order figures."""
+    week: 6,048 s at the local time scale) keeps its runs out of the per-order figures."""
     with Api(api_url, timeout=60) as api:
         api.settle(60)
         api.reset_meter()

@@ -182,10 +182,11 @@ CONFIGS: Mapping[str, EnvironmentConfig] = MappingProxyType(
             log_retention=logs.RetentionDays.ONE_DAY,
             payment_provider="local",
             # Locally the schedule fires on the local time scale (localcloud/schedules.py: a
-            # day is 864 s at the default 0.01): once in a quarter of an hour of `make up`, so a
-            # run's 8 Queries never count in `make bench`'s orders. Run it on demand with
+            # week is 6,048 s, 1 h 41 min, at the default 0.01), so a run — 8 Queries, and the
+            # steps of whatever earlier tests left open — never lands inside `make bench`'s
+            # measured orders or an e2e test that counts requests. Run it on demand with
             # POST /_local/schedules/reconcile/run.
-            reconcile_rate=Duration.days(1),
+            reconcile_rate=Duration.days(7),
             # the local seed's two channels; any local client (the account) may send
             feed_channels=MappingProxyType(
                 {"webshop": (FEED_SENDER_ACCOUNT,), "marketplace": (FEED_SENDER_ACCOUNT,)}),

@@ -272,7 +272,7 @@ def test_the_reconciler_schedule_may_invoke_the_reconciler_and_nothing_else(env_
     (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
     props = schedule["Properties"]
     assert props["Name"] == f"oms-{env}-reconcile" and props["State"] == "ENABLED"
-    assert props["ScheduleExpression"] == ("rate(1440 minutes)" if env == "local" else "rate(5 minutes)")
+    assert props["ScheduleExpression"] == ("rate(10080 minutes)" if env == "local" else "rate(5 minutes)")
     reconciler = _role_of(template, HANDLERS.format("reconcile", "run"))
     function_id = next(k for k, f in resources(template, "AWS::Lambda::Function").items()
                        if f["Properties"]["Handler"] == HANDLERS.format("reconcile", "run"))
