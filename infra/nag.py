@@ -69,6 +69,11 @@ REASONS = {
         "the app stack. In the stack: API keys on every data route, per-role usage-plan "
         "throttles and stage throttling."
     ),
+    "schedule-dlq": (
+        "This queue IS a dead-letter queue: the DeadLetterConfig of the reconciler's EventBridge "
+        "Scheduler target (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its first "
+        "message; a DLQ for a DLQ would add nothing."
+    ),
     "stream-dlq": (
         "This queue IS a dead-letter queue: the on-failure destination of the table stream's "
         "event source mapping (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its "
@@ -134,6 +139,7 @@ def acknowledge(stack: OmsStack) -> None:
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
+    _ack(stack.reconcile.dead_letter_queue, "AwsSolutions-SQS3", "schedule-dlq")
 
     # --- Secrets --------------------------------------------------------------------------
     if stack.invoice.payment_secret is not None:

@@ -21,6 +21,7 @@ import contextvars
 import json
 import logging
 import math
+import re
 import threading
 import time
 from typing import Any
@@ -106,11 +107,12 @@ def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_:
 # Units as on-demand bills them: a write 1 WRU per KB of the item (2 in a transaction), a read
 # 1 RRU per 4 KB strongly consistent (0.5 eventually), a Query by the total size it returns.
 # An item's size is read from moto's table before and after the write (the local stack runs
-# moto in-process); a write is billed by the larger. Index writes: a put of an item with index
-# keys, or an update that changes what the indexes hold (the projected ``summary`` or a GSI
-# key), rewrites its small summary-only index entries: 3 for an order header, 1 for shipments,
-# invoices, nodes and finance flags; an update that leaves them alone writes no index. moto
-# reports no consumed capacity, hence the estimate.
+# moto in-process); a write is billed by the larger. Index writes: a put writes one small entry
+# per index whose keys the item carries (an open order header: GSI1-4); an update that changes
+# the projected ``summary`` rewrites the item's summary entries (3 for an order header, 1 for
+# shipments, invoices and finance flags), one that sets or removes a GSI's keys writes that
+# index's entry (the open orders' GSI4 at completion: 1); an update that leaves them alone
+# writes no index. moto reports no consumed capacity, hence the estimate.
 
 def _size(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8
@@ -157,27 +159,36 @@ def _kind(key: tuple[str, str]) -> str:
     return head if head not in ("", "NODE", "COUNTER", "REF") else f"{pk.split('#', 1)[0]}/{head or '-'}"
 
 
-def _write(key: tuple[str, str], size: int, *, transactional: bool, indexed: bool = True) -> None:
+def _write(key: tuple[str, str], size: int, *, transactional: bool, indexed: bool | int = True) -> None:
     units = math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
-    index_units = _index_entries(key) if indexed else 0
+    index_units = (_index_entries(key) if indexed else 0) if isinstance(indexed, bool) else indexed
     _capacity["write_units"] += units
     _capacity["index_write_units"] += index_units
     _writes[(_caller.get() or "states", _kind(key))] += units + index_units
 
 
-def _touches_indexes(op: dict[str, Any]) -> bool:
+def _touches_indexes(op: dict[str, Any]) -> bool | int:
+    """False, True (the item's summary entries), or how many indexes' keys the update sets or removes."""
     names = " ".join(str(v) for v in (op.get("ExpressionAttributeNames") or {}).values())
     text = f"{op.get('UpdateExpression', '')} {names}"
-    return "summary" in text or "GSI" in text
+    if "summary" in text:
+        return True
+    return len(set(re.findall(r"GSI\d+", text)))
 
 
-Write = tuple[tuple[str, str], str, bool, bool, bool]  # key, table, transactional, indexed, check only
+def _put_indexes(item: dict[str, Any]) -> int:
+    """How many (sparse) indexes a put item is on: one entry per index whose keys it carries."""
+    return len({name[:-2] for name in item if re.fullmatch(r"GSI\d+PK", name)})
+
+
+Write = tuple[tuple[str, str], str, bool, bool | int, bool]  # key, table, transactional, indexed, check only
 
 
 def _planned_writes(operation: str, params: dict[str, Any]) -> list[Write]:
     """The items a write call changes (or only checks), with how each is billed."""
     if operation == "PutItem":
-        return [(_key(params.get("Item", {})), str(params.get("TableName", "")), False, True, False)]
+        item = params.get("Item", {})
+        return [(_key(item), str(params.get("TableName", "")), False, _put_indexes(item), False)]
     if operation in ("UpdateItem", "DeleteItem"):
         return [(_key(params.get("Key", {})), str(params.get("TableName", "")), False,
                  operation == "DeleteItem" or _touches_indexes(params), False)]
@@ -186,8 +197,9 @@ def _planned_writes(operation: str, params: dict[str, Any]) -> list[Write]:
         for action in params.get("TransactItems", []):
             kind, op = next(iter(action.items()))
             key = _key(op.get("Item", {}) if kind == "Put" else op.get("Key", {}))
-            writes.append((key, str(op.get("TableName", "")), True, kind != "Update" or _touches_indexes(op),
-                           kind == "ConditionCheck"))
+            indexed = _put_indexes(op.get("Item", {})) if kind == "Put" else (
+                _touches_indexes(op) if kind == "Update" else kind != "ConditionCheck")
+            writes.append((key, str(op.get("TableName", "")), True, indexed, kind == "ConditionCheck"))
     return writes
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from oms import keys, nodes
+from oms import keys, nodes, orders
 from oms.console import err, out
 from oms.environment import EnvName, connect
 from oms.failures import OmsError, as_oms_errors
@@ -30,12 +30,14 @@ class OmsApp(typer.Typer):
             sys.exit(1)
 
 
-HELP = ("The operator command line: API keys, fulfilment nodes and dead-letter redrive, for the local stack "
+HELP = ("The operator command line: API keys, fulfilment nodes, resuming a stuck order and dead-letter redrive, "
+        "for the local stack "
         "(`make up`, the default) or a deployed environment (--env dev|staging|prod, with your AWS credentials).")
 app = OmsApp(name="oms", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
              context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(keys.app, name="keys")
 app.add_typer(nodes.app, name="nodes")
+app.add_typer(orders.app, name="orders")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # only the restock uses it: capture's other functions never l
 
 __all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
            "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
-           "OrderWorkflow", "Page", "WaitingOrders", "WorkflowRun", "WorkflowStarter"]
+           "OrderWorkflow", "Page", "ResumeReport", "Resumer", "WaitingOrders", "WorkflowRun", "WorkflowStarter"]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -123,4 +123,22 @@ class WaitingOrders(Protocol):
 
     def restock_seen(self, sku: str, node_id: str, mark: str) -> None:
         """The restock that set ``mark`` on the stock record was handled."""
+
+
+@dataclass(frozen=True)
+class ResumeReport:
+    """What the reconciler did for one order: the status it read, whether that is final, the
+    steps it started (each ``{"action", "reason", …}``), or why nothing was owed."""
+
+    order_id: str
+    status: str
+    final: bool
+    steps: tuple[dict[str, Any], ...]
+    waiting: str | None
+
+
+class Resumer(Protocol):
+    def resume(self, order_id: str) -> ResumeReport | None:
+        """Run the steps the order is owed now (the reconciler's own decision); None: no such order.
+        Raises TransientError when the reconciler could not be asked."""
         ...

@@ -21,6 +21,7 @@ from .workflow_start import WorkflowService
 if TYPE_CHECKING:
     from .feeds import FeedIntake
     from .restocks import RestockService
+    from .resumes import Resumes
 
 
 def capture_service() -> CaptureService:
@@ -48,9 +49,13 @@ def restock_service(time_left: Callable[[], float]) -> RestockService:
     return replace(_restock_service(settings()), time_left=time_left)
 
 
+def resumes() -> Resumes:
+    return _resumes(settings())
+
+
 @cache
 def _table(s: Settings) -> OrderTable:
-    return OrderTable(s.table_name)
+    return OrderTable(s.table_name, open_for=s.reconcile_after_seconds)
 
 
 @cache
@@ -90,3 +95,11 @@ def _restock_service(s: Settings) -> RestockService:
     from .restocks import RestockService
 
     return RestockService(waiting=WaitingBackorders(s.table_name), workflow=StepFunctionsStarter(s.order_workflow_arn))
+
+
+def _resumes(s: Settings) -> Resumes:
+    # imported here: only the resume route loads them (not the capture paths' cold start)
+    from .adapters.reconciler_function import ReconcilerFunction
+    from .resumes import Resumes
+
+    return Resumes(resumer=ReconcilerFunction(s.reconcile_function_name))

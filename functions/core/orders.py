@@ -204,6 +204,18 @@ class ReservationPart:
 
 
 @dataclass(frozen=True)
+class NoticeRecord:
+    """A notice's claim as stored (``NOTICE#<kind>#<ref>``): each channel's status (SENDING,
+    SENT, SKIPPED, WITHDRAWN) and until when the claim holds a SENDING channel (its lease)."""
+
+    kind: str
+    shipment_id: str | None
+    channels: dict[str, str] = field(default_factory=dict)
+    lease_until: str | None = None
+    superseded: bool = False
+
+
+@dataclass(frozen=True)
 class Order:
     order_id: str
     channel: str
@@ -232,6 +244,10 @@ class Order:
     #: The parts of a large order's reservation (each its own transaction; none for an order
     #: reserved in one): every part still holding or shipping stock, of any execution.
     reservation_parts: tuple[ReservationPart, ...] = ()
+    #: The claims of the notices told (or being told) about the order.
+    notices: tuple[NoticeRecord, ...] = ()
+    #: When the reconciler is due to check the order (GSI4); None once the order is final.
+    check_after: str | None = None
 
     def with_status(self, status: OrderStatus, *, at: str) -> Order:
         return replace(self, status=status, version=self.version + 1, updated_at=at)

@@ -22,6 +22,9 @@ from infra.config import EnvironmentConfig
 
 GSI_NAMES: tuple[str, ...] = ("GSI1", "GSI2", "GSI3")
 GSI_PROJECTED_ATTRIBUTES = ["summary"]  # an index write stays small whatever the item's size
+#: The open orders (sparse, KEYS_ONLY: 1 WRU when an order is captured, 1 when it is final;
+#: a status change in between writes nothing to it). Only the reconciler queries it.
+OPEN_ORDERS_INDEX = "GSI4"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -55,6 +58,12 @@ class Data(Construct):
                 projection_type=dynamodb.ProjectionType.INCLUDE,
                 non_key_attributes=GSI_PROJECTED_ATTRIBUTES,
             )
+        self.table.add_global_secondary_index(
+            index_name=OPEN_ORDERS_INDEX,
+            partition_key=dynamodb.Attribute(name=f"{OPEN_ORDERS_INDEX}PK", type=string),
+            sort_key=dynamodb.Attribute(name=f"{OPEN_ORDERS_INDEX}SK", type=string),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # Generated at deploy time and never in the repo (locally a fixed value, so tokens from
         # one `make up` still verify after a restart: environments.py). Rotating it only makes
         # open cursors start over (a 400 for a token signed with the old value).
@@ -78,6 +87,11 @@ class Data(Construct):
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=self._resources(with_indexes=indexes))
         )
+
+    def grant_open_orders(self, grantee: iam.IGrantable) -> None:
+        """Query the open orders' index (GSI4), and nothing else of it."""
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["dynamodb:Query"], resources=[f"{self.table.table_arn}/index/{OPEN_ORDERS_INDEX}"]))
 
     def grant_paging(self, grantee: iam.IGrantable) -> None:
         """A function whose listings issue and accept ``next_token``: it reads the paging key."""

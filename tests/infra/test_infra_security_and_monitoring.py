@@ -136,8 +136,11 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
         on_failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure")
         if on_failure:
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
-    # each feed channel's intake DLQ, and the order / notice / invoice streams' on-failure DLQs
-    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 3
+    for schedule in resources(template, "AWS::Scheduler::Schedule").values():
+        dlq_ids.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    # each feed channel's intake DLQ, the order / notice / invoice streams' on-failure DLQs and
+    # the reconciler's schedule's
+    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 4
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = set()
     for alarm in alarms:
@@ -239,11 +242,56 @@ def test_only_the_stream_consumers_start_workflows_each_its_own(env_template):
     for role_id in resources(template, "AWS::IAM::Role"):
         for statement in policy_statements(template, role_id):
             if "states:StartExecution" in actions_of(statement):
-                started.setdefault(role_id, []).append(statement["Resource"]["Fn::Sub"].rsplit(":", 1)[1])
+                arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                started.setdefault(role_id, []).extend(a["Fn::Sub"].rsplit(":", 1)[1] for a in arns)
     assert started == {
         _role_of(template, HANDLERS.format("capture", "stream")): [f"oms-{env}-order-fulfillment"],
         _role_of(template, HANDLERS.format("invoice", "stream")): [f"oms-{env}-shipment-invoicing"],
+        # and the reconciler, which resumes an order through either
+        _role_of(template, HANDLERS.format("reconcile", "run")): [f"oms-{env}-order-fulfillment",
+                                                                   f"oms-{env}-shipment-invoicing"],
     }
+
+
+def test_the_reconciler_reads_orders_moves_their_check_and_starts_the_workflows_steps_only(env_template):
+    _, template = env_template
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    role_id = _role_of(template, HANDLERS.format("reconcile", "run"))
+    statements = [s for s in policy_statements(template, role_id) if table_id in json.dumps(s["Resource"])]
+    on_table = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}]
+    assert [set(actions_of(s)) for s in on_table] == [{"dynamodb:Query", "dynamodb:UpdateItem"}]
+    (on_index,) = [s for s in statements if "/index/" in json.dumps(s["Resource"])]
+    assert actions_of(on_index) in (["dynamodb:Query"], "dynamodb:Query")
+    assert json.dumps(on_index["Resource"]).count("/index/GSI4") == 1 and "GSI1" not in json.dumps(on_index)
+    notice_id, _ = function_by_handler(template, HANDLERS.format("notify", "order_notice"))
+    (invoke,) = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
+    assert invoke["Resource"] == {"Fn::GetAtt": [notice_id, "Arn"]}
+    # the orders API's resume asks the reconciler, that function only
+    reconciler_id, _ = function_by_handler(template, HANDLERS.format("reconcile", "run"))
+    api_role = _role_of(template, HANDLERS.format("capture", "api"))
+    (asks,) = [s for s in policy_statements(template, api_role) if "lambda:InvokeFunction" in actions_of(s)]
+    assert asks["Resource"] == {"Fn::GetAtt": [reconciler_id, "Arn"]}
+
+
+def test_the_reconciler_schedule_may_invoke_the_reconciler_and_nothing_else(env_template):
+    env, template = env_template
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["Name"] == f"oms-{env}-reconcile" and props["State"] == "ENABLED"
+    assert props["ScheduleExpression"] == ("rate(10080 minutes)" if env == "local" else "rate(5 minutes)")
+    reconciler = _role_of(template, HANDLERS.format("reconcile", "run"))
+    function_id = next(k for k, f in resources(template, "AWS::Lambda::Function").items()
+                       if f["Properties"]["Handler"] == HANDLERS.format("reconcile", "run"))
+    assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} and reconciler
+    role_id = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role = resources(template, "AWS::IAM::Role")[role_id]
+    (principal,) = [s["Principal"]["Service"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+    assert principal == "scheduler.amazonaws.com"
+    granted = {(a, json.dumps(s["Resource"], sort_keys=True)) for s in policy_statements(template, role_id)
+               for a in actions_of(s)}
+    dlq = props["Target"]["DeadLetterConfig"]["Arn"]
+    assert granted == {("lambda:InvokeFunction", json.dumps({"Fn::GetAtt": [function_id, "Arn"]}, sort_keys=True)),
+                       ("sqs:SendMessage", json.dumps(dlq, sort_keys=True))}
 
 
 def test_cdk_nag_ran_clean_and_acknowledgements_are_scoped(assembly_dir: Path):

@@ -28,6 +28,7 @@ from functions.capture.ports import (
 )
 from functions.core.adapters.dynamodb import from_item, is_retryable, to_item, to_value, to_values, transact
 from functions.core.adapters.keys import (
+    CLOSE_OPEN_ORDER,
     channel_orders,
     channel_ref_key,
     credit_key,
@@ -35,6 +36,7 @@ from functions.core.adapters.keys import (
     details_key,
     header_key,
     idempotency_key,
+    open_order_keys,
     order_index_keys,
     orders_of_month,
 )
@@ -46,6 +48,7 @@ from functions.core.adapters.stock import release_action
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.adapters.transitions import into
 from functions.core.errors import Conflict, TransientError
+from functions.core.events import after
 from functions.core.notices import TRIGGERED_BY, inapplicable, superseded_by
 from functions.core.orders import Order, OrderStatus, PartStatus, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import per_stock_record
@@ -61,9 +64,11 @@ def summary_of(order: Order) -> dict[str, Any]:
             "total": _money(order.totals.total), "created_at": order.created_at}
 
 
-def header_item(order: Order) -> dict[str, Any]:
-    """The small mutable item (see ``core/adapters/order_reader.py``)."""
+def header_item(order: Order, open_for: int = 900) -> dict[str, Any]:
+    """The small mutable item (see ``core/adapters/order_reader.py``), on the open orders' index
+    (GSI4) until a final status: due for the reconciler ``open_for`` seconds after its capture."""
     return {
+        **open_order_keys(order.order_id, after(order.created_at, open_for)),
         **header_key(order.order_id), "type": "order",
         "order_id": order.order_id, "status": order.status.value, "version": order.version,
         "updated_at": order.updated_at, "cancel_reason": order.cancel_reason,
@@ -114,6 +119,11 @@ class OrderTable(OrderTableReader):
     """Order persistence of capture. Every state change is a conditional write; multi-item
     changes are one TransactWriteItems, so nothing is ever half-written."""
 
+    def __init__(self, table_name: str, dynamodb_client: Any = None, *, open_for: int = 900) -> None:
+        super().__init__(table_name, dynamodb_client)
+        #: Seconds after its capture an order not final is due for the reconciler (GSI4).
+        self.open_for = open_for
+
     # -- writes ---------------------------------------------------------------------------
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
                idempotency: IdempotencyClaim | None = None) -> None:
@@ -133,7 +143,7 @@ class OrderTable(OrderTableReader):
                 "ExpressionAttributeValues": to_values({":now": int(time.time())}),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         actions += [
-            {"Put": {"TableName": self.table, "Item": to_item(header_item(order)),
+            {"Put": {"TableName": self.table, "Item": to_item(header_item(order, self.open_for)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table, "Item": to_item(with_entries(details_item(order), [first_event]))}},
         ]
@@ -210,7 +220,7 @@ class OrderTable(OrderTableReader):
             {"Update": append_entries({
                 "TableName": self.table, "Key": to_item(header_key(order.order_id)),
                 "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, cancel_reason = :reason "
-                                    "REMOVE allocation",
+                                    f"REMOVE allocation, {CLOSE_OPEN_ORDER}",
                 "ConditionExpression": f"#v = :v AND {allowed}",
                 "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                 "ExpressionAttributeValues": to_values({

@@ -1,5 +1,5 @@
 """Every key shape of the single table, in one place: the item keys (``PK``/``SK``) and the index
-partitions and sort keys (``GSI1``–``GSI3``) of each item of the item table in
+partitions and sort keys (``GSI1``–``GSI4``) of each item of the item table in
 docs/ARCHITECTURE.md ("Single table"), grouped by what they belong to. Adapters build their
 keys here and nowhere else; use cases never see a key, a prefix or an index name (their ports
 have methods named for intent).
@@ -138,6 +138,38 @@ FINANCE_REVIEW = "FINANCE#REVIEW"
 def review_sort_key(at: str, order_id: str) -> str:
     return f"{at}#{order_id}"
 
+#: GSI4, the open orders (sparse, KEYS_ONLY): a header carries ``GSI4PK``/``GSI4SK`` from its
+#: capture until a transition into a final status (COMPLETED, CANCELLED) removes them, so the
+#: reconciler finds the orders due for a check with one Query per shard, never a Scan.
+OPEN_INDEX = "GSI4"
+OPEN_INDEX_PK, OPEN_INDEX_SK = "GSI4PK", "GSI4SK"
+#: Write sharding of the open orders: one partition could take ~1,000 writes a second.
+OPEN_SHARDS = 8
+
+
+def open_shard(order_id: str) -> int:
+    """The order's shard (0-7), stable for its life: a hash of its id."""
+    return hashlib.sha256(order_id.encode()).digest()[0] % OPEN_SHARDS
+
+
+def open_orders(shard: int) -> str:
+    """GSI4 partition of one shard of the open orders."""
+    return f"OPEN#{shard}"
+
+
+def open_sort_key(check_after: str, order_id: str) -> str:
+    """GSI4 sort key: when the order is due for a check (UTC ISO 8601, sorts as text), then its id."""
+    return f"{check_after}#{order_id}"
+
+
+def open_order_keys(order_id: str, check_after: str) -> dict[str, str]:
+    """The index attributes of an open order's header (set by the capture's Put)."""
+    return {OPEN_INDEX_PK: open_orders(open_shard(order_id)), OPEN_INDEX_SK: open_sort_key(check_after, order_id)}
+
+
+#: What a transition into a final status REMOVEs from the header (in its existing update).
+CLOSE_OPEN_ORDER = f"{OPEN_INDEX_PK}, {OPEN_INDEX_SK}"
+
 # -- items of their own -----------------------------------------------------------------------
 
 
@@ -242,6 +274,15 @@ def is_shipment(item: dict[str, Any]) -> bool:
 
 def is_invoice(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(INVOICE_PREFIX)
+
+
+def is_notice(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(NOTICE_PREFIX)
+
+
+def notice_ref_of(item: dict[str, Any]) -> str:
+    """``NOTICE#<kind>#<ref>`` → ``<ref>`` (the order id, or the shipment id of a shipment's notice)."""
+    return str(item.get("SK", "")).rsplit("#", 1)[-1]
 
 
 def is_flag(item: dict[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.orders import (
     Address,
     Customer,
+    NoticeRecord,
     Order,
     OrderLine,
     OrderStatus,
@@ -39,7 +40,18 @@ from functions.core.orders import (
 from functions.core.sourcing import allocations_from
 
 from .dynamodb import TableAdapter, from_item, to_value
-from .keys import is_details, is_flag, is_header, is_invoice, is_reservation_part, is_shipment, order_pk
+from .keys import (
+    OPEN_INDEX_SK,
+    is_details,
+    is_flag,
+    is_header,
+    is_invoice,
+    is_notice,
+    is_reservation_part,
+    is_shipment,
+    notice_ref_of,
+    order_pk,
+)
 from .timeline import entries_of
 
 
@@ -60,7 +72,8 @@ def shipment_from_item(stored: dict[str, Any]) -> Shipment:
 
 def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: Sequence[TimelineEntry] = (),
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
-                     flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = ()) -> Order:
+                     flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = (),
+                     notices: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
     reservation_parts: tuple[ReservationPart, ...] = ()
     if parts:  # only a large order has parts: their module is not loaded for the others (cold starts)
@@ -91,7 +104,17 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
                               for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
         reservation_parts=reservation_parts,
+        notices=tuple(notice_from_item(n) for n in notices if n.get("channels") is not None or n.get("superseded")),
+        check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
     )
+
+
+def notice_from_item(item: dict[str, Any]) -> NoticeRecord:
+    ref = notice_ref_of(item)
+    return NoticeRecord(kind=str(item.get("kind") or str(item.get("SK", "")).split("#")[1]),
+                        shipment_id=ref if ref.startswith("shp_") else None,
+                        channels={c: str((r or {}).get("status")) for c, r in (item.get("channels") or {}).items()},
+                        lease_until=item.get("lease_until"), superseded=bool(item.get("superseded")))
 
 
 def invoice_from_item(stored: dict[str, Any]) -> Invoice:
@@ -130,4 +153,5 @@ class OrderTableReader(TableAdapter):
         invoices = [i for i in items if is_invoice(i)]
         flags = [i for i in items if is_flag(i)]
         parts = [i for i in items if is_reservation_part(i)]
-        return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts)
+        notices = [i for i in items if is_notice(i)]
+        return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices)

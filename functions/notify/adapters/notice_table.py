@@ -10,6 +10,12 @@ finds the key taken (its condition is ``attribute_not_exists(PK)``), and the ite
 condition returns (``ReturnValuesOnConditionCheckFailure``, no extra read) says why: the
 channels are then claimed as SKIPPED, once. A claim before the cancel sent what was true then;
 a withdrawn channel is claimed again only while no such mark exists.
+
+The claim's put also writes ``lease_until`` (now + the lease; no write of its own): a channel
+still SENDING after that was never recorded — the sender crashed between claim and record, or
+the provider's answer and the record were both lost — and may be claimed again (the
+reconciler asks for it), once per lease: at most twice in all (docs/ARCHITECTURE.md, Notices).
+The lease is far longer than an invocation (15 s), so a send in flight is never doubled.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from botocore.exceptions import ClientError
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values
 from functions.core.adapters.keys import NOTICE_SUPERSEDED, notice_key
 from functions.core.adapters.timeline import append_entries
+from functions.core.events import after, utc_now
 from functions.core.orders import TimelineEntry
 from functions.notify.ports import Claim
 
@@ -46,6 +53,10 @@ def _reason(item: dict[str, Any]) -> str | None:
 
 
 class NoticeTable(TableAdapter):
+    def __init__(self, table_name: str, dynamodb_client: Any = None, *, lease_seconds: int = 300) -> None:
+        super().__init__(table_name, dynamodb_client)
+        self.lease_seconds = lease_seconds
+
     def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
               inapplicable: str | None = None) -> Claim:
         """Claim the channels of a notice: SENDING (the ones this call may send) or, when the
@@ -55,8 +66,12 @@ class NoticeTable(TableAdapter):
         status = SKIPPED if inapplicable else SENDING
         item: dict[str, Any] = {**notice_key(order_id, notice_id), "type": "notice", "order_id": order_id,
                                 "kind": kind, "channels": {c: {**r, "status": status} for c, r in channels.items()}}
+        now = utc_now()
+        lease = after(now, self.lease_seconds)
         if inapplicable:
             item[SUPERSEDED] = {"reason": inapplicable}
+        else:
+            item["lease_until"] = lease
         try:
             self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)",
                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -74,10 +89,18 @@ class NoticeTable(TableAdapter):
             return Claim(skip=frozenset(channels), reason=reason)
         send: set[str] = set()
         skip: set[str] = set()
+        expired = sorted(c for c in channels if (held.get(c) or {}).get("status") == SENDING
+                         and old.get("lease_until") and str(old["lease_until"]) < now)
+        if expired and reason is None and self._retake(order_id, notice_id, {c: channels[c] for c in expired},
+                                                        seen=str(old["lease_until"]), lease=lease):
+            send.update(expired)
+        elif expired and reason is not None:
+            skip.update(c for c in expired if self._take(
+                order_id, notice_id, c, {**channels[c], "status": SKIPPED}, unmarked=False, held=SENDING) is None)
         for channel in (c for c in channels if (held.get(c) or {}).get("status") == WITHDRAWN):
             if reason is None:
                 refused = self._take(order_id, notice_id, channel, {**channels[channel], "status": SENDING},
-                                     unmarked=True)
+                                     unmarked=True, lease=lease)
                 if refused is None:
                     send.add(channel)
                     continue
@@ -89,16 +112,44 @@ class NoticeTable(TableAdapter):
                 skip.add(channel)
         return Claim(send=frozenset(send), skip=frozenset(skip), reason=reason if skip else None)
 
-    def _take(self, order_id: str, notice_id: str, channel: str, record: dict[str, Any], *,
-              unmarked: bool) -> dict[str, Any] | None:
-        """Set a withdrawn channel's record (``unmarked``: only while no transition marked the
-        notice); None if it was set, else the item as the refused condition found it."""
-        condition = "channels.#c.#s = :withdrawn" + (f" AND attribute_not_exists({SUPERSEDED})" if unmarked else "")
+    def _retake(self, order_id: str, notice_id: str, channels: dict[str, dict[str, Any]], *, seen: str,
+                lease: str) -> bool:
+        """Claim again, with a new lease, channels left SENDING past the lease ``seen`` (never
+        recorded): one conditional update on that lease, so of two concurrent re-claims one wins
+        (True), and never while a transition marked the notice."""
+        names: dict[str, str] = {"#s": "status"}
+        values: dict[str, Any] = {":seen": seen, ":lease": lease, ":sending": SENDING}
+        sets, checks = ["lease_until = :lease"], ["lease_until = :seen", f"attribute_not_exists({SUPERSEDED})"]
+        for i, (channel, record) in enumerate(sorted(channels.items())):
+            names[f"#c{i}"], values[f":r{i}"] = channel, {**record, "status": SENDING}
+            sets.append(f"channels.#c{i} = :r{i}")
+            checks.append(f"channels.#c{i}.#s = :sending")
         try:
             self.db.update_item(
-                TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET channels.#c = :r",
+                TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=" AND ".join(checks), ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_values(values))
+            return True
+        except ClientError as exc:
+            if _refused(exc) is None:
+                raise
+            return False
+
+    def _take(self, order_id: str, notice_id: str, channel: str, record: dict[str, Any], *,
+              unmarked: bool, held: str = WITHDRAWN, lease: str | None = None) -> dict[str, Any] | None:
+        """Set a channel's record if it is ``held`` (withdrawn; ``unmarked``: only while no
+        transition marked the notice), with a new ``lease`` when given; None if it was set,
+        else the item as the refused condition found it."""
+        condition = "channels.#c.#s = :held" + (f" AND attribute_not_exists({SUPERSEDED})" if unmarked else "")
+        values: dict[str, Any] = {":r": record, ":held": held}
+        if lease is not None:
+            values[":lease"] = lease
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=_key(order_id, notice_id),
+                UpdateExpression="SET channels.#c = :r" + (", lease_until = :lease" if lease is not None else ""),
                 ConditionExpression=condition, ExpressionAttributeNames={"#c": channel, "#s": "status"},
-                ExpressionAttributeValues=to_values({":r": record, ":withdrawn": WITHDRAWN}),
+                ExpressionAttributeValues=to_values(values),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
         except ClientError as exc:
