@@ -20,6 +20,7 @@ The lease is far longer than an invocation (15 s), so a send in flight is never 
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,12 @@ from functions.core.orders import TimelineEntry
 from functions.notify.ports import Claim
 
 SENDING, SENT, SKIPPED, WITHDRAWN = "SENDING", "SENT", "SKIPPED", "WITHDRAWN"
+#: ``record``'s outcome for a send whose answer was lost (stored as WITHDRAWN + ``unconfirmed``)
+UNCONFIRMED_SEND = "UNCONFIRMED"
+#: a channel's flag: its last send went out unconfirmed
+UNCONFIRMED = "unconfirmed"
+#: the claim put's own token (8 hex digits)
+CLAIMED_BY = "claimed_by"
 #: The mark a transition leaves on a notice it makes inapplicable: ``{"reason": …, "at": …}``.
 SUPERSEDED = NOTICE_SUPERSEDED
 
@@ -72,15 +79,20 @@ class NoticeTable(TableAdapter):
             item[SUPERSEDED] = {"reason": inapplicable}
         else:
             item["lease_until"] = lease
+            # whose put this is: a put whose answer was lost is refused on the client's retry by
+            # its own item, which it then knows for its own (and sends), not another delivery's
+            item[CLAIMED_BY] = secrets.token_hex(4)
+        claimed = frozenset(channels)
         try:
             self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)",
                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            return Claim(skip=frozenset(channels), reason=inapplicable) if inapplicable else Claim(
-                send=frozenset(channels))
+            return Claim(skip=claimed, reason=inapplicable) if inapplicable else Claim(send=claimed)
         except ClientError as exc:
             old = _refused(exc)
             if old is None:
                 raise
+        if not inapplicable and old.get(CLAIMED_BY) == item[CLAIMED_BY]:
+            return Claim(send=claimed)  # this call's own put, whose answer was lost
         reason = inapplicable or _reason(old)
         held = old.get("channels")
         if held is None:  # only a transition's mark: the notice was never claimed, and now never sent
@@ -97,10 +109,11 @@ class NoticeTable(TableAdapter):
         elif expired and reason is not None:
             skip.update(c for c in expired if self._take(
                 order_id, notice_id, c, {**channels[c], "status": SKIPPED}, unmarked=False, held=SENDING) is None)
+        resent = {c for c in channels if (held.get(c) or {}).get(UNCONFIRMED)}
         for channel in (c for c in channels if (held.get(c) or {}).get("status") == WITHDRAWN):
             if reason is None:
-                refused = self._take(order_id, notice_id, channel, {**channels[channel], "status": SENDING},
-                                     unmarked=True, lease=lease)
+                record = {**channels[channel], "status": SENDING, **({UNCONFIRMED: True} if channel in resent else {})}
+                refused = self._take(order_id, notice_id, channel, record, unmarked=True, lease=lease)
                 if refused is None:
                     send.add(channel)
                     continue
@@ -110,7 +123,8 @@ class NoticeTable(TableAdapter):
             if self._take(order_id, notice_id, channel, {**channels[channel], "status": SKIPPED},
                           unmarked=False) is None:
                 skip.add(channel)
-        return Claim(send=frozenset(send), skip=frozenset(skip), reason=reason if skip else None)
+        return Claim(send=frozenset(send), skip=frozenset(skip), reason=reason if skip else None,
+                     resent=frozenset(send & resent))
 
     def _retake(self, order_id: str, notice_id: str, channels: dict[str, dict[str, Any]], *, seen: str,
                 lease: str) -> bool:
@@ -174,8 +188,10 @@ class NoticeTable(TableAdapter):
 
     def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
                entries: list[TimelineEntry]) -> None:
-        """Each claimed channel's outcome — (SENT, message id), (SKIPPED, None) or (WITHDRAWN,
-        None) so a retry sends it — and the order's timeline entries, in one update."""
+        """Each claimed channel's outcome — (SENT, message id), (SKIPPED, None), (WITHDRAWN,
+        None) so a retry sends it, or (UNCONFIRMED, None): withdrawn too, its send's answer lost,
+        so the retry's send is its last (``Claim.resent``) — and the order's timeline entries, in
+        one update."""
         if not results:
             return
         names: dict[str, str] = {"#s": "status"}
@@ -183,8 +199,11 @@ class NoticeTable(TableAdapter):
         sets: list[str] = []
         for i, (channel, (status, message_id)) in enumerate(sorted(results.items())):
             names[f"#c{i}"] = channel
-            values[f":s{i}"], values[f":m{i}"] = status, message_id
+            values[f":s{i}"], values[f":m{i}"] = (WITHDRAWN if status == UNCONFIRMED_SEND else status), message_id
             sets += [f"channels.#c{i}.#s = :s{i}", f"channels.#c{i}.message_id = :m{i}"]
+            if status == UNCONFIRMED_SEND:
+                names["#u"], values[":yes"] = UNCONFIRMED, True
+                sets.append(f"channels.#c{i}.#u = :yes")
         self.db.update_item(**append_entries({
             "TableName": self.table, "Key": _key(order_id, notice_id), "UpdateExpression": "SET " + ", ".join(sets),
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}, entries))
