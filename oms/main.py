@@ -81,10 +81,10 @@ def redrive_command(ctx: typer.Context,
 
 
 def _redrive_stream(env: Any, q: DeadLetterQueue, consumer: Any) -> None:
-    from oms.streams import redrive_stream_pointers
+    from oms.streams import invoke_client, redrive_stream_pointers
 
-    result = redrive_stream_pointers(env.client("sqs"), env.client("dynamodbstreams"), env.client("lambda"),
-                                     q.url, consumer)
+    result = redrive_stream_pointers(env.client("sqs"), env.client("dynamodbstreams"), invoke_client(), q.url,
+                                     consumer)
     out.print(f"{q.name}: replayed {result.replayed_batches} stream batches ({result.replayed_records} records) "
               f"to {consumer.function_name}; {len(result.kept)} kept")
     for kept in result.kept:

@@ -26,6 +26,9 @@ VISIBILITY = 300  # seconds a pointer stays hidden while its batch is read and r
 GONE = ("TrimmedDataAccessException", "ResourceNotFoundException", "ExpiredIteratorException")
 MAX_EMPTY_READS = 20  # an open shard may answer empty pages before the records behind the iterator
 BATCH = 10
+#: A replay waits for the consumer as long as Lambda may run it (900 s at most), and is never
+#: retried by the client: a second invoke of a batch still running would only run it twice.
+INVOKE_READ_TIMEOUT_S = 905
 
 
 class PointerExpired(Exception):
@@ -180,6 +183,15 @@ def _wire(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.timestamp()
     return value
+
+
+def invoke_client() -> Any:
+    """A Lambda client for replays (the environment's endpoint and credentials, the timeouts above)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("lambda", config=Config(read_timeout=INVOKE_READ_TIMEOUT_S, connect_timeout=5,
+                                                retries={"mode": "standard", "total_max_attempts": 1}))
 
 
 def replay(lambda_client: Any, consumer: StreamConsumer, records: list[dict[str, Any]]) -> None:
