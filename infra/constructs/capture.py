@@ -32,6 +32,10 @@ HANDLERS = "functions.capture.handlers"
 CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
 # the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem)
 CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem")
+# an order with its channel reference, idempotency key and (on account) the customer's credit
+CAPTURE_PARTITIONS = ("order", "channel_ref", "idempotency", "credit")
+# the API also cancels (the reserved stock given back) and lists (GSI1-3)
+CAPTURE_API_PARTITIONS = (*CAPTURE_PARTITIONS, "stock", "channel_orders", "customer_orders", "orders_of_month")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
@@ -67,7 +71,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.api.lambda_handler",
             description="Orders API: capture, read, list, cancel",
         )
-        data.grant(self.api_function, CAPTURE_API_ACTIONS, indexes=True)
+        data.grant(self.api_function, CAPTURE_API_ACTIONS, partitions=CAPTURE_API_PARTITIONS)
         api.add_prefix(
             "orders",
             self.api_function,
@@ -87,7 +91,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.intake.lambda_handler",
             description="Captures orders from the channels' intake queues",
         )
-        data.grant(self.intake_function, CAPTURE_ACTIONS)
+        data.grant(self.intake_function, CAPTURE_ACTIONS, partitions=CAPTURE_PARTITIONS)
         # One mapping per channel queue: the record's queue names the channel its orders are
         # captured for. The function dead-letters refused orders itself (one message per order).
         intake_role = self.intake_function.role

@@ -10,6 +10,7 @@ Keys are plain values (``{"PK": …, "SK": …}``); the adapter serializes them 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from functions.core import notices
@@ -130,7 +131,11 @@ def review_sort_key(at: str, order_id: str) -> str:
 
 def counter_key(legal_entity: str, year: int) -> Key:
     """The gapless invoice number counter of a legal entity and year."""
-    return {"PK": f"COUNTER#INV#{legal_entity}#{year}", "SK": "COUNTER"}
+    return {"PK": _counter_pk(legal_entity, str(year)), "SK": "COUNTER"}
+
+
+def _counter_pk(legal_entity: str, year: str) -> str:
+    return f"COUNTER#INV#{legal_entity}#{year}"
 
 
 def channel_ref_key(channel: str, channel_order_id: str) -> Key:
@@ -145,7 +150,11 @@ def credit_key(channel: str, customer_id: str) -> Key:
 
 def idempotency_key(principal: str, key: str) -> Key:
     """A capture's ``Idempotency-Key`` (hashed: any length, any characters)."""
-    return {"PK": f"IDEMPOTENCY#{principal}#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "IDEMPOTENCY"}
+    return {"PK": _idempotency_pk(principal, hashlib.sha256(key.encode()).hexdigest()), "SK": "IDEMPOTENCY"}
+
+
+def _idempotency_pk(principal: str, digest: str) -> str:
+    return f"IDEMPOTENCY#{principal}#{digest}"
 
 
 def api_key_key(key_hash: str) -> Key:
@@ -213,3 +222,40 @@ def is_invoice(item: dict[str, Any]) -> bool:
 
 def is_flag(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(FLAG_PREFIX)
+
+
+# -- the partitions, for IAM (``dynamodb:LeadingKeys``) -----------------------------------------
+_ANY = "*"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A partition key shape: its IAM ``StringLike`` pattern (the key function above with ``*``
+    for every variable part) and the index it is the partition key of (None: the table's ``PK``)."""
+
+    pattern: str
+    index: str | None = None
+
+
+#: Every partition key shape of the table and its indexes, by name. A function's policy allows
+#: its table actions only on the partitions its construct names (infra/constructs/data.py,
+#: ``Data.grant(..., partitions=...)``); tests/least_privilege.py holds them to the calls the
+#: functions make. A new key shape gets its entry here.
+PARTITIONS: dict[str, Partition] = {
+    "order": Partition(order_pk(_ANY)),
+    "stock": Partition(sku_pk(_ANY)),
+    "network": Partition(NETWORK_PK),
+    "api_key": Partition(api_key_key(_ANY)["PK"]),
+    "channel_ref": Partition(channel_ref_key(_ANY, _ANY)["PK"]),
+    "credit": Partition(credit_key(_ANY, _ANY)["PK"]),
+    "idempotency": Partition(_idempotency_pk(_ANY, _ANY)),
+    "invoice_counter": Partition(_counter_pk(_ANY, _ANY)),
+    "legal_entity": Partition(legal_entity_key(_ANY)["PK"]),
+    "channel_orders": Partition(channel_orders(_ANY), "GSI1"),
+    "customer_orders": Partition(customer_orders(_ANY, _ANY), "GSI2"),
+    "orders_of_month": Partition(orders_of_month(_ANY), "GSI3"),
+    "node_shipments": Partition(node_shipments(_ANY, _ANY), "GSI1"),
+    "invoices_of_month": Partition(invoices_of_month(_ANY, _ANY), "GSI1"),
+    "finance_review": Partition(FINANCE_REVIEW, "GSI1"),
+    "api_keys": Partition(API_KEYS, "GSI1"),
+}
