@@ -292,7 +292,7 @@ def _matches(pattern: Any, event: Any) -> bool:
         present = isinstance(event, dict) and key in event
         value = event.get(key) if isinstance(event, dict) else None
         if isinstance(wanted, dict):
-            if not present or not _matches(wanted, value):
+            if not _matches(wanted, value if present else {}):  # an absent object: only "exists": false holds
                 return False
         elif isinstance(wanted, list):
             if not any(_rule(rule, present, value) for rule in wanted):

@@ -146,3 +146,38 @@ def test_a_pointer_parses_the_aws_failure_record() -> None:
     assert pointer.past_retention(datetime.datetime(2026, 12, 2, 10, 0, tzinfo=datetime.UTC))
     assert not pointer.past_retention(datetime.datetime(2026, 12, 2, 9, 59, tzinfo=datetime.UTC))
     assert StreamPointer.parse('{"order": {}}') is None
+
+
+FILTERS = [  # the mappings' own patterns as CloudFormation carries them (infra/constructs/stream_filters.py)
+    {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}},
+    {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "SHIPMENT#"}]},
+                                                        "status": {"S": ["DISPATCHED"]}},
+                                           "OldImage": {"status": {"S": ["REQUESTED"]}}}},
+    {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}, "status": {"S": ["CANCELLED"]}},
+                                           "OldImage": {"status": {"S": [{"anything-but": ["CANCELLED"]}]}}}},
+    {"dynamodb": {"NewImage": {"note": {"S": [{"exists": False}]}}}},
+]
+
+
+@pytest.mark.parametrize("pattern", FILTERS)
+def test_the_replay_filters_records_as_lambda_does(pattern: dict[str, Any]) -> None:
+    from moto.events.models import EventPattern
+
+    from oms.streams import StreamConsumer
+
+    def record(event: str, sk: str, new: str | None, old: str | None, note: bool = False) -> dict[str, Any]:
+        images: dict[str, Any] = {"NewImage": {"SK": {"S": sk}, **({"status": {"S": new}} if new else {}),
+                                               **({"note": {"S": "x"}} if note else {})}}
+        if old:
+            images["OldImage"] = {"SK": {"S": sk}, "status": {"S": old}}
+        return {"eventName": event, "dynamodb": images}
+
+    records = [record(e, sk, new, old, note)
+               for e in ("INSERT", "MODIFY") for sk in ("ORDER", "SHIPMENT#s-1", "DETAILS")
+               for new, old in (("DISPATCHED", "REQUESTED"), ("CANCELLED", "CAPTURED"), ("CANCELLED", "CANCELLED"),
+                                (None, None)) for note in (False, True)]
+    consumer = StreamConsumer(function_arn="arn:aws:lambda:eu-central-1:1:function:f", stream_arn="s",
+                              filters=(pattern,))
+    expected = [EventPattern.load(json.dumps(pattern)).matches_event(r) for r in records]
+    assert [consumer.matches(r) for r in records] == expected
+    assert any(expected)
