@@ -78,14 +78,14 @@ class Data(Construct):
         unknown = sorted(set(partitions) - set(PARTITIONS))
         if unknown:
             raise ValueError(f"unknown partitions {unknown}: name them in functions/core/adapters/keys.py PARTITIONS")
-        on_table = sorted({PARTITIONS[p].pattern for p in partitions if PARTITIONS[p].index is None})
+        on_table = sorted({PARTITIONS[p][0] for p in partitions if PARTITIONS[p][1] is None})
         if on_table:
             self._allow(grantee, list(actions), [self.table.table_arn], on_table)
         by_index: dict[str, set[str]] = {}
         for name in partitions:
-            index = PARTITIONS[name].index
+            pattern, index = PARTITIONS[name]
             if index is not None:
-                by_index.setdefault(index, set()).add(PARTITIONS[name].pattern)
+                by_index.setdefault(index, set()).add(pattern)
         if by_index and "dynamodb:Query" not in actions:
             raise ValueError(f"index partitions {sorted(by_index)} are only ever queried: grant dynamodb:Query")
         for index, patterns in sorted(by_index.items()):

@@ -368,7 +368,7 @@ def test_every_table_grant_is_limited_to_the_partitions_of_keys_py(env_template)
     _, template = env_template
     statements = _table_statements(template)
     assert statements
-    on_table = {p.pattern for p in PARTITIONS.values() if p.index is None}
+    on_table = {pattern for pattern, index in PARTITIONS.values() if index is None}
     for role, index, statement in statements:
         condition = statement.get("Condition", {})
         assert list(condition) == ["ForAllValues:StringLike"], (role, statement)
@@ -376,7 +376,7 @@ def test_every_table_grant_is_limited_to_the_partitions_of_keys_py(env_template)
         patterns = [patterns] if isinstance(patterns, str) else patterns
         if index:
             assert actions_of(statement) == ["dynamodb:Query"], (role, index)
-            assert set(patterns) <= {p.pattern for p in PARTITIONS.values() if p.index == index}, (role, index)
+            assert set(patterns) <= {pattern for pattern, on in PARTITIONS.values() if on == index}, (role, index)
         else:
             assert set(patterns) <= on_table, (role, patterns)
         # ForAllValues is true for a request naming no key at all: a Scan would pass it
@@ -390,7 +390,7 @@ def test_no_function_may_touch_api_keys_but_the_authorizer(env_template):
     authorizer = _role_of(template, HANDLERS.format("access", "authorizer"))
     for role, _, statement in _table_statements(template):
         patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-        if PARTITIONS["api_key"].pattern in patterns or PARTITIONS["api_keys"].pattern in patterns:
+        if PARTITIONS["api_key"][0] in patterns or PARTITIONS["api_keys"][0] in patterns:
             assert role == authorizer and actions_of(statement) == ["dynamodb:GetItem"], (role, statement)
 
 

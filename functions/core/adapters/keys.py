@@ -10,7 +10,6 @@ Keys are plain values (``{"PK": …, "SK": …}``); the adapter serializes them 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from functions.core import notices
@@ -228,13 +227,10 @@ def is_flag(item: dict[str, Any]) -> bool:
 _ANY = "*"
 
 
-@dataclass(frozen=True)
-class Partition:
-    """A partition key shape: its IAM ``StringLike`` pattern (the key function above with ``*``
-    for every variable part) and the index it is the partition key of (None: the table's ``PK``)."""
-
-    pattern: str
-    index: str | None = None
+#: A partition key shape: its IAM ``StringLike`` pattern (the key function above with ``*`` for
+#: every variable part) and the index it is the partition key of (None: the table's ``PK``).
+#: Plain tuples: every function imports this module, and a dataclass would cost its cold start.
+Partition = tuple[str, str | None]
 
 
 #: Every partition key shape of the table and its indexes, by name. A function's policy allows
@@ -242,20 +238,20 @@ class Partition:
 #: ``Data.grant(..., partitions=...)``); tests/least_privilege.py holds them to the calls the
 #: functions make. A new key shape gets its entry here.
 PARTITIONS: dict[str, Partition] = {
-    "order": Partition(order_pk(_ANY)),
-    "stock": Partition(sku_pk(_ANY)),
-    "network": Partition(NETWORK_PK),
-    "api_key": Partition(api_key_key(_ANY)["PK"]),
-    "channel_ref": Partition(channel_ref_key(_ANY, _ANY)["PK"]),
-    "credit": Partition(credit_key(_ANY, _ANY)["PK"]),
-    "idempotency": Partition(_idempotency_pk(_ANY, _ANY)),
-    "invoice_counter": Partition(_counter_pk(_ANY, _ANY)),
-    "legal_entity": Partition(legal_entity_key(_ANY)["PK"]),
-    "channel_orders": Partition(channel_orders(_ANY), "GSI1"),
-    "customer_orders": Partition(customer_orders(_ANY, _ANY), "GSI2"),
-    "orders_of_month": Partition(orders_of_month(_ANY), "GSI3"),
-    "node_shipments": Partition(node_shipments(_ANY, _ANY), "GSI1"),
-    "invoices_of_month": Partition(invoices_of_month(_ANY, _ANY), "GSI1"),
-    "finance_review": Partition(FINANCE_REVIEW, "GSI1"),
-    "api_keys": Partition(API_KEYS, "GSI1"),
+    "order": (order_pk(_ANY), None),
+    "stock": (sku_pk(_ANY), None),
+    "network": (NETWORK_PK, None),
+    "api_key": (api_key_key(_ANY)["PK"], None),
+    "channel_ref": (channel_ref_key(_ANY, _ANY)["PK"], None),
+    "credit": (credit_key(_ANY, _ANY)["PK"], None),
+    "idempotency": (_idempotency_pk(_ANY, _ANY), None),
+    "invoice_counter": (_counter_pk(_ANY, _ANY), None),
+    "legal_entity": (legal_entity_key(_ANY)["PK"], None),
+    "channel_orders": (channel_orders(_ANY), "GSI1"),
+    "customer_orders": (customer_orders(_ANY, _ANY), "GSI2"),
+    "orders_of_month": (orders_of_month(_ANY), "GSI3"),
+    "node_shipments": (node_shipments(_ANY, _ANY), "GSI1"),
+    "invoices_of_month": (invoices_of_month(_ANY, _ANY), "GSI1"),
+    "finance_review": (FINANCE_REVIEW, "GSI1"),
+    "api_keys": (API_KEYS, "GSI1"),
 }
