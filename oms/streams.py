@@ -239,12 +239,15 @@ def redrive_stream_pointers(sqs: Any, streams: Any, lambda_client: Any, dlq_url:
     now = now or datetime.datetime.now(datetime.UTC)
     result = StreamRedrive()
     kept_handles: list[str] = []
+    seen: set[str] = set()  # a slow replay may outlast the visibility timeout: never handle one twice
     while True:
-        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=0,
-                                       VisibilityTimeout=VISIBILITY).get("Messages", [])
+        messages = [m for m in sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=0,
+                                                   VisibilityTimeout=VISIBILITY).get("Messages", [])
+                    if m["MessageId"] not in seen]
         if not messages:
             break
         for message in messages:
+            seen.add(message["MessageId"])
             kept = _redrive_one(streams, lambda_client, consumer, message["Body"], now, result)
             if kept is None:
                 sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
