@@ -34,6 +34,10 @@ CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
 # the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem), and the
 # cancel of a large order checks its reservation parts and deletes each as it releases it
 CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem")
+# an order with its channel reference, idempotency key and (on account) the customer's credit
+CAPTURE_PARTITIONS = ("order", "channel_ref", "idempotency", "credit")
+# the API also cancels (the reserved stock given back) and lists (GSI1-3)
+CAPTURE_API_PARTITIONS = (*CAPTURE_PARTITIONS, "stock", "channel_orders", "customer_orders", "orders_of_month")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
@@ -81,7 +85,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.api.lambda_handler",
             description="Orders API: capture, read, list, cancel",
         )
-        data.grant(self.api_function, CAPTURE_API_ACTIONS, indexes=True)
+        data.grant(self.api_function, CAPTURE_API_ACTIONS, partitions=CAPTURE_API_PARTITIONS)
         api.add_prefix(
             "orders",
             self.api_function,
@@ -101,7 +105,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.intake.lambda_handler",
             description="Captures orders from the channels' intake queues",
         )
-        data.grant(self.intake_function, CAPTURE_ACTIONS)
+        data.grant(self.intake_function, CAPTURE_ACTIONS, partitions=CAPTURE_PARTITIONS)
         # One mapping per channel queue: the record's queue names the channel its orders are
         # captured for. The function dead-letters refused orders itself (one message per order).
         intake_role = self.intake_function.role
@@ -146,7 +150,8 @@ class Capture(Construct):
             iam.PolicyStatement(actions=["states:StartExecution", "states:StartSyncExecution"],
                                 resources=[order_workflow_arn])
         )
-        data.grant_with_key_prefix(self.stream_function, RESTOCK_ACTIONS, "SKU#")
+        # the restock: a SKU's stock records and waiting entries, in its partition alone
+        data.grant(self.stream_function, RESTOCK_ACTIONS, partitions=("stock",))
         self.stream_function.add_event_source(
             event_sources.DynamoEventSource(
                 data.table,

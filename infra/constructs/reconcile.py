@@ -47,8 +47,8 @@ class Reconcile(Construct):
             self, "RunFunction", capability="reconcile", role="run", handler=f"{HANDLERS}.run.lambda_handler",
             description="Reconciler: resumes open orders due for a check (GSI4), or one order on an agent's resume",
         )
-        data.grant(self.function, RECONCILE_ACTIONS)
-        data.grant_open_orders(self.function)
+        # its orders' items, and the open orders' index (GSI4) — no other index
+        data.grant(self.function, RECONCILE_ACTIONS, partitions=("order", "open_orders"))
         self.function.add_to_role_policy(iam.PolicyStatement(
             actions=["states:StartExecution"], resources=[order_workflow_arn, invoice_workflow_arn]))
         self.function.add_to_role_policy(iam.PolicyStatement(

@@ -10,7 +10,9 @@ from aws_cdk import Validations
 from cfn_template import actions_of, function_by_handler, only, policy_statements, resources
 from cfnlint.api import ManualArgs, lint
 
+from functions.core.adapters.keys import PARTITIONS
 from infra.config import CONFIGS, ENVIRONMENTS
+from infra.nag import WILDCARD_ACTIONS, WILDCARD_FINDING
 
 pytestmark = pytest.mark.infra
 
@@ -380,19 +382,6 @@ def test_notify_may_publish_text_messages_only(env_template):
         assert not [s for s in policy_statements(template, role_id) if "sns:Publish" in actions_of(s)], function_id
 
 
-#: The only actions any role may allow on every resource, each because the service has no
-#: resource-level permission for it (the cdk-nag acknowledgements in infra/nag.py say which).
-WILDCARD_ACTIONS = {
-    # active tracing (functions and state machines)
-    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
-    # a stream event source mapping; SMS to a phone number (and no SNS ARN: denied apart)
-    "dynamodb:ListStreams", "sns:Publish",
-    # the state machines' vended-log delivery to their log groups
-    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
-    "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
-}
-
-
 def test_no_role_allows_anything_else_on_every_resource(env_template):
     # cdk-nag's IAM5 finding for Resource::* is acknowledged per role; this keeps that from
     # hiding a new wildcard: a statement on * may hold only the actions that cannot be scoped
@@ -404,4 +393,83 @@ def test_no_role_allows_anything_else_on_every_resource(env_template):
             on_everything = statement["Resource"] == "*" or (isinstance(statement["Resource"], list)
                                                              and "*" in statement["Resource"])
             if on_everything:
-                assert set(actions_of(statement)) <= WILDCARD_ACTIONS, (policy_id, actions_of(statement))
+                assert set(actions_of(statement)) <= set(WILDCARD_ACTIONS), (policy_id, actions_of(statement))
+
+
+def _table_statements(template) -> list[tuple[str, str, dict]]:
+    """(role, "" for the table or the index name, statement) for every allow on the table."""
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    found = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for target in targets:
+                if target == {"Fn::GetAtt": [table_id, "Arn"]}:
+                    where = ""
+                elif isinstance(target, dict) and "Fn::Join" in target and table_id in json.dumps(target) \
+                        and "/index/" in json.dumps(target):
+                    where = target["Fn::Join"][1][-1].removeprefix("/index/")
+                else:
+                    continue
+                for role in policy["Properties"]["Roles"]:
+                    found.append((role["Ref"], where, statement))
+    return found
+
+
+def test_every_table_grant_is_limited_to_the_partitions_of_keys_py(env_template):
+    # Least privilege (issue 11): a function's table actions hold only for the partition keys it
+    # uses — dynamodb:LeadingKeys with patterns of functions/core/adapters/keys.py — and an index
+    # is only queried, only in partitions that index has
+    _, template = env_template
+    statements = _table_statements(template)
+    assert statements
+    on_table = {pattern for pattern, index in PARTITIONS.values() if index is None}
+    for role, index, statement in statements:
+        condition = statement.get("Condition", {})
+        assert list(condition) == ["ForAllValues:StringLike"], (role, statement)
+        patterns = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if index:
+            assert actions_of(statement) == ["dynamodb:Query"], (role, index)
+            assert set(patterns) <= {pattern for pattern, on in PARTITIONS.values() if on == index}, (role, index)
+        else:
+            assert set(patterns) <= on_table, (role, patterns)
+        # ForAllValues is true for a request naming no key at all: a Scan would pass it
+        assert "dynamodb:Scan" not in actions_of(statement)
+
+
+def test_no_function_may_touch_api_keys_but_the_authorizer(env_template):
+    # "any of them could mint an agent API key": only the authorizer reads APIKEY# items, and
+    # nothing of the stack writes them (keys are issued with the operator's credentials)
+    _, template = env_template
+    authorizer = _role_of(template, HANDLERS.format("access", "authorizer"))
+    for role, _, statement in _table_statements(template):
+        patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        if PARTITIONS["api_key"][0] in patterns or PARTITIONS["api_keys"][0] in patterns:
+            assert role == authorizer and actions_of(statement) == ["dynamodb:GetItem"], (role, statement)
+
+
+def test_each_wildcard_acknowledgement_names_every_action_it_covers(assembly_dir: Path, templates):
+    # cdk-nag's IAM5 Resource::* finding is acknowledged per role with the reason of each action
+    # that role allows on *, so an acknowledgement never covers an action nobody wrote down
+    for env in ENVIRONMENTS:
+        template = templates[env]
+        metadata = json.loads((assembly_dir / f"Oms-{env}.metadata.json").read_text())
+        logical = {path: entry["data"] for path, entries in metadata.items() for entry in entries
+                   if entry["type"] == "aws:cdk:logicalId"}
+        checked = 0
+        for path, entries in metadata.items():
+            for entry in entries:
+                reason = (entry["data"] or {}).get(f"Annotation::{WILDCARD_FINDING}") \
+                    if entry["type"] == ACKNOWLEDGED else None
+                if reason is None:
+                    continue
+                role_id = logical[f"{path}/Resource"]
+                on_everything = {a for s in policy_statements(template, role_id) if s["Effect"] == "Allow"
+                                 and "*" in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+                                 for a in actions_of(s)}
+                assert on_everything, (env, path)
+                for action in on_everything:
+                    assert f"{action} ({WILDCARD_ACTIONS[action]})" in reason, (env, path, action)
+                checked += 1
+        assert checked > 10

@@ -175,7 +175,11 @@ CLOSE_OPEN_ORDER = f"{OPEN_INDEX_PK}, {OPEN_INDEX_SK}"
 
 def counter_key(legal_entity: str, year: int) -> Key:
     """The gapless invoice number counter of a legal entity and year."""
-    return {"PK": f"COUNTER#INV#{legal_entity}#{year}", "SK": "COUNTER"}
+    return {"PK": _counter_pk(legal_entity, str(year)), "SK": "COUNTER"}
+
+
+def _counter_pk(legal_entity: str, year: str) -> str:
+    return f"COUNTER#INV#{legal_entity}#{year}"
 
 
 def channel_ref_key(channel: str, channel_order_id: str) -> Key:
@@ -190,7 +194,11 @@ def credit_key(channel: str, customer_id: str) -> Key:
 
 def idempotency_key(principal: str, key: str) -> Key:
     """A capture's ``Idempotency-Key`` (hashed: any length, any characters)."""
-    return {"PK": f"IDEMPOTENCY#{principal}#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "IDEMPOTENCY"}
+    return {"PK": _idempotency_pk(principal, hashlib.sha256(key.encode()).hexdigest()), "SK": "IDEMPOTENCY"}
+
+
+def _idempotency_pk(principal: str, digest: str) -> str:
+    return f"IDEMPOTENCY#{principal}#{digest}"
 
 
 def api_key_key(key_hash: str) -> Key:
@@ -299,3 +307,38 @@ def is_waiting_backorder(item: dict[str, Any]) -> bool:
 
 def is_reservation_part(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(RESERVATION_PART_PREFIX)
+
+
+# -- the partitions, for IAM (``dynamodb:LeadingKeys``) -----------------------------------------
+_ANY = "*"
+
+
+#: A partition key shape: its IAM ``StringLike`` pattern (the key function above with ``*`` for
+#: every variable part) and the index it is the partition key of (None: the table's ``PK``).
+#: Plain tuples: every function imports this module, and a dataclass would cost its cold start.
+Partition = tuple[str, str | None]
+
+
+#: Every partition key shape of the table and its indexes, by name. A function's policy allows
+#: its table actions only on the partitions its construct names (infra/constructs/data.py,
+#: ``Data.grant(..., partitions=...)``); tests/least_privilege.py holds them to the calls the
+#: functions make. A new key shape gets its entry here.
+PARTITIONS: dict[str, Partition] = {
+    "order": (order_pk(_ANY), None),
+    "stock": (sku_pk(_ANY), None),
+    "network": (NETWORK_PK, None),
+    "api_key": (api_key_key(_ANY)["PK"], None),
+    "channel_ref": (channel_ref_key(_ANY, _ANY)["PK"], None),
+    "credit": (credit_key(_ANY, _ANY)["PK"], None),
+    "idempotency": (_idempotency_pk(_ANY, _ANY), None),
+    "invoice_counter": (_counter_pk(_ANY, _ANY), None),
+    "legal_entity": (legal_entity_key(_ANY)["PK"], None),
+    "channel_orders": (channel_orders(_ANY), "GSI1"),
+    "customer_orders": (customer_orders(_ANY, _ANY), "GSI2"),
+    "orders_of_month": (orders_of_month(_ANY), "GSI3"),
+    "node_shipments": (node_shipments(_ANY, _ANY), "GSI1"),
+    "invoices_of_month": (invoices_of_month(_ANY, _ANY), "GSI1"),
+    "finance_review": (FINANCE_REVIEW, "GSI1"),
+    "api_keys": (API_KEYS, "GSI1"),
+    "open_orders": ("OPEN#" + _ANY, OPEN_INDEX),
+}
