@@ -23,7 +23,8 @@ Faults are injected at the HTTP layer, under botocore's own retries (``before-se
 client's retry handling is exercised as in AWS: after a ``lost`` answer the client's second
 attempt meets what the first one wrote (a condition refused, a duplicate message). Routes:
 ``GET /_local/faults`` (the faults and how often each fired), ``POST /_local/faults`` (a JSON
-fault, or a list: 201 with each one's ``id``), ``DELETE /_local/faults[?id=…]`` (lift one, or all). Local only; nothing is deployed.
+fault, or a list: 201 with each one's ``id``), ``DELETE /_local/faults[?id=…]`` (lift one, or
+all; answers with the faults lifted and how often each fired). Local only; nothing is deployed.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def _before_send(request: Any = None, event_name: str = "", **_: Any) -> Any:
         return None
     from localcloud.meter import current_caller
 
-    _, service_id, operation = event_name.split(".", 2)
+    service_id, operation = event_name.split(".", 2)[1:]
     call = f"{_PREFIX.get(service_id, service_id)}.{operation}"
     invocation = request.headers.get("amz-sdk-invocation-id")
     fault = _due(current_caller(), call, _body_text(request),

@@ -154,12 +154,11 @@ def outcome(api: Api, run: Run, stock_on_hand: int = 5) -> list[str]:
     record's reserved back to 0, on hand less what shipped), one invoice per dispatched
     shipment, one payment capture for a completed order, none for a cancelled one."""
     problems: list[str] = []
-    listing = ok(api.http.get("/orders", params={"customer_id": f"C-{run.token}"},
-                              headers={"x-api-key": KEYS["webshop"]}), "list orders")["orders"]
+    listing = api.get("/orders", KEYS["webshop"], customer_id=f"C-{run.token}")["orders"]
     if len(listing) != 1:
         problems.append(f"{len(listing)} orders for {run.channel_order_id}")
     if run.order_id is None:
-        return problems + ["no order was placed"]
+        return [*problems, "no order was placed"]
     order = api.order(run.order_id)
     if order["status"] != run.expected:
         problems.append(f"status {order['status']}, expected {run.expected}")
@@ -173,7 +172,7 @@ def outcome(api: Api, run: Run, stock_on_hand: int = 5) -> list[str]:
             problems.append(f"{events['PaymentCaptured']} payment captures")
     elif invoices or events["PaymentCaptured"]:
         problems.append(f"a cancelled order has {len(invoices)} invoices, {events['PaymentCaptured']} captures")
-    stock = ok(api.http.get(f"/inventory/{run.sku}", headers={"x-api-key": KEYS["agent"]}), "stock")
+    stock = api.get(f"/inventory/{run.sku}", KEYS["agent"], "/inventory/{sku}")
     level = {n["node_id"]: n for n in stock["nodes"]}["DC-BERLIN"]
     units = sum(ln["quantity"] for s in shipped for ln in s["lines"])
     if level["reserved"] != 0 or level["on_hand"] != stock_on_hand - units:

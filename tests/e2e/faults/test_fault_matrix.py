@@ -73,7 +73,7 @@ def clean_runs(api: Api) -> dict[str, tuple[list[tuple[str, str]], Counter[str]]
     for scenario in SCENARIOS:
         api.settle(60)
         api.reset_meter()
-        run, problems, sent = _journey(api, scenario)
+        _, problems, sent = _journey(api, scenario)
         assert not problems, f"clean {scenario}: {problems}"
         api.settle(60)
         by_caller = api.meter()["aws_calls"]["by_caller"]
