@@ -143,7 +143,21 @@ def cancel_steps(api: Api, run: Run, wait: float) -> None:
     wait_for(api, run, {"CANCELLED"}, wait)
 
 
-SCENARIOS = {"happy": happy_steps, "cancel": cancel_steps}
+def backorder_steps(api: Api, run: Run, wait: float) -> None:
+    """Capture with no stock anywhere: backordered; then the stock arrives (PUT), and the
+    waiting order is allocated, confirmed, dispatched, invoiced, paid and completed."""
+    if run.order_id is None:
+        place(api, run)
+    order = wait_for(api, run, {"BACKORDERED", "IN_FULFILLMENT", *FINAL, "SHIPPED"}, wait)
+    if order["status"] == "BACKORDERED":
+        api.put_stock(run.sku, "DC-BERLIN", 5)
+    order = wait_for(api, run, {"IN_FULFILLMENT", *FINAL, "SHIPPED"}, wait)
+    if order["status"] == "IN_FULFILLMENT":
+        dispatch_all(api, run)
+    wait_for(api, run, {"COMPLETED"}, wait)
+
+
+SCENARIOS = {"happy": happy_steps, "cancel": cancel_steps, "backorder": backorder_steps}
 
 
 # -- what must hold at the end ---------------------------------------------------------------------

@@ -30,34 +30,75 @@ pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 KINDS = ("throttle", "timeout", "lost")
 #: The calls whose answer, when lost, may make a notice go out twice (no idempotency key).
 SENDS = {"email.SendEmail", "sns.Publish"}
-#: How long a journey's step waits for the order (the workflows' retries back off on the local
-#: time scale; a step that met a fault is waited for longer than a clean one).
-WAIT_S = 40.0
+#: How long a journey's step waits for the order, and the end state for what must hold (the
+#: workflows' and consumers' retries back off on the local time scale; a 2-core machine running
+#: six journeys at once is slow).
+WAIT_S = 60.0
 WORKERS = 6
 
+Case = tuple[str, dict[str, Any]]  # (scenario, fault)
+Clean = dict[str, tuple[list[tuple[str, str]], Counter[str]]]
 
-def _journey(api: Api, scenario: str, fault: dict[str, Any] | None = None) -> tuple[Run, list[str], Counter[str]]:
+
+def _problems(api: Api, run: Run, fault: dict[str, Any] | None, expected: Counter[str]) -> list[str]:
+    """What is wrong with the run's end state and its notices: each notice the clean run sent,
+    sent once, twice at most where the fault lost a send's own answer."""
+    problems = outcome(api, run)
+    if run.order_id is None:
+        return problems
+    sent = notices_sent(api, run)
+    allowed = 2 if fault and fault["kind"] == "lost" and fault["call"] in SENDS else 1
+    problems += [f"notice {n} sent {sent[n]} times" for n in expected if not 1 <= sent[n] <= allowed]
+    return problems + [f"notice {n} that the clean run did not send" for n in sent if n not in expected]
+
+
+def _settled(api: Api, run: Run, fault: dict[str, Any] | None, expected: Counter[str]) -> list[str]:
+    """The run's problems once its asynchronous work is done: polled until none is left or
+    ``WAIT_S`` is up (other journeys keep the stack busy, so it is never idle)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        problems = _problems(api, run, fault, expected)
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(1)
+
+
+def _journey(api: Api, scenario: str, fault: dict[str, Any] | None = None, *, scoped: bool = True,
+             expected: Counter[str] | None = None) -> tuple[Run, list[str]]:
+    """Run one journey (with ``fault``, scoped to the journey's own calls unless not ``scoped``)
+    and answer it with what is wrong at its end."""
     run = Run(scenario)
     fault_id = None
     if fault is not None:
-        # the authorizer's calls name only the API key's hash, which every journey shares: its
-        # fault fails whichever journey's call comes first (all of them are checked)
-        scope = [] if "authorizer" in fault["caller"] else run.match
-        added = ok(api.http.post("/_local/faults", json={**fault, "match": scope}), "add fault")
+        added = ok(api.http.post("/_local/faults", json={**fault, "match": run.match if scoped else []}), "add fault")
         fault_id = added["faults"][0]["id"]
-    fired = None
+    lifted = None
     try:
         SCENARIOS[scenario](api, run, WAIT_S)
-        problems: list[str] = []
+        journey: list[str] = []
     except AssertionError as exc:  # Stuck, ApiError
-        problems = [f"journey: {exc}"]
+        journey = [f"journey: {exc}"]
     finally:
         if fault_id:
-            fired = api.http.delete("/_local/faults", params={"id": fault_id})
-    if fault_id and fired is not None:
-        run.fired = next((f["fired"] for f in ok(fired, "lift")["faults"] if f["id"] == fault_id), 0)
-    api.wait_idle(30)
-    return run, problems + outcome(api, run), notices_sent(api, run) if run.order_id else Counter()
+            lifted = api.http.delete("/_local/faults", params={"id": fault_id})
+    if fault_id and lifted is not None:
+        run.fired = next((f["fired"] for f in ok(lifted, "lift")["faults"] if f["id"] == fault_id), 0)
+    if expected is None:  # the clean run: its notices are what every faulted run must send
+        return run, journey + outcome(api, run)
+    return run, journey + _settled(api, run, fault, expected)
+
+
+def _matrix(api: Api, cases: list[Case], clean: Clean, *, scoped: bool) -> list[tuple[Case, Run, list[str]]]:
+    def one(case: Case) -> tuple[Case, Run, list[str]]:
+        run, problems = _journey(api, case[0], case[1], scoped=scoped, expected=clean[case[0]][1])
+        return case, run, problems
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(one, cases))
+
+
+def _name(case: Case) -> str:
+    return f"{case[0]} {case[1]['caller']} {case[1]['call']} {case[1]['kind']}"
 
 
 @pytest.fixture(scope="module")
@@ -67,43 +108,39 @@ def api(stack: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def clean_runs(api: Api) -> dict[str, tuple[list[tuple[str, str]], Counter[str]]]:
+def clean_runs(api: Api) -> Clean:
     """Each journey once, cleanly: the calls it makes (the fault points) and the notices it sends."""
-    found: dict[str, tuple[list[tuple[str, str]], Counter[str]]] = {}
+    found: Clean = {}
     for scenario in SCENARIOS:
         api.settle(60)
         api.reset_meter()
-        _, problems, sent = _journey(api, scenario)
+        run, problems = _journey(api, scenario)
         assert not problems, f"clean {scenario}: {problems}"
         api.settle(60)
         by_caller = api.meter()["aws_calls"]["by_caller"]
         points = sorted((caller, call) for caller, calls in by_caller.items() if caller != "states" for call in calls)
-        found[scenario] = (points, sent)
+        found[scenario] = (points, notices_sent(api, run))
     return found
 
 
 @pytest.mark.timeout(900)
 def test_every_call_of_every_journey_fails_once_in_every_way_and_the_order_still_ends_right(
-        api: Api, clean_runs: dict[str, tuple[list[tuple[str, str]], Counter[str]]]) -> None:
-    cases = [(scenario, {"caller": caller, "call": call, "kind": kind, "mode": "once"})
-             for scenario, (points, _) in clean_runs.items() for caller, call in points for kind in KINDS]
+        api: Api, clean_runs: Clean) -> None:
+    cases: list[Case] = [(scenario, {"caller": caller, "call": call, "kind": kind, "mode": "once"})
+                         for scenario, (points, _) in clean_runs.items() for caller, call in points for kind in KINDS]
     assert len(cases) >= 60, f"only {len(cases)} fault cases: the meter saw too few calls"
     started = time.monotonic()
-    with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(lambda case: (case, _journey(api, case[0], case[1])), cases))
-    failures = []
-    for (scenario, fault), (run, problems, sent) in results:
-        expected = clean_runs[scenario][1]
-        allowed = 2 if fault["kind"] == "lost" and fault["call"] in SENDS else 1
-        for notice in expected:
-            if not 1 <= sent[notice] <= allowed:
-                problems.append(f"notice {notice} sent {sent[notice]} times")
-        problems += [f"notice {n} not sent cleanly" for n in sent if n not in expected]
-        if problems:
-            failures.append(f"{scenario} {fault['caller']} {fault['call']} {fault['kind']}: {run.order_id} {problems}")
-    unfired = [f"{s} {f['caller']} {f['call']} {f['kind']}" for (s, f), (run, _, _) in results if not run.fired]
-    summary = (f"{len(results)} cases in {time.monotonic() - started:.0f} s; "
-               f"{len(unfired)} faults never fired: {unfired}")
+    results = _matrix(api, cases, clean_runs, scoped=True)
+    # A call that names none of its journey's strings (the authorizer's key lookup, the node
+    # network's read, …) is failed again unscoped: the first such call of any journey fails,
+    # and every journey of that round is checked.
+    unreached = [case for case, run, _ in results if not run.fired]
+    retried = _matrix(api, unreached, clean_runs, scoped=False)
+    never = [_name(case) for case, run, _ in retried if not run.fired]
+    failures = [f"{_name(case)}: {run.order_id} {problems}"
+                for case, run, problems in [*results, *retried] if problems]
+    summary = (f"{len(cases)} cases ({len(clean_runs)} journeys × points × {len(KINDS)} kinds) in "
+               f"{time.monotonic() - started:.0f} s; {len(unreached)} re-run unscoped; never fired: {never}")
     print(summary)
     assert not failures, summary + "\n" + "\n".join(failures)
-    assert len(unfired) <= len(results) // 10, summary
+    assert len(never) <= len(cases) // 20, summary
