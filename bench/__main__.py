@@ -59,6 +59,7 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
     # polled a page at a time): what the figures owe to the workload rather than the design.
     each = cost.measure(api_url, orders=size["orders"], orders_per_poll=1)
     each.pop("meter")
+    reconciler = cost.reconciler_run(api_url)  # the orders above are COMPLETED: an idle run
     money["with_a_poll_per_order"] = {
         "aws_requests_per_order": round(each["aws_requests_per_order"], 2),
         "api_requests_per_order": round(each["api_requests_per_order"], 2),
@@ -83,7 +84,7 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
                           for key, (op, limit) in TARGETS.items()}
     results.update({
         "sizes": size, "seconds": round(time.monotonic() - started, 1),
-        "cost": money, "per_order": figures, "meter_totals": meter,
+        "cost": money, "per_order": figures, "meter_totals": meter, "reconciler": reconciler,
         "capture_latency": capture, "lifecycle": life, "cold_start": cold,
     })
     return results
@@ -99,6 +100,7 @@ def render(results: dict[str, Any]) -> str:
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)) for row in rows]
     money = results["cost"]
+    rec = results["reconciler"]
     lines += ["", f"cost per 1,000 orders (list prices {money['prices']['region']}, {money['prices']['date']}):"]
     lines += [f"  {item:<18} ${value:.5f}" for item, value in sorted(money["items"].items(), key=lambda kv: -kv[1])]
     lines += [f"  {'total':<18} ${money['cost_per_1000_orders_usd']:.5f}  "
@@ -109,6 +111,9 @@ def render(results: dict[str, Any]) -> str:
               f"  with the warehouse polling once per order instead of a page per {cost.ORDERS_PER_POLL} orders: "
               f"${money['with_a_poll_per_order']['cost_per_1000_orders_usd']:.5f}, "
               f"{money['with_a_poll_per_order']['aws_requests_per_order']} AWS requests per order",
+              f"  reconciler (fixed, not per order): {rec['aws_requests']:.0f} AWS requests a run with nothing "
+              f"open, ${rec['fixed_cost_per_month_usd']:.4f} a month at {rec['runs_per_month']} runs, "
+              f"${rec['share_per_1000_orders_usd']:.5f} per 1,000 orders at {rec['orders_per_month']:,} orders a month",
               "", "AWS requests per order by service:"]
     lines += [f"  {svc:<10} {n:.2f}" for svc, n in results["per_order"]["aws_requests_by_service"].items()]
     return "\n".join(lines)

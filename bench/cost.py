@@ -36,6 +36,10 @@ PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
 LOG_BYTES_PER_INVOCATION = 900
 #: Orders captured between two polls of the warehouse for its open requests.
 ORDERS_PER_POLL = 10
+#: The reconciler's deployed rate (infra/config.py, `reconcile_rate`: every 5 minutes) and the
+#: monthly volume its fixed cost is shared over in the report.
+RECONCILER_RUNS_PER_MONTH = 30 * 24 * 60 // 5
+ORDERS_PER_MONTH = 100_000
 
 
 def _order(sku: str) -> dict[str, Any]:
@@ -136,3 +140,35 @@ def cost_per_1000(figures: dict[str, Any], prices: dict[str, Any] = PRICES) -> d
         "over_dispatch_email": round(total / (prices["ses_email"] * n), 3),
         "beside_excluded": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in beside.items()},
     }
+
+
+def reconciler_run(api_url: str) -> dict[str, Any]:
+    """One run of the reconciler (``POST /_local/schedules/reconcile/run``) on the stack as the
+    happy-path orders left it — all COMPLETED before the threshold, so off the open orders'
+    index: what an idle run costs, a fixed cost per month (not per order; at the deployed rate)
+    and its share per 1,000 orders at ``ORDERS_PER_MONTH``. The local schedule's own rate (a
+    week: 6,048 s at the local time scale) keeps its runs out of the per-order figures."""
+    with Api(api_url, timeout=60) as api:
+        api.settle(60)
+        api.reset_meter()
+        r = api.http.post("/_local/schedules/reconcile/run", timeout=60)
+        report = ok(r, "run the reconciler")["result"]
+        api.settle(60)
+        meter = api.meter()
+    figures = per_order(meter, 1)
+    prices = PRICES
+    ddb = figures["dynamodb_per_order"]
+    per_run = (figures["lambda_invocations_per_order"] * prices["lambda_request"]
+               + figures["lambda_billed_ms_per_order"] / 1000 * prices["lambda_memory_mb"] / 1024
+               * prices["lambda_gb_second_arm"]
+               + ddb.get("read_units", 0) * prices["dynamodb_read_unit"]
+               + (ddb.get("write_units", 0) + ddb.get("index_write_units", 0)) * prices["dynamodb_write_unit"]
+               + prices["scheduler_invocation"])
+    monthly = per_run * RECONCILER_RUNS_PER_MONTH
+    return {"found": report, "aws_requests": figures["aws_requests_per_order"],
+            "aws_requests_by_operation": figures["aws_requests_by_operation"],
+            "read_units": ddb.get("read_units", 0), "write_units": ddb.get("write_units", 0),
+            "lambda_billed_ms": figures["lambda_billed_ms_per_order"],
+            "cost_per_run_usd": round(per_run, 9), "runs_per_month": RECONCILER_RUNS_PER_MONTH,
+            "fixed_cost_per_month_usd": round(monthly, 6), "orders_per_month": ORDERS_PER_MONTH,
+            "share_per_1000_orders_usd": round(monthly / ORDERS_PER_MONTH * 1000, 6)}

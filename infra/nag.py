@@ -4,42 +4,44 @@ Every acknowledgement is scoped to the construct it covers (a role, a function, 
 queue) and names its finding; none is stack-wide, so a new resource with the same finding fails
 synth until someone writes down why it is acceptable. cdk-nag runs for dev/staging/prod (and
 for local whenever it shares the App with them): see infra/environments.py.
+
+A role's ``AwsSolutions-IAM5[Resource::*]`` finding is acknowledged per action: the reason lists
+each action the role allows on ``*`` with why that action cannot be scoped
+(:data:`WILDCARD_ACTIONS`), and an action on ``*`` that has no entry there fails the synth
+naming the role and the action — a new wildcard is never covered by an old acknowledgement.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from typing import Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from infra.stack import OmsStack
 
-XRAY_AND_WILDCARD = "AwsSolutions-IAM5[Resource::*]"
+WILDCARD_FINDING = "AwsSolutions-IAM5[Resource::*]"
+
+_XRAY = "X-Ray active tracing; X-Ray has no resource-level permissions"
+_LOG_DELIVERY = ("CloudWatch Logs vended-log delivery of the workflow's logs to its log group, which supports "
+                 "no resource-level permissions")
+#: The only actions a role may allow on every resource, each with why it cannot be scoped.
+WILDCARD_ACTIONS: dict[str, str] = {
+    "xray:PutTraceSegments": _XRAY,
+    "xray:PutTelemetryRecords": _XRAY,
+    "xray:GetSamplingRules": _XRAY,
+    "xray:GetSamplingTargets": _XRAY,
+    "dynamodb:ListStreams": ("the table stream's event source mapping lists the streams; ListStreams has no "
+                             "resource-level permission (the stream reads name the stream ARN)"),
+    "sns:Publish": ("a text message to a phone number has no ARN to scope to: allowed in the stack's region only, "
+                    "and publishing to any SNS ARN (topic, endpoint) is denied in the same policy"),
+    **{f"logs:{action}": _LOG_DELIVERY for action in (
+        "CreateLogDelivery", "DeleteLogDelivery", "DescribeLogGroups", "DescribeResourcePolicies",
+        "GetLogDelivery", "ListLogDeliveries", "PutResourcePolicy", "UpdateLogDelivery")},
+}
 
 REASONS = {
-    "function-xray": (
-        "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), which do not "
-        "support resource-level permissions. Every other statement names its resources."
-    ),
-    "stream-function": (
-        "xray:PutTraceSegments/PutTelemetryRecords (active tracing) and dynamodb:ListStreams "
-        "(required by the DynamoDB stream event source mapping) support no resource-level "
-        "permissions. Stream reads are scoped to the table's stream ARN."
-    ),
-    "notify-function": (
-        "xray:PutTraceSegments/PutTelemetryRecords (active tracing) and sns:Publish for SMS: a "
-        "text to a phone number has no resource ARN to scope to (restricted to the stack's "
-        "region). Email sending is scoped to the sender's SES identities."
-    ),
-    "notify-stream-function": (
-        "xray:PutTraceSegments/PutTelemetryRecords, dynamodb:ListStreams (the stream event source "
-        "mapping) and sns:Publish for SMS (no resource ARN for a phone number; restricted to the "
-        "stack's region) support no resource-level permissions."
-    ),
-    "state-machine": (
-        "CloudWatch Logs vended-log delivery (logs:CreateLogDelivery and friends) and X-Ray "
-        "tracing support no resource-level permissions. lambda:InvokeFunction names the "
-        "unqualified function ARNs the ASL uses."
-    ),
     "runtime": (
         "Python 3.13 is the runtime the dependencies layer (infra/dependencies.py: wheels for "
         "cp313 on arm64) and the project's pinned dependencies are built and tested for; moving "
@@ -68,6 +70,11 @@ REASONS = {
         "A WAFv2 web ACL is associated per account/region (e.g. by Firewall Manager), outside "
         "the app stack. In the stack: API keys on every data route, per-role usage-plan "
         "throttles and stage throttling."
+    ),
+    "schedule-dlq": (
+        "This queue IS a dead-letter queue: the DeadLetterConfig of the reconciler's EventBridge "
+        "Scheduler target (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its first "
+        "message; a DLQ for a DLQ would add nothing."
     ),
     "stream-dlq": (
         "This queue IS a dead-letter queue: the on-failure destination of the table stream's "
@@ -99,21 +106,44 @@ def _ack(scope: IConstruct, rule_id: str, reason_key: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=REASONS[reason_key]))
 
 
+def wildcard_actions(role: iam.IRole) -> list[str]:
+    """The actions ``role``'s policies allow on every resource (``*``)."""
+    found: set[str] = set()
+    for child in role.node.children:
+        if isinstance(child, iam.Policy):
+            document: Any = Stack.of(role).resolve(child.document)
+            for statement in (document or {}).get("Statement", []):
+                resources = statement.get("Resource", [])
+                if statement.get("Effect") == "Allow" and "*" in ([resources] if isinstance(resources, str)
+                                                                  else resources):
+                    actions = statement.get("Action", [])
+                    found.update([actions] if isinstance(actions, str) else actions)
+    return sorted(found)
+
+
+def _ack_wildcard_actions(role: iam.IRole) -> None:
+    actions = wildcard_actions(role)
+    unknown = [a for a in actions if a not in WILDCARD_ACTIONS]
+    if unknown:
+        raise ValueError(f"{role.node.path} allows {unknown} on every resource: scope them to their resources, "
+                         "or (only if the service has no resource-level permission) say why in "
+                         "infra/nag.py WILDCARD_ACTIONS")
+    if actions:
+        reason = "Actions on * only where the service has no resource-level permission: " + "; ".join(
+            f"{action} ({WILDCARD_ACTIONS[action]})" for action in actions)
+        Validations.of(role).acknowledge(Acknowledgment(id=WILDCARD_FINDING, reason=reason))
+
+
 def acknowledge(stack: OmsStack) -> None:
     # --- Lambda functions: each function's own role and runtime --------------------------
-    special = {stack.capture.stream_function.node.path: "stream-function",
-               stack.notify.notice_function.node.path: "notify-function",
-               stack.notify.stream_function.node.path: "notify-stream-function",
-               stack.invoice.stream_function.node.path: "stream-function"}
     for function in stack.functions.functions:
-        reason = special.get(function.node.path, "function-xray")
         assert function.role is not None  # the factory always gives a role
-        _ack(function.role, XRAY_AND_WILDCARD, reason)
+        _ack_wildcard_actions(function.role)
         _ack(function, "AwsSolutions-L1", "runtime")
 
     # --- Step Functions -----------------------------------------------------------------
     for machine in stack.workflows.state_machines.values():
-        _ack(machine.role, XRAY_AND_WILDCARD, "state-machine")
+        _ack_wildcard_actions(machine.role)
         _ack(machine, "AwsSolutions-SF1", "workflow-logging")
 
     # --- API Gateway ----------------------------------------------------------------------
@@ -134,6 +164,7 @@ def acknowledge(stack: OmsStack) -> None:
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
+    _ack(stack.reconcile.dead_letter_queue, "AwsSolutions-SQS3", "schedule-dlq")
 
     # --- Secrets --------------------------------------------------------------------------
     if stack.invoice.payment_secret is not None:

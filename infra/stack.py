@@ -8,6 +8,7 @@ capability, its workflows, and the outputs localcloud and the deploy docs read.
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import environments
@@ -23,6 +24,7 @@ from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notify import Notify
 from infra.constructs.platform import Platform
+from infra.constructs.reconcile import Reconcile
 from infra.constructs.route import Route
 from infra.constructs.workflows import Workflows, workflow_arn
 
@@ -67,6 +69,12 @@ class OmsStack(Stack):
                 "PAGING_KEY_SECRET": self.data.paging_key.secret_arn,
                 # the provider's key: read at the first payment call (infra/constructs/invoice.py)
                 **({"PAYMENT_SECRET_NAME": config.payment_secret_name} if config.payment_secret_name else {}),
+                # reconciliation (infra/constructs/reconcile.py): the threshold, the notices' lease,
+                # and the two functions it involves, by their fixed names (no Ref: no cycle)
+                "RECONCILE_AFTER_SECONDS": str(int(config.reconcile_after.to_seconds())),
+                "NOTICE_LEASE_SECONDS": str(int(config.notice_lease.to_seconds())),
+                "NOTICE_FUNCTION_NAME": config.function_name("notify", "notice"),
+                "RECONCILE_FUNCTION_NAME": config.function_name("reconcile", "run"),
             },
         )
 
@@ -108,6 +116,13 @@ class OmsStack(Stack):
         self.invoice = Invoice(self, "Invoice", config=config, functions=self.functions, data=self.data,
                                messaging=self.messaging, monitoring=self.monitoring,
                                invoice_workflow_arn=invoice_workflow_arn)
+        self.reconcile = Reconcile(self, "Reconcile", config=config, functions=self.functions, data=self.data,
+                                   messaging=self.messaging, monitoring=self.monitoring,
+                                   order_workflow_arn=order_workflow_arn, invoice_workflow_arn=invoice_workflow_arn,
+                                   notice_function=self.notify.notice_function)
+        # an agent's POST /orders/{id}/resume asks the reconciler (that function only, unqualified)
+        self.capture.api_function.add_to_role_policy(iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[self.reconcile.function.function_arn]))
         self.workflows = Workflows(self, "Workflows", config=config, monitoring=self.monitoring)
         self.order_fulfillment = self.workflows.add_workflow(
             "OrderFulfillment",

@@ -25,6 +25,7 @@ from localcloud.patches import (
     sfn_time,
     sqs_event_source,
     stepfunctions_names,
+    stepfunctions_sync,
 )
 from localcloud.patches.lambda_runtime import INVOCATIONS, Invocation
 from localcloud.settle import busy, settle
@@ -44,6 +45,7 @@ ALL_PATCHES = (
     cloudformation_apigateway,
     cloudformation_models,
     stepfunctions_names,
+    stepfunctions_sync,
     sfn_time,
     ses_content,
 )

@@ -42,7 +42,8 @@ _local_routes: dict[str, LocalRoute] = {}
 
 
 def register_local_route(path: str, handler: LocalRoute) -> None:
-    """Serve ``handler`` at ``/_local/<path>`` (e.g. the notify capability's outbox)."""
+    """Serve ``handler`` at ``/_local/<path>`` (e.g. the notify capability's outbox); a path
+    ``<segment>/*`` serves every path under ``/_local/<segment>/``."""
     _local_routes[path.strip("/")] = handler
 
 
@@ -145,7 +146,9 @@ class FrontDoor:
     def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         if request.path.startswith("/_local/"):
-            route = _local_routes.get(request.path[len("/_local/") :].strip("/"))
+            path = request.path[len("/_local/") :].strip("/")
+            # exact, else ``<first segment>/*`` (a route with parameters: schedules/<name>/run)
+            route = _local_routes.get(path) or _local_routes.get(path.split("/", 1)[0] + "/*")
             return route(request, self) if route else Response("not found", status=404)
         if not self.ready.is_set():
             body = json.dumps({"type": "urn:oms:problem:unavailable", "title": "Service unavailable", "status": 503,

@@ -8,6 +8,11 @@
   and Step Functions all invoke through it);
 - API Gateway requests, counted by the front door (``/_local/`` routes are not the API).
 
+- the partition keys each function's DynamoDB calls name (of the table, or of the index a Query
+  reads), per IAM action and resource, for the least-privilege test that holds them to the
+  function's ``dynamodb:LeadingKeys`` patterns (tests/least_privilege.py); these accumulate for the
+  life of the process (``GET /_local/leading-keys``), a counts reset leaves them.
+
 ``GET /_local/requests`` shows the counts since the last ``POST /_local/requests/reset``;
 ``POST /_local/settle`` waits until the stack is idle, so a client can measure one piece of
 work without counting its own polling. Not deployed: on AWS the same figures come from
@@ -21,6 +26,7 @@ import contextvars
 import json
 import logging
 import math
+import re
 import threading
 import time
 from typing import Any
@@ -37,6 +43,9 @@ _billed_ms: collections.Counter[str] = collections.Counter()  # per function, ea
 _api: collections.Counter[str] = collections.Counter()
 _capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see "DynamoDB capacity" below)
 _writes: collections.Counter[tuple[str, str]] = collections.Counter()  # WRU + index WRU by (caller, item kind)
+#: (function, IAM action, table or table/index/name) -> partition key head -> distinct values seen
+_leading: dict[tuple[str, str, str], dict[str, set[str]]] = collections.defaultdict(dict)
+_LEADING_SAMPLES = 20  # distinct values kept per head (the ids vary; the shape is what matters)
 _since: list[float] = [0.0]  # when the counts were last reset (epoch seconds)
 _installed_on: set[int] = set()
 
@@ -80,6 +89,9 @@ def _before_parameter_build(params: Any = None, model: Any = None, context: Any 
     if model is None or not isinstance(params, dict) or not isinstance(context, dict):
         return
     try:  # a botocore hook's exception would fail the function's call: the meter never may
+        caller = _caller.get()
+        if caller is not None:
+            _record_leading_keys(caller, model.name, params)
         context["oms_meter_params"] = params
         planned = _planned_writes(model.name, params)
         context["oms_meter_writes"] = [(*w, _stored_size(params, w[0], w[1])) for w in planned]
@@ -111,11 +123,12 @@ def _after_call(model: Any = None, parsed: Any = None, context: Any = None, **_:
 # Units as on-demand bills them: a write 1 WRU per KB of the item (2 in a transaction), a read
 # 1 RRU per 4 KB strongly consistent (0.5 eventually), a Query by the total size it returns.
 # An item's size is read from moto's table before and after the write (the local stack runs
-# moto in-process); a write is billed by the larger. Index writes: a put of an item with index
-# keys, or an update that changes what the indexes hold (the projected ``summary`` or a GSI
-# key), rewrites its small summary-only index entries: 3 for an order header, 1 for shipments,
-# invoices, nodes and finance flags; an update that leaves them alone writes no index. moto
-# reports no consumed capacity, hence the estimate.
+# moto in-process); a write is billed by the larger. Index writes: a put writes one small entry
+# per index whose keys the item carries (an open order header: GSI1-4); an update that changes
+# the projected ``summary`` rewrites the item's summary entries (3 for an order header, 1 for
+# shipments, invoices and finance flags), one that sets or removes a GSI's keys writes that
+# index's entry (the open orders' GSI4 at completion: 1); an update that leaves them alone
+# writes no index. moto reports no consumed capacity, hence the estimate.
 
 def _size(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB counts it: attribute names plus values (strings in UTF-8
@@ -162,27 +175,36 @@ def _kind(key: tuple[str, str]) -> str:
     return head if head not in ("", "NODE", "COUNTER", "REF") else f"{pk.split('#', 1)[0]}/{head or '-'}"
 
 
-def _write(key: tuple[str, str], size: int, *, transactional: bool, indexed: bool = True) -> None:
+def _write(key: tuple[str, str], size: int, *, transactional: bool, indexed: bool | int = True) -> None:
     units = math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
-    index_units = _index_entries(key) if indexed else 0
+    index_units = (_index_entries(key) if indexed else 0) if isinstance(indexed, bool) else indexed
     _capacity["write_units"] += units
     _capacity["index_write_units"] += index_units
     _writes[(_caller.get() or "states", _kind(key))] += units + index_units
 
 
-def _touches_indexes(op: dict[str, Any]) -> bool:
+def _touches_indexes(op: dict[str, Any]) -> bool | int:
+    """False, True (the item's summary entries), or how many indexes' keys the update sets or removes."""
     names = " ".join(str(v) for v in (op.get("ExpressionAttributeNames") or {}).values())
     text = f"{op.get('UpdateExpression', '')} {names}"
-    return "summary" in text or "GSI" in text
+    if "summary" in text:
+        return True
+    return len(set(re.findall(r"GSI\d+", text)))
 
 
-Write = tuple[tuple[str, str], str, bool, bool, bool]  # key, table, transactional, indexed, check only
+def _put_indexes(item: dict[str, Any]) -> int:
+    """How many (sparse) indexes a put item is on: one entry per index whose keys it carries."""
+    return len({name[:-2] for name in item if re.fullmatch(r"GSI\d+PK", name)})
+
+
+Write = tuple[tuple[str, str], str, bool, bool | int, bool]  # key, table, transactional, indexed, check only
 
 
 def _planned_writes(operation: str, params: dict[str, Any]) -> list[Write]:
     """The items a write call changes (or only checks), with how each is billed."""
     if operation == "PutItem":
-        return [(_key(params.get("Item", {})), str(params.get("TableName", "")), False, True, False)]
+        item = params.get("Item", {})
+        return [(_key(item), str(params.get("TableName", "")), False, _put_indexes(item), False)]
     if operation in ("UpdateItem", "DeleteItem"):
         return [(_key(params.get("Key", {})), str(params.get("TableName", "")), False,
                  operation == "DeleteItem" or _touches_indexes(params), False)]
@@ -191,8 +213,9 @@ def _planned_writes(operation: str, params: dict[str, Any]) -> list[Write]:
         for action in params.get("TransactItems", []):
             kind, op = next(iter(action.items()))
             key = _key(op.get("Item", {}) if kind == "Put" else op.get("Key", {}))
-            writes.append((key, str(op.get("TableName", "")), True, kind != "Update" or _touches_indexes(op),
-                           kind == "ConditionCheck"))
+            indexed = _put_indexes(op.get("Item", {})) if kind == "Put" else (
+                _touches_indexes(op) if kind == "Update" else kind != "ConditionCheck")
+            writes.append((key, str(op.get("TableName", "")), True, indexed, kind == "ConditionCheck"))
     return writes
 
 
@@ -235,6 +258,104 @@ def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, An
     total = sum(_size(item) for item in items)
     factor = 1.0 if params.get("ConsistentRead") else 0.5
     _capacity["read_units"] += max(1, math.ceil(total / 4096)) * factor
+
+
+# -- partition keys touched, per function (dynamodb:LeadingKeys) ---------------------------------
+# IAM evaluates a call per action it implies: a transaction's Put/Update/Delete/ConditionCheck as
+# PutItem/UpdateItem/DeleteItem/ConditionCheckItem, a TransactGetItems' Get as GetItem, a batch's
+# items as the batch action with every key's partition in dynamodb:LeadingKeys; a Query on an
+# index names the index's partition key. A Scan names none (recorded with no value).
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+_EQUALS = re.compile(r"([#:]?[A-Za-z0-9_]+)\s*=\s*([#:]?[A-Za-z0-9_]+)")
+
+
+def _hash_attribute(table: str, index: str | None) -> str:
+    if index is None:
+        return "PK"
+    from moto.dynamodb.models import dynamodb_backends
+
+    for regions in list(dynamodb_backends.values()):
+        for backend in list(regions.values()):
+            stored = backend.tables.get(table)
+            for gsi in (stored.global_indexes + stored.indexes) if stored is not None else []:
+                if gsi.name == index:
+                    return next(str(k["AttributeName"]) for k in gsi.schema if k["KeyType"] == "HASH")
+    return f"{index}PK"
+
+
+def _string(value: Any) -> str | None:
+    return str(value["S"]) if isinstance(value, dict) and "S" in value else None
+
+
+def _query_partition(params: dict[str, Any], attribute: str) -> str | None:
+    legacy = (params.get("KeyConditions") or {}).get(attribute)
+    if legacy:
+        return _string((legacy.get("AttributeValueList") or [None])[0])
+    names = params.get("ExpressionAttributeNames") or {}
+    values = params.get("ExpressionAttributeValues") or {}
+    for left, right in _EQUALS.findall(str(params.get("KeyConditionExpression") or "")):
+        for name, value in ((left, right), (right, left)):
+            if names.get(name, name) == attribute and value in values:
+                return _string(values[value])
+    return None
+
+
+def _touches(operation: str, params: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(IAM action, resource, partition key value) for every item or partition a call names."""
+    table = str(params.get("TableName") or "")
+    if operation in ("GetItem", "UpdateItem", "DeleteItem"):
+        return [(operation, table, _string((params.get("Key") or {}).get("PK")))]
+    if operation == "PutItem":
+        return [(operation, table, _string((params.get("Item") or {}).get("PK")))]
+    if operation == "Query":
+        index = params.get("IndexName")
+        resource = f"{table}/index/{index}" if index else table
+        return [(operation, resource, _query_partition(params, _hash_attribute(table, index)))]
+    if operation == "Scan":
+        index = params.get("IndexName")
+        return [(operation, f"{table}/index/{index}" if index else table, None)]
+    if operation == "BatchGetItem":
+        return [(operation, name, _string(key.get("PK")))
+                for name, request in (params.get("RequestItems") or {}).items() for key in request.get("Keys", [])]
+    if operation == "BatchWriteItem":
+        return [(operation, name, _string((w.get("PutRequest", {}).get("Item") or w.get("DeleteRequest", {})
+                                           .get("Key") or {}).get("PK")))
+                for name, writes in (params.get("RequestItems") or {}).items() for w in writes]
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        touched = []
+        for action in params.get("TransactItems", []):
+            kind, op = next(iter(action.items()))
+            key = op.get("Item") if kind == "Put" else op.get("Key")
+            touched.append((_TRANSACT_ACTIONS.get(kind, kind), str(op.get("TableName", "")),
+                            _string((key or {}).get("PK"))))
+        return touched
+    return []
+
+
+def _record_leading_keys(caller: str, operation: str, params: dict[str, Any]) -> None:
+    touched = _touches(operation, params)
+    with _lock:
+        for action, resource, value in touched:
+            heads = _leading[(caller, f"dynamodb:{action}", resource)]
+            head = "" if value is None else value.split("#", 1)[0]
+            seen = heads.setdefault(head, set())
+            if len(seen) < _LEADING_SAMPLES:
+                seen.add("" if value is None else value)
+
+
+def leading_keys() -> list[dict[str, Any]]:
+    """What every function's DynamoDB calls named: one entry per function, action and resource,
+    with sample partition key values ("" for a call that names none: a Scan)."""
+    with _lock:
+        return [{"function": caller, "action": action, "resource": resource,
+                 "values": sorted(v for seen in heads.values() for v in seen)}
+                for (caller, action, resource), heads in sorted(_leading.items())]
+
+
+def reset_leading_keys() -> None:
+    with _lock:
+        _leading.clear()
 
 
 def _workflows() -> dict[str, Any]:
@@ -327,6 +448,10 @@ def _reset_route(request: Request, door: Any) -> Response:
     return Response(json.dumps(snapshot()), mimetype="application/json")
 
 
+def _leading_keys_route(request: Request, door: Any) -> Response:
+    return Response(json.dumps(leading_keys(), indent=2), mimetype="application/json")
+
+
 def _settle_route(request: Request, door: Any) -> Response:
     from localcloud.settle import settle
 
@@ -346,3 +471,4 @@ def register_routes() -> None:
     register_local_route("requests", _requests_route)
     register_local_route("requests/reset", _reset_route)
     register_local_route("settle", _settle_route)
+    register_local_route("leading-keys", _leading_keys_route)

@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import localcloud
-from localcloud import faults, meter, outbox  # noqa: F401 - outbox registers /_local/outbox and /_local/mail
+from localcloud import faults, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail
 from localcloud.deploy import Deployment, deploy_assembly, deploy_template
 from localcloud.frontdoor import FrontDoor
 from localcloud.patches import event_source_pollers, lambda_runtime
@@ -105,6 +105,7 @@ class LocalCloud:
             os.environ[key] = value
         try:
             self.deployment = self._deploy()
+            schedules.start()  # the deployed schedules fire on the local time scale
             door = FrontDoor(self.deployment, self._moto.url, ready=self._ready)
             self._door = _Thread(make_server(HOST, self._port, door, threaded=True), "frontdoor")
         except BaseException:
@@ -129,8 +130,10 @@ class LocalCloud:
     def reset(self) -> Deployment:
         """Empty every moto backend and deploy the stack again (~0.3 s)."""
         faults.clear()
+        schedules.stop()
         self._reset_moto()
         self.deployment = self._deploy()
+        schedules.start()
         assert self._door is not None
         self._door.server.app = FrontDoor(self.deployment, self.endpoint_url, ready=self._ready)
         return self.deployment
@@ -148,6 +151,7 @@ class LocalCloud:
         if self._moto is not None:
             with contextlib.suppress(TimeoutError):
                 localcloud.settle(settle_timeout)
+        schedules.stop()
         event_source_pollers.stop_all()
         if self._moto is not None:
             try:

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from oms import keys, nodes
+from oms import keys, nodes, orders
 from oms.console import err, out
 from oms.environment import EnvName, connect
 from oms.failures import OmsError, as_oms_errors
-from oms.redrive import dead_letter_queues, redrive
+from oms.redrive import DeadLetterQueue, dead_letter_queues, redrive
 
 
 class OmsApp(typer.Typer):
@@ -30,12 +30,14 @@ class OmsApp(typer.Typer):
             sys.exit(1)
 
 
-HELP = ("The operator command line: API keys, fulfilment nodes and dead-letter redrive, for the local stack "
+HELP = ("The operator command line: API keys, fulfilment nodes, resuming a stuck order and dead-letter redrive, "
+        "for the local stack "
         "(`make up`, the default) or a deployed environment (--env dev|staging|prod, with your AWS credentials).")
 app = OmsApp(name="oms", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
              context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(keys.app, name="keys")
 app.add_typer(nodes.app, name="nodes")
+app.add_typer(orders.app, name="orders")
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,12 @@ def main(ctx: typer.Context,
 
 @app.command("redrive")
 def redrive_command(ctx: typer.Context,
-                    queue: Annotated[str | None, typer.Option(help="only this DLQ (default: every queue-fed one)")]
+                    queue: Annotated[str | None, typer.Option(help="only this DLQ (default: every one)")]
                     = None) -> None:
-    """List every dead-letter queue with its depth, then replay queue-fed ones into their source."""
+    """List every dead-letter queue with its depth, then replay it: queue-fed ones into their source,
+    a stream consumer's pointers by reading their records back from the stream into the consumer."""
+    from oms.streams import stream_consumers
+
     env = connect(ctx.obj.env)
     sqs = env.client("sqs")
     queues = dead_letter_queues(sqs, env.queue_prefix)
@@ -63,12 +68,31 @@ def redrive_command(ctx: typer.Context,
     if queue is not None and not chosen:
         names = ", ".join(q.name for q in queues) or "none"
         raise OmsError(f"no dead-letter queue {queue} in {env.stack_name} (it has: {names})")
+    consumers = stream_consumers(env.client("lambda"))
     for q in queues:
-        note = "" if q.source_url else "  [dim](stream failure records: see docs/OPERATIONS.md)[/]"
+        consumer = consumers.get(q.arn)
+        note = f"  [dim](stream failure records of {consumer.function_name})[/]" if consumer else ""
         out.print(f"{q.name}: {q.depth} messages{note}")
     for q in chosen:
-        if q.source_url is None:
-            if queue is not None:
-                raise OmsError(f"{q.name} holds stream failure records, not messages: see docs/OPERATIONS.md")
-            continue
-        out.print(f"{q.name}: redrove {redrive(sqs, q)} messages to {q.source_name}")
+        if q.source_url is not None:
+            out.print(f"{q.name}: redrove {redrive(sqs, q)} messages to {q.source_name}")
+        elif q.arn in consumers:
+            _redrive_stream(env, q, consumers[q.arn])
+        elif queue is not None:
+            raise OmsError(f"{q.name} is fed by neither a queue nor a stream consumer: nothing to replay it into")
+
+
+def _redrive_stream(env: Any, q: DeadLetterQueue, consumer: Any) -> None:
+    from oms.streams import invoke_client, redrive_stream_pointers
+
+    result = redrive_stream_pointers(env.client("sqs"), env.client("dynamodbstreams"), invoke_client(), q.url,
+                                     consumer)
+    out.print(f"{q.name}: replayed {result.replayed_batches} stream batches ({result.replayed_records} records) "
+              f"to {consumer.function_name}; {len(result.kept)} kept")
+    for kept in result.kept:
+        what = kept.pointer.describe() if kept.pointer else "a message"
+        out.print(f"  kept: {what}: {kept.reason}", soft_wrap=True)
+    expired = sum(k.for_reconciler for k in result.kept)
+    if expired:
+        out.print(f"  {expired} of them can no longer be read from the stream: they stay in {q.name} for the "
+                  "reconciler, which repairs the orders they pointed at (docs/OPERATIONS.md)", soft_wrap=True)

@@ -1,9 +1,8 @@
 """Replay dead-lettered messages into the queue they came from, once their cause is fixed.
 
 Every consumer is idempotent, so a replayed message that already succeeded changes nothing.
-A queue's source is the queue whose RedrivePolicy names it. The stream's on-failure queue
-holds pointers to stream records, not messages: it is listed but not replayed (see
-docs/OPERATIONS.md).
+A queue's source is the queue whose RedrivePolicy names it. A stream consumer's on-failure queue
+holds pointers to stream records, not messages: those are replayed by ``oms.streams``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ class DeadLetterQueue:
     url: str
     depth: int
     source_url: str | None  # None: not fed by a queue (e.g. a stream's on-failure destination)
+    arn: str = ""
 
     @property
     def source_name(self) -> str | None:
@@ -35,7 +35,7 @@ def dead_letter_queues(sqs: Any, prefix: str) -> list[DeadLetterQueue]:
     source_of = {json.loads(a["RedrivePolicy"])["deadLetterTargetArn"]: u for u, a in attrs.items()
                  if "RedrivePolicy" in a}
     return [DeadLetterQueue(name=u.rsplit("/", 1)[-1], url=u, depth=int(a.get("ApproximateNumberOfMessages", 0)),
-                            source_url=source_of.get(a["QueueArn"]))
+                            source_url=source_of.get(a["QueueArn"]), arn=a["QueueArn"])
             for u, a in sorted(attrs.items()) if u.endswith("-dlq")]
 
 

@@ -15,7 +15,8 @@ class StockMoved(Exception):
 
 
 class PlanTooLarge(Exception):
-    """More (sku, node) pairs than one transaction can reserve atomically."""
+    """More shipments than one transaction can request (a plan over more than 97 nodes): a
+    plan of many stock records is reserved in parts, never refused for them."""
 
 
 class StockStore(Protocol):
@@ -29,8 +30,14 @@ class ReservationStore(Protocol):
                 shipments: list[Shipment], requested: list[TimelineEntry], ship_to: dict[str, Any],
                 shipping_method: str) -> tuple[bool, str]:
         """The order moved to IN_FULFILLMENT with the plan reserved and its shipments written, at
-        once: (True, status); (False, status) when a repeat or another execution got there
-        first. Raises StockMoved, PlanTooLarge."""
+        once (a plan too large for one transaction: its parts first, each once, then the
+        status with the shipments): (True, status); (False, status) when a repeat or another
+        execution got there first, having given back anything it reserved. Raises StockMoved
+        (nothing left reserved), PlanTooLarge."""
         ...
 
-    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]: ...
+    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry,
+                  wanted: dict[str, int] | None = None) -> tuple[bool, str]:
+        """The order moved to BACKORDERED, waiting for the ``wanted`` units of each SKU:
+        (True, status); (False, status) when a repeat or another execution got there first."""
+        ...

@@ -34,7 +34,9 @@ class ReservationService:
                 shipping_method: str) -> dict[str, Any]:
         """Reserve every allocation and request one shipment per node (IN_FULFILLMENT), or
         nothing at all — one transaction: the stock is never reserved for an order whose
-        fulfilment requests are missing, and no separate Release step re-reads the order.
+        fulfilment requests are missing, and no separate Release step re-reads the order. (A
+        plan of more stock records than one transaction takes is reserved in parts, the
+        status and shipments written last, and given back if it cannot finish: the store's.)
 
         Raises StockMoved when a node has fewer units than planned. Running it again for the
         same execution changes nothing and answers ``reserved`` again.
@@ -51,7 +53,12 @@ class ReservationService:
         return {"order_id": order_id, "reserved": reserved, "status": status,
                 "shipments": [s.shipment_id for s in shipments] if reserved else []}
 
-    def backorder(self, order_id: str, execution_id: str, reason: str) -> dict[str, Any]:
+    def backorder(self, order_id: str, execution_id: str, reason: str,
+                  wanted: list[tuple[str, int]] | None = None) -> dict[str, Any]:
+        """BACKORDERED, waiting for the ``wanted`` (sku, quantity) lines: a restock of any of
+        its SKUs runs its workflow again (oldest first: ``core/backorders.py``)."""
+        from functions.core.backorders import wanted_per_sku  # the Backorder task only: Reserve never loads it
+
         entry = TimelineEntry(at=self.clock(), event="OrderBackordered", detail={"reason": reason})
-        backordered, status = self.store.backorder(order_id, execution_id, entry)
+        backordered, status = self.store.backorder(order_id, execution_id, entry, wanted_per_sku(wanted or []))
         return {"order_id": order_id, "backordered": backordered, "status": status}

@@ -13,9 +13,9 @@ from functions.core.handlers.http import principal_of, problem_responses, requir
 from functions.core.handlers.observability import MetricUnit, metrics
 
 from .capturing import Captured
-from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut
+from .models import CancelIn, OrderIn, OrderListOut, OrderOut, QuoteOut, ResumeOut
 from .views import order_view
-from .wiring import cancellation, capture_service, order_queries
+from .wiring import cancellation, capture_service, order_queries, resumes
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -97,3 +97,24 @@ def cancel_order(order_id: Annotated[str, Path(max_length=64)],
     principal = require_role(router, "channel", "agent")
     reason = (body or CancelIn()).reason
     return OrderOut.model_validate(order_view(cancellation().cancel(order_id, principal, reason), principal.role))
+
+
+@router.post(
+    "/orders/<order_id>/resume", summary="Resume an order stuck in a non-final status (agents)", tags=["Orders"],
+    description="Runs the order's owed steps now, through the same idempotent steps as the scheduled "
+                "reconciler: its workflow started again (CAPTURED, BACKORDERED), a dispatched shipment "
+                "invoiced or its payment captured, a missing completion, a notice never sent. 202 with the "
+                "steps started (poll the order); 200 when nothing is owed (the order waits legitimately, "
+                "e.g. for a node's dispatch); 409 for a COMPLETED or CANCELLED order owed nothing.",
+    responses={200: {"description": "Nothing owed: what the order waits for"},
+               202: {"description": "Steps started; poll the order"}, **problem_responses(404, 409, 503)})
+def resume_order(order_id: Annotated[str, Path(max_length=64)]) -> Response[ResumeOut]:
+    principal = require_role(router, "agent")
+    report = resumes().resume(order_id, principal)
+    out = ResumeOut.model_validate({"order_id": report.order_id, "status": report.status,
+                                    "resumed": bool(report.steps), "steps": list(report.steps),
+                                    "waiting": report.waiting})
+    if not report.steps:
+        return Response(status_code=200, content_type="application/json", body=out)
+    return Response(status_code=202, content_type="application/json", body=out,
+                    headers={"Location": f"/orders/{report.order_id}"})

@@ -186,3 +186,22 @@ class QuoteOut(BaseModel):
     currency: str
     totals: Totals
     lines: list[dict[str, str]]
+
+
+class ResumeStepOut(BaseModel):
+    """One idempotent step the resume started."""
+
+    action: Literal["start_fulfillment", "start_invoicing", "send_notice"]
+    reason: str = Field(description="Why the order was owed it")
+    shipment_id: str | None = None
+    notice: str | None = Field(default=None, description="The notice's kind, for send_notice")
+    execution_name: str | None = Field(default=None, description="The workflow execution started")
+
+
+class ResumeOut(BaseModel):
+    order_id: str
+    status: OrderStatus = Field(description="The order's status when the resume read it")
+    resumed: bool = Field(description="True (202): steps were started; false (200): nothing was owed")
+    steps: list[ResumeStepOut]
+    waiting: str | None = Field(default=None, description="What the order legitimately waits for, when nothing "
+                                                          "was owed (e.g. a node's dispatch)")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core.orders import Order, TimelineEntry
-from functions.core.ports import EventPublisher, OrderReader
+from functions.core.ports import EventPublisher, OrderReader, OrderWorkflow, WorkflowRun
+
+if TYPE_CHECKING:  # only the restock uses it: capture's other functions never load it
+    from functions.core.backorders import Waiting
 
 __all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
            "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
-           "Page", "WorkflowStarter"]
+           "OrderWorkflow", "Page", "ResumeReport", "Resumer", "WaitingOrders", "WorkflowRun", "WorkflowStarter"]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -86,6 +89,11 @@ class OrderStore(OrderReader, Protocol):
         """Raises Conflict when the order changed since it was read."""
         ...
 
+    def release_parts(self, order: Order) -> None:
+        """Give back each reservation part of ``order`` (a cancelled large order) still holding
+        stock, once; a part released already is left alone."""
+        ...
+
     def channel_orders(self, channel: str, *, limit: int, token: str | None) -> Page: ...
     def customer_orders(self, channel: str, customer_id: str, *, limit: int, token: str | None) -> Page: ...
     def month_orders(self, month: str, *, limit: int, token: str | None) -> Page: ...
@@ -99,4 +107,38 @@ class DeadLetterQueue(Protocol):
     def send(self, queue_url: str, bodies: list[dict[str, Any]]) -> None:
         """Put each body (JSON) on the queue as its own message; raises TransientError if any
         was not accepted (the caller's record is then delivered again)."""
+        ...
+
+
+class WaitingOrders(Protocol):
+    """Backordered orders waiting for a SKU (``core/adapters/backorders.py``)."""
+
+    def of_sku(self, sku: str) -> tuple[int, list[Waiting]]:
+        """The units of ``sku`` available over the network and its waiting orders."""
+        ...
+
+    def forget(self, waiting: Waiting) -> None:
+        """The order waits no more: its entries for every SKU go (idempotent)."""
+        ...
+
+    def restock_seen(self, sku: str, node_id: str, mark: str) -> None:
+        """The restock that set ``mark`` on the stock record was handled."""
+
+
+@dataclass(frozen=True)
+class ResumeReport:
+    """What the reconciler did for one order: the status it read, whether that is final, the
+    steps it started (each ``{"action", "reason", …}``), or why nothing was owed."""
+
+    order_id: str
+    status: str
+    final: bool
+    steps: tuple[dict[str, Any], ...]
+    waiting: str | None
+
+
+class Resumer(Protocol):
+    def resume(self, order_id: str) -> ResumeReport | None:
+        """Run the steps the order is owed now (the reconciler's own decision); None: no such order.
+        Raises TransientError when the reconciler could not be asked."""
         ...

@@ -3,6 +3,8 @@ per container (per settings) on first use, never at import time."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,8 @@ from .workflow_start import WorkflowService
 
 if TYPE_CHECKING:
     from .feeds import FeedIntake
+    from .restocks import RestockService
+    from .resumes import Resumes
 
 
 def capture_service() -> CaptureService:
@@ -40,9 +44,18 @@ def workflow_service() -> WorkflowService:
     return _workflow_service(settings())
 
 
+def restock_service(time_left: Callable[[], float]) -> RestockService:
+    """The restock use case, counting the time left of this invocation."""
+    return replace(_restock_service(settings()), time_left=time_left)
+
+
+def resumes() -> Resumes:
+    return _resumes(settings())
+
+
 @cache
 def _table(s: Settings) -> OrderTable:
-    return OrderTable(s.table_name)
+    return OrderTable(s.table_name, open_for=s.reconcile_after_seconds)
 
 
 @cache
@@ -73,3 +86,20 @@ def _cancellation(s: Settings) -> Cancellation:
 def _workflow_service(s: Settings) -> WorkflowService:
     return WorkflowService(starter=StepFunctionsStarter(s.order_workflow_arn),
                            publisher=EventBridgePublisher(s.event_bus_name))
+
+
+@cache
+def _restock_service(s: Settings) -> RestockService:
+    from functions.core.adapters.waiting_backorders import WaitingBackorders
+
+    from .restocks import RestockService
+
+    return RestockService(waiting=WaitingBackorders(s.table_name), workflow=StepFunctionsStarter(s.order_workflow_arn))
+
+
+def _resumes(s: Settings) -> Resumes:
+    # imported here: only the resume route loads them (not the capture paths' cold start)
+    from .adapters.reconciler_function import ReconcilerFunction
+    from .resumes import Resumes
+
+    return Resumes(resumer=ReconcilerFunction(s.reconcile_function_name))

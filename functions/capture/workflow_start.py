@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.core.events import DomainEvent, utc_now
-from functions.core.ids import new_id
+from functions.core.ids import order_execution_name
 
 from .ports import EventPublisher, WorkflowStarter
 
@@ -29,9 +29,8 @@ class WorkflowService:
         every later task is conditioned on it, so exactly one execution carries the order.
         ``OrderCaptured`` keeps one event id per order, so subscribers drop a repeat.
         """
-        # the name's suffix is the ULID's random part: the name is the token Reserve records
-        # (accepted_by), so two executions of one order never share it
-        arn = self.starter.start(f"{order_id}-{new_id('x')[-12:]}", {"order_id": order_id})
+        # the name is the token Reserve records (accepted_by): two executions never share it
+        arn = self.starter.start(order_execution_name(order_id), {"order_id": order_id})
         self.publisher.publish([DomainEvent(name="OrderCaptured", source=SOURCE, data=summary,
                                             event_id=f"evt_{order_id}_captured", correlation_id=order_id)])
         return arn

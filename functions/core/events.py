@@ -7,7 +7,7 @@ the fact (``oms.capture``) and ``detail-type`` the past-tense event name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .ids import new_id
@@ -18,6 +18,12 @@ SCHEMA_VERSION = "1"
 def utc_now() -> str:
     """UTC ISO 8601 with milliseconds and a ``Z``: sorts as text, as the table relies on."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def after(at: str, seconds: float) -> str:
+    """``at`` (as ``utc_now`` writes it) plus ``seconds``, in the same shape."""
+    moved = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return moved.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)

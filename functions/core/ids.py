@@ -43,3 +43,10 @@ def _encode(value: int) -> str:
 def new_id(prefix: str) -> str:
     """``new_id("ord")`` → ``ord_01JD…`` (prefix names the kind of thing)."""
     return f"{prefix}_{ulid()}"
+
+
+def order_execution_name(order_id: str) -> str:
+    """The name of a new workflow execution of the order: the order id and the random part of a
+    fresh ULID. The name is the token Reserve and Backorder record (``accepted_by``), so two
+    executions of one order never share it, and an operator finds an order's executions by it."""
+    return f"{order_id}-{new_id('x')[-12:]}"

@@ -182,6 +182,39 @@ def request_view(s: Shipment, ship_to: dict[str, Any], shipping_method: str) -> 
             "carrier": s.carrier, "tracking_number": s.tracking_number, "dispatched_at": s.dispatched_at}
 
 
+class PartStatus(StrEnum):
+    """Where the stock of one part of a large order's reservation is."""
+
+    RESERVED = "RESERVED"
+    #: taken off the shelf by a dispatch of its shipment (a chunked dispatch in progress or done)
+    SHIPPED = "SHIPPED"
+
+
+@dataclass(frozen=True)
+class ReservationPart:
+    """One part of the reservation of an order too large for one transaction: the stock records
+    of one node (at most ``PART_RECORDS``) that one transaction reserved for one workflow
+    execution. Released parts no longer exist."""
+
+    execution_id: str
+    number: int
+    node_id: str
+    status: PartStatus
+    lines: tuple[Allocation, ...]
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """A notice's claim as stored (``NOTICE#<kind>#<ref>``): each channel's status (SENDING,
+    SENT, SKIPPED, WITHDRAWN) and until when the claim holds a SENDING channel (its lease)."""
+
+    kind: str
+    shipment_id: str | None
+    channels: dict[str, str] = field(default_factory=dict)
+    lease_until: str | None = None
+    superseded: bool = False
+
+
 @dataclass(frozen=True)
 class Order:
     order_id: str
@@ -208,6 +241,13 @@ class Order:
     finance_reviews: tuple[dict[str, Any], ...] = ()
     #: When the payment hold (card authorisation, on-account credit) of a cancelled order was released.
     payment_released_at: str | None = None
+    #: The parts of a large order's reservation (each its own transaction; none for an order
+    #: reserved in one): every part still holding or shipping stock, of any execution.
+    reservation_parts: tuple[ReservationPart, ...] = ()
+    #: The claims of the notices told (or being told) about the order.
+    notices: tuple[NoticeRecord, ...] = ()
+    #: When the reconciler is due to check the order (GSI4); None once the order is final.
+    check_after: str | None = None
 
     def with_status(self, status: OrderStatus, *, at: str) -> Order:
         return replace(self, status=status, version=self.version + 1, updated_at=at)

@@ -30,6 +30,15 @@ class Settings:
     paging_key_secret: str = ""
     #: The Secrets Manager secret holding the real provider's API key (unset for ``local``).
     payment_secret_name: str = ""
+    #: Seconds after its capture (or its last check) an open order is due for the reconciler.
+    reconcile_after_seconds: int = 900
+    #: Seconds a notice's claim holds its channels: a SENDING channel older than that was never
+    #: recorded (the sender crashed) and may be claimed and sent again (at most twice).
+    notice_lease_seconds: int = 300
+    #: The notify task function the reconciler invokes to send a notice again.
+    notice_function_name: str = ""
+    #: The reconciler function (``POST /orders/{id}/resume`` asks it to resume one order).
+    reconcile_function_name: str = ""
 
 
 def settings() -> Settings:
@@ -44,4 +53,8 @@ def settings() -> Settings:
         payment_provider=os.environ.get("PAYMENT_PROVIDER", "local"),
         paging_key_secret=os.environ.get("PAGING_KEY_SECRET", ""),
         payment_secret_name=os.environ.get("PAYMENT_SECRET_NAME", ""),
+        reconcile_after_seconds=int(os.environ.get("RECONCILE_AFTER_SECONDS", "900")),
+        notice_lease_seconds=int(os.environ.get("NOTICE_LEASE_SECONDS", "300")),
+        notice_function_name=os.environ.get("NOTICE_FUNCTION_NAME", ""),
+        reconcile_function_name=os.environ.get("RECONCILE_FUNCTION_NAME", ""),
     )

@@ -4,8 +4,11 @@ A notice (``ORDER#<id>`` / ``NOTICE#<kind>#<ref>``) is claimed first — one con
 for all its channels (email, SMS) — then each channel is sent, then the outcomes and the
 ``NoticeSent`` / ``NoticeSkipped`` timeline entries are recorded in one write. A redelivered
 event finds the claim and sends nothing. A channel whose send failed is withdrawn and the
-event retried: the retry claims and sends only that channel. A crash between send and record
-leaves the channel SENDING: at most once, never twice; such records are visible to operators.
+event retried: the retry claims and sends only that channel. A send whose answer was lost
+may have gone out: withdrawn and retried, its retry's send is the last (at most twice). A
+claim whose own answer was lost is known by its token on the client's retry and sent. A crash
+between send and record leaves the channel SENDING until its lease runs out; then the
+reconciler has it sent again (at most twice: docs/ARCHITECTURE.md, "Notices").
 
 A notice is sent only while its order is in a state it applies to (``core/notices.py``, the
 one table every side reads). The order notify reads anyway may already be past it; a
@@ -73,11 +76,17 @@ class NoticeService:
                 continue
             try:
                 message_id = self._send(order, kind, channel, to, channels[channel])
-            except SendUnconfirmed:
-                # at most twice (botocore's two attempts), never more: counted as sent, unconfirmed
-                results[channel] = ("SENT", None)
-                entries.append(TimelineEntry(at=self.clock(), event="NoticeSent",
-                                             detail={**detail, "to": to, "confirmed": False}))
+            except SendUnconfirmed as exc:
+                # the send's answer was lost: it may have gone out. The first time, withdrawn and
+                # retried (the customer may get it twice); a retry's unconfirmed send is its last,
+                # counted as sent — at most twice, never more (docs/ARCHITECTURE.md, "Notices")
+                if channel in claim.resent:
+                    results[channel] = ("SENT", None)
+                    entries.append(TimelineEntry(at=self.clock(), event="NoticeSent",
+                                                 detail={**detail, "to": to, "confirmed": False}))
+                else:
+                    results[channel] = ("UNCONFIRMED", None)
+                    failure = failure or exc
                 continue
             except Exception as exc:  # recorded as WITHDRAWN, then raised: the retry sends it
                 results[channel] = ("WITHDRAWN", None)

@@ -20,6 +20,9 @@ class Claim:
     send: frozenset[str] = field(default_factory=frozenset)
     skip: frozenset[str] = field(default_factory=frozenset)
     reason: str | None = None
+    #: of ``send``, the channels whose last send went out unconfirmed (its answer was lost): if
+    #: this one is unconfirmed too, it is recorded as sent — a notice goes out at most twice
+    resent: frozenset[str] = field(default_factory=frozenset)
 
 
 class NoticeStore(Protocol):

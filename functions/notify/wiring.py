@@ -18,5 +18,6 @@ def notice_service() -> NoticeService:
 
 @cache
 def _notice_service(s: Settings) -> NoticeService:
-    return NoticeService(orders=OrderTableReader(s.table_name), store=NoticeTable(s.table_name), mailer=SesMailer(),
+    return NoticeService(orders=OrderTableReader(s.table_name),
+                         store=NoticeTable(s.table_name, lease_seconds=s.notice_lease_seconds), mailer=SesMailer(),
                          texter=SnsTexter(), sender=s.notice_sender)

@@ -31,7 +31,7 @@ class PlanService:
         if order is None or order.status not in PLANNABLE:
             # cancelled (or moved on) while the workflow ran: nothing to plan
             return {"order_id": order_id, "planned": False, "plannable": False, "allocations": [],
-                    "ship_to": {}, "shipping_method": ""}
+                    "ship_to": {}, "shipping_method": "", "wanted": []}
         demand = [Demand(ln.line_id, ln.sku, ln.quantity) for ln in order.lines]
         nodes, levels = self.stock.snapshot(sorted({d.sku for d in demand}))
         available = {(lv.sku, lv.node_id): lv.available for lv in levels}
@@ -39,4 +39,6 @@ class PlanService:
         # where the shipments go travels with the plan: Reserve writes them without reading the order
         return {"order_id": order_id, "planned": result is not None, "plannable": True,
                 "allocations": allocations_to(list(result.allocations)) if result else [],
-                "ship_to": ship_to(order), "shipping_method": order.shipping_method}
+                "ship_to": ship_to(order), "shipping_method": order.shipping_method,
+                # with no plan, what the order waits for (Backorder writes it down per SKU)
+                "wanted": [] if result else [{"sku": d.sku, "quantity": d.quantity} for d in demand]}

@@ -15,7 +15,6 @@ from infra.constructs.functions import LambdaFunctions
 from infra.constructs.monitoring import Monitoring
 
 AUTHORIZER_HANDLER = "functions.access.handlers.authorizer.lambda_handler"
-API_KEY_PARTITION_PREFIX = "APIKEY#"
 
 
 class Access(Construct):
@@ -37,5 +36,5 @@ class Access(Construct):
             handler=AUTHORIZER_HANDLER,
             description="API Gateway REQUEST authorizer: x-api-key -> principal and role",
         )
-        data.grant_read_items_with_key_prefix(self.authorizer_function, API_KEY_PARTITION_PREFIX)
+        data.grant(self.authorizer_function, ("dynamodb:GetItem",), partitions=("api_key",))
         monitoring.watch_authorizer("Authorizer", self.authorizer_function)

@@ -5,8 +5,9 @@
 | api           | API: /orders, /orders/*                                          | CAPTURE_API_ACTIONS, GSIs  |
 | intake        | SQS oms-<env>-intake-<channel>, one mapping per channel queue    | CAPTURE_ACTIONS, send to   |
 |               | (batch 10, partial failures, DLQ after 5)                        | the channels' DLQs         |
-| stream        | table stream, ORDER headers only (batch 100, bisect, 5 retries,  | put events, start workflow |
-|               | partial failures, on-failure DLQ)                                | (no table access)          |
+| stream        | table stream, new ORDER headers and restocked stock records       | put events, start and run  |
+|               | (batch 100, bisect, 5 retries, partial failures, on-failure DLQ) | the order workflow;        |
+|               |                                                                  | RESTOCK_ACTIONS on SKU#    |
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ HANDLERS = "functions.capture.handlers"
 # key made (Query of its items). (The API's cancel also releases the order's reserved stock:
 # UpdateItem on SKU# items.)
 CAPTURE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")
-# the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem)
-CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem")
+# the API also lists orders (GSI1-3, then the listed headers' status by BatchGetItem), and the
+# cancel of a large order checks its reservation parts and deletes each as it releases it
+CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem")
+# an order with its channel reference, idempotency key and (on account) the customer's credit
+CAPTURE_PARTITIONS = ("order", "channel_ref", "idempotency", "credit")
+# the API also cancels (the reserved stock given back) and lists (GSI1-3)
+CAPTURE_API_PARTITIONS = (*CAPTURE_PARTITIONS, "stock", "channel_orders", "customer_orders", "orders_of_month")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
@@ -41,6 +47,18 @@ ORDER_HEADER_FILTER = {
     "eventName": lambda_.FilterRule.is_equal("INSERT"),
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")}}},
 }
+# ... and stock counts written with the restock mark (functions/core/adapters/keys.RESTOCKED, set
+# by PUT inventory): the SKU's backordered orders are run again. A reservation or a dispatch never
+# sets the mark, and the consumer's removal of it leaves none, so neither wakes the function.
+RESTOCK_FILTER = {
+    "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
+    "dynamodb": {"NewImage": {"PK": {"S": lambda_.FilterRule.begins_with("SKU#")},
+                              "SK": {"S": lambda_.FilterRule.begins_with("NODE#")},
+                              "restocked_at": {"S": lambda_.FilterRule.exists()}}},
+}
+# The restock: one Query of the SKU's partition (its stock and waiting orders), the waiting
+# entries of an allocated order deleted, the mark removed; only on SKU# items.
+RESTOCK_ACTIONS = ("dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 
 
 class Capture(Construct):
@@ -67,7 +85,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.api.lambda_handler",
             description="Orders API: capture, read, list, cancel",
         )
-        data.grant(self.api_function, CAPTURE_API_ACTIONS, indexes=True)
+        data.grant(self.api_function, CAPTURE_API_ACTIONS, partitions=CAPTURE_API_PARTITIONS)
         api.add_prefix(
             "orders",
             self.api_function,
@@ -87,7 +105,7 @@ class Capture(Construct):
             handler=f"{HANDLERS}.intake.lambda_handler",
             description="Captures orders from the channels' intake queues",
         )
-        data.grant(self.intake_function, CAPTURE_ACTIONS)
+        data.grant(self.intake_function, CAPTURE_ACTIONS, partitions=CAPTURE_PARTITIONS)
         # One mapping per channel queue: the record's queue names the channel its orders are
         # captured for. The function dead-letters refused orders itself (one message per order).
         intake_role = self.intake_function.role
@@ -127,9 +145,13 @@ class Capture(Construct):
             description="Order stream consumer: starts the order workflow, publishes events",
         )
         messaging.event_bus.grant_put_events_to(self.stream_function)
+        # a backordered order's workflow is run to its end before the next one's (oldest first)
         self.stream_function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[order_workflow_arn])
+            iam.PolicyStatement(actions=["states:StartExecution", "states:StartSyncExecution"],
+                                resources=[order_workflow_arn])
         )
+        # the restock: a SKU's stock records and waiting entries, in its partition alone
+        data.grant(self.stream_function, RESTOCK_ACTIONS, partitions=("stock",))
         self.stream_function.add_event_source(
             event_sources.DynamoEventSource(
                 data.table,
@@ -141,7 +163,8 @@ class Capture(Construct):
                 retry_attempts=STREAM_RETRY_ATTEMPTS,
                 report_batch_item_failures=True,
                 on_failure=event_sources.SqsDlq(stream_dlq),
-                filters=[lambda_.FilterCriteria.filter(ORDER_HEADER_FILTER)],
+                filters=[lambda_.FilterCriteria.filter(ORDER_HEADER_FILTER),
+                         lambda_.FilterCriteria.filter(RESTOCK_FILTER)],
             )
         )
         monitoring.watch_stream_consumer("CaptureStream", self.stream_function)

@@ -1,9 +1,12 @@
 """The single DynamoDB table (ARCHITECTURE.md, "Single table"), its access grants, and the key
 that signs the listings' paging tokens.
 
-Grants name the table (and its three indexes only where a function queries them) explicitly
-(no `index/*`), with exactly the item-level actions that function's code uses — no Scan, no
-table administration. TransactWriteItems is authorised through its per-item actions.
+Grants name the table (and an index only where a function queries one of its partitions)
+explicitly (no `index/*`), with exactly the item-level actions that function's code uses — no
+Scan, no table administration. TransactWriteItems is authorised through its per-item actions.
+Each grant is limited to the partitions the function uses (``dynamodb:LeadingKeys``, patterns
+from functions/core/adapters/keys.py ``PARTITIONS``; docs/ARCHITECTURE.md, "Least privilege"):
+a function that reads stock cannot touch an API key.
 
 A paging token carries a listing's ``LastEvaluatedKey``; it is signed (HMAC-SHA256) with a key
 kept in Secrets Manager, so a forged or edited token is a 400, never an arbitrary start key
@@ -17,11 +20,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from functions.core.adapters.keys import PARTITIONS
 from infra import environments
 from infra.config import EnvironmentConfig
 
 GSI_NAMES: tuple[str, ...] = ("GSI1", "GSI2", "GSI3")
 GSI_PROJECTED_ATTRIBUTES = ["summary"]  # an index write stays small whatever the item's size
+#: The open orders (sparse, KEYS_ONLY: 1 WRU when an order is captured, 1 when it is final;
+#: a status change in between writes nothing to it). Only the reconciler queries it.
+OPEN_ORDERS_INDEX = "GSI4"
 TTL_ATTRIBUTE = "expires_at"
 
 
@@ -55,6 +62,12 @@ class Data(Construct):
                 projection_type=dynamodb.ProjectionType.INCLUDE,
                 non_key_attributes=GSI_PROJECTED_ATTRIBUTES,
             )
+        self.table.add_global_secondary_index(
+            index_name=OPEN_ORDERS_INDEX,
+            partition_key=dynamodb.Attribute(name=f"{OPEN_ORDERS_INDEX}PK", type=string),
+            sort_key=dynamodb.Attribute(name=f"{OPEN_ORDERS_INDEX}SK", type=string),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # Generated at deploy time and never in the repo (locally a fixed value, so tokens from
         # one `make up` still verify after a restart: environments.py). Rotating it only makes
         # open cursors start over (a 400 for a token signed with the old value).
@@ -67,28 +80,39 @@ class Data(Construct):
             **environments.paging_key_props(config.name),
         )
 
-    def _resources(self, *, with_indexes: bool) -> list[str]:
-        arns = [self.table.table_arn]
-        if with_indexes:
-            arns += [f"{self.table.table_arn}/index/{name}" for name in GSI_NAMES]
-        return arns
+    def grant(self, grantee: iam.IGrantable, actions: tuple[str, ...], *, partitions: tuple[str, ...]) -> None:
+        """Exactly ``actions`` on the items of ``partitions`` (names in keys.PARTITIONS); an index
+        partition gets ``dynamodb:Query`` on its index alone (a Query there names the index's
+        partition key), so a function queries no index it was not given a partition of."""
+        unknown = sorted(set(partitions) - set(PARTITIONS))
+        if unknown:
+            raise ValueError(f"unknown partitions {unknown}: name them in functions/core/adapters/keys.py PARTITIONS")
+        on_table = sorted({PARTITIONS[p][0] for p in partitions if PARTITIONS[p][1] is None})
+        if on_table:
+            self._allow(grantee, list(actions), [self.table.table_arn], on_table)
+        by_index: dict[str, set[str]] = {}
+        for name in partitions:
+            pattern, index = PARTITIONS[name]
+            if index is not None:
+                by_index.setdefault(index, set()).add(pattern)
+        if by_index and "dynamodb:Query" not in actions:
+            raise ValueError(f"index partitions {sorted(by_index)} are only ever queried: grant dynamodb:Query")
+        for index, patterns in sorted(by_index.items()):
+            if index not in (*GSI_NAMES, OPEN_ORDERS_INDEX):
+                raise ValueError(f"{index} is not an index of the table ({', '.join(GSI_NAMES)}, {OPEN_ORDERS_INDEX})")
+            self._allow(grantee, ["dynamodb:Query"], [f"{self.table.table_arn}/index/{index}"], sorted(patterns))
 
-    def grant(self, grantee: iam.IGrantable, actions: tuple[str, ...], *, indexes: bool = False) -> None:
-        """Exactly ``actions`` on the table, and on its indexes when the function queries them."""
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(actions), resources=self._resources(with_indexes=indexes))
-        )
+    @staticmethod
+    def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str], patterns: list[str]) -> None:
+        # ForAllValues: every partition key the request names must match (a BatchGetItem's
+        # keys, each item of a transaction) — and a request naming none passes, so no grant
+        # may include Scan.
+        if "dynamodb:Scan" in actions:
+            raise ValueError("a Scan names no partition key: dynamodb:LeadingKeys cannot limit it")
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=actions, resources=resources,
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": patterns}}))
 
     def grant_paging(self, grantee: iam.IGrantable) -> None:
         """A function whose listings issue and accept ``next_token``: it reads the paging key."""
         self.paging_key.grant_read(grantee)
-
-    def grant_read_items_with_key_prefix(self, grantee: iam.IGrantable, key_prefix: str) -> None:
-        """GetItem only, and only on items whose partition key starts with `key_prefix`."""
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["dynamodb:GetItem"],
-                resources=self._resources(with_indexes=False),
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{key_prefix}*"]}},
-            )
-        )

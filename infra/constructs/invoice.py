@@ -43,11 +43,15 @@ HANDLERS = "functions.invoice.handlers"
 # header updates, invoice put (its InvoiceIssued entry inside); after the capture one to settle:
 # invoice + header updates (the completion with the last one), else the completion alone (update)
 INVOICE_SHIPMENT_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# the order and its invoices; the legal entity's gapless number counter
+INVOICE_SHIPMENT_PARTITIONS = ("order", "invoice_counter")
 # the order (query) when the failed run may have issued an invoice; one transaction: flag put
 # (its entry inside), header (and invoice) update
 FLAG_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+FLAG_PARTITIONS = ("order",)
 # a cancelled order: read it; one transaction: header (with its entry) + credit account update
 STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
+STREAM_PARTITIONS = ("order", "credit")
 STREAM_BATCH_SIZE = 25
 #: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
 FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
@@ -73,12 +77,12 @@ class Invoice(Construct):
             handler=f"{HANDLERS}.invoice_shipment.lambda_handler",
             description="shipment_invoicing task: gapless invoice, payment capture, order completion",
         )
-        data.grant(self.invoice_shipment_function, INVOICE_SHIPMENT_ACTIONS)
+        data.grant(self.invoice_shipment_function, INVOICE_SHIPMENT_ACTIONS, partitions=INVOICE_SHIPMENT_PARTITIONS)
         self.flag_function = functions.python_function(
             self, "FlagFunction", capability="invoice", role="flag", handler=f"{HANDLERS}.flag.lambda_handler",
             description="shipment_invoicing Catch: put the order on finance's review list",
         )
-        data.grant(self.flag_function, FLAG_ACTIONS)
+        data.grant(self.flag_function, FLAG_ACTIONS, partitions=FLAG_PARTITIONS)
         for fn in (self.invoice_shipment_function, self.flag_function):
             monitoring.watch_worker(fn)
 
@@ -86,7 +90,7 @@ class Invoice(Construct):
             self, "StreamFunction", capability="invoice", role="stream", handler=f"{HANDLERS}.stream.lambda_handler",
             description="Starts invoicing per dispatched shipment, voids cancelled payments, publishes finance events",
         )
-        data.grant(self.stream_function, STREAM_ACTIONS)
+        data.grant(self.stream_function, STREAM_ACTIONS, partitions=STREAM_PARTITIONS)
         messaging.event_bus.grant_put_events_to(self.stream_function)
         self.stream_function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[invoice_workflow_arn]))

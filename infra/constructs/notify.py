@@ -28,6 +28,7 @@ HANDLERS = "functions.notify.handlers"
 # read the order (query); claim a notice (put; a withdrawn channel again: update) and record
 # the outcome (update, with the timeline entries)
 NOTICE_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
+NOTICE_PARTITIONS = ("order",)  # the order and its notices
 STREAM_BATCH_SIZE = 25
 # Only the changes that call for a notice wake the consumer (filtered records are free):
 # SHIPMENT_DISPATCHED and ORDER_CANCELLED (infra/constructs/stream_filters.py).
@@ -50,7 +51,7 @@ class Notify(Construct):
         identity_arns = [Stack.of(self).format_arn(service="ses", resource="identity", resource_name=name)
                          for name in (config.notice_sender, domain)]
         for fn in (self.notice_function, self.stream_function):
-            data.grant(fn, NOTICE_ACTIONS)
+            data.grant(fn, NOTICE_ACTIONS, partitions=NOTICE_PARTITIONS)
             fn.add_to_role_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=identity_arns))
             # SMS to a phone number has no resource to scope to...
             fn.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"],

@@ -23,9 +23,14 @@ HANDLERS = "functions.route.handlers"
 # moved version the version (GetItem NODES/VERSION), the nodes (query of NODES) and stock levels
 # (query of SKU#<sku>)
 PLAN_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem")
+# the order, its SKUs' stock records and the network (its version in the same BatchGetItem)
+PLAN_PARTITIONS = ("order", "stock", "network")
 # list requests (GSI1), read the order; dispatch: update shipment (with its timeline entry), header and
 # stock; nodes: read one (GetItem) or list them (Query), write one (Put) with the network's version (Update)
-ROUTE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem")
+# (+ ConditionCheck: a large shipment's parts are dispatched checking the order, then checked shipped)
+ROUTE_API_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                     "dynamodb:ConditionCheckItem")
+ROUTE_API_PARTITIONS = ("order", "stock", "network", "node_shipments")
 
 
 class Route(Construct):
@@ -36,14 +41,14 @@ class Route(Construct):
             self, "PlanFunction", capability="route", role="plan", handler=f"{HANDLERS}.plan.lambda_handler",
             description="order_fulfillment task: which node ships which units",
         )
-        data.grant(self.plan_function, PLAN_ACTIONS, indexes=True)
+        data.grant(self.plan_function, PLAN_ACTIONS, partitions=PLAN_PARTITIONS)
         monitoring.watch_worker(self.plan_function)
 
         self.api_function = functions.python_function(
             self, "ApiFunction", capability="route", role="api", handler=f"{HANDLERS}.api.lambda_handler",
             description="Fulfilment API for nodes (requests, dispatch confirmations) and node management",
         )
-        data.grant(self.api_function, ROUTE_API_ACTIONS, indexes=True)
+        data.grant(self.api_function, ROUTE_API_ACTIONS, partitions=ROUTE_API_PARTITIONS)
         api.add_prefix("shipments", self.api_function, methods=("GET",))
         api.add_prefix("nodes", self.api_function, methods=("GET",))
         monitoring.watch_api_function("RouteApi", self.api_function)

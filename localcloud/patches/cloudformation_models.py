@@ -7,7 +7,8 @@ responses, API keys or usage plans; queue and topic policies and alarms are miss
 
 ``AWS::ApiGateway::{Stage, Authorizer, RequestValidator, GatewayResponse, ApiKey, UsagePlan,
 UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription``,
-``AWS::CloudWatch::Alarm``, ``AWS::SecretsManager::Secret``.
+``AWS::CloudWatch::Alarm``, ``AWS::SecretsManager::Secret``, ``AWS::Scheduler::Schedule`` (stored
+in moto's scheduler backend, which fires nothing: ``localcloud/schedules.py`` runs them).
 
 moto finds models through ``parsing.get_model_list()`` (the *direct* subclasses of
 ``CloudFormationModel``, cached); ``install()`` makes that list include these models and clears
@@ -24,6 +25,7 @@ from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
+from moto.scheduler.models import scheduler_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
@@ -382,6 +384,32 @@ class SecretsManagerSecret(_Created):
             self.ref, recovery_window_in_days=None, force_delete_without_recovery=True)
 
 
+class SchedulerSchedule(_Created):
+    """A schedule as EventBridge Scheduler's CreateSchedule takes it (the CloudFormation
+    properties are the API's). Ref is the name, ``Arn`` its ARN, as in CloudFormation."""
+
+    TYPE, NAME_PROPERTY = "AWS::Scheduler::Schedule", "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> SchedulerSchedule:
+        p = cloudformation_json["Properties"]
+        schedule = scheduler_backends[account_id][region_name].create_schedule(
+            description=p.get("Description", ""), end_date=p.get("EndDate"),
+            flexible_time_window=p["FlexibleTimeWindow"], group_name=p.get("GroupName") or "default",
+            kms_key_arn=p.get("KmsKeyArn"), name=p.get("Name", resource_name),
+            schedule_expression=p["ScheduleExpression"],
+            schedule_expression_timezone=p.get("ScheduleExpressionTimezone"), start_date=p.get("StartDate"),
+            state=p.get("State"), target=dict(p["Target"]), action_after_completion=None)
+        created = cls(schedule.name, account_id, region_name, Arn=schedule.arn)
+        created.group_name = schedule.group_name
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        scheduler_backends[account_id][region_name].delete_schedule(self.group_name, self.ref)
+
+
 MODELS: tuple[type[CloudFormationModel], ...] = (
     ApiGatewayStage,
     ApiGatewayAuthorizer,
@@ -395,6 +423,7 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     SnsSubscription,
     CloudWatchAlarm,
     SecretsManagerSecret,
+    SchedulerSchedule,
 )
 
 

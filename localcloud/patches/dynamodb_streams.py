@@ -17,6 +17,13 @@ exhausted the AWS failure record is sent to the on-failure destination (SQS or S
 shard moves on. ``MaximumRecordAgeInSeconds`` and ``ParallelizationFactor`` are not modelled.
 A cancelled ``TransactWriteItems`` makes moto swap in a copy of the table; the poller follows it
 (same creation time) instead of taking the table for deleted.
+
+The DynamoDB Streams API (``GetShardIterator``/``GetRecords``, which ``oms redrive`` uses to read a
+failure record's batch back) answers as AWS does where moto fails with an assertion (HTTP 500): a
+shard or stream that no longer exists is ``ResourceNotFoundException``, a sequence number before
+the shard's first record ``TrimmedDataAccessException``, an unknown iterator
+``ExpiredIteratorException``; records carry the stream's region (moto says us-east-1). Records are
+never trimmed by age (nothing here lives for the 24 h retention).
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ import uuid
 from typing import Any
 
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
+from moto.core.exceptions import JsonRESTError
 from moto.core.utils import unix_time
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
 from localcloud import timescale
 from localcloud.destinations import deliver
@@ -41,6 +50,8 @@ from localcloud.patches.event_source_pollers import Poller
 from localcloud.patches.lambda_runtime import InvokeResult
 
 _ORIGINAL_ADD = StreamShard.add
+_ORIGINAL_GET_SHARD_ITERATOR = DynamoDBStreamsBackend.get_shard_iterator
+_ORIGINAL_GET_RECORDS = DynamoDBStreamsBackend.get_records
 _CHANGED = threading.Condition()  # notified whenever any shard gets a record
 
 
@@ -221,7 +232,37 @@ def _utc(epoch: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC)
 
 
+def _get_shard_iterator(self: DynamoDBStreamsBackend, arn: str, shard_id: str, shard_iterator_type: str,
+                        sequence_number: str | None = None) -> ShardIterator:
+    table = next((t for t in self.dynamodb.tables.values() if t.stream_shard is not None
+                  and f"{t.table_arn}/stream/{t.latest_stream_label}" == arn), None)
+    if table is None or table.stream_shard is None:
+        raise JsonRESTError("ResourceNotFoundException", f"Requested resource not found: Stream: {arn} not found")
+    shard = table.stream_shard
+    if shard.id != shard_id:
+        raise JsonRESTError("ResourceNotFoundException",
+                            f"Requested resource not found: Shard: {shard_id} in Stream: {arn} not found")
+    if shard_iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+        if sequence_number is None:
+            raise JsonRESTError("ValidationException", f"SequenceNumber is required for {shard_iterator_type}")
+        if int(sequence_number) < shard.starting_sequence_number:
+            raise JsonRESTError("TrimmedDataAccessException",
+                                f"The operation attempted to read past the oldest stream record in shard {shard_id}")
+    return _ORIGINAL_GET_SHARD_ITERATOR(self, arn, shard_id, shard_iterator_type, sequence_number)
+
+
+def _get_records(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+    if iterator_arn not in self.shard_iterators:
+        raise JsonRESTError("ExpiredIteratorException", "Iterator expired or unknown")
+    result = _ORIGINAL_GET_RECORDS(self, iterator_arn, limit)
+    # moto hands out its own record dicts: copy before giving them the stream's region
+    result["Records"] = [{**record, "awsRegion": self.region_name} for record in result["Records"]]
+    return result
+
+
 def install() -> None:
     StreamShard.add = _add  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_shard_iterator = _get_shard_iterator  # type: ignore[method-assign]
+    DynamoDBStreamsBackend.get_records = _get_records  # type: ignore[method-assign]
     event_source_pollers.install()
     event_source_pollers.register_source("dynamodb", StreamPoller, _guard)

@@ -12,6 +12,7 @@ import pytest
 
 from localcloud.client import KEYS
 from localcloud.launcher import LocalStack, StackNotReady
+from tests.least_privilege import deployed, verify
 
 __all__ = ["KEYS"]  # the tests import the local keys from here
 
@@ -25,8 +26,22 @@ def stack() -> Iterator[str]:
         pytest.fail(str(e))
     try:
         yield local.url
+        if local.running:  # what the functions touched, held to their policies
+            _verify_least_privilege(local.url)
     finally:
         local.stop()
+
+
+def _verify_least_privilege(url: str) -> None:
+    import boto3
+
+    with httpx.Client(base_url=url, timeout=30) as http:
+        info = http.get("/_local/info").json()
+        observed = http.get("/_local/leading-keys").json()
+    cloudformation = boto3.client("cloudformation", endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
+                                  aws_access_key_id="local", aws_secret_access_key="local")
+    template, tables = deployed(cloudformation, info.get("stack_name") or "Oms-local")
+    verify("e2e", observed, template, tables)
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,26 @@ the installed console script in a subprocess, found through OMS_PORT."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from localcloud.launcher import ROOT, free_port
+from tests.e2e.orders import key
+from tests.e2e.test_allocation import order_for, settled
+from tests.e2e.test_capture_api import post_order
+from tests.e2e.test_inventory_api import sku
+from tests.e2e.test_notices import cancel, outbox
 
 KEY = re.compile(r"oms_[A-Za-z0-9_-]{43}")
 SCRIPT = Path(sys.executable).with_name("oms")
@@ -109,6 +118,72 @@ def test_redrive_lists_the_dead_letter_queues(stack: str) -> None:
         assert re.search(rf"oms-local-intake-{channel}-dlq: \d+ messages", result.stdout)
         assert re.search(rf"redrove \d+ messages to oms-local-intake-{channel}\b", result.stdout)
     assert "oms-local-order-stream-dlq" in result.stdout
+
+
+NOTICE_DLQ = "oms-local-notice-stream-dlq"
+NOTIFY_STREAM = "oms-local-notify-stream"
+
+
+def queue_depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def wait_for_depth(sqs: Any, url: str, depth: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while queue_depth(sqs, url) < depth:
+        assert time.monotonic() < deadline, f"no dead letter arrived in {url} within {timeout} s"
+        time.sleep(0.5)
+
+
+@pytest.mark.timeout(240)
+def test_a_dead_lettered_stream_batch_is_replayed_to_its_consumer_and_an_expired_one_kept(
+        stack: str, http: httpx.Client, aws: Any) -> None:
+    sqs, lambda_ = aws("sqs"), aws("lambda")
+    dlq = sqs.get_queue_url(QueueName=NOTICE_DLQ)["QueueUrl"]
+    assert queue_depth(sqs, dlq) == 0
+    # Given a backordered order whose customer was told so
+    order = post_order(http, order_for([{"sku": sku(), "quantity": 1, "unit_price": "5.00"}]), key()).json()
+    assert settled(http, order["order_id"])["status"] == "BACKORDERED"
+    outbox(http, order["order_id"], emails=1)
+    # And a bad deploy of the notify stream consumer (its handler does not import) while the order is cancelled
+    handler = lambda_.get_function_configuration(FunctionName=NOTIFY_STREAM)["Handler"]
+    lambda_.update_function_configuration(FunctionName=NOTIFY_STREAM, Handler="functions.notify.handlers.gone.x")
+    try:
+        cancel(http, order["order_id"])
+        wait_for_depth(sqs, dlq, 1)  # its retries exhausted, the mapping sent the pointer to the DLQ
+    finally:
+        lambda_.update_function_configuration(FunctionName=NOTIFY_STREAM, Handler=handler)
+    assert [m["kind"] for m in outbox(http, order["order_id"], emails=2, timeout=1)["emails"]] == ["order_backordered"]
+    (letter,) = sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0)["Messages"]
+    failure = json.loads(letter["Body"])
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["DDBStreamBatchInfo"]["batchSize"] == 1
+    # And a pointer from two days ago (its records are past the stream's retention)
+    aged = {**failure["DDBStreamBatchInfo"], "approximateArrivalOfFirstRecord":
+            (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({**failure, "DDBStreamBatchInfo": aged}))
+    try:
+        # When the operator redrives the notice stream's DLQ once the fix is deployed
+        result = oms("redrive", "--queue", NOTICE_DLQ, port=port_of(stack))
+        # Then the cancellation notice is sent (once), the replayed pointer is gone, and the aged one is
+        # listed with what it pointed at and left in the queue for the reconciler
+        assert result.returncode == 0, result.stderr
+        assert f"{NOTICE_DLQ}: replayed 1 stream batches (1 records) to {NOTIFY_STREAM}; 1 kept" in result.stdout
+        assert re.search(r"kept: 1 records of table \S+, shard \S+, sequence numbers \d+\.\.\d+, first "
+                         r"written .*: older than the stream's 24 h retention", result.stdout), result.stdout
+        assert "stay in oms-local-notice-stream-dlq for the reconciler" in result.stdout
+        box = outbox(http, order["order_id"], emails=2)
+        assert sorted(m["kind"] for m in box["emails"]) == ["order_backordered", "order_cancelled"]
+        assert queue_depth(sqs, dlq) == 1
+        # and a second redrive changes nothing but listing it again
+        again = oms("redrive", "--queue", NOTICE_DLQ, port=port_of(stack))
+        assert "replayed 0 stream batches (0 records)" in again.stdout and "24 h retention" in again.stdout
+        assert len(outbox(http, order["order_id"], emails=3, timeout=1)["emails"]) == 2
+    finally:
+        while messages := sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
 
 
 def test_no_local_stack_is_one_red_line_saying_make_up_not_a_traceback() -> None:

@@ -30,16 +30,20 @@ def test_table_per_environment(env_template):
     assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert properties["SSESpecification"]["SSEEnabled"] is True
     assert {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]} == {
-        name: "S" for name in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")
+        name: "S" for name in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
+                               "GSI4PK", "GSI4SK")
     }
     indexes = {index["IndexName"]: index for index in properties["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"GSI1", "GSI2", "GSI3"}
+    assert set(indexes) == {"GSI1", "GSI2", "GSI3", "GSI4"}
     for name, index in indexes.items():
         assert index["KeySchema"] == [
             {"AttributeName": f"{name}PK", "KeyType": "HASH"},
             {"AttributeName": f"{name}SK", "KeyType": "RANGE"},
         ]
-        assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["summary"]}
+        if name == "GSI4":  # the open orders: keys only (1 WRU at capture, 1 at completion)
+            assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+        else:
+            assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["summary"]}
 
 
 def test_event_bus_name(env_template):
@@ -272,13 +276,26 @@ def test_stream_event_source_mapping(env_template):
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 5
-    (criteria,) = mapping["FilterCriteria"]["Filters"]
-    assert json.loads(criteria["Pattern"]) == {
-        "eventName": ["INSERT"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
+    header, restock = (json.loads(c["Pattern"]) for c in mapping["FilterCriteria"]["Filters"])
+    assert header == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}}}}
+    # a stock count written with the restock mark: the SKU's backordered orders are run again
+    assert restock == {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {
+        "PK": {"S": [{"prefix": "SKU#"}]}, "SK": {"S": [{"prefix": "NODE#"}]},
+        "restocked_at": {"S": [{"exists": True}]}}}}
     destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     queue = template["Resources"][destination]
     assert queue["Type"] == "AWS::SQS::Queue"
     assert queue["Properties"]["QueueName"] == f"oms-{env}-order-stream-dlq"
+
+
+def test_the_restock_filter_names_the_mark_and_the_keys_the_code_writes() -> None:
+    # infra does not import the Lambda code: the names are written twice, this keeps them one
+    from functions.core.adapters.keys import RESTOCKED, STOCK_PREFIX, sku_pk
+    from infra.constructs.capture import RESTOCK_FILTER
+
+    image = RESTOCK_FILTER["dynamodb"]["NewImage"]
+    assert set(image) == {"PK", "SK", RESTOCKED}
+    assert image["PK"]["S"] == [{"prefix": sku_pk("")}] and image["SK"]["S"] == [{"prefix": STOCK_PREFIX}]
 
 
 def test_invoice_stream_event_source_mapping(env_template):

@@ -23,6 +23,7 @@ CONTRACT_HANDLERS = {
     "functions.invoice.handlers.invoice_shipment.lambda_handler",
     "functions.invoice.handlers.flag.lambda_handler",
     "functions.invoice.handlers.stream.lambda_handler",
+    "functions.reconcile.handlers.run.lambda_handler",
 }
 CONTRACT_VARIABLES = {
     "OMS_ENV",
@@ -37,6 +38,10 @@ CONTRACT_VARIABLES = {
     "LEGAL_ENTITY",
     "PAYMENT_PROVIDER",
     "PAGING_KEY_SECRET",
+    "RECONCILE_AFTER_SECONDS",
+    "NOTICE_LEASE_SECONDS",
+    "NOTICE_FUNCTION_NAME",
+    "RECONCILE_FUNCTION_NAME",
 }
 
 
@@ -75,6 +80,9 @@ def test_every_function_gets_the_same_environment(env_template):
     }
     assert first["LEGAL_ENTITY"] == "ACME-DE"
     assert first["PAYMENT_PROVIDER"] == ("local" if env == "local" else "stripe")
+    assert (first["RECONCILE_AFTER_SECONDS"], first["NOTICE_LEASE_SECONDS"]) == ("900", "300")
+    assert first["NOTICE_FUNCTION_NAME"] == f"oms-{env}-notify-notice"
+    assert first["RECONCILE_FUNCTION_NAME"] == f"oms-{env}-reconcile-run"
 
 
 def test_functions_share_one_code_asset_and_runtime_settings(env_template):

@@ -10,7 +10,9 @@ from aws_cdk import Validations
 from cfn_template import actions_of, function_by_handler, only, policy_statements, resources
 from cfnlint.api import ManualArgs, lint
 
+from functions.core.adapters.keys import PARTITIONS
 from infra.config import CONFIGS, ENVIRONMENTS
+from infra.nag import WILDCARD_ACTIONS, WILDCARD_FINDING
 
 pytestmark = pytest.mark.infra
 
@@ -62,9 +64,11 @@ def test_capture_roles_get_exactly_the_table_actions_their_code_uses(env_templat
     table_id, _ = only(template, "AWS::DynamoDB::Table")
     capture = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
     expected = {
-        "api": (capture | {"dynamodb:BatchGetItem"}, True),
+        # + a large order's cancel: its parts checked, then each deleted as it is released
+        "api": (capture | {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"}, True),
         "intake": (capture, False),
-        "stream": (set(), False),  # starts the workflow and publishes; never writes the table
+        # starts the workflow and publishes; for a restock, reads and clears SKU# items only
+        "stream": ({"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}, False),
     }
     for module, (table_actions, indexes) in expected.items():
         role_id = _role_of(template, HANDLERS.format("capture", module))
@@ -91,6 +95,10 @@ def test_stream_function_starts_only_the_order_workflow(env_template):
     role_id = _role_of(template, HANDLERS.format("capture", "stream"))
     (start,) = [s for s in policy_statements(template, role_id) if "states:StartExecution" in actions_of(s)]
     assert start["Resource"]["Fn::Sub"].endswith(f":stateMachine:oms-{env}-order-fulfillment")
+    # the restock runs a backordered order's execution to its end (StartSyncExecution)
+    assert sorted(actions_of(start)) == ["states:StartExecution", "states:StartSyncExecution"]
+    (restock,) = [s for s in policy_statements(template, role_id) if "dynamodb:DeleteItem" in actions_of(s)]
+    assert restock["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SKU#*"]}}
     bus_id, _ = only(template, "AWS::Events::EventBus")
     (put,) = [s for s in policy_statements(template, role_id) if "events:PutEvents" in actions_of(s)]
     assert put["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
@@ -130,8 +138,11 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
         on_failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure")
         if on_failure:
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
-    # each feed channel's intake DLQ, and the order / notice / invoice streams' on-failure DLQs
-    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 3
+    for schedule in resources(template, "AWS::Scheduler::Schedule").values():
+        dlq_ids.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    # each feed channel's intake DLQ, the order / notice / invoice streams' on-failure DLQs and
+    # the reconciler's schedule's
+    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 4
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = set()
     for alarm in alarms:
@@ -233,11 +244,56 @@ def test_only_the_stream_consumers_start_workflows_each_its_own(env_template):
     for role_id in resources(template, "AWS::IAM::Role"):
         for statement in policy_statements(template, role_id):
             if "states:StartExecution" in actions_of(statement):
-                started.setdefault(role_id, []).append(statement["Resource"]["Fn::Sub"].rsplit(":", 1)[1])
+                arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                started.setdefault(role_id, []).extend(a["Fn::Sub"].rsplit(":", 1)[1] for a in arns)
     assert started == {
         _role_of(template, HANDLERS.format("capture", "stream")): [f"oms-{env}-order-fulfillment"],
         _role_of(template, HANDLERS.format("invoice", "stream")): [f"oms-{env}-shipment-invoicing"],
+        # and the reconciler, which resumes an order through either
+        _role_of(template, HANDLERS.format("reconcile", "run")): [f"oms-{env}-order-fulfillment",
+                                                                   f"oms-{env}-shipment-invoicing"],
     }
+
+
+def test_the_reconciler_reads_orders_moves_their_check_and_starts_the_workflows_steps_only(env_template):
+    _, template = env_template
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    role_id = _role_of(template, HANDLERS.format("reconcile", "run"))
+    statements = [s for s in policy_statements(template, role_id) if table_id in json.dumps(s["Resource"])]
+    on_table = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}]
+    assert [set(actions_of(s)) for s in on_table] == [{"dynamodb:Query", "dynamodb:UpdateItem"}]
+    (on_index,) = [s for s in statements if "/index/" in json.dumps(s["Resource"])]
+    assert actions_of(on_index) in (["dynamodb:Query"], "dynamodb:Query")
+    assert json.dumps(on_index["Resource"]).count("/index/GSI4") == 1 and "GSI1" not in json.dumps(on_index)
+    notice_id, _ = function_by_handler(template, HANDLERS.format("notify", "order_notice"))
+    (invoke,) = [s for s in policy_statements(template, role_id) if "lambda:InvokeFunction" in actions_of(s)]
+    assert invoke["Resource"] == {"Fn::GetAtt": [notice_id, "Arn"]}
+    # the orders API's resume asks the reconciler, that function only
+    reconciler_id, _ = function_by_handler(template, HANDLERS.format("reconcile", "run"))
+    api_role = _role_of(template, HANDLERS.format("capture", "api"))
+    (asks,) = [s for s in policy_statements(template, api_role) if "lambda:InvokeFunction" in actions_of(s)]
+    assert asks["Resource"] == {"Fn::GetAtt": [reconciler_id, "Arn"]}
+
+
+def test_the_reconciler_schedule_may_invoke_the_reconciler_and_nothing_else(env_template):
+    env, template = env_template
+    (schedule,) = resources(template, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["Name"] == f"oms-{env}-reconcile" and props["State"] == "ENABLED"
+    assert props["ScheduleExpression"] == ("rate(10080 minutes)" if env == "local" else "rate(5 minutes)")
+    reconciler = _role_of(template, HANDLERS.format("reconcile", "run"))
+    function_id = next(k for k, f in resources(template, "AWS::Lambda::Function").items()
+                       if f["Properties"]["Handler"] == HANDLERS.format("reconcile", "run"))
+    assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} and reconciler
+    role_id = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    role = resources(template, "AWS::IAM::Role")[role_id]
+    (principal,) = [s["Principal"]["Service"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+    assert principal == "scheduler.amazonaws.com"
+    granted = {(a, json.dumps(s["Resource"], sort_keys=True)) for s in policy_statements(template, role_id)
+               for a in actions_of(s)}
+    dlq = props["Target"]["DeadLetterConfig"]["Arn"]
+    assert granted == {("lambda:InvokeFunction", json.dumps({"Fn::GetAtt": [function_id, "Arn"]}, sort_keys=True)),
+                       ("sqs:SendMessage", json.dumps(dlq, sort_keys=True))}
 
 
 def test_cdk_nag_ran_clean_and_acknowledgements_are_scoped(assembly_dir: Path):
@@ -285,7 +341,8 @@ def test_route_functions_get_exactly_the_table_actions_their_code_uses(env_templ
         "plan": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"},
         # requests and dispatch (Query, UpdateItem); a node read, listed and written with the
         # network's version in one transaction (GetItem, Query, PutItem, UpdateItem)
-        "api": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"},
+        "api": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem",
+                "dynamodb:ConditionCheckItem"},  # a large shipment's parts
     }
     for module, table_actions in expected.items():
         role_id = _role_of(template, HANDLERS.format("route", module))
@@ -325,19 +382,6 @@ def test_notify_may_publish_text_messages_only(env_template):
         assert not [s for s in policy_statements(template, role_id) if "sns:Publish" in actions_of(s)], function_id
 
 
-#: The only actions any role may allow on every resource, each because the service has no
-#: resource-level permission for it (the cdk-nag acknowledgements in infra/nag.py say which).
-WILDCARD_ACTIONS = {
-    # active tracing (functions and state machines)
-    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
-    # a stream event source mapping; SMS to a phone number (and no SNS ARN: denied apart)
-    "dynamodb:ListStreams", "sns:Publish",
-    # the state machines' vended-log delivery to their log groups
-    "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
-    "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
-}
-
-
 def test_no_role_allows_anything_else_on_every_resource(env_template):
     # cdk-nag's IAM5 finding for Resource::* is acknowledged per role; this keeps that from
     # hiding a new wildcard: a statement on * may hold only the actions that cannot be scoped
@@ -349,4 +393,83 @@ def test_no_role_allows_anything_else_on_every_resource(env_template):
             on_everything = statement["Resource"] == "*" or (isinstance(statement["Resource"], list)
                                                              and "*" in statement["Resource"])
             if on_everything:
-                assert set(actions_of(statement)) <= WILDCARD_ACTIONS, (policy_id, actions_of(statement))
+                assert set(actions_of(statement)) <= set(WILDCARD_ACTIONS), (policy_id, actions_of(statement))
+
+
+def _table_statements(template) -> list[tuple[str, str, dict]]:
+    """(role, "" for the table or the index name, statement) for every allow on the table."""
+    table_id, _ = only(template, "AWS::DynamoDB::Table")
+    found = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for target in targets:
+                if target == {"Fn::GetAtt": [table_id, "Arn"]}:
+                    where = ""
+                elif isinstance(target, dict) and "Fn::Join" in target and table_id in json.dumps(target) \
+                        and "/index/" in json.dumps(target):
+                    where = target["Fn::Join"][1][-1].removeprefix("/index/")
+                else:
+                    continue
+                for role in policy["Properties"]["Roles"]:
+                    found.append((role["Ref"], where, statement))
+    return found
+
+
+def test_every_table_grant_is_limited_to_the_partitions_of_keys_py(env_template):
+    # Least privilege (issue 11): a function's table actions hold only for the partition keys it
+    # uses — dynamodb:LeadingKeys with patterns of functions/core/adapters/keys.py — and an index
+    # is only queried, only in partitions that index has
+    _, template = env_template
+    statements = _table_statements(template)
+    assert statements
+    on_table = {pattern for pattern, index in PARTITIONS.values() if index is None}
+    for role, index, statement in statements:
+        condition = statement.get("Condition", {})
+        assert list(condition) == ["ForAllValues:StringLike"], (role, statement)
+        patterns = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        if index:
+            assert actions_of(statement) == ["dynamodb:Query"], (role, index)
+            assert set(patterns) <= {pattern for pattern, on in PARTITIONS.values() if on == index}, (role, index)
+        else:
+            assert set(patterns) <= on_table, (role, patterns)
+        # ForAllValues is true for a request naming no key at all: a Scan would pass it
+        assert "dynamodb:Scan" not in actions_of(statement)
+
+
+def test_no_function_may_touch_api_keys_but_the_authorizer(env_template):
+    # "any of them could mint an agent API key": only the authorizer reads APIKEY# items, and
+    # nothing of the stack writes them (keys are issued with the operator's credentials)
+    _, template = env_template
+    authorizer = _role_of(template, HANDLERS.format("access", "authorizer"))
+    for role, _, statement in _table_statements(template):
+        patterns = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        if PARTITIONS["api_key"][0] in patterns or PARTITIONS["api_keys"][0] in patterns:
+            assert role == authorizer and actions_of(statement) == ["dynamodb:GetItem"], (role, statement)
+
+
+def test_each_wildcard_acknowledgement_names_every_action_it_covers(assembly_dir: Path, templates):
+    # cdk-nag's IAM5 Resource::* finding is acknowledged per role with the reason of each action
+    # that role allows on *, so an acknowledgement never covers an action nobody wrote down
+    for env in ENVIRONMENTS:
+        template = templates[env]
+        metadata = json.loads((assembly_dir / f"Oms-{env}.metadata.json").read_text())
+        logical = {path: entry["data"] for path, entries in metadata.items() for entry in entries
+                   if entry["type"] == "aws:cdk:logicalId"}
+        checked = 0
+        for path, entries in metadata.items():
+            for entry in entries:
+                reason = (entry["data"] or {}).get(f"Annotation::{WILDCARD_FINDING}") \
+                    if entry["type"] == ACKNOWLEDGED else None
+                if reason is None:
+                    continue
+                role_id = logical[f"{path}/Resource"]
+                on_everything = {a for s in policy_statements(template, role_id) if s["Effect"] == "Allow"
+                                 and "*" in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+                                 for a in actions_of(s)}
+                assert on_everything, (env, path)
+                for action in on_everything:
+                    assert f"{action} ({WILDCARD_ACTIONS[action]})" in reason, (env, path, action)
+                checked += 1
+        assert checked > 10

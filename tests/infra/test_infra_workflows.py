@@ -135,3 +135,34 @@ def test_environment_names_the_invoicing_machine_by_its_fixed_name(env_template)
     arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{name}"}
     functions = resources(template, "AWS::Lambda::Function").values()
     assert all(f["Properties"]["Environment"]["Variables"]["INVOICE_WORKFLOW_ARN"] == arn for f in functions)
+
+
+def _next_states(state: dict[str, Any]) -> set[str]:
+    return {state.get("Next"), state.get("Default"), *(c.get("Next") for c in state.get("Choices", [])),
+            *(c.get("Next") for c in state.get("Catch", []))} - {None}
+
+
+def test_lost_races_back_off_and_fail_but_never_backorder_an_order_whose_stock_exists():
+    """Given Reserve loses its race (StockMoved) every time, when the workflow runs out of
+    plans, then it has waited with growing backoff and fails at RacesLost (the order keeps its
+    status for the reconciler): Backorder is reached only from Plan finding no plan."""
+    definition = json.loads((STATEMACHINES_DIR / "order_fulfillment.asl.json").read_text())
+    states = definition["States"]
+    (moved,) = [c for c in states["Reserve"]["Catch"] if c["ErrorEquals"] == ["StockMoved"]]
+    # every state reachable from a lost race before it plans again
+    seen, todo = set(), [moved["Next"]]
+    while todo:
+        name = todo.pop()
+        if name in seen or name == "Plan":
+            continue
+        seen.add(name)
+        todo.extend(_next_states(states[name]))
+    assert "Backorder" not in seen
+    assert {states[s]["Type"] for s in seen} == {"Pass", "Choice", "Wait", "Fail"}
+    (failed,) = [s for s in seen if states[s]["Type"] == "Fail"]
+    assert states[failed]["Error"] == "RacesLost"
+    assert [n for n, s in states.items() if "Backorder" in _next_states(s)] == ["HasPlan"]
+    assert states["HasPlan"]["Default"] == "Backorder"
+    # the backorder writes what the order waits for: Plan's answer travels to it
+    assert states["Backorder"]["Parameters"]["Payload"]["wanted.$"] == "$.plan.wanted"
+    assert states["Plan"]["ResultSelector"]["wanted.$"] == "$.Payload.wanted"

@@ -13,18 +13,26 @@ import pytest
 
 from localcloud.assembly import ensure_assembly
 from localcloud.server import LocalCloud
+from tests.least_privilege import verify
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[LocalCloud]:
+    from localcloud import meter
+
     with LocalCloud(assembly=ensure_assembly("local")) as running:
         from localcloud.seed import seed
 
         assert running.deployment is not None
+        meter.reset_leading_keys()
         seed(running.deployment)
         yield running
+        # every partition key the functions named in this session, held to their policies
+        deployment = running.deployment
+        tables = {physical: logical for logical, physical in deployment.of_type("AWS::DynamoDB::Table").items()}
+        verify("integration", meter.leading_keys(), deployment.template, tables)
 
 
 @pytest.fixture(scope="session")

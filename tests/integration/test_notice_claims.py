@@ -181,6 +181,39 @@ def test_a_withdrawn_confirmation_is_skipped_not_resent_once_the_order_is_cancel
     cloud.settle()
 
 
+def test_a_claim_whose_answer_was_lost_is_known_by_its_retry_and_by_no_other_delivery(
+        cloud: LocalCloud, outputs: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a confirmation claimed by a put whose answer was lost: the client's retry sends the
+    # same request (the same token), which the item it wrote refuses
+    table = outputs["TableName"]
+    order = allocated_unconfirmed(cloud, table)
+    monkeypatch.setattr("functions.notify.adapters.notice_table.secrets.token_hex", lambda n: "a1b2c3d4")
+    assert claim(table, order.order_id).send == {"email"}
+    # When that retry comes back refused, it knows the claim for its own and sends
+    assert claim(table, order.order_id) == Claim(send=frozenset({"email"}))
+    # But another delivery of the event (its own token) is refused and sends nothing
+    monkeypatch.setattr("functions.notify.adapters.notice_table.secrets.token_hex", lambda n: "99999999")
+    assert claim(table, order.order_id) == Claim()
+    cloud.settle()
+
+
+def test_a_send_whose_answer_was_lost_is_claimed_once_more_as_its_last(cloud: LocalCloud,
+                                                                        outputs: dict[str, str]) -> None:
+    # Given a confirmation whose send's answer was lost (recorded unconfirmed: withdrawn)
+    table = outputs["TableName"]
+    order = allocated_unconfirmed(cloud, table)
+    notice_id = f"order_confirmed#{order.order_id}"
+    assert claim(table, order.order_id).send == {"email"}
+    NoticeTable(table).record(order.order_id, notice_id, {"email": ("UNCONFIRMED", None)}, [])
+    # When the retry claims it, it may send it once more, as the last time (resent)
+    again = claim(table, order.order_id)
+    assert again == Claim(send=frozenset({"email"}), resent=frozenset({"email"}))
+    # and once recorded sent, no delivery claims it again
+    NoticeTable(table).record(order.order_id, notice_id, {"email": ("SENT", None)}, [])
+    assert claim(table, order.order_id) == Claim()
+    cloud.settle()
+
+
 def test_the_cancel_marks_no_notice_that_was_told_or_never_triggered(cloud: LocalCloud,
                                                                       outputs: dict[str, str]) -> None:
     # Given an order allocated and confirmed by the workflow, never backordered

@@ -18,7 +18,7 @@ def test_dead_lettered_feed_message_is_replayed_and_captured_once(cloud: LocalCl
     queues = {q.name: q for q in dead_letter_queues(sqs, "oms-local-")}
     intake_dlq = queues["oms-local-intake-webshop-dlq"]
     assert (intake_dlq.source_url or "").rsplit("/", 1)[-1] == intake_url(outputs, "webshop").rsplit("/", 1)[-1]
-    assert queues["oms-local-order-stream-dlq"].source_url is None  # stream pointers: not replayable
+    assert queues["oms-local-order-stream-dlq"].source_url is None  # stream pointers: replayed from the stream
     # Given a good order that ended in the DLQ (say, while the table was throttled)
     body = new_order()
     drain(sqs, intake_dlq.url)

@@ -6,6 +6,10 @@ import json
 import time
 from typing import Any
 
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
 import localcloud
 from tests.localcloud.lambdas import probe
 from tests.localcloud.support import ROLE, client, create_function
@@ -110,3 +114,36 @@ def test_cloudformation_state_machine_executes_with_substitutions(aws: None) -> 
     result = _wait(arn)
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"]) == {"seen": {"order_id": "o1"}}
+
+
+def test_start_sync_execution_answers_when_the_express_execution_ended(aws: None) -> None:
+    from botocore.config import Config
+
+    # Given an EXPRESS machine whose task takes a while, and one that fails
+    fn = create_function("slowtask")
+
+    def slow(event: Any, context: Any) -> dict[str, Any]:
+        time.sleep(0.3)
+        if event.get("fail"):
+            raise RuntimeError("no luck")
+        return {"done": event["n"]}
+
+    probe.BEHAVIOURS["slowtask"] = slow
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": fn, "Payload.$": "$"}, "OutputPath": "$.Payload", "End": True}}}
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name="sync", definition=json.dumps(definition), roleArn=ROLE,
+                                       type="EXPRESS")["stateMachineArn"]
+    standard = sfn.create_state_machine(name="std", definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    # (AWS serves StartSyncExecution on the sync- host; the local endpoint is one address)
+    sync = boto3.client("stepfunctions", region_name="eu-central-1", config=Config(inject_host_prefix=False))
+    # When it is started synchronously
+    result = sync.start_sync_execution(stateMachineArn=machine, name="run-1", input=json.dumps({"n": 7}))
+    # Then the answer comes after the execution ended, with its output (moto alone: unknown action)
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == {"done": 7}
+    failed = sync.start_sync_execution(stateMachineArn=machine, input=json.dumps({"n": 1, "fail": True}))
+    assert failed["status"] == "FAILED" and "output" not in failed
+    with pytest.raises(ClientError, match="StateMachineTypeNotSupported"):
+        sync.start_sync_execution(stateMachineArn=standard, input="{}")

@@ -61,12 +61,16 @@ class FakeOrderStore:
         current = self.orders[order.order_id]
         if current.version != order.version:
             raise Conflict("changed concurrently")
-        self.released += list(order.allocations)
+        self.released += list(order.allocations) + [a for p in order.reservation_parts for a in p.lines]
         events = (entry, released) if released else (entry,)
         updated = replace(order.with_status(OrderStatus.CANCELLED, at=entry.at), cancel_reason=reason,
-                          allocations=(), timeline=(*current.timeline, *events))
+                          allocations=(), timeline=(*current.timeline, *events), reservation_parts=())
         self.orders[order.order_id] = updated
         return updated
+
+    def release_parts(self, order: Order) -> None:
+        self.released += [a for p in order.reservation_parts for a in p.lines]
+        self.orders[order.order_id] = replace(self.orders[order.order_id], reservation_parts=())
 
     def channel_orders(self, channel: str, *, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return self._page(lambda o: o.channel == channel, limit=limit, token=token)

@@ -240,27 +240,18 @@ def test_the_plan_cache_rereads_the_network_as_soon_as_a_node_changed(
     assert [n.active for n in nodes] == [False] and len(reads) == 2
 
 
-def test_the_plan_cache_reads_per_sku_when_the_batch_would_not_fit(service: NodeService, store: MemoryNodes) -> None:
+def test_the_plan_cache_reads_a_large_order_in_batches_not_a_query_per_sku(
+        service: NodeService, store: MemoryNodes) -> None:
     service.put("DC-BERLIN", definition(), AGENT)
-    stock = NoStock(store)
+    stock = NoStock(store, [StockLevel(f"SKU-{i}", "DC-BERLIN", on_hand=1, reserved=0) for i in range(250)])
     cached = CachedNodes(stock=stock, network=store)
-    cached.snapshot(["A"])
-    # one node times 100 SKUs and the version is 101 keys: more than one BatchGetItem takes
-    cached.snapshot([f"SKU-{i}" for i in range(100)])
-    assert stock.batched == []
-    cached.snapshot([f"SKU-{i}" for i in range(99)])
-    assert len(stock.batched) == 1
-
-def test_time_zones_are_known_without_the_systems_zone_database() -> None:
-    # Lambda's runtime image has no /usr/share/zoneinfo: a node's time zone must still be checked
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = ("from functions.route.models import NodeIn; import zoneinfo; "
-            "assert zoneinfo.TZPATH == (), zoneinfo.TZPATH; "
-            f"NodeIn.model_validate({BODY!r}); print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
-                            env={"PYTHONTZPATH": "", "PATH": ""}, capture_output=True, text=True, timeout=60,
-                            check=False)
-    assert result.stdout.strip() == "ok", result.stderr
+    cached.snapshot(["A"])  # the first plan of a container reads the network
+    # a 250-line order: 251 keys with the version, more than one BatchGetItem takes
+    nodes, levels = cached.snapshot([f"SKU-{i}" for i in range(250)])
+    # Then the records are read together with the version (the reader batches them), every one found
+    assert stock.batched[-1] == ([f"SKU-{i}" for i in range(250)], ["DC-BERLIN"]) and len(levels) == 250
+    # And after a node change the large order is read in batches again, not with 250 Queries
+    service.put("DC-BERLIN", definition(priority=2), AGENT)
+    stock.levels = lambda sku: pytest.fail("a Query per SKU for a large order")  # type: ignore[method-assign]
+    nodes, levels = cached.snapshot([f"SKU-{i}" for i in range(250)])
+    assert [n.priority for n in nodes] == [2] and len(levels) == 250

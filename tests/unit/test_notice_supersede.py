@@ -82,10 +82,23 @@ def test_allocating_a_backordered_order_marks_its_backorder_notice_in_the_same_t
     assert second[0]["Update"]["ExpressionAttributeValues"][":from"] == {"S": "BACKORDERED"}
 
 
+def test_a_restocks_new_execution_takes_a_backordered_order_on_its_status_alone() -> None:
+    # Given an order backordered by an execution that has ended (its accepted_by)
+    db = Dynamo({"PK": "ORDER#ord_1", "SK": "ORDER", "status": "BACKORDERED", "accepted_by": "exec-backordered"})
+    # When a new execution reserves it
+    assert reserve(db)["reserved"] is True
+    # Then the write from BACKORDERED asks for the status only and records the new execution;
+    # from CAPTURED it still asks for the execution
+    first, second = db.calls
+    assert "accepted_by = :exec)" in first[0]["Update"]["ConditionExpression"]
+    assert second[0]["Update"]["ConditionExpression"] == "#s = :from AND attribute_not_exists(reserving_by)"
+    assert second[0]["Update"]["ExpressionAttributeValues"][":exec"] == {"S": EXEC}
+
+
 @pytest.mark.parametrize(("header", "expected"), [
     ({"status": "IN_FULFILLMENT", "accepted_by": EXEC}, (True, "IN_FULFILLMENT")),  # a repeat
     ({"status": "CANCELLED", "accepted_by": EXEC}, (False, "CANCELLED")),
-    ({"status": "BACKORDERED", "accepted_by": "exec-other"}, (False, "BACKORDERED")),  # not this execution's
+    ({"status": "IN_FULFILLMENT", "accepted_by": "exec-other"}, (False, "IN_FULFILLMENT")),  # another's
 ])
 def test_a_refused_reserve_is_answered_from_the_header_the_refusal_returned(header: dict[str, Any],
                                                                             expected: tuple[bool, str]) -> None:

@@ -47,15 +47,22 @@ class Notices:
                 return Claim(skip=frozenset(channels), reason=reason)
             return Claim(send=frozenset(channels))
         again = {c for c in channels if held.get(c, {}).get("status") == "WITHDRAWN"}
+        resent = {c for c in again if held[c].get("unconfirmed")}
         for c in again:
-            held[c] = {**channels[c], "status": "SKIPPED" if reason else "SENDING"}
-        return Claim(skip=frozenset(again), reason=reason) if reason else Claim(send=frozenset(again))
+            held[c] = {**channels[c], "status": "SKIPPED" if reason else "SENDING",
+                       **({"unconfirmed": True} if c in resent else {})}
+        if reason:
+            return Claim(skip=frozenset(again), reason=reason)
+        return Claim(send=frozenset(again), resent=frozenset(resent))
 
     def record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
                entries: list[TimelineEntry]) -> None:
         self.writes += 1
         for channel, (status, _) in results.items():
-            self.records[(order_id, notice_id)][channel]["status"] = status
+            held = self.records[(order_id, notice_id)][channel]
+            held["status"] = "WITHDRAWN" if status == "UNCONFIRMED" else status
+            if status == "UNCONFIRMED":
+                held["unconfirmed"] = True
         self.timeline += entries
 
 
@@ -216,18 +223,36 @@ class AnswerLost(Outbox):
         raise SendUnconfirmed("SES: ReadTimeoutError")
 
 
-def test_a_send_whose_answer_was_lost_counts_as_sent_and_is_never_sent_again() -> None:
+def test_a_send_whose_answer_was_lost_is_sent_once_more_and_never_a_third_time() -> None:
+    from functions.notify.ports import SendUnconfirmed
+
     svc, order_id, _, sms, notices = service_for()
     lost = AnswerLost()
     svc.mailer = lost
-    first = svc.notify(order_id, "shipment_dispatched", "shp_1")
-    # not raised: a retry could deliver it once more (SES takes no idempotency key)
-    assert {r["channel"]: r["result"] for r in first} == {"email": "sent", "sms": "sent"}
+    # the email may have gone out: withdrawn, and the event retried (the SMS went out, confirmed)
+    with pytest.raises(SendUnconfirmed):
+        svc.notify(order_id, "shipment_dispatched", "shp_1")
+    # the retry sends the email again; its answer is lost too: now it counts as sent
     again = svc.notify(order_id, "shipment_dispatched", "shp_1")
-    assert [r["result"] for r in again] == ["already", "already"]
-    assert len(lost.sent) == 1 and len(sms.sent) == 1
+    assert {r["channel"]: r["result"] for r in again} == {"email": "sent", "sms": "already"}
+    # and a third delivery sends nothing: at most twice
+    third = svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert [r["result"] for r in third] == ["already", "already"]
+    assert len(lost.sent) == 2 and len(sms.sent) == 1
     sent = [e for e in notices.timeline if e.event == "NoticeSent" and e.detail["channel"] == "email"]
     assert [e.detail.get("confirmed") for e in sent] == [False]
+
+
+def test_a_retry_after_a_lost_answer_that_is_confirmed_is_sent_twice_in_all() -> None:
+    from functions.notify.ports import SendUnconfirmed
+
+    svc, order_id, mail, _, notices = service_for()
+    svc.mailer = AnswerLost()
+    with pytest.raises(SendUnconfirmed):
+        svc.notify(order_id, "order_confirmed")
+    svc.mailer = mail
+    assert [r["result"] for r in svc.notify(order_id, "order_confirmed")] == ["sent"]
+    assert len(mail.sent) == 1 and [e.event for e in notices.timeline] == ["NoticeSent"]
 
 
 def test_senders_tell_a_lost_answer_from_a_throttle_and_a_refusal() -> None:

@@ -41,7 +41,7 @@ def test_plan_sources_a_captured_order_from_available_stock() -> None:
         {"line_id": "1", "sku": "SKU-RED-MUG", "node_id": "STORE-MUNICH", "quantity": 2}],
         # where the shipments go travels with the plan (Reserve writes them without reading the order)
         "ship_to": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
-                    "postal_code": "10117", "country": "DE"}, "shipping_method": "standard"}
+                    "postal_code": "10117", "country": "DE"}, "shipping_method": "standard", "wanted": []}
 
 
 def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None:
@@ -51,7 +51,9 @@ def test_plan_leaves_a_cancelled_order_alone_and_reports_unknown_stock() -> None
     assert PlanService(orders=store, stock=Stock()).plan(order.order_id)["plannable"] is False
     other = CaptureService(store=store).capture(
         body(channel_order_id="W-2", lines=[{"sku": "NONE", "quantity": 1, "unit_price": "1.00"}]), WEBSHOP)
-    assert PlanService(orders=store, stock=Stock()).plan(other.order_id)["planned"] is False
+    unplanned = PlanService(orders=store, stock=Stock()).plan(other.order_id)
+    # with no plan, what the order waits for travels to Backorder
+    assert unplanned["planned"] is False and unplanned["wanted"] == [{"sku": "NONE", "quantity": 1}]
 
 
 def test_an_inactive_node_gets_no_new_request_whatever_stock_it_holds() -> None:

@@ -4,13 +4,16 @@ nothing. Reserve also writes the order's fulfilment requests (shipments), and â€
 allocates a backordered order (stock arrived) â€” the ``superseded`` mark on the claim of the
 order's backorder notice (``core/notices.py``: it no longer applies once allocated), so a
 backorder email whose claim comes after the allocation is refused by the claim's own
-condition. A normal order's Reserve (from CAPTURED, never backordered) has no such item."""
+condition. A normal order's Reserve (from CAPTURED, never backordered) has no such item.
+
+A plan of more than ``MAX_STOCK_RECORDS_PER_ORDER`` stock records does not fit one transaction:
+``chunked_reserve.py`` reserves it in parts, on the same header conditions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.allocate.ports import PlanTooLarge, StockMoved
+from functions.allocate.ports import StockMoved
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values, transact
 from functions.core.adapters.keys import header_key
 from functions.core.adapters.notice_marks import supersede_action
@@ -21,6 +24,9 @@ from functions.core.adapters.transitions import into
 from functions.core.notices import inapplicable, superseded_by
 from functions.core.orders import OrderStatus, Shipment, TimelineEntry, reachable, sources
 from functions.core.sourcing import Allocation, allocations_to, per_stock_record
+
+if TYPE_CHECKING:
+    from .chunked_reserve import ChunkedReserve
 
 #: Where a reserved order can be by the time a retry of its Reserve arrives.
 RESERVED_OR_LATER = frozenset({OrderStatus.IN_FULFILLMENT, *reachable(OrderStatus.IN_FULFILLMENT)}
@@ -51,13 +57,17 @@ class ReservationTable(TableAdapter):
             if source not in sources(target):
                 raise ValueError(f"no write moves an order from {source.value} into {target.value}")
             allowed, allowed_values = "#s = :from", {":from": source.value}
+        # the first execution to move the order out of CAPTURED carries it (Express runs at
+        # least once: a duplicate execution is turned away here, as is a late one after a
+        # Backorder, which recorded its own execution). A BACKORDERED order is at rest (the
+        # execution that backordered it has ended): the next execution to allocate it (a
+        # restock's) takes it and is recorded; the status condition alone makes that once.
+        owner = "" if source == OrderStatus.BACKORDERED else \
+            " AND (attribute_not_exists(accepted_by) OR accepted_by = :exec)"
         return {"Update": append_entries({
             "TableName": self.table, "Key": to_item(header_key(order_id)),
             "UpdateExpression": "SET " + ", ".join(sets),
-            # the first execution to move the order out of CAPTURED carries it (Express runs at
-            # least once: a duplicate execution is turned away here, as is a late one after a
-            # Backorder, which recorded its own execution)
-            "ConditionExpression": f"{allowed} AND (attribute_not_exists(accepted_by) OR accepted_by = :exec)",
+            "ConditionExpression": f"{allowed}{owner}",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
             "ExpressionAttributeValues": to_values({**values, **allowed_values}),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}, [entry])}
@@ -76,8 +86,9 @@ class ReservationTable(TableAdapter):
         returns says so, no read) is written again as from BACKORDERED, with the mark on its
         backorder notice's claim in the same transaction."""
         per_stock = per_stock_record(allocations)
-        if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:
-            raise PlanTooLarge(f"{len(per_stock)} stock records; at most {MAX_STOCK_RECORDS_PER_ORDER} per order")
+        if len(per_stock) > MAX_STOCK_RECORDS_PER_ORDER:  # too large for one transaction: in parts
+            return self._in_parts().reserve(order_id, execution_id, allocations, entry, shipments, requested,
+                                            ship_to, shipping_method)
         source = OrderStatus.CAPTURED
         while True:
             actions = [
@@ -94,12 +105,17 @@ class ReservationTable(TableAdapter):
                                    inapplicable(kind, OrderStatus.IN_FULFILLMENT) or "", entry.at)
                   for kind in _superseded_from(source)),
             ]
+            # a reservation in parts under way or left behind (its claim on the header) is
+            # finished in parts: its parts are released there (a condition costs no write unit)
+            actions[0]["Update"]["ConditionExpression"] += " AND attribute_not_exists(reserving_by)"
             codes = transact(self, actions, f"reserving order {order_id}")
             if not codes or codes[0] != "ConditionalCheckFailed":
                 break
             header = codes.old_item(0)
-            if (source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value
-                    and header.get("accepted_by") in (None, execution_id)):
+            if header.get("reserving_by"):
+                return self._in_parts().reserve(order_id, execution_id, allocations, entry, shipments,
+                                                requested, ship_to, shipping_method)
+            if source == OrderStatus.CAPTURED and header.get("status") == OrderStatus.BACKORDERED.value:
                 source = OrderStatus.BACKORDERED  # stock arrived for a backordered order
                 continue
             return self._already(order_id, execution_id, RESERVED_OR_LATER, header)
@@ -109,9 +125,24 @@ class ReservationTable(TableAdapter):
             return self._already(order_id, execution_id, RESERVED_OR_LATER)
         return True, OrderStatus.IN_FULFILLMENT.value
 
-    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry) -> tuple[bool, str]:
-        codes = transact(self, [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED)],
-                         f"backordering order {order_id}")
+    def _in_parts(self) -> ChunkedReserve:
+        from .chunked_reserve import ChunkedReserve  # large orders only: not on every cold start
+
+        return ChunkedReserve(self, RESERVED_OR_LATER, _superseded_from)
+
+    def backorder(self, order_id: str, execution_id: str, entry: TimelineEntry,
+                  wanted: dict[str, int] | None = None) -> tuple[bool, str]:
+        """CAPTURED -> BACKORDERED (``backordered_at`` on the header), with one waiting entry per
+        SKU of the order in the SKU's partition, at once: a repeat, a duplicate execution or a
+        restock's re-run that found no plan either (the order is BACKORDERED already) is
+        refused by the header's condition and writes no second entry."""
+        # imported here: only the Backorder task writes waiting entries (Reserve never loads them)
+        from functions.core.adapters.waiting_backorders import waiting_puts
+
+        actions = [self._header_update(order_id, execution_id, entry, OrderStatus.BACKORDERED,
+                                       {"backordered_at": entry.at}),
+                   *waiting_puts(self.table, order_id, entry.at, wanted or {})]
+        codes = transact(self, actions, f"backordering order {order_id}")
         if codes:
             return self._already(order_id, execution_id, frozenset({OrderStatus.BACKORDERED}))
         return True, OrderStatus.BACKORDERED.value

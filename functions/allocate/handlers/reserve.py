@@ -1,5 +1,5 @@
 """Step Functions task ``Reserve``: reserve the plan all-or-nothing and request its shipments
-from the nodes, in one write (raises StockMoved)."""
+from the nodes, in one write — in parts for a plan too large for one (raises StockMoved)."""
 
 from __future__ import annotations
 

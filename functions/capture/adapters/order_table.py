@@ -28,6 +28,7 @@ from functions.capture.ports import (
 )
 from functions.core.adapters.dynamodb import from_item, is_retryable, to_item, to_value, to_values, transact
 from functions.core.adapters.keys import (
+    CLOSE_OPEN_ORDER,
     channel_orders,
     channel_ref_key,
     credit_key,
@@ -35,6 +36,7 @@ from functions.core.adapters.keys import (
     details_key,
     header_key,
     idempotency_key,
+    open_order_keys,
     order_index_keys,
     orders_of_month,
 )
@@ -46,8 +48,9 @@ from functions.core.adapters.stock import release_action
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.adapters.transitions import into
 from functions.core.errors import Conflict, TransientError
+from functions.core.events import after
 from functions.core.notices import TRIGGERED_BY, inapplicable, superseded_by
-from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
+from functions.core.orders import Order, OrderStatus, PartStatus, ShipmentStatus, TimelineEntry
 from functions.core.sourcing import per_stock_record
 
 
@@ -61,9 +64,11 @@ def summary_of(order: Order) -> dict[str, Any]:
             "total": _money(order.totals.total), "created_at": order.created_at}
 
 
-def header_item(order: Order) -> dict[str, Any]:
-    """The small mutable item (see ``core/adapters/order_reader.py``)."""
+def header_item(order: Order, open_for: int = 900) -> dict[str, Any]:
+    """The small mutable item (see ``core/adapters/order_reader.py``), on the open orders' index
+    (GSI4) until a final status: due for the reconciler ``open_for`` seconds after its capture."""
     return {
+        **open_order_keys(order.order_id, after(order.created_at, open_for)),
         **header_key(order.order_id), "type": "order",
         "order_id": order.order_id, "status": order.status.value, "version": order.version,
         "updated_at": order.updated_at, "cancel_reason": order.cancel_reason,
@@ -114,6 +119,11 @@ class OrderTable(OrderTableReader):
     """Order persistence of capture. Every state change is a conditional write; multi-item
     changes are one TransactWriteItems, so nothing is ever half-written."""
 
+    def __init__(self, table_name: str, dynamodb_client: Any = None, *, open_for: int = 900) -> None:
+        super().__init__(table_name, dynamodb_client)
+        #: Seconds after its capture an order not final is due for the reconciler (GSI4).
+        self.open_for = open_for
+
     # -- writes ---------------------------------------------------------------------------
     def create(self, order: Order, first_event: TimelineEntry, *, credit_limit_check: bool = False,
                idempotency: IdempotencyClaim | None = None) -> None:
@@ -133,7 +143,7 @@ class OrderTable(OrderTableReader):
                 "ExpressionAttributeValues": to_values({":now": int(time.time())}),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}})
         actions += [
-            {"Put": {"TableName": self.table, "Item": to_item(header_item(order)),
+            {"Put": {"TableName": self.table, "Item": to_item(header_item(order, self.open_for)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
             {"Put": {"TableName": self.table, "Item": to_item(with_entries(details_item(order), [first_event]))}},
         ]
@@ -202,13 +212,15 @@ class OrderTable(OrderTableReader):
         makes inapplicable marked (``_supersede``), in one transaction; Conflict
         if the order moved since it was read (or a concurrent transaction wrote it),
         TransientError if the table is throttled."""
+        if order.reservation_parts:
+            return self._cancel_in_parts(order, entry, reason, released)
         releases = order.allocations and released is not None
         allowed, allowed_values = into(OrderStatus.CANCELLED)
         actions: list[dict[str, Any]] = [
             {"Update": append_entries({
                 "TableName": self.table, "Key": to_item(header_key(order.order_id)),
                 "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, cancel_reason = :reason "
-                                    "REMOVE allocation",
+                                    f"REMOVE allocation, {CLOSE_OPEN_ORDER}",
                 "ConditionExpression": f"#v = :v AND {allowed}",
                 "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
                 "ExpressionAttributeValues": to_values({
@@ -225,6 +237,50 @@ class OrderTable(OrderTableReader):
         if transact(self, actions, f"cancelling order {order.order_id}", conflicts_refuse=True):
             raise Conflict(f"order {order.order_id} changed concurrently; read it again")
         return order.with_status(OrderStatus.CANCELLED, at=entry.at)
+
+    def _cancel_in_parts(self, order: Order, entry: TimelineEntry, reason: str,
+                         released: TimelineEntry | None) -> Order:
+        """The cancel of an order reserved in parts: first one transaction — the header at its
+        version → CANCELLED, a check that each part read still holds its stock (a dispatch
+        that shipped one since is a change: read again), the open requests withdrawn and the
+        notice marks — then each part released in its own (``release_parts``). Once CANCELLED,
+        nothing else writes a part (Reserve's and a dispatch's writes check the header), and
+        every Reserve part moved the version, so the parts read are all there are."""
+        from functions.core.adapters.reservation_parts import TRANSACTION_ACTIONS, part_check
+
+        allowed, allowed_values = into(OrderStatus.CANCELLED)
+        actions: list[dict[str, Any]] = [
+            {"Update": append_entries({
+                "TableName": self.table, "Key": to_item(header_key(order.order_id)),
+                "UpdateExpression": "SET #s = :new, #v = :next, updated_at = :at, cancel_reason = :reason "
+                                    "REMOVE allocation, reserved_parts, reserving_by",
+                "ConditionExpression": f"#v = :v AND {allowed}",
+                "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
+                "ExpressionAttributeValues": to_values({
+                    ":new": OrderStatus.CANCELLED.value, ":next": order.version + 1, ":v": order.version,
+                    ":at": entry.at, ":reason": reason, **allowed_values})},
+                [entry, released] if released else [entry])},
+            *(part_check(self.table, order.order_id, p, PartStatus.RESERVED) for p in order.reservation_parts),
+            *(move_shipment_action(self.table, s, ShipmentStatus.CANCELLED)
+              for s in order.shipments if s.status == ShipmentStatus.REQUESTED),
+            *(self._supersede(order.order_id, kind, entry.at) for kind in _notices_untold(order)),
+        ]
+        if len(actions) > TRANSACTION_ACTIONS:
+            raise RuntimeError(f"order {order.order_id}: {len(actions)} actions to cancel it")  # > 90 parts: never
+        if transact(self, actions, f"cancelling order {order.order_id}", conflicts_refuse=True):
+            raise Conflict(f"order {order.order_id} changed concurrently; read it again")
+        self.release_parts(order)
+        return order.with_status(OrderStatus.CANCELLED, at=entry.at)
+
+    def release_parts(self, order: Order) -> None:
+        """Each part of a cancelled order given back in its own transaction, conditional on its
+        marker (a repeat, or the reserving execution's own compensation, finds it gone)."""
+        from functions.core.adapters.reservation_parts import release_part_actions
+
+        for part in order.reservation_parts:
+            if part.status == PartStatus.RESERVED:
+                transact(self, release_part_actions(self.table, order.order_id, part),
+                         f"releasing part {part.number} of order {order.order_id}")
 
     def _supersede(self, order_id: str, kind: str, at: str) -> dict[str, Any]:
         """Mark the claim of the order's ``kind`` notice as superseded by the cancel: a claim

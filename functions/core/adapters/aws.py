@@ -40,15 +40,20 @@ _CONFIG = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS
                  read_timeout=READ_TIMEOUT_S)
 
 
-def client(service: str) -> Any:
-    return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+def client(service: str, *, attempts: int = MAX_ATTEMPTS) -> Any:
+    """The cached client of ``service``. ``attempts=1``: botocore never repeats a call (a send
+    that takes no idempotency key, whose lost answer a repeat would deliver twice: the caller
+    decides whether to send again)."""
+    return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"), attempts)
 
 
 @cache
-def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+def _client(service: str, endpoint_url: str | None, region: str | None, attempts: int = MAX_ATTEMPTS) -> Any:
     import boto3  # deferred: a handler that never calls AWS never pays for boto3
 
-    return boto3.client(service, config=_CONFIG, endpoint_url=endpoint_url, region_name=region)
+    config = _CONFIG if attempts == MAX_ATTEMPTS else _CONFIG.merge(
+        Config(retries={"mode": "standard", "total_max_attempts": attempts}))
+    return boto3.client(service, config=config, endpoint_url=endpoint_url, region_name=region)
 
 
 def secret(name: str, *, max_age: int) -> str | bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .keys import is_header, is_invoice, is_shipment, order_id_of_pk
+from .keys import RESTOCKED, is_header, is_invoice, is_shipment, is_stock, order_id_of_pk
 
 
 def captured_order(event_name: str, new: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -38,3 +38,14 @@ def order_of(image: dict[str, Any]) -> str:
 def invoice_view_of(image: dict[str, Any]) -> dict[str, Any] | None:
     """An invoice item's view (its ``summary``), or None for any other item."""
     return dict(image.get("summary") or {}) if is_invoice(image) else None
+
+
+def stock_restocked(new: dict[str, Any], old: dict[str, Any]) -> tuple[str, str, str, bool] | None:
+    """A stock count written with the restock mark (``RESTOCKED``): (sku, node, the mark, whether
+    ``available`` rose), or None for any other write (a reservation, a dispatch, the mark's
+    removal)."""
+    mark = new.get(RESTOCKED)
+    if not is_stock(new) or not mark:
+        return None
+    rose = int(new.get("available", 0)) > int(old.get("available", 0) if old else 0)
+    return str(new["sku"]), str(new["node_id"]), str(mark), rose

@@ -1,5 +1,5 @@
 """Every key shape of the single table, in one place: the item keys (``PK``/``SK``) and the index
-partitions and sort keys (``GSI1``–``GSI3``) of each item of the item table in
+partitions and sort keys (``GSI1``–``GSI4``) of each item of the item table in
 docs/ARCHITECTURE.md ("Single table"), grouped by what they belong to. Adapters build their
 keys here and nowhere else; use cases never see a key, a prefix or an index name (their ports
 have methods named for intent).
@@ -23,6 +23,7 @@ SHIPMENT_PREFIX = "SHIPMENT#"
 INVOICE_PREFIX = "INVOICE#"
 NOTICE_PREFIX = "NOTICE#"
 FLAG_PREFIX = "FLAG#"
+RESERVATION_PART_PREFIX = "RESERVE#"
 _ORDER_PREFIX = "ORDER#"
 
 
@@ -69,6 +70,18 @@ NOTICE_SUPERSEDED = "superseded"
 
 def flag_key(order_id: str, shipment_id: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{FLAG_PREFIX}{shipment_id}"}
+
+
+def reservation_part_key(order_id: str, execution_id: str, number: int) -> Key:
+    """One part of a large order's reservation (``core/adapters/reservation_parts.py``): the stock
+    records one transaction reserved for the execution carrying the order, and the marker that
+    makes that transaction — and its release or shipping — happen once."""
+    return {"PK": order_pk(order_id), "SK": f"{RESERVATION_PART_PREFIX}{execution_id}#{number:03d}"}
+
+
+def reservation_parts_prefix() -> str:
+    """``begins_with`` of every reservation part of an order (a Query under ``ORDER#<id>``)."""
+    return RESERVATION_PART_PREFIX
 
 
 def order_sort_key(created_at: str, order_id: str) -> str:
@@ -125,12 +138,48 @@ FINANCE_REVIEW = "FINANCE#REVIEW"
 def review_sort_key(at: str, order_id: str) -> str:
     return f"{at}#{order_id}"
 
+#: GSI4, the open orders (sparse, KEYS_ONLY): a header carries ``GSI4PK``/``GSI4SK`` from its
+#: capture until a transition into a final status (COMPLETED, CANCELLED) removes them, so the
+#: reconciler finds the orders due for a check with one Query per shard, never a Scan.
+OPEN_INDEX = "GSI4"
+OPEN_INDEX_PK, OPEN_INDEX_SK = "GSI4PK", "GSI4SK"
+#: Write sharding of the open orders: one partition could take ~1,000 writes a second.
+OPEN_SHARDS = 8
+
+
+def open_shard(order_id: str) -> int:
+    """The order's shard (0-7), stable for its life: a hash of its id."""
+    return hashlib.sha256(order_id.encode()).digest()[0] % OPEN_SHARDS
+
+
+def open_orders(shard: int) -> str:
+    """GSI4 partition of one shard of the open orders."""
+    return f"OPEN#{shard}"
+
+
+def open_sort_key(check_after: str, order_id: str) -> str:
+    """GSI4 sort key: when the order is due for a check (UTC ISO 8601, sorts as text), then its id."""
+    return f"{check_after}#{order_id}"
+
+
+def open_order_keys(order_id: str, check_after: str) -> dict[str, str]:
+    """The index attributes of an open order's header (set by the capture's Put)."""
+    return {OPEN_INDEX_PK: open_orders(open_shard(order_id)), OPEN_INDEX_SK: open_sort_key(check_after, order_id)}
+
+
+#: What a transition into a final status REMOVEs from the header (in its existing update).
+CLOSE_OPEN_ORDER = f"{OPEN_INDEX_PK}, {OPEN_INDEX_SK}"
+
 # -- items of their own -----------------------------------------------------------------------
 
 
 def counter_key(legal_entity: str, year: int) -> Key:
     """The gapless invoice number counter of a legal entity and year."""
-    return {"PK": f"COUNTER#INV#{legal_entity}#{year}", "SK": "COUNTER"}
+    return {"PK": _counter_pk(legal_entity, str(year)), "SK": "COUNTER"}
+
+
+def _counter_pk(legal_entity: str, year: str) -> str:
+    return f"COUNTER#INV#{legal_entity}#{year}"
 
 
 def channel_ref_key(channel: str, channel_order_id: str) -> Key:
@@ -145,7 +194,11 @@ def credit_key(channel: str, customer_id: str) -> Key:
 
 def idempotency_key(principal: str, key: str) -> Key:
     """A capture's ``Idempotency-Key`` (hashed: any length, any characters)."""
-    return {"PK": f"IDEMPOTENCY#{principal}#{hashlib.sha256(key.encode()).hexdigest()}", "SK": "IDEMPOTENCY"}
+    return {"PK": _idempotency_pk(principal, hashlib.sha256(key.encode()).hexdigest()), "SK": "IDEMPOTENCY"}
+
+
+def _idempotency_pk(principal: str, digest: str) -> str:
+    return f"IDEMPOTENCY#{principal}#{digest}"
 
 
 def api_key_key(key_hash: str) -> Key:
@@ -171,12 +224,32 @@ NETWORK_PK = "NODES"
 NETWORK_NODE_PREFIX = "NODE#"
 
 
+_SKU_PREFIX = "SKU#"
+
+
 def sku_pk(sku: str) -> str:
-    return f"SKU#{sku}"
+    return f"{_SKU_PREFIX}{sku}"
 
 
 def stock_key(sku: str, node_id: str) -> Key:
     return {"PK": sku_pk(sku), "SK": f"{STOCK_PREFIX}{node_id}"}
+
+
+#: A backordered order waiting for a SKU, in the SKU's partition beside its stock records:
+#: ``BACKORDER#<backordered_at>#<order id>`` sorts before ``NODE#``, so one Query of the
+#: partition reads its waiting orders oldest first and its stock records.
+BACKORDER_PREFIX = "BACKORDER#"
+
+
+#: The attribute on a stock record that a write raising its count sets (the time; PUT
+#: inventory today) and the restock consumer removes once it has tried the SKU's waiting
+#: orders: the stream filter passes only stock writes carrying it, so a reservation, which
+#: never sets it, wakes no consumer.
+RESTOCKED = "restocked_at"
+
+
+def waiting_backorder_key(sku: str, backordered_at: str, order_id: str) -> Key:
+    return {"PK": sku_pk(sku), "SK": f"{BACKORDER_PREFIX}{backordered_at}#{order_id}"}
 
 
 def node_key(node_id: str) -> Key:
@@ -211,5 +284,61 @@ def is_invoice(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(INVOICE_PREFIX)
 
 
+def is_notice(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(NOTICE_PREFIX)
+
+
+def notice_ref_of(item: dict[str, Any]) -> str:
+    """``NOTICE#<kind>#<ref>`` → ``<ref>`` (the order id, or the shipment id of a shipment's notice)."""
+    return str(item.get("SK", "")).rsplit("#", 1)[-1]
+
+
 def is_flag(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(FLAG_PREFIX)
+
+
+def is_stock(item: dict[str, Any]) -> bool:
+    return str(item.get("PK", "")).startswith(_SKU_PREFIX) and str(item.get("SK", "")).startswith(STOCK_PREFIX)
+
+
+def is_waiting_backorder(item: dict[str, Any]) -> bool:
+    return str(item.get("PK", "")).startswith(_SKU_PREFIX) and str(item.get("SK", "")).startswith(BACKORDER_PREFIX)
+
+
+def is_reservation_part(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(RESERVATION_PART_PREFIX)
+
+
+# -- the partitions, for IAM (``dynamodb:LeadingKeys``) -----------------------------------------
+_ANY = "*"
+
+
+#: A partition key shape: its IAM ``StringLike`` pattern (the key function above with ``*`` for
+#: every variable part) and the index it is the partition key of (None: the table's ``PK``).
+#: Plain tuples: every function imports this module, and a dataclass would cost its cold start.
+Partition = tuple[str, str | None]
+
+
+#: Every partition key shape of the table and its indexes, by name. A function's policy allows
+#: its table actions only on the partitions its construct names (infra/constructs/data.py,
+#: ``Data.grant(..., partitions=...)``); tests/least_privilege.py holds them to the calls the
+#: functions make. A new key shape gets its entry here.
+PARTITIONS: dict[str, Partition] = {
+    "order": (order_pk(_ANY), None),
+    "stock": (sku_pk(_ANY), None),
+    "network": (NETWORK_PK, None),
+    "api_key": (api_key_key(_ANY)["PK"], None),
+    "channel_ref": (channel_ref_key(_ANY, _ANY)["PK"], None),
+    "credit": (credit_key(_ANY, _ANY)["PK"], None),
+    "idempotency": (_idempotency_pk(_ANY, _ANY), None),
+    "invoice_counter": (_counter_pk(_ANY, _ANY), None),
+    "legal_entity": (legal_entity_key(_ANY)["PK"], None),
+    "channel_orders": (channel_orders(_ANY), "GSI1"),
+    "customer_orders": (customer_orders(_ANY, _ANY), "GSI2"),
+    "orders_of_month": (orders_of_month(_ANY), "GSI3"),
+    "node_shipments": (node_shipments(_ANY, _ANY), "GSI1"),
+    "invoices_of_month": (invoices_of_month(_ANY, _ANY), "GSI1"),
+    "finance_review": (FINANCE_REVIEW, "GSI1"),
+    "api_keys": (API_KEYS, "GSI1"),
+    "open_orders": ("OPEN#" + _ANY, OPEN_INDEX),
+}

@@ -11,6 +11,8 @@ Item shapes (see docs/ARCHITECTURE.md, "Single table"):
 - details ``ORDER#<id>`` / ``DETAILS``: what the order was captured with, written once.
 - shipments, invoices and finance flags under the same partition, each with its view in
   ``summary``; the timeline is not an item of its own (``timeline.py``).
+- reservation parts ``ORDER#<id>`` / ``RESERVE#<execution>#<n>`` of an order too large for one
+  transaction (``reservation_parts.py``): its plan, where the header of a small order holds it.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.orders import (
     Address,
     Customer,
+    NoticeRecord,
     Order,
     OrderLine,
     OrderStatus,
     Payment,
+    ReservationPart,
     Shipment,
     ShipmentLine,
     ShipmentStatus,
@@ -36,7 +40,18 @@ from functions.core.orders import (
 from functions.core.sourcing import allocations_from
 
 from .dynamodb import TableAdapter, from_item, to_value
-from .keys import is_details, is_flag, is_header, is_invoice, is_shipment, order_pk
+from .keys import (
+    OPEN_INDEX_SK,
+    is_details,
+    is_flag,
+    is_header,
+    is_invoice,
+    is_notice,
+    is_reservation_part,
+    is_shipment,
+    notice_ref_of,
+    order_pk,
+)
 from .timeline import entries_of
 
 
@@ -57,8 +72,19 @@ def shipment_from_item(stored: dict[str, Any]) -> Shipment:
 
 def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: Sequence[TimelineEntry] = (),
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
-                     flags: Sequence[dict[str, Any]] = ()) -> Order:
+                     flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = (),
+                     notices: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
+    reservation_parts: tuple[ReservationPart, ...] = ()
+    if parts:  # only a large order has parts: their module is not loaded for the others (cold starts)
+        from .reservation_parts import part_from_item
+
+        reservation_parts = tuple(part_from_item(p) for p in parts)
+    # a large order's plan is in its reservation parts, not on the header (which every state
+    # change rewrites): those of the execution that carried it into fulfilment
+    allocation = h.get("allocation") if "reserved_parts" not in h else [
+        {"line_id": a.line_id, "sku": a.sku, "node_id": a.node_id, "quantity": a.quantity}
+        for p in reservation_parts if p.execution_id == h.get("accepted_by") for a in p.lines]
     pay = h["payment"]
     return Order(
         order_id=h["order_id"], channel=h["channel"], channel_order_id=h.get("channel_order_id"),
@@ -71,13 +97,24 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
         created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
         timeline=tuple(timeline),
-        allocations=tuple(allocations_from(h.get("allocation"))),
+        allocations=tuple(allocations_from(allocation)),
         shipments=tuple(shipment_from_item(s) for s in shipments),
         invoices=tuple(invoice_from_item(i) for i in invoices),
         finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
                               for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
+        reservation_parts=reservation_parts,
+        notices=tuple(notice_from_item(n) for n in notices if n.get("channels") is not None or n.get("superseded")),
+        check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
     )
+
+
+def notice_from_item(item: dict[str, Any]) -> NoticeRecord:
+    ref = notice_ref_of(item)
+    return NoticeRecord(kind=str(item.get("kind") or str(item.get("SK", "")).split("#")[1]),
+                        shipment_id=ref if ref.startswith("shp_") else None,
+                        channels={c: str((r or {}).get("status")) for c, r in (item.get("channels") or {}).items()},
+                        lease_until=item.get("lease_until"), superseded=bool(item.get("superseded")))
 
 
 def invoice_from_item(stored: dict[str, Any]) -> Invoice:
@@ -115,4 +152,6 @@ class OrderTableReader(TableAdapter):
         shipments = [i for i in items if is_shipment(i)]
         invoices = [i for i in items if is_invoice(i)]
         flags = [i for i in items if is_flag(i)]
-        return order_from_items(header, details, entries_of(items), shipments, invoices, flags)
+        parts = [i for i in items if is_reservation_part(i)]
+        notices = [i for i in items if is_notice(i)]
+        return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices)

@@ -20,9 +20,10 @@ from .dynamodb import TableAdapter, from_item, to_item, to_value
 from .keys import NETWORK_PK, STOCK_PREFIX, network_version_key, sku_pk, stock_key
 from .node_network import NetworkReader, throttle_is_transient
 
-#: Stock records one order may reserve: Reserve writes them with the shipments (at most one per
-#: stock record), and a cancel releases them and cancels those shipments, each in one
-#: transaction of at most 100 actions (header + 2 per stock record: 97).
+#: Stock records an order may reserve in one transaction: Reserve writes them with the shipments
+#: (at most one per stock record), and a cancel releases them and cancels those shipments, each in
+#: one transaction of at most 100 actions (header + 2 per stock record + 2 notice marks: 99).
+#: A larger plan is reserved, shipped and released in parts (``reservation_parts.py``).
 MAX_STOCK_RECORDS_PER_ORDER = 48
 
 
@@ -71,13 +72,30 @@ class StockReader(TableAdapter):
         return NetworkReader(self.table, self._client).nodes()
 
     def version_and_levels(self, skus: Sequence[str], node_ids: Sequence[str]) -> tuple[int, list[StockLevel]]:
-        """The node network's version and the stock records of ``skus`` at ``node_ids``, in one
-        consistent BatchGetItem (at most ``BATCH_GET_KEYS - 1`` records): what planning reads
-        when it holds the network already — one request instead of the version's GetItem and a
-        Query per SKU. A record that does not exist is simply absent."""
+        """The node network's version and the stock records of ``skus`` at ``node_ids``, with
+        consistent BatchGetItems of ``BATCH_GET_KEYS`` keys (the version in the first): what
+        planning reads when it holds the network already — one request for an order of up to 99
+        records instead of the version's GetItem and a Query per SKU. A record that does not
+        exist is simply absent.
+
+        A large order's records take several requests: each record is read consistently (its
+        latest committed value), but the batches are not one snapshot — a record of a later
+        batch may have moved after the version and the earlier records were read. Planning
+        needs no more: Reserve's conditions (``available >= q``) are the check that counts, and
+        a moved record sends the plan round the StockMoved loop."""
         keys = [network_version_key(), *(stock_key(sku, node) for sku in skus for node in node_ids)]
-        if len(keys) > BATCH_GET_KEYS:
-            raise ValueError(f"{len(keys)} keys: at most {BATCH_GET_KEYS} in one read")
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            items += self._batch_get(keys[start:start + BATCH_GET_KEYS])
+        version, levels = 0, []
+        for item in (from_item(i) for i in items):
+            if item["PK"] == NETWORK_PK:
+                version = int(item.get("version", 0))
+            else:
+                levels.append(level_from_item(item))
+        return version, levels
+
+    def _batch_get(self, keys: list[dict[str, str]]) -> list[dict[str, Any]]:
         request: dict[str, Any] = {self.table: {"Keys": [to_item(k) for k in keys], "ConsistentRead": True}}
         items: list[dict[str, Any]] = []
         for attempt in range(BATCH_GET_ROUNDS):
@@ -86,17 +104,9 @@ class StockReader(TableAdapter):
             items += answer.get("Responses", {}).get(self.table, [])
             request = answer.get("UnprocessedKeys") or {}
             if not request:
-                break
+                return items
             time.sleep(0.05 * 2**attempt)  # unprocessed keys: the table is busy (AWS's advice: back off)
-        else:
-            raise TransientError("reading stock and the node network: the table is busy, retry shortly")
-        version, levels = 0, []
-        for item in (from_item(i) for i in items):
-            if item["PK"] == NETWORK_PK:
-                version = int(item.get("version", 0))
-            else:
-                levels.append(level_from_item(item))
-        return version, levels
+        raise TransientError("reading stock and the node network: the table is busy, retry shortly")
 
     def levels(self, sku: str) -> list[StockLevel]:
         page = self.db.query(TableName=self.table, ConsistentRead=True,

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from functions.core.adapters.dynamodb import TableAdapter, is_retryable, to_item, to_values, transact
 from functions.core.adapters.keys import (
+    CLOSE_OPEN_ORDER,
     FINANCE_REVIEW,
     counter_key,
     credit_key,
@@ -117,7 +118,8 @@ class InvoiceTable(TableAdapter):
             before = completion.settled_before
             allowed, allowed_values = into(OrderStatus.COMPLETED)
             header = append_entries(header | {
-                "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at ADD settled_invoices :one",
+                "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at ADD settled_invoices :one "
+                                    f"REMOVE {CLOSE_OPEN_ORDER}",  # off the open orders' index
                 "ConditionExpression": f"{allowed} AND " + (
                     "attribute_not_exists(settled_invoices)" if before == 0 else "settled_invoices = :before"),
                 "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
@@ -140,7 +142,7 @@ class InvoiceTable(TableAdapter):
         allowed, allowed_values = into(OrderStatus.COMPLETED)
         update = append_entries({
             "TableName": self.table, "Key": to_item(header_key(order.order_id)),
-            "UpdateExpression": "SET #s = :done, #v = #v + :one, updated_at = :at",
+            "UpdateExpression": f"SET #s = :done, #v = #v + :one, updated_at = :at REMOVE {CLOSE_OPEN_ORDER}",
             "ConditionExpression": f"{allowed} AND settled_invoices = :n",
             "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
             "ExpressionAttributeValues": to_values({

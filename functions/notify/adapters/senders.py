@@ -15,10 +15,11 @@ ANSWER_LOST = ("ReadTimeoutError", "ConnectionClosedError")
 
 
 def _call(service: str, operation: Any, **kwargs: Any) -> dict[str, Any]:
-    """Send. A throttle or outage (``core.errors.is_retryable``: THE list) is a TransientError (the
-    notice is withdrawn and retried); a lost answer is ``SendUnconfirmed`` — botocore has already
-    tried twice, and a retry of ours could deliver the message a third time; anything else
-    is a failure as it came."""
+    """Send, once: the client makes one attempt (``attempts=1``), never repeating a send that
+    may have gone out. A throttle or outage (``core.errors.is_retryable``: THE list) is a
+    TransientError (nothing went out: the notice is withdrawn and retried); a lost answer is
+    ``SendUnconfirmed`` (it may have gone out: retried once more, at most); anything else is a
+    failure as it came."""
     try:
         result: dict[str, Any] = operation(**kwargs)
     except ClientError as exc:
@@ -37,7 +38,7 @@ class SesMailer:
         self._client = ses_client
 
     def send(self, *, sender: str, to: str, subject: str, text: str, html: str, tags: dict[str, str]) -> str:
-        c = self._client or client("sesv2")
+        c = self._client or client("sesv2", attempts=1)
         result = _call("SES", c.send_email,
             FromEmailAddress=sender, Destination={"ToAddresses": [to]},
             Content={"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"},
@@ -53,7 +54,7 @@ class SnsTexter:
         self._client = sns_client
 
     def send(self, *, to: str, text: str, tags: dict[str, str]) -> str:
-        c = self._client or client("sns")
+        c = self._client or client("sns", attempts=1)
         result = _call("SNS", c.publish, PhoneNumber=to, Message=text, MessageAttributes={
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}})
         return str(result["MessageId"])

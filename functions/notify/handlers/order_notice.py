@@ -1,4 +1,6 @@
-"""Step Functions task ``Notify``: tell the customer where the order workflow got to."""
+"""Step Functions task ``Notify``: tell the customer where the order workflow got to. The
+reconciler invokes it too, for any notice whose claim it finds left SENDING past its lease
+(a shipment's dispatch notice with its ``shipment_id``): the same claim decides what is sent."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from functions.notify.wiring import notice_service
 @dataclass(frozen=True)
 class NoticeInput:
     order_id: str
-    kind: Literal["order_confirmed", "order_backordered"]
+    kind: Literal["order_confirmed", "order_backordered", "shipment_dispatched", "order_cancelled"]
+    shipment_id: str | None = None
 
 
 @task_handler(NoticeInput)
 def lambda_handler(event: NoticeInput, context: LambdaContext) -> dict[str, Any]:
-    return {"order_id": event.order_id, "notices": notice_service().notify(event.order_id, event.kind)}
+    notices = notice_service().notify(event.order_id, event.kind, event.shipment_id)
+    return {"order_id": event.order_id, "notices": notices}

@@ -12,8 +12,10 @@ it can use (one per SKU and node), so one consistent BatchGetItem reads the vers
 records together — one request per plan, where a Query per SKU and the version's GetItem were
 two for a one-SKU order. The records are 1 RRU each (one per node and SKU, plus the version),
 against one Query's read of the same records: about $0.00025 per 1,000 orders more for two
-nodes, and a request fewer. When the version moved, or the network times the SKUs would not fit
-one BatchGetItem, the plan falls back to reading the nodes (one Query) and a Query per SKU.
+nodes, and a request fewer. More records than one BatchGetItem takes (100 keys) are read in
+several, the version with the first (see ``StockReader.version_and_levels`` for the consistency
+that gives). When the version moved the plan falls back to reading the nodes (one Query) and a
+Query per SKU — in batches again when the records would not fit one.
 
 Why not the alternatives:
 - the old 60 s time-to-live cache: no request at all, but a node paused by an agent kept
@@ -46,14 +48,17 @@ class CachedNodes:
         current: int | None = None
         if self._cached is not None:
             version, nodes = self._cached
-            node_ids = [n.node_id for n in nodes]
-            if 1 + len(node_ids) * len(skus) <= BATCH_GET_KEYS:
-                current, levels = self._stock.version_and_levels(skus, node_ids)
-                if current == version:
-                    return list(nodes), levels
-        # a node changed (the batch just read the version that says so), or no copy yet, or too
-        # many records for one read: the network again, and the stock a Query per SKU
-        return self.nodes(current), [level for sku in skus for level in self._stock.levels(sku)]
+            # a large order's records take several batches, the version read with the first
+            current, levels = self._stock.version_and_levels(skus, [n.node_id for n in nodes])
+            if current == version:
+                return list(nodes), levels
+        # a node changed (the batch just read the version that says so), or no copy yet: the
+        # network again, and the stock a Query per SKU — or, for more records than one
+        # BatchGetItem takes, in batches (250 Queries would be 250 requests)
+        nodes = self.nodes(current)
+        if 1 + len(nodes) * len(skus) > BATCH_GET_KEYS:
+            return nodes, self._stock.version_and_levels(skus, [n.node_id for n in nodes])[1]
+        return nodes, [level for sku in skus for level in self._stock.levels(sku)]
 
     def nodes(self, version: int | None = None) -> list[Node]:
         """The network, re-read if its version (read now unless just read) moved."""
