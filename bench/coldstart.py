@@ -375,6 +375,8 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
         "functions.invoice.handlers.stream": (
             _stream_event(info, account, "MODIFY", cancelled, header),
             "MODIFY header → CANCELLED: Query of the order (InvoiceRefused: the batch fails)"),
+        "functions.reconcile.handlers.run": (
+            {}, "the scheduled run: a Query of each open-orders shard (nothing due on a fresh stack)"),
     }
 
 

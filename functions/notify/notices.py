@@ -42,8 +42,12 @@ class NoticeService:
     sender: str
     clock: Callable[[], str] = utc_now
 
-    def notify(self, order_id: str, kind: str, shipment_id: str | None = None) -> list[dict[str, str]]:
-        """Send ``kind`` for the order (and shipment); returns what happened per channel."""
+    def notify(self, order_id: str, kind: str, shipment_id: str | None = None,
+               claimant: str | None = None) -> list[dict[str, str]]:
+        """Send ``kind`` for the order (and shipment); returns what happened per channel.
+        ``claimant``: who asks, the same on every retry of one delivery (the workflow
+        execution, the stream record): a retry whose claim was written but never used (its
+        answer lost, or the call failed before the send) takes it again, once."""
         order = self.orders.get(order_id)
         if order is None:
             return []
@@ -58,7 +62,7 @@ class NoticeService:
         at = self.clock()
         for record in channels.values():
             record["at"] = at
-        claim = self.store.claim(order_id, claimed, kind, channels, inapplicable(kind, order.status))
+        claim = self.store.claim(order_id, claimed, kind, channels, inapplicable(kind, order.status), claimant)
         results: dict[str, tuple[str, str | None]] = {}
         entries: list[TimelineEntry] = []
         failure: Exception | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from functions.core.errors import TransientError
 from functions.core.orders import TimelineEntry
 from functions.core.ports import OrderReader
 
@@ -27,7 +28,7 @@ class Claim:
 
 class NoticeStore(Protocol):
     def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
-              inapplicable: str | None = None) -> Claim:
+              inapplicable: str | None = None, claimant: str | None = None) -> Claim:
         """Claim the notice's channels in one conditional write. The condition also refuses a
         notice whose claim a transition marked inapplicable (a cancellation marks the order's
         confirmation): those channels come back in ``skip``. ``inapplicable`` (a reason): the
@@ -38,10 +39,11 @@ class NoticeStore(Protocol):
                entries: list[TimelineEntry]) -> None: ...
 
 
-class SendUnconfirmed(Exception):
+class SendUnconfirmed(TransientError):
     """The provider may have accepted the message, but its answer was lost (the read timed out or
     the connection dropped after the request went out). SES and SNS take no idempotency key, so
-    sending again could deliver it twice: the notice counts as sent, unconfirmed."""
+    sending again could deliver it twice: the channel is withdrawn and the event retried (a
+    TransientError, which the workflows retry), once — the retry's send is its last."""
 
 
 class Mailer(Protocol):

@@ -113,6 +113,14 @@ def test_stock_for_one_allocates_the_older_backorder_and_the_younger_waits_for_m
     assert (record["on_hand"], record["reserved"], record["available"]) == (2, 2, 0)
 
 
+def stocked_quietly(table: str, item: str, on_hand: int) -> None:
+    """``on_hand`` units of ``item`` at DC-BERLIN written around the restock (no mark: no run)."""
+    boto3.client("dynamodb").put_item(TableName=table, Item={
+        "PK": {"S": f"SKU#{item}"}, "SK": {"S": "NODE#DC-BERLIN"}, "sku": {"S": item}, "node_id": {"S": "DC-BERLIN"},
+        "on_hand": {"N": str(on_hand)}, "reserved": {"N": "0"}, "available": {"N": str(on_hand)},
+        "type": {"S": "stock"}})
+
+
 def test_two_executions_reserving_one_backordered_order_at_once_allocate_it_once(
         cloud: LocalCloud, outputs: dict[str, str]) -> None:
     from functions.allocate.adapters.reservation_table import ReservationTable
@@ -124,9 +132,7 @@ def test_two_executions_reserving_one_backordered_order_at_once_allocate_it_once
     body = backordered(cloud, outputs, [(item, 1)])
     order_id = header(outputs, body)["order_id"]
     table = outputs["TableName"]
-    boto3.client("dynamodb").put_item(TableName=table, Item={
-        "PK": {"S": f"SKU#{item}"}, "SK": {"S": "NODE#DC-BERLIN"}, "sku": {"S": item}, "node_id": {"S": "DC-BERLIN"},
-        "on_hand": {"N": "3"}, "reserved": {"N": "0"}, "available": {"N": "3"}, "type": {"S": "stock"}})
+    stocked_quietly(table, item, 3)
     barrier = threading.Barrier(3, timeout=10)
     outcomes: list[Any] = []
 
@@ -180,9 +186,7 @@ def test_two_restocks_running_one_backordered_order_at_once_allocate_it_once(
     body = backordered(cloud, outputs, [(item, 1)])
     order_id = header(outputs, body)["order_id"]
     table = outputs["TableName"]
-    boto3.client("dynamodb").put_item(TableName=table, Item={
-        "PK": {"S": f"SKU#{item}"}, "SK": {"S": "NODE#DC-BERLIN"}, "sku": {"S": item}, "node_id": {"S": "DC-BERLIN"},
-        "on_hand": {"N": "5"}, "reserved": {"N": "0"}, "available": {"N": "5"}, "type": {"S": "stock"}})
+    stocked_quietly(table, item, 5)
     barrier = threading.Barrier(2, timeout=10)
     results: list[list[tuple[str, str]]] = []
 

@@ -197,6 +197,26 @@ def test_a_claim_whose_answer_was_lost_is_known_by_its_retry_and_by_no_other_del
     cloud.settle()
 
 
+def test_a_retry_of_one_delivery_takes_its_own_unsent_claim_again_once_and_no_other_delivery_does(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    # Given a confirmation claimed by a workflow execution that then failed before sending
+    table = outputs["TableName"]
+    order = allocated_unconfirmed(cloud, table)
+    store = NoticeTable(table, boto3.client("dynamodb"))
+
+    def by(claimant: str | None) -> Claim:
+        return store.claim(order.order_id, f"order_confirmed#{order.order_id}", "order_confirmed",
+                           {"email": {"to": "ada@example.com"}}, None, claimant)
+
+    assert by("exec-1").send == {"email"}
+    # When another execution (a duplicate) claims it, it gets nothing: the claim is held
+    assert by("exec-2") == Claim()
+    # But the first execution's retry takes its own claim again, once
+    assert by("exec-1") == Claim(send=frozenset({"email"}))
+    assert by("exec-1") == Claim()
+    cloud.settle()
+
+
 def test_a_send_whose_answer_was_lost_is_claimed_once_more_as_its_last(cloud: LocalCloud,
                                                                         outputs: dict[str, str]) -> None:
     # Given a confirmation whose send's answer was lost (recorded unconfirmed: withdrawn)

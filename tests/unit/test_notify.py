@@ -35,7 +35,7 @@ class Notices:
         self.marks[(order_id, order_notice_key(order_id, kind)["SK"].removeprefix(NOTICE_PREFIX))] = reason
 
     def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
-              inapplicable: str | None = None) -> Claim:
+              inapplicable: str | None = None, claimant: str | None = None) -> Claim:
         self.writes += 1
         key = (order_id, notice_id)
         reason = inapplicable or self.marks.get(key)

@@ -20,6 +20,7 @@ The lease is far longer than an invocation (15 s), so a send in flight is never 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
@@ -37,8 +38,11 @@ SENDING, SENT, SKIPPED, WITHDRAWN = "SENDING", "SENT", "SKIPPED", "WITHDRAWN"
 UNCONFIRMED_SEND = "UNCONFIRMED"
 #: a channel's flag: its last send went out unconfirmed
 UNCONFIRMED = "unconfirmed"
-#: the claim put's own token (8 hex digits)
+#: who claimed the notice: the delivery's claimant (a workflow execution, a stream record),
+#: else the put's own token (8 hex digits)
 CLAIMED_BY = "claimed_by"
+#: set when the claimant took its own claim again (once)
+RETAKEN = "retaken"
 #: The mark a transition leaves on a notice it makes inapplicable: ``{"reason": …, "at": …}``.
 SUPERSEDED = NOTICE_SUPERSEDED
 
@@ -59,13 +63,18 @@ def _reason(item: dict[str, Any]) -> str | None:
     return str(mark.get("reason") or "no longer applies") if isinstance(mark, dict) else None
 
 
+def _token(claimant: str | None) -> str:
+    """8 hex digits: the claimant's (a digest: the item stays small), else random."""
+    return hashlib.sha256(claimant.encode()).hexdigest()[:8] if claimant else secrets.token_hex(4)
+
+
 class NoticeTable(TableAdapter):
     def __init__(self, table_name: str, dynamodb_client: Any = None, *, lease_seconds: int = 300) -> None:
         super().__init__(table_name, dynamodb_client)
         self.lease_seconds = lease_seconds
 
     def claim(self, order_id: str, notice_id: str, kind: str, channels: dict[str, dict[str, Any]],
-              inapplicable: str | None = None) -> Claim:
+              inapplicable: str | None = None, claimant: str | None = None) -> Claim:
         """Claim the channels of a notice: SENDING (the ones this call may send) or, when the
         notice no longer applies, SKIPPED (the ones this call records as skipped). A new notice
         is one conditional put; a repeat costs a request only for a channel withdrawn after a
@@ -79,9 +88,10 @@ class NoticeTable(TableAdapter):
             item[SUPERSEDED] = {"reason": inapplicable}
         else:
             item["lease_until"] = lease
-            # whose put this is: a put whose answer was lost is refused on the client's retry by
-            # its own item, which it then knows for its own (and sends), not another delivery's
-            item[CLAIMED_BY] = secrets.token_hex(4)
+            # whose claim this is: the delivery's claimant (the same on its retries), else this
+            # call's token — a put whose answer was lost is refused on the client's retry by its
+            # own item, which it then knows for its own (and sends), not another delivery's
+            item[CLAIMED_BY] = _token(claimant)
         claimed = frozenset(channels)
         try:
             self.db.put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)",
@@ -92,7 +102,11 @@ class NoticeTable(TableAdapter):
             if old is None:
                 raise
         if not inapplicable and old.get(CLAIMED_BY) == item[CLAIMED_BY]:
-            return Claim(send=claimed)  # this call's own put, whose answer was lost
+            # this delivery's own claim: a retry (its put's answer lost, or it failed before
+            # recording): its channels still SENDING are taken again, once
+            mine = self._own_again(order_id, notice_id, old, channels)
+            if mine is not None:
+                return mine
         reason = inapplicable or _reason(old)
         held = old.get("channels")
         if held is None:  # only a transition's mark: the notice was never claimed, and now never sent
@@ -125,6 +139,27 @@ class NoticeTable(TableAdapter):
                 skip.add(channel)
         return Claim(send=frozenset(send), skip=frozenset(skip), reason=reason if skip else None,
                      resent=frozenset(send & resent))
+
+    def _own_again(self, order_id: str, notice_id: str, old: dict[str, Any],
+                   channels: dict[str, dict[str, Any]]) -> Claim | None:
+        """The channels of this delivery's own claim still SENDING, taken again once (the
+        ``retaken`` flag, set on the condition it is not): None when there are none, or a
+        retry took them before — then the claim is read as any other delivery's."""
+        held = old.get("channels") or {}
+        sending = sorted(c for c in channels if (held.get(c) or {}).get("status") == SENDING)
+        if not sending or old.get(RETAKEN):
+            return None
+        try:
+            self.db.update_item(
+                TableName=self.table, Key=_key(order_id, notice_id), UpdateExpression="SET #r = :yes",
+                ConditionExpression=f"{CLAIMED_BY} = :me AND attribute_not_exists(#r)",
+                ExpressionAttributeNames={"#r": RETAKEN},
+                ExpressionAttributeValues=to_values({":yes": True, ":me": old[CLAIMED_BY]}))
+        except ClientError as exc:
+            if _refused(exc) is None:
+                raise
+            return None
+        return Claim(send=frozenset(sending))
 
     def _retake(self, order_id: str, notice_id: str, channels: dict[str, dict[str, Any]], *, seen: str,
                 lease: str) -> bool:

@@ -18,9 +18,11 @@ class NoticeInput:
     order_id: str
     kind: Literal["order_confirmed", "order_backordered", "shipment_dispatched", "order_cancelled"]
     shipment_id: str | None = None
+    #: the workflow execution asking (the same on each retry of its task); none from the reconciler
+    claimant: str | None = None
 
 
 @task_handler(NoticeInput)
 def lambda_handler(event: NoticeInput, context: LambdaContext) -> dict[str, Any]:
-    notices = notice_service().notify(event.order_id, event.kind, event.shipment_id)
+    notices = notice_service().notify(event.order_id, event.kind, event.shipment_id, event.claimant)
     return {"order_id": event.order_id, "notices": notices}

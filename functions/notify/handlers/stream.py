@@ -28,7 +28,8 @@ def record_handler(record: DynamoDBRecord) -> None:
     if notice is None:
         return
     order_id, kind, shipment_id = notice
-    results = notice_service().notify(order_id, kind, shipment_id)
+    # the record's id is the same on each redelivery of it: the claimant of its notice
+    results = notice_service().notify(order_id, kind, shipment_id, record.event_id)
     sent = sum(r["result"] == "sent" for r in results)
     if sent:
         metrics.add_metric(name="NoticesSent", unit=MetricUnit.Count, value=sent)

@@ -32,6 +32,17 @@ TRANSACTION_ACTIONS = 100
 
 
 class ShipmentTable(TableAdapter):
+    def _order_moved(self, order: Order, target: OrderStatus, at: str, allowed: str,
+                     allowed_values: dict[str, Any]) -> dict[str, Any]:
+        """The order header into ``target`` at its version (a transaction item)."""
+        return {"Update": {"TableName": self.table, "Key": to_item(header_key(order.order_id)),
+                           "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at",
+                           "ConditionExpression": f"#v = :v AND {allowed}",
+                           "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
+                           "ExpressionAttributeValues": to_values({
+                               ":target": target.value, ":next": order.version + 1, ":v": order.version,
+                               ":at": at, **allowed_values})}}
+
     def dispatch(self, order: Order, shipment: Shipment, target: OrderStatus, sets: dict[str, Any],
                  entry: TimelineEntry) -> None:
         """REQUESTED -> DISPATCHED, the order to ``target`` at the version read, reserved stock
@@ -46,13 +57,7 @@ class ShipmentTable(TableAdapter):
             return self._dispatch_in_parts(order, shipment, target, sets, entry)
         actions: list[dict[str, Any]] = [
             move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets, (entry,)),
-            {"Update": {"TableName": self.table, "Key": to_item(header_key(order.order_id)),
-                        "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at",
-                        "ConditionExpression": f"#v = :v AND {allowed}",
-                        "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
-                        "ExpressionAttributeValues": to_values({
-                            ":target": target.value, ":next": order.version + 1, ":v": order.version,
-                            ":at": entry.at, **allowed_values})}},
+            self._order_moved(order, target, entry.at, allowed, allowed_values),
             *(ship_action(self.table, a) for a in records),
         ]
         # a conflict with a concurrent transaction (another shipment of the order) is a change
@@ -103,13 +108,7 @@ class ShipmentTable(TableAdapter):
                     raise Conflict(f"shipment {shipment.shipment_id} changed concurrently; read it again")
             final = [
                 move_shipment_action(self.table, shipment, ShipmentStatus.DISPATCHED, sets, (entry,)),
-                {"Update": {"TableName": self.table, "Key": to_item(header_key(order.order_id)),
-                            "UpdateExpression": "SET #s = :target, #v = :next, updated_at = :at",
-                            "ConditionExpression": f"#v = :v AND {allowed}",
-                            "ExpressionAttributeNames": {"#s": "status", "#v": "version"},
-                            "ExpressionAttributeValues": to_values({
-                                ":target": target.value, ":next": order.version + 1, ":at": entry.at,
-                                **header_values})}},
+                self._order_moved(order, target, entry.at, allowed, allowed_values),
                 *(part_check(self.table, order.order_id, p, PartStatus.SHIPPED) for p in parts),
             ]
             if transact(self, final, f"dispatching {shipment.shipment_id}", conflicts_refuse=True):
