@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.client import KEYS, Api, ok
+from localcloud.client import KEYS, Api, ApiError, ok
 from tests.e2e.faults.scenarios import SCENARIOS, Run, notices_sent, outcome
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -76,7 +76,7 @@ def _journey(api: Api, scenario: str, fault: dict[str, Any] | None = None, *, sc
     try:
         SCENARIOS[scenario](api, run, WAIT_S)
         journey: list[str] = []
-    except AssertionError as exc:  # Stuck, ApiError
+    except (AssertionError, ApiError) as exc:  # Stuck, or the API kept failing
         journey = [f"journey: {exc}"]
     finally:
         if fault_id:
@@ -174,7 +174,7 @@ def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[s
     fault_id = added["faults"][0]["id"]
     try:
         SCENARIOS[scenario](api, run, STUCK_S)
-    except AssertionError:
+    except (AssertionError, ApiError):
         pass  # stuck, as it may be: the fault never lets the call through
     finally:
         lifted = ok(api.http.delete("/_local/faults", params={"id": fault_id}), "lift")
@@ -187,7 +187,7 @@ def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[s
                 if answer.status_code not in (200, 202, 409):
                     problems.append(f"resume: {answer.status_code} {answer.text[:200]}")
             SCENARIOS[scenario](api, run, WAIT_S)
-    except AssertionError as exc:
+    except (AssertionError, ApiError) as exc:
         problems.append(f"journey after the resume: {exc}")
     return run, problems + _settled(api, run, None, expected)
 
