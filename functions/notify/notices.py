@@ -21,16 +21,21 @@ claimed as skipped and the timeline gets
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core.errors import TransientError
 from functions.core.events import utc_now
 from functions.core.money import fmt
 from functions.core.notices import inapplicable, notice_id
 from functions.core.orders import Order, Shipment, TimelineEntry
 from functions.notify.ports import Mailer, NoticeStore, OrderReader, SendUnconfirmed, Texter
 from functions.notify.templates import render
+
+#: Tries of a notice's record after its send (``NoticeService._record``).
+RECORD_TRIES = 3
 
 
 @dataclass
@@ -41,6 +46,7 @@ class NoticeService:
     texter: Texter
     sender: str
     clock: Callable[[], str] = utc_now
+    pause: Callable[[float], None] = time.sleep
 
     def notify(self, order_id: str, kind: str, shipment_id: str | None = None,
                claimant: str | None = None) -> list[dict[str, str]]:
@@ -98,11 +104,25 @@ class NoticeService:
                 continue
             results[channel] = ("SENT", message_id)
             entries.append(TimelineEntry(at=self.clock(), event="NoticeSent", detail={**detail, "to": to}))
-        self.store.record(order_id, claimed, results, entries)
+        self._record(order_id, claimed, results, entries)
         if failure is not None:
             raise failure
         outcome = {"SENT": "sent", "SKIPPED": "skipped"}
         return [{"channel": c, "result": outcome[results[c][0]] if c in results else "already"} for c in channels]
+
+    def _record(self, order_id: str, notice_id: str, results: dict[str, tuple[str, str | None]],
+                entries: list[TimelineEntry]) -> None:
+        """Record the outcomes, insisting while the table is busy: a message that went out must
+        not be sent again because its record failed (the retry would find the claim unrecorded).
+        Three tries a short while apart; then the failure is the event's (retried: at most twice)."""
+        for attempt in range(RECORD_TRIES):
+            try:
+                self.store.record(order_id, notice_id, results, entries)
+                return
+            except TransientError:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                self.pause(0.2 * 2**attempt)
 
     def _send(self, order: Order, kind: str, channel: str, to: str, record: dict[str, Any]) -> str:
         tags = {"order_id": order.order_id, "kind": kind}

@@ -93,10 +93,20 @@ def _notices_owed(order: Order, now: str) -> list[Step]:
     return steps
 
 
+#: The errors a workflow raises for an AWS brownout (throttles, lost connections, function
+#: timeouts, the Lambda service's own errors): an invoicing run flagged for finance with one of
+#: these failed only because the cloud did, and is run again — a later successful run resolves
+#: the review. Any other reason (an invoice refused, a payment declined) waits for finance.
+BROWNOUT_REASONS = frozenset({
+    "TransientError", "SendUnconfirmed", "Sandbox.Timedout", "States.Timeout", "Lambda.Unknown",
+    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException"})
+
+
 def _invoicing_owed(order: Order) -> tuple[list[Step], list[str]]:
     steps: list[Step] = []
     waiting: list[str] = []
-    reviewed = {f.get("shipment_id") for f in order.finance_reviews}
+    reviewed = {f.get("shipment_id") for f in order.finance_reviews if f.get("reason") not in BROWNOUT_REASONS}
     dispatched = [s for s in order.shipments if s.status == ShipmentStatus.DISPATCHED]
     for s in dispatched:
         invoice = next((i for i in order.invoices if i.shipment_id == s.shipment_id), None)

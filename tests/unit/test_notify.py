@@ -278,3 +278,27 @@ def test_senders_tell_a_lost_answer_from_a_throttle_and_a_refusal() -> None:
         SnsTexter(Sns(throttled("Throttling"))).send(to="+49", text="t", tags={})
     with pytest.raises(ClientError):
         SnsTexter(Sns(throttled("InvalidParameter"))).send(to="+49", text="t", tags={})
+
+
+def test_a_record_refused_by_a_busy_table_is_written_again_and_the_message_is_sent_once() -> None:
+    from functions.core.errors import TransientError
+
+    class Busy(Notices):
+        """The table throttles the first write of each record."""
+
+        failed = False
+
+        def record(self, *args: Any, **kwargs: Any) -> None:
+            if not self.failed:
+                self.failed = True
+                raise TransientError("throttled")
+            super().record(*args, **kwargs)
+
+    svc, order_id, mail, sms, _ = service_for()
+    svc.store = busy = Busy()
+    svc.pause = lambda seconds: None
+    results = svc.notify(order_id, "shipment_dispatched", "shp_1")
+    assert [r["result"] for r in results] == ["sent", "sent"]
+    assert len(mail.sent) == 1 and len(sms.sent) == 1
+    assert [e.event for e in busy.timeline] == ["NoticeSent", "NoticeSent"]
+    assert [r["result"] for r in svc.notify(order_id, "shipment_dispatched", "shp_1")] == ["already", "already"]

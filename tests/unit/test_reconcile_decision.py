@@ -103,6 +103,16 @@ def test_a_shipment_on_finance_review_waits_for_finance() -> None:
     assert decision.steps == () and decision.waiting and "finance" in decision.waiting
 
 
+@pytest.mark.parametrize("reason", ["TransientError", "Sandbox.Timedout", "Lambda.ServiceException"])
+def test_a_shipment_flagged_only_because_aws_browned_out_is_invoiced_again(reason: str) -> None:
+    # the invoicing run ran out of retries in a brownout: nothing for finance to decide
+    order = _order(OrderStatus.SHIPPED, dispatched=True)
+    order = replace(order, finance_reviews=({"shipment_id": order.shipments[0].shipment_id, "reason": reason},))
+    decision = owed(order, NOW)
+    assert [s.action for s in decision.steps] == ["start_invoicing"]
+    assert decision.steps[0].shipment_id == order.shipments[0].shipment_id
+
+
 @pytest.mark.parametrize("status", [OrderStatus.COMPLETED, OrderStatus.CANCELLED])
 def test_a_final_order_is_owed_nothing_but_its_notices(status: OrderStatus) -> None:
     order = _invoiced(_order(status, dispatched=status == OrderStatus.COMPLETED), settled=True)

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_values
 from functions.core.adapters.keys import NOTICE_SUPERSEDED, notice_key
 from functions.core.adapters.timeline import append_entries
+from functions.core.errors import as_transient
 from functions.core.events import after, utc_now
 from functions.core.orders import TimelineEntry
 from functions.notify.ports import Claim
@@ -239,7 +240,13 @@ class NoticeTable(TableAdapter):
             if status == UNCONFIRMED_SEND:
                 names["#u"], values[":yes"] = UNCONFIRMED, True
                 sets.append(f"channels.#c{i}.#u = :yes")
-        self.db.update_item(**append_entries({
-            "TableName": self.table, "Key": _key(order_id, notice_id), "UpdateExpression": "SET " + ", ".join(sets),
-            "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}, entries))
+        try:
+            self.db.update_item(**append_entries({
+                "TableName": self.table, "Key": _key(order_id, notice_id), "UpdateExpression": "SET " + ", ".join(sets),
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}, entries))
+        except Exception as exc:  # a throttle or a lost connection: the service tries again
+            transient = as_transient(exc)
+            if transient is None:
+                raise
+            raise transient from exc
 
