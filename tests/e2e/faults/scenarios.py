@@ -159,6 +159,11 @@ def backorder_steps(api: Api, run: Run, wait: float) -> None:
         place(api, run)
     order = wait_for(api, run, {"BACKORDERED", "IN_FULFILLMENT", *FINAL, "SHIPPED"}, wait)
     if order["status"] == "BACKORDERED":
+        # the stock comes once the customer has been told of the backorder (or after a while:
+        # then the notice no longer applies, and is skipped, not sent)
+        deadline = time.monotonic() + wait
+        while not notices_sent(api, run)["order_backordered:emails"] and time.monotonic() < deadline:
+            time.sleep(0.25)
         stock(api, run)
     order = wait_for(api, run, {"IN_FULFILLMENT", *FINAL, "SHIPPED"}, wait)
     if order["status"] == "IN_FULFILLMENT":
@@ -204,6 +209,12 @@ def outcome(api: Api, run: Run, stock_on_hand: int = 5) -> list[str]:
         problems.append(f"stock not conserved: on hand {level['on_hand']}, reserved {level['reserved']}, "
                         f"{units} shipped of {stock_on_hand}")
     return problems
+
+
+def notices_skipped(api: Api, run: Run) -> set[str]:
+    """The notices the order's timeline says were skipped (superseded: no longer applicable)."""
+    assert run.order_id
+    return {e["detail"].get("kind", "") for e in api.order(run.order_id)["timeline"] if e["event"] == "NoticeSkipped"}
 
 
 def notices_sent(api: Api, run: Run) -> Counter[str]:
