@@ -104,6 +104,10 @@ class Api:
 
     # ----------------------------------------------------------------------------------- the public API
 
+    def get(self, path: str, key: str, route: str | None = None, **params: Any) -> Any:
+        """Any GET of the API as ``key``, retried as every call here is; the JSON body, else ``ApiError``."""
+        return ok(self._send("GET", path, route or path, params=params, headers=self._h(key)), f"GET {path}")
+
     def put_stock(self, sku: str, node: str, on_hand: int) -> None:
         r = self._send("PUT", f"/inventory/{sku}/nodes/{node}", "/inventory/{sku}/nodes/{node_id}",
                        expect=lambda b: (b.get("sku"), b.get("node_id"), b.get("on_hand")) == (sku, node, on_hand),

@@ -65,6 +65,11 @@ def exit_function(token: contextvars.Token[str | None], seconds: float = 0.0) ->
             _billed_ms[name] += max(1, math.ceil(seconds * 1000))
 
 
+def current_caller() -> str | None:
+    """The Lambda function this thread is running (None: the workflow engine or the stack itself)."""
+    return _caller.get()
+
+
 def api_request(method: str, path: str) -> None:
     with _lock:
         _api[f"{method} {path}"] += 1

@@ -23,12 +23,13 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import localcloud
-from localcloud import meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail
+from localcloud import faults, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail
 from localcloud.deploy import Deployment, deploy_assembly, deploy_template
 from localcloud.frontdoor import FrontDoor
 from localcloud.patches import event_source_pollers, lambda_runtime
 
 meter.register_routes()
+faults.register_routes()
 
 HOST = "127.0.0.1"
 
@@ -95,6 +96,7 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         localcloud.install()
         meter.install()
+        faults.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._moto = _Thread(make_server(HOST, 0, moto_app, threaded=True), "moto")
@@ -127,6 +129,7 @@ class LocalCloud:
 
     def reset(self) -> Deployment:
         """Empty every moto backend and deploy the stack again (~0.3 s)."""
+        faults.clear()
         schedules.stop()
         self._reset_moto()
         self.deployment = self._deploy()
