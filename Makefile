@@ -45,7 +45,7 @@ faults: install ## the fault-injection matrix on a local stack (tests/e2e/faults
 	$(PY) -m pytest tests/e2e/faults -m faults
 
 test-app: install ## all tiers except infrastructure (no CDK/jsii)
-	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e -m "not faults"
 
 test-infra: install ## CDK assertions, cdk-nag, cfn-lint
 	$(PY) -m pytest tests/infra
