@@ -180,15 +180,9 @@ def _before_send(request: Any = None, event_name: str = "", **_: Any) -> Any:
 
 def install() -> None:
     """Hook boto3's default session (idempotent), as the meter does."""
-    import boto3
+    from localcloud.meter import hook_default_session
 
-    if boto3.DEFAULT_SESSION is None:
-        boto3.setup_default_session()
-    session = boto3.DEFAULT_SESSION
-    assert session is not None
-    if id(session) not in _installed_on:
-        session.events.register("before-send", _before_send)
-        _installed_on.add(id(session))
+    hook_default_session(_installed_on, (("before-send", _before_send),))
 
 
 def _view() -> Response:

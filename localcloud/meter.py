@@ -382,19 +382,26 @@ def _workflows() -> dict[str, Any]:
     return machines
 
 
-def install() -> None:
-    """Hook boto3's default session (idempotent)."""
+def hook_default_session(installed: set[int], hooks: tuple[tuple[str, Any], ...]) -> None:
+    """Register ``hooks`` (event name, handler) on boto3's default session, once per session
+    (``installed`` holds the sessions already hooked): every function's clients and the workflow
+    engine's service integrations are made from it. The fault injector hooks it the same way."""
     import boto3
 
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
     session = boto3.DEFAULT_SESSION
     assert session is not None
-    if id(session) not in _installed_on:
-        session.events.register("before-call", _before_call)
-        session.events.register("after-call", _after_call)
-        session.events.register("before-parameter-build.dynamodb", _before_parameter_build)
-        _installed_on.add(id(session))
+    if id(session) not in installed:
+        for event, handler in hooks:
+            session.events.register(event, handler)
+        installed.add(id(session))
+
+
+def install() -> None:
+    """Hook boto3's default session (idempotent)."""
+    hook_default_session(_installed_on, (("before-call", _before_call), ("after-call", _after_call),
+                                         ("before-parameter-build.dynamodb", _before_parameter_build)))
 
 
 def reset() -> None:
