@@ -41,7 +41,7 @@ test: install ## every test tier: unit, local cloud, integration, end-to-end, in
 	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e -m "not faults"
 	$(PY) -m pytest tests/infra
 
-faults: install ## the fault-injection matrix on a local stack (tests/e2e/faults; ~16 min on 2 cores; not yet in make test)
+faults: install ## the fault-injection matrix on a local stack (tests/e2e/faults; ~14 min on 2 cores; not yet in make test)
 	$(PY) -m pytest tests/e2e/faults -m faults
 
 test-app: install ## all tiers except infrastructure (no CDK/jsii)

