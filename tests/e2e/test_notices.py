@@ -68,6 +68,9 @@ def test_german_customer_without_phone_is_told_in_german_and_gets_no_sms(http: h
 def test_backorder_and_cancellation_are_told_once(http: httpx.Client) -> None:
     order = post_order(http, order_for([{"sku": sku(), "quantity": 1, "unit_price": "5.00"}]), key()).json()
     assert settled(http, order["order_id"])["status"] == "BACKORDERED"
+    # the backorder notice goes out after the status is seen: a cancel before it would (rightly)
+    # skip it, so the customer is told of the backorder first
+    assert [m["kind"] for m in outbox(http, order["order_id"], emails=1)["emails"]] == ["order_backordered"]
     for _ in range(2):  # the second cancel is a harmless repeat
         r = http.post(f"/orders/{order['order_id']}/cancel", json={"reason": "CUSTOMER"}, headers=WEBSHOP)
         assert r.status_code == 200 and r.json()["status"] == "CANCELLED"

@@ -26,7 +26,7 @@ from functions.capture.adapters.order_table import OrderTable
 from functions.capture.cancellation import Cancellation
 from functions.core.adapters import reservation_parts
 from functions.core.adapters.dynamodb import from_item, to_item, to_value
-from functions.core.adapters.keys import header_key, order_pk, stock_key
+from functions.core.adapters.keys import header_key, order_pk, sku_pk, stock_key
 from functions.core.errors import Conflict
 from functions.core.events import utc_now
 from functions.core.orders import CancelReason, Order, OrderStatus, PartStatus, ShipmentStatus
@@ -102,14 +102,19 @@ def captured_orders(cloud: LocalCloud, table: str, count: int, lines: int = 6, *
     db = boto3.client("dynamodb")
     out = []
     for order_id, skus in made:
+        for s in skus:  # the backorder's waiting entries go, so no restock of the test wakes it
+            waiting = db.query(TableName=table, ConsistentRead=True,
+                               KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+                               ExpressionAttributeValues={":pk": to_value(sku_pk(s)), ":p": to_value("BACKORDER#")})
+            for item in waiting["Items"]:
+                db.delete_item(TableName=table, Key={"PK": item["PK"], "SK": item["SK"]})
         db.update_item(TableName=table, Key=to_item(header_key(order_id)),
                        UpdateExpression="SET #s = :c REMOVE accepted_by", ExpressionAttributeNames={"#s": "status"},
                        ExpressionAttributeValues={":c": to_value("CAPTURED")})
         plan = []
         for i, s in enumerate(skus):
             node = "DC-BERLIN" if i < lines // 2 else "STORE-MUNICH"
-            # written as a count, not as a restock (no restock mark): the backorder the order left
-            # must not be woken, so that nothing but the test reserves it
+            # written as a count, not as a restock (no restock mark)
             db.put_item(TableName=table, Item=to_item({
                 **stock_key(s, node), "type": "stock", "sku": s, "node_id": node, "on_hand": stock,
                 "reserved": 0, "available": stock, "updated_at": utc_now(), "version": 1}))
