@@ -37,11 +37,12 @@ demo: install ## start the local stack, place ~50 orders from two channels, play
 bench: install ## performance and cost on the local cloud: bench/results.json, bench/results.png and a table (QUICK=1: a handful of orders)
 	$(PY) -m bench $(if $(QUICK),--quick)
 
-test: install ## every test tier: unit, local cloud, integration, end-to-end, infrastructure (the fault matrix: make faults)
+test: install ## every test tier: unit, local cloud, integration, end-to-end, the fault matrix (on a stack of its own), infrastructure
 	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e -m "not faults"
+	$(PY) -m pytest tests/e2e/faults -m faults
 	$(PY) -m pytest tests/infra
 
-faults: install ## the fault-injection matrix on a local stack (tests/e2e/faults; ~14 min on 2 cores; not yet in make test)
+faults: install ## the fault-injection matrix alone, on a local stack of its own (tests/e2e/faults; part of make test)
 	$(PY) -m pytest tests/e2e/faults -m faults
 
 test-app: install ## all tiers except infrastructure (no CDK/jsii)

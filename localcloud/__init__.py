@@ -21,6 +21,7 @@ from localcloud.patches import (
     dynamodb_transactions,
     eventbridge_targets,
     lambda_runtime,
+    moto_server_dispatch,
     ses_content,
     sfn_time,
     sqs_event_source,
@@ -48,6 +49,7 @@ ALL_PATCHES = (
     stepfunctions_sync,
     sfn_time,
     ses_content,
+    moto_server_dispatch,
 )
 
 _installed = False

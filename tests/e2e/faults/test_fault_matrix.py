@@ -106,7 +106,9 @@ def _journey(api: Api, scenario: str, fault: dict[str, Any] | None = None, *, sc
 
 def _matrix(api: Api, cases: list[Case], clean: Clean, *, scoped: bool) -> list[tuple[Case, Run, list[str]]]:
     def one(case: Case) -> tuple[Case, Run, list[str]]:
+        started = time.monotonic()
         run, problems = _journey(api, case[0], case[1], scoped=scoped, expected=clean[case[0]][1])
+        print(f"case {time.monotonic() - started:6.1f} s  {_name(case)}", flush=True)
         return case, run, problems
 
     with ThreadPoolExecutor(WORKERS) as pool:
