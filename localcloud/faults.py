@@ -6,9 +6,11 @@ function's name, or ``states`` for the workflow engine's own calls), the call
 and how it fails (``kind``):
 
 - ``throttle``: AWS refuses the call with its throttling error (nothing happened);
-- ``timeout``: the caller's read times out before the call reached AWS (nothing happened);
+- ``timeout``: the caller's connection times out before the call reached AWS (nothing
+  happened; botocore's ``ConnectTimeoutError``);
 - ``lost``: the call is carried out, then its answer is lost — the caller sees a read timeout
-  although the write happened (SES, SNS and a write without a condition cannot tell a repeat).
+  (``ReadTimeoutError``) although the write happened (SES, SNS and a write without a condition
+  cannot tell a repeat).
 
 ``mode`` ``once`` fails the first matching call only — every attempt of it (botocore's
 ``amz-sdk-invocation-id``), so the function itself meets the failure once, past the client's
@@ -167,14 +169,15 @@ def _before_send(request: Any = None, event_name: str = "", **_: Any) -> Any:
                  invocation.decode() if isinstance(invocation, bytes) else invocation)
     if fault is None:
         return None
-    from botocore.exceptions import ReadTimeoutError
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
     if fault.kind == "throttle":
         return _throttled(service_id, request.url)
-    if fault.kind == "lost":
-        from botocore.httpsession import URLLib3Session
+    if fault.kind == "timeout":  # never reached AWS: the caller knows nothing happened
+        raise ConnectTimeoutError(endpoint_url=request.url)
+    from botocore.httpsession import URLLib3Session
 
-        URLLib3Session().send(request)  # the call happens; its answer never reaches the caller
+    URLLib3Session().send(request)  # the call happens; its answer never reaches the caller
     raise ReadTimeoutError(endpoint_url=request.url)
 
 

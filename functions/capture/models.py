@@ -158,6 +158,9 @@ class OrderOut(BaseModel):
     shipments: list[dict[str, object]] = []
     invoices: list[InvoiceOut] = []
     returns: list[dict[str, object]] = []
+    #: What waits for stock (line_id, sku, quantity): every line of a BACKORDERED order, none
+    #: of any other (an order is allocated whole); COMPLETED needs it empty.
+    backordered_lines: list[dict[str, object]] = []
     timeline: list[TimelineOut] = []
     cancel_reason: str | None = None
     #: Invoicing steps that failed for good; finance looks at these orders.

@@ -12,7 +12,7 @@ from typing import Any
 
 from functions.core.invoices import invoice_view
 from functions.core.money import fmt
-from functions.core.orders import Order, Shipment
+from functions.core.orders import Order, OrderStatus, Shipment
 
 from .pricing import wire_totals
 
@@ -63,6 +63,9 @@ def order_view(order: Order, role: str = "channel") -> dict[str, Any]:
         "totals": wire_totals(order.totals, c),
         "shipments": [shipment_view(s) for s in order.shipments],
         "invoices": [invoice_view(i) for i in order.invoices], "returns": [],
+        # an order is allocated whole: while it waits, every line waits for stock
+        "backordered_lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]
+        if order.status == OrderStatus.BACKORDERED else [],
         "timeline": [{"at": e.at, "event": e.event, "detail": _timeline_entry(e.event, e.detail, internal, contact)}
                      for e in order.timeline],
         "cancel_reason": order.cancel_reason,

@@ -34,6 +34,8 @@ def test_a_backordered_order_is_allocated_when_stock_arrives_and_completes(http:
     item = sku()
     order_id = backordered(http, item, 2)
     assert kinds(outbox(http, order_id, emails=1)) == ["order_backordered"]
+    waiting = http.get(f"/orders/{order_id}", headers=WEBSHOP).json()
+    assert waiting["backordered_lines"] == [{"line_id": "1", "sku": item, "quantity": 2}]
     # When the warehouse puts stock for it
     assert put_stock(http, item, "DC-BERLIN", 5, KEYS["dc"]).status_code == 200
     # Then the order is allocated there, its shipment requested, and the customer confirmed
@@ -49,7 +51,7 @@ def test_a_backordered_order_is_allocated_when_stock_arrives_and_completes(http:
     # When the warehouse dispatches it, it completes (invoiced and paid)
     assert dispatch(http, DC, request["shipment_id"], "00340434161094042999").status_code == 200
     done = until(http, order_id, lambda o: o["status"] == "COMPLETED", headers=WEBSHOP, timeout=20)
-    assert done["status"] == "COMPLETED"
+    assert done["status"] == "COMPLETED" and done["backordered_lines"] == [] and order["backordered_lines"] == []
 
 
 @pytest.mark.timeout(120)

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from localcloud import faults
 from localcloud.server import LocalCloud
@@ -50,9 +50,10 @@ def test_a_lost_answer_writes_and_a_timeout_does_not(ddb: Any, outputs: dict[str
     lost, timed_out = f"FLT#{uuid.uuid4().hex}", f"FLT#{uuid.uuid4().hex}"
     faults.add(faults.Fault(caller="states", call="dynamodb.PutItem", kind="lost", match=[lost]))
     faults.add(faults.Fault(caller="states", call="dynamodb.PutItem", kind="timeout", match=[timed_out]))
-    for pk in (lost, timed_out):
-        with pytest.raises(ReadTimeoutError):
-            _put(ddb, table, pk)
+    with pytest.raises(ReadTimeoutError):  # sent, its answer lost: the caller cannot tell
+        _put(ddb, table, lost)
+    with pytest.raises(ConnectTimeoutError):  # never sent: the caller knows nothing happened
+        _put(ddb, table, timed_out)
     assert _exists(ddb, table, lost) and not _exists(ddb, table, timed_out)
 
 

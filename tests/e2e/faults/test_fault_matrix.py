@@ -189,7 +189,7 @@ def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[s
     """A journey whose call fails every time until the fault is lifted; then an agent resumes
     the order (``POST /orders/{id}/resume``, the reconciler's own steps for one order) and the
     journey's users carry on (the webshop places again with its key, the node dispatches)."""
-    run = Run(scenario)
+    run, started = Run(scenario), time.monotonic()
     added = ok(api.http.post("/_local/faults", json={**fault, "match": run.match}), "add fault")
     fault_id = added["faults"][0]["id"]
     try:
@@ -199,30 +199,54 @@ def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[s
     finally:
         lifted = ok(api.http.delete("/_local/faults", params={"id": fault_id}), "lift")
     run.fired = next((f["fired"] for f in lifted["faults"] if f["id"] == fault_id), 0)
+    print(f"lifted {time.monotonic() - started:6.1f} s  {scenario} {fault['caller']} {fault['call']} {fault['kind']}",
+          flush=True)
     problems: list[str] = []
     try:
         for _ in range(2):  # a step the resume started may itself wait for the next one
-            if run.order_id:
-                answer = api.http.post(f"/orders/{run.order_id}/resume", headers={"x-api-key": KEYS["agent"]})
-                if answer.status_code not in (200, 202, 409):
-                    problems.append(f"resume: {answer.status_code} {answer.text[:200]}")
+            problems += _resume(api, run)
             SCENARIOS[scenario](api, run, WAIT_S)
     except (AssertionError, ApiError) as exc:
         problems.append(f"journey after the resume: {exc}")
-    return run, problems + _settled(api, run, fault, expected)
+    left = _settled(api, run, fault, expected)
+    if left and all(p.startswith("notice") and p.endswith("sent 0 times") for p in left):
+        # a notice whose sender died holding its claim (the claim's answer lost every time) is
+        # owed again once the claim's lease has run out: then the resume has it sent
+        time.sleep(LEASE_S + 2)
+        problems += _resume(api, run)
+        left = _settled(api, run, fault, expected)
+    return run, problems + left
+
+
+#: How long a notice's claim holds a channel on the local stack (infra/config.py, ``notice_lease``).
+LEASE_S = 60.0
+
+
+def _resume(api: Api, run: Run) -> list[str]:
+    """An agent resumes the order (``POST /orders/{id}/resume``): what went wrong, if anything."""
+    if not run.order_id:
+        return []
+    answer = api.http.post(f"/orders/{run.order_id}/resume", headers={"x-api-key": KEYS["agent"]})
+    return [] if answer.status_code in (200, 202, 409) else [f"resume: {answer.status_code} {answer.text[:200]}"]
+
+
+#: Journeys under a persistent fault at once: most of their time is spent waiting out the fault.
+PERSISTENT_WORKERS = 12
 
 
 @pytest.mark.timeout(900)
 def test_every_call_failing_until_the_order_is_resumed_leaves_nothing_lost_or_doubled(
         api: Api, clean_runs: Clean) -> None:
-    """Each distinct (function, call) of the journeys, throttled persistently in the first
-    journey that makes it: the order is stuck or carries on without that call's work; once the
-    fault is lifted and the order resumed, it ends right — nothing lost, nothing doubled."""
-    cases: list[Case] = [(scenario, {"caller": caller, "call": call, "kind": "throttle", "mode": "persistent"})
+    """Each distinct (function, call) of the journeys, failing in every way every time in the
+    first journey that makes it: the order is stuck or carries on without that call's work;
+    once the fault is lifted and the order resumed, it ends right — nothing lost, nothing
+    doubled."""
+    cases: list[Case] = [(scenario, {"caller": caller, "call": call, "kind": kind, "mode": "persistent"})
                          for scenario, caller, call in _points(clean_runs)
-                         if "authorizer" not in caller]  # its calls cannot be scoped to one journey
+                         if "authorizer" not in caller  # its calls cannot be scoped to one journey
+                         for kind in KINDS]
     started = time.monotonic()
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ThreadPoolExecutor(PERSISTENT_WORKERS) as pool:
         results = list(pool.map(lambda case: (case, *_resumed(api, case[0], case[1], clean_runs[case[0]][1])),
                                 cases))
     failures = [f"{_name(case)}: {run.order_id} {problems}" for case, run, problems in results if problems]
