@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-def listings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = os.listdir
 
@@ -24,7 +23,7 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(path)
 
     monkeypatch.setattr(os, "listdir", counting)
-    yield seen
+    return seen
 
 
 def _route(hosts: list[str]) -> list[Any]:
