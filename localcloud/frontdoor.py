@@ -253,6 +253,13 @@ class FrontDoor:
     def _method_arn(self, request: Request) -> str:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api.id}/{self.stage}/{request.method}{request.path}"
 
+    def pass_time(self, seconds: float) -> None:
+        """The local clock moved ``seconds`` forward (``/_local/clock``): cached authorizer
+        decisions age by as much, as API Gateway's would over that time."""
+        with self._cache_lock:
+            self._auth_cache = {key: (until - seconds, result) for key, (until, result) in self._auth_cache.items()
+                                if until - seconds > time.monotonic()}
+
     def _authorize(self, request: Request, route: Route, event: dict[str, Any]) -> dict[str, Any]:
         authorizer = self.api.authorizers[route.method.authorizer_id]
         if authorizer.type != "REQUEST":

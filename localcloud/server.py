@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import localcloud
-from localcloud import faults, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail
+from localcloud import clock, faults, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail, clock /_local/clock
 from localcloud.deploy import Deployment, deploy_assembly, deploy_template
 from localcloud.frontdoor import FrontDoor
 from localcloud.patches import event_source_pollers, lambda_runtime
@@ -152,6 +152,7 @@ class LocalCloud:
             with contextlib.suppress(TimeoutError):
                 localcloud.settle(settle_timeout)
         schedules.stop()
+        clock.clock.reset()  # the use cases' clock back to real time (POST /_local/clock moved it)
         event_source_pollers.stop_all()
         if self._moto is not None:
             try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from functions.access.ports import GatewayKeys, KeyStore
+from functions.core import clock
 from functions.core.errors import ValidationFailed
 from functions.core.principal import ROLES
 
@@ -31,7 +32,7 @@ def hash_key(value: str) -> str:
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def stamp(at: datetime) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from functions.core.clock import now as clock_now
 from functions.core.errors import Forbidden, NotFound
 from functions.core.events import utc_now
 from functions.core.principal import Principal
@@ -36,7 +37,7 @@ def level_view(level: StockLevel) -> dict[str, Any]:
 class InventoryService:
     store: StockStore
     clock: Callable[[], str] = utc_now
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    now: Callable[[], datetime] = clock_now
 
     def set_on_hand(self, sku: str, node_id: str, on_hand: int, principal: Principal) -> dict[str, Any]:
         """A node sets its own stock; an agent sets any node's."""

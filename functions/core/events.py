@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from . import clock
 from .ids import new_id
 
 SCHEMA_VERSION = "1"
 
 
 def utc_now() -> str:
-    """UTC ISO 8601 with milliseconds and a ``Z``: sorts as text, as the table relies on."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """UTC ISO 8601 with milliseconds and a ``Z``: sorts as text, as the table relies on
+    (``clock.now``: moved forward only by the local stack's ``/_local/clock``)."""
+    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def after(at: str, seconds: float) -> str:
