@@ -185,10 +185,9 @@ def test_every_call_of_every_journey_fails_once_in_every_way_and_the_order_still
 STUCK_S = 20.0
 
 
-def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[str]) -> tuple[Run, list[str]]:
-    """A journey whose call fails every time until the fault is lifted; then an agent resumes
-    the order (``POST /orders/{id}/resume``, the reconciler's own steps for one order) and the
-    journey's users carry on (the webshop places again with its key, the node dispatches)."""
+def _stuck(api: Api, scenario: str, fault: dict[str, Any]) -> Run:
+    """A journey whose call fails every time for ``STUCK_S`` (its retries — client, workflow,
+    stream — run out well within it); then the fault is lifted."""
     run, started = Run(scenario), time.monotonic()
     added = ok(api.http.post("/_local/faults", json={**fault, "match": run.match}), "add fault")
     fault_id = added["faults"][0]["id"]
@@ -201,11 +200,28 @@ def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[s
     run.fired = next((f["fired"] for f in lifted["faults"] if f["id"] == fault_id), 0)
     print(f"lifted {time.monotonic() - started:6.1f} s  {scenario} {fault['caller']} {fault['call']} {fault['kind']}",
           flush=True)
+    return run
+
+
+def _recovered(api: Api, run: Run, fault: dict[str, Any], expected: Counter[str]) -> tuple[list[str], bool]:
+    """After the reconciler's scheduled run: the journey's users carry on (the webshop places
+    again with its key, the node dispatches) and the order must end right. What the schedule
+    does not reach — a notice of an order already final (docs/ARCHITECTURE.md, "Notices") — an
+    agent resumes (``POST /orders/{id}/resume``). Returns the problems left, and whether the
+    agent was needed."""
     problems: list[str] = []
+    try:
+        SCENARIOS[run.scenario](api, run, WAIT_S)
+    except (AssertionError, ApiError) as exc:
+        problems.append(f"journey after the reconciler: {exc}")
+    left = _settled(api, run, fault, expected)
+    if not left and not problems:
+        return [], False
+    problems = []
     try:
         for _ in range(2):  # a step the resume started may itself wait for the next one
             problems += _resume(api, run)
-            SCENARIOS[scenario](api, run, WAIT_S)
+            SCENARIOS[run.scenario](api, run, WAIT_S)
     except (AssertionError, ApiError) as exc:
         problems.append(f"journey after the resume: {exc}")
     left = _settled(api, run, fault, expected)
@@ -215,7 +231,22 @@ def _resumed(api: Api, scenario: str, fault: dict[str, Any], expected: Counter[s
         time.sleep(LEASE_S + 2)
         problems += _resume(api, run)
         left = _settled(api, run, fault, expected)
-    return run, problems + left
+    return problems + left, True
+
+
+def _reconcile(api: Api) -> list[dict[str, Any]]:
+    """The local stack idle, the clock moved past the reconciler's threshold (15 minutes after
+    capture) and every lease, then the schedule run on demand — twice, as a step the first run
+    started may leave the next one owed. The runs' reports."""
+    reports = []
+    api.settle(120)
+    ok(api.http.post("/_local/clock", json={"advance": "PT20M"}), "move the clock")
+    for _ in range(2):
+        answer = ok(api.http.post("/_local/schedules/reconcile/run", timeout=120), "run the reconciler")
+        assert not answer["function_error"], answer
+        reports.append(answer["result"])
+        api.settle(120)
+    return reports
 
 
 #: How long a notice's claim holds a channel on the local stack (infra/config.py, ``notice_lease``).
@@ -235,22 +266,32 @@ PERSISTENT_WORKERS = 12
 
 
 @pytest.mark.timeout(900)
-def test_every_call_failing_until_the_order_is_resumed_leaves_nothing_lost_or_doubled(
+def test_every_call_failing_until_the_reconciler_runs_leaves_nothing_lost_or_doubled(
         api: Api, clean_runs: Clean) -> None:
     """Each distinct (function, call) of the journeys, failing in every way every time in the
-    first journey that makes it: the order is stuck or carries on without that call's work;
-    once the fault is lifted and the order resumed, it ends right — nothing lost, nothing
-    doubled."""
+    first journey that makes it: the order is stuck or carries on without that call's work.
+    Once every fault is lifted, the reconciler's schedule runs (the clock past its threshold),
+    the journeys' users carry on, and each order ends right — nothing lost, nothing doubled."""
     cases: list[Case] = [(scenario, {"caller": caller, "call": call, "kind": kind, "mode": "persistent"})
                          for scenario, caller, call in _points(clean_runs)
                          if "authorizer" not in caller  # its calls cannot be scoped to one journey
                          for kind in KINDS]
     started = time.monotonic()
     with ThreadPoolExecutor(PERSISTENT_WORKERS) as pool:
-        results = list(pool.map(lambda case: (case, *_resumed(api, case[0], case[1], clean_runs[case[0]][1])),
-                                cases))
-    failures = [f"{_name(case)}: {run.order_id} {problems}" for case, run, problems in results if problems]
-    never = [_name(case) for case, run, _ in results if not run.fired]
-    summary = f"{len(cases)} persistent cases in {time.monotonic() - started:.0f} s; never fired: {never}"
+        runs = list(pool.map(lambda case: _stuck(api, case[0], case[1]), cases))
+    try:
+        reports = _reconcile(api)
+        with ThreadPoolExecutor(PERSISTENT_WORKERS) as pool:
+            results = list(pool.map(lambda pair: (pair[0], pair[1], *_recovered(
+                api, pair[1], pair[0][1], clean_runs[pair[0][0]][1])), zip(cases, runs, strict=True)))
+    finally:
+        api.http.post("/_local/clock", json={"reset": True})
+    failures = [f"{_name(case)}: {run.order_id} {problems}" for case, run, problems, _ in results if problems]
+    never = [_name(case) for case, run, _, _ in results if not run.fired]
+    agent = [_name(case) for case, _, _, needed in results if needed]
+    summary = (f"{len(cases)} persistent cases in {time.monotonic() - started:.0f} s; the reconciler's runs: "
+               f"{[{k: r[k] for k in ('due', 'resumed', 'waiting', 'closed', 'failed', 'steps')} for r in reports]}; "
+               f"an agent's resume needed after them: {agent}; never fired: {never}")
     print(summary)
     assert not failures, summary + "\n" + "\n".join(failures)
+    assert reports[0]["resumed"] > 0 and not any(r["failed"] for r in reports), summary
