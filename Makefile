@@ -45,7 +45,7 @@ test: install ## every test tier: unit, local cloud, integration, end-to-end, th
 faults: install ## the fault-injection matrix alone, on a local stack of its own (tests/e2e/faults; part of make test)
 	$(PY) -m pytest tests/e2e/faults -m faults
 
-test-app: install ## all tiers except infrastructure (no CDK/jsii)
+test-app: install ## all tiers except infrastructure (no CDK/jsii) and the fault matrix
 	$(PY) -m pytest tests/unit tests/localcloud tests/integration tests/e2e -m "not faults"
 
 test-infra: install ## CDK assertions, cdk-nag, cfn-lint

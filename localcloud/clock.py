@@ -8,7 +8,8 @@ it) — in the process where the local functions run
 Each answers ``{"now", "offset", "offset_seconds"}``. The clock never moves back: a negative or
 unreadable duration is a 422 naming the field (a body not JSON a 400). Identifiers, DynamoDB TTL and the workflow
 engine keep real time; scheduled jobs fire on the local time scale (``localcloud/schedules.py``),
-not on this clock.
+not on this clock; the ``oms`` command line runs in its own process, on real time. Reset does
+not rewind what was written while the clock was ahead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from functions.core.events import utc_now
 from localcloud.frontdoor import FrontDoor, register_local_route
 
 _DURATION = TypeAdapter(timedelta)
+#: How far ahead of real time the clock may be moved in all (a century: dates stay representable).
+MAX_OFFSET = timedelta(days=36525)
 
 
 def _iso(delta: timedelta) -> str:
@@ -33,7 +36,7 @@ def _iso(delta: timedelta) -> str:
     days, rest = divmod(seconds, 86400)
     text = f"P{int(days)}D" if days else "P"
     if rest or not days:
-        text += f"T{rest:g}S"
+        text += "T" + f"{rest:.3f}".rstrip("0").rstrip(".") + "S"
     return text
 
 
@@ -83,6 +86,8 @@ def _route(request: Request, door: FrontDoor) -> Response:
         return _error(f"advance: {raw!r} is not an ISO 8601 duration (e.g. 'P31D', 'PT10M')")
     if by <= timedelta(0):
         return _error("advance: the clock only moves forward (a positive duration)")
+    if clock.offset() + by > MAX_OFFSET:
+        return _error(f"advance: the clock moves at most {MAX_OFFSET.days} days ahead of real time in all")
     clock.advance(by)
     door.pass_time(by.total_seconds())  # API Gateway's cached authorizer decisions age with it
     return _answer(view())

@@ -136,6 +136,7 @@ class FrontDoor:
         self.stage = deployment.outputs.get("ApiStage") or next(iter(self.api.stages))
         self._auth_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
+        self._auth_generation = 0  # bumped when the local clock moves (pass_time)
 
     # --- WSGI -------------------------------------------------------------------------------
 
@@ -259,6 +260,7 @@ class FrontDoor:
         with self._cache_lock:
             self._auth_cache = {key: (until - seconds, result) for key, (until, result) in self._auth_cache.items()
                                 if until - seconds > time.monotonic()}
+            self._auth_generation += 1  # a decision made before the move is not cached after it
 
     def _authorize(self, request: Request, route: Route, event: dict[str, Any]) -> dict[str, Any]:
         authorizer = self.api.authorizers[route.method.authorizer_id]
@@ -274,13 +276,15 @@ class FrontDoor:
         key = (authorizer.id, *identity)
         with self._cache_lock:
             cached = self._auth_cache.get(key)
+            generation = self._auth_generation
         if cached and cached[0] > time.monotonic():
             result = cached[1]
         else:
             result = self._call_authorizer(authorizer.authorizer_uri, request, route, event)
             if ttl > 0:
                 with self._cache_lock:
-                    self._auth_cache[key] = (time.monotonic() + ttl, result)
+                    if generation == self._auth_generation:
+                        self._auth_cache[key] = (time.monotonic() + ttl, result)
         allowed, denied = _policy_allows(result.get("policyDocument") or {}, self._method_arn(request))
         if not allowed:
             message = "User is not authorized to access this resource"

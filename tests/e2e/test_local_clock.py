@@ -20,6 +20,7 @@ def _at(text: str) -> datetime:
 
 @pytest.fixture
 def clock(http: httpx.Client) -> Iterator[httpx.Client]:
+    http.post("/_local/settle", timeout=60)  # nothing of an earlier test is written in moved time
     yield http
     assert http.post("/_local/clock", json={"reset": True}).status_code == 200
 
@@ -38,7 +39,7 @@ def test_the_clock_moves_forward_shows_it_and_goes_back(clock: httpx.Client) -> 
 
 @pytest.mark.parametrize(("body", "status"), [
     ({"advance": "-P1D"}, 422), ({"advance": "P0D"}, 422), ({"advance": "a month"}, 422), ({"advance": 31}, 422),
-    ({}, 422), (["P1D"], 422)])
+    ({"advance": "P40000D"}, 422), ({}, 422), (["P1D"], 422)])
 def test_a_duration_it_cannot_take_is_refused_naming_the_field(clock: httpx.Client, body: object,
                                                               status: int) -> None:
     r = clock.post("/_local/clock", json=body)
