@@ -298,6 +298,7 @@ def test_every_call_failing_until_the_reconciler_runs_leaves_nothing_lost_or_dou
     # the schedule reaches everything but a notice of an order already final (docs/ARCHITECTURE.md,
     # "Notices"): an agent was needed only where notify's own calls failed
     assert all(" oms-local-notify-" in name for name in agent), summary
-    # a call no journey string reaches (a cache's read, a shared lookup) cannot be scoped: at most
-    # a quarter of the persistent cases may never fire
-    assert len(never) <= len(cases) // 4, summary
+    # a call no journey string reaches (a cache's read, a shared lookup: about a fifth of them)
+    # cannot be scoped, and the persistent cases have no unscoped round: at most a third may
+    # never fire
+    assert len(never) <= len(cases) // 3, summary
