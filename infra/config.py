@@ -187,9 +187,6 @@ CONFIGS: Mapping[str, EnvironmentConfig] = MappingProxyType(
             # measured orders or an e2e test that counts requests. Run it on demand with
             # POST /_local/schedules/reconcile/run.
             reconcile_rate=Duration.days(7),
-            # a notice's claim lapses after a minute (still four times the 15 s an invocation
-            # may take), so a journey whose notify died mid-send recovers inside a test
-            notice_lease=Duration.minutes(1),
             # the local seed's two channels; any local client (the account) may send
             feed_channels=MappingProxyType(
                 {"webshop": (FEED_SENDER_ACCOUNT,), "marketplace": (FEED_SENDER_ACCOUNT,)}),

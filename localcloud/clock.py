@@ -22,7 +22,9 @@ from pydantic import TypeAdapter, ValidationError
 from werkzeug.wrappers import Request, Response
 
 from functions.core import clock
+from functions.core.errors import FieldError
 from functions.core.events import utc_now
+from functions.core.handlers.http import PROBLEM_JSON, problem_body
 from localcloud.frontdoor import FrontDoor, register_local_route
 
 _DURATION = TypeAdapter(timedelta)
@@ -50,16 +52,22 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def _problem(status: int, detail: str, field: str | None = None) -> Response:
-    """An RFC 9457 problem, as the API answers (API.md, "Errors")."""
-    body: dict[str, Any] = {"type": "about:blank", "title": "Bad Request" if status == 400 else "Unprocessable Content",
-                            "status": status, "detail": detail}
-    if field:
-        body["errors"] = [{"field": field, "message": detail}]
-    return Response(json.dumps(body), status=status, content_type="application/problem+json")
+    """An RFC 9457 problem, shaped as the API's own (``core/handlers/http.py``)."""
+    title, slug = ("Bad request", "bad-request") if status == 400 else ("Validation failed", "validation")
+    errors = [FieldError(field, detail)] if field else []
+    return Response(problem_body(status, title, detail, slug=slug, errors=errors), status=status,
+                    content_type=PROBLEM_JSON)
 
 
 def _error(message: str) -> Response:
     return _problem(422, message, "advance")
+
+
+def reset(door: FrontDoor | None = None) -> None:
+    """Back to real time; decisions the front door cached in the moved time hold no more."""
+    clock.reset()
+    if door is not None:
+        door.forget_authorizations()
 
 
 def _route(request: Request, door: FrontDoor) -> Response:
@@ -74,8 +82,7 @@ def _route(request: Request, door: FrontDoor) -> Response:
     if not isinstance(body, dict):
         return _problem(422, 'a JSON object: {"advance": "P31D"} or {"reset": true}', "advance")
     if body.get("reset") is True:
-        clock.reset()
-        door.pass_time(float("inf"))  # decisions made in the moved time hold no more
+        reset(door)
         return _answer(view())
     raw = body.get("advance")
     if not isinstance(raw, str):

@@ -262,6 +262,12 @@ class FrontDoor:
                                 if until - seconds > time.monotonic()}
             self._auth_generation += 1  # a decision made before the move is not cached after it
 
+    def forget_authorizations(self) -> None:
+        """Drop every cached authorizer decision (the local clock went back to real time)."""
+        with self._cache_lock:
+            self._auth_cache = {}
+            self._auth_generation += 1
+
     def _authorize(self, request: Request, route: Route, event: dict[str, Any]) -> dict[str, Any]:
         authorizer = self.api.authorizers[route.method.authorizer_id]
         if authorizer.type != "REQUEST":

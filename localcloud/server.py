@@ -152,7 +152,8 @@ class LocalCloud:
             with contextlib.suppress(TimeoutError):
                 localcloud.settle(settle_timeout)
         schedules.stop()
-        clock.clock.reset()  # the use cases' clock back to real time (POST /_local/clock moved it)
+        # the use cases' clock back to real time (POST /_local/clock moved it)
+        clock.reset(self._door.server.app if self._door is not None else None)
         event_source_pollers.stop_all()
         if self._moto is not None:
             try:

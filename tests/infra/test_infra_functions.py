@@ -80,9 +80,7 @@ def test_every_function_gets_the_same_environment(env_template):
     }
     assert first["LEGAL_ENTITY"] == "ACME-DE"
     assert first["PAYMENT_PROVIDER"] == ("local" if env == "local" else "stripe")
-    # a claim's lease: 5 minutes deployed, a minute locally (so the fault matrix sees it lapse)
-    assert (first["RECONCILE_AFTER_SECONDS"], first["NOTICE_LEASE_SECONDS"]) == (
-        "900", "60" if env == "local" else "300")
+    assert (first["RECONCILE_AFTER_SECONDS"], first["NOTICE_LEASE_SECONDS"]) == ("900", "300")
     assert first["NOTICE_FUNCTION_NAME"] == f"oms-{env}-notify-notice"
     assert first["RECONCILE_FUNCTION_NAME"] == f"oms-{env}-reconcile-run"
 

@@ -224,20 +224,15 @@ def _recovered(api: Api, run: Run, fault: dict[str, Any], expected: Counter[str]
             SCENARIOS[run.scenario](api, run, WAIT_S)
     except (AssertionError, ApiError) as exc:
         problems.append(f"journey after the resume: {exc}")
-    left = _settled(api, run, fault, expected)
-    if left and all(p.startswith("notice") and p.endswith("sent 0 times") for p in left):
-        # a notice whose sender died holding its claim (the claim's answer lost every time) is
-        # owed again once the claim's lease has run out: then the resume has it sent
-        time.sleep(LEASE_S + 2)
-        problems += _resume(api, run)
-        left = _settled(api, run, fault, expected)
-    return problems + left, True
+    # the clock is past every claim's lease (``_reconcile``): a notice whose sender died holding
+    # its claim is owed again, and the resume has it sent
+    return problems + _settled(api, run, fault, expected), True
 
 
 def _reconcile(api: Api) -> list[dict[str, Any]]:
     """The local stack idle, the clock moved past the reconciler's threshold (15 minutes after
-    capture) and every lease, then the schedule run on demand — twice, as a step the first run
-    started may leave the next one owed. The runs' reports."""
+    capture) and every notice claim's lease (5 minutes), then the schedule run on demand —
+    twice, as a step the first run started may leave the next one owed. The runs' reports."""
     reports = []
     api.settle(120)
     ok(api.http.post("/_local/clock", json={"advance": "PT20M"}), "move the clock")
@@ -247,10 +242,6 @@ def _reconcile(api: Api) -> list[dict[str, Any]]:
         reports.append(answer["result"])
         api.settle(120)
     return reports
-
-
-#: How long a notice's claim holds a channel on the local stack (infra/config.py, ``notice_lease``).
-LEASE_S = 60.0
 
 
 def _resume(api: Api, run: Run) -> list[str]:
