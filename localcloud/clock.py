@@ -22,9 +22,8 @@ from pydantic import TypeAdapter, ValidationError
 from werkzeug.wrappers import Request, Response
 
 from functions.core import clock
-from functions.core.errors import FieldError
+from functions.core.errors import PROBLEM_JSON, FieldError, problem_body
 from functions.core.events import utc_now
-from functions.core.handlers.http import PROBLEM_JSON, problem_body
 from localcloud.frontdoor import FrontDoor, register_local_route
 
 _DURATION = TypeAdapter(timedelta)
@@ -52,7 +51,7 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
 
 
 def _problem(status: int, detail: str, field: str | None = None) -> Response:
-    """An RFC 9457 problem, shaped as the API's own (``core/handlers/http.py``)."""
+    """An RFC 9457 problem, shaped as the API's own (``functions/core/errors.py``)."""
     title, slug = ("Bad request", "bad-request") if status == 400 else ("Validation failed", "validation")
     errors = [FieldError(field, detail)] if field else []
     return Response(problem_body(status, title, detail, slug=slug, errors=errors), status=status,

@@ -45,6 +45,10 @@ def _is_metric(line: str) -> bool:
     return line.startswith('{"_aws"')  # a Powertools EMF line: noise in a log tail
 
 
+#: Variables the deployed functions get from the template and a caller's shell must not supply.
+FUNCTION_SETTINGS = ("POWERTOOLS_",)
+
+
 class LocalStack:
     """``python -m localcloud serve --port P`` as a subprocess; ``url`` once started."""
 
@@ -58,7 +62,10 @@ class LocalStack:
     def start(self, timeout: float | None = None) -> str:
         """Start the stack and wait for its ready line; its base URL."""
         timeout = self.ready_timeout if timeout is None else timeout
-        env = {**os.environ, "OMS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        # The stack gets the shell a user types `make up` in: the functions' own settings (Powertools'
+        # service, namespace, …) come from the template only, never from the caller (a test run sets them).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(FUNCTION_SETTINGS)}
+        env.update({"OMS_PORT": str(self.port), "PYTHONUNBUFFERED": "1"})
         self.proc = proc = subprocess.Popen(
             [sys.executable, "-m", "localcloud", "serve", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

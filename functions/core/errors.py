@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+#: The media type of every error answer (RFC 9457).
+PROBLEM_JSON = "application/problem+json"
 
 
 @dataclass(frozen=True)
@@ -104,3 +110,12 @@ def as_transient(exc: BaseException) -> TransientError | None:
     if is_retryable(exc) or ("BotoCoreError" in names and names & set(_NO_ANSWER)):
         return TransientError(f"{type(exc).__name__}: {exc}")
     return None
+
+
+def problem_body(status: int, title: str, detail: str, *, slug: str, errors: Sequence[FieldError] = ()) -> str:
+    """The RFC 9457 body of every error answer (no Powertools import here: the local front door's
+    own routes render it before any function's environment is applied)."""
+    body: dict[str, Any] = {"type": f"urn:oms:problem:{slug}", "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    return json.dumps(body)

@@ -263,6 +263,8 @@ def _run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
             logger.error("%s", exc)
             return _error_payload(exc, "LocalCloud.EnvironmentConflict", request_id), True
         except Exception as exc:
+            # The AWS runtime writes an unhandled error with its traceback to the function's log.
+            logger.error("%s %s: unhandled %s", fn.function_name, request_id, type(exc).__name__, exc_info=exc)
             return _error_payload(exc, type(exc).__name__, request_id), True
         try:
             payload = json.dumps(result)

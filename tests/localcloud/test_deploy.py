@@ -217,3 +217,20 @@ def test_stop_ends_the_pollers_and_restores_the_environment(tmp_path: Path) -> N
     # Then no poller (or batch) thread of its mappings is left, and the environment is back
     assert [t.name for t in threading.enumerate() if t.name.startswith(pollers)] == []
     assert {key: os.environ.get(key) for key in before} == before
+
+
+@pytest.mark.timeout(60)
+def test_the_local_cloud_imports_no_function_module_before_a_function_runs() -> None:
+    # Given a shell without the functions' settings (the template gives them, per function)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    # When everything `python -m localcloud serve` loads before the first invocation is imported
+    script = (
+        "import sys, localcloud.__main__, localcloud.server, localcloud.clock, localcloud.demo, localcloud.seed;"
+        "print(sorted(m for m in sys.modules if m.startswith('functions.') and 'handlers' in m"
+        " or m.startswith('aws_lambda_powertools.logging') or m.startswith('aws_lambda_powertools.metrics')))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=50,
+                            check=True)
+    # Then no Powertools logger or metrics object exists yet: one created at import time would keep
+    # "service_undefined" and no namespace, and every function's first metric flush would fail
+    assert result.stdout.strip() == "[]", result.stdout

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,13 +12,20 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentSchema
 from aws_lambda_powertools.logging import correlation_paths
 
-from functions.core.errors import DomainError, FieldError, Forbidden, TransientError, as_transient
+from functions.core.errors import (
+    PROBLEM_JSON,
+    DomainError,
+    FieldError,
+    Forbidden,
+    TransientError,
+    as_transient,
+    problem_body,
+)
 from functions.core.field_errors import error_message as _message
 from functions.core.field_errors import field_errors
 from functions.core.handlers.observability import logger, metrics
 from functions.core.principal import ROLES, Principal
 
-PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 256 * 1024  # an order must fit in one queue message or event
 
 
@@ -68,12 +74,6 @@ def problem(
     return Response(status_code=status, content_type=PROBLEM_JSON,
                     body=problem_body(status, title, detail, slug=slug, errors=errors), headers=headers)
 
-
-def problem_body(status: int, title: str, detail: str, *, slug: str, errors: Sequence[FieldError] = ()) -> str:
-    body: dict[str, Any] = {"type": f"urn:oms:problem:{slug}", "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
-    return json.dumps(body)
 
 
 def _validation_problem(exc: RequestValidationError) -> Response[str]:
