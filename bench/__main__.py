@@ -11,7 +11,10 @@ Every headline figure is a ratio or a count, so it holds on a noisy shared machi
   capture to COMPLETED with a simulated warehouse, at 1, 2 and 4 clients;
 - ``max_cold_start_over_boto3`` (bench/coldstart.py): each handler's first invocation in a fresh
   interpreter next to a fresh interpreter's boto3 client and first call, both with only the code
-  asset and the dependencies layer on ``sys.path`` (``python -m bench.coldstart`` runs just this).
+  asset and the dependencies layer on ``sys.path`` (``python -m bench.coldstart`` runs just this);
+- ``local_capture_100k_over_empty`` and ``local_list_100k_over_empty`` (bench/local_scale.py): capture
+  and listing p50 on one local stack holding 100,000 items over the same stack empty, with the
+  lifecycle throughput at each fill; on a fresh stack of its own (``python -m bench.local_scale``).
 
 ``python -m bench [--quick] [--url URL] [--out bench/results.json]``; ``--quick`` runs a handful
 of orders (the smoke test's size).
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import coldstart, cost, latency, lifecycle
+from bench import coldstart, cost, latency, lifecycle, local_scale
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {
@@ -34,22 +37,24 @@ TARGETS = {
     "aws_requests_per_order": ("<=", 30),
     "capture_p99_over_transact_p99": ("<=", 3.0),
     "max_cold_start_over_boto3": ("<=", 2.0),
+    "local_capture_100k_over_empty": ("<=", 1.5),
+    "local_list_100k_over_empty": ("<=", 1.5),
 }
 
 #: Cold starts: medians of 9 runs. The three API functions' cold starts sit within a few percent
 #: of each other, and the figure is the largest median: with 5 runs it wandered from 1.67 to 2.25
 #: for the same code on one machine (2026-12-01), with 15 it was 1.80-1.86.
 SIZES = {
-    "full": {"orders": 20, "latency_orders": 300, "orders_per_client": 10, "coldstart_repeats": 9},
-    "quick": {"orders": 3, "latency_orders": 20, "orders_per_client": 2, "coldstart_repeats": 1},
+    "full": {"orders": 20, "latency_orders": 300, "orders_per_client": 10, "coldstart_repeats": 9,
+             "scale_levels": local_scale.LEVELS, "scale_samples": 30, "scale_orders": 5},
+    "quick": {"orders": 3, "latency_orders": 20, "orders_per_client": 2, "coldstart_repeats": 1,
+              "scale_levels": (0, 3_000), "scale_samples": 3, "scale_orders": 1},
 }
 
 
-def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, Any]:
+def run(api_url: str, size: dict[str, Any], log: Any = sys.stderr) -> dict[str, Any]:
     started = time.monotonic()
-    # Cold starts first, on the fresh stack: the API handlers' first call queries an index, and
-    # moto answers index queries by scanning the table, so a table filled by the other runs
-    # would time moto, not the handler (the boto3 baseline's describe_table does not grow).
+    # Cold starts first, on the fresh stack, before the other runs make the machine busy.
     print("cold starts …", file=log, flush=True)
     cold = coldstart.measure(api_url, repeats=size["coldstart_repeats"])
     print("requests and cost per order …", file=log, flush=True)
@@ -64,8 +69,8 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
         "aws_requests_per_order": round(each["aws_requests_per_order"], 2),
         "api_requests_per_order": round(each["api_requests_per_order"], 2),
         "cost_per_1000_orders_usd": cost.cost_per_1000(each)["cost_per_1000_orders_usd"]}
-    # Lifecycle before latency: moto answers index queries by scanning the table, so the
-    # warehouse's polls slow down with every item the latency run adds (bench/lifecycle.py).
+    # Lifecycle before latency, as it always ran (the local stack no longer slows as it fills:
+    # localcloud/patches/dynamodb_partitions.py; bench/local_scale.py measures it).
     print("lifecycle throughput …", file=log, flush=True)
     life = lifecycle.lifecycle_throughput(api_url, orders_per_client=size["orders_per_client"])
     print("capture latency …", file=log, flush=True)
@@ -79,9 +84,6 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
         "lifecycle_orders_per_s": round(life["lifecycle_orders_per_s"], 3),
         "lifecycle_scaling_4_over_1": round(life["lifecycle_scaling_4_over_1"], 3),
     }
-    results["targets"] = {key: {"target": f"{op} {limit}", "value": results[key],
-                                "met": results[key] <= limit}
-                          for key, (op, limit) in TARGETS.items()}
     results.update({
         "sizes": size, "seconds": round(time.monotonic() - started, 1),
         "cost": money, "per_order": figures, "meter_totals": meter, "reconciler": reconciler,
@@ -90,10 +92,24 @@ def run(api_url: str, size: dict[str, int], log: Any = sys.stderr) -> dict[str, 
     return results
 
 
+def scale(api_url: str, size: dict[str, Any], results: dict[str, Any], log: Any = sys.stderr) -> None:
+    """The local stack as it fills (bench/local_scale.py), into ``results``, and the targets."""
+    print("local stack as it fills …", file=log, flush=True)
+    filled = local_scale.local_scale(api_url, levels=size["scale_levels"], samples=size["scale_samples"],
+                                     lifecycle_orders=size["scale_orders"], log=log)
+    results.update({k: v for k, v in filled.items() if k.startswith("local_")})
+    results["local_scale"] = filled
+    results["targets"] = {key: {"target": f"{op} {limit}", "value": results[key],
+                                "met": results[key] <= limit}
+                          for key, (op, limit) in TARGETS.items() if key in results}
+
+
 def render(results: dict[str, Any]) -> str:
     rows = [("figure", "value", "target", "")]
-    for key in ("cost_per_1000_orders_usd", "aws_requests_per_order", "capture_p99_over_transact_p99",
-                "max_cold_start_over_boto3", "lifecycle_orders_per_s", "lifecycle_scaling_4_over_1"):
+    keys = ["cost_per_1000_orders_usd", "aws_requests_per_order", "capture_p99_over_transact_p99",
+            "max_cold_start_over_boto3", "lifecycle_orders_per_s", "lifecycle_scaling_4_over_1"]
+    keys += [k for k in results if k.startswith("local_") and k != "local_scale"]
+    for key in keys:
         target = results["targets"].get(key)
         rows.append((key, str(results[key]), target["target"] if target else "",
                      ("met" if target["met"] else "MISSED") if target else ""))
@@ -116,6 +132,8 @@ def render(results: dict[str, Any]) -> str:
               f"${rec['share_per_1000_orders_usd']:.5f} per 1,000 orders at {rec['orders_per_month']:,} orders a month",
               "", "AWS requests per order by service:"]
     lines += [f"  {svc:<10} {n:.2f}" for svc, n in results["per_order"]["aws_requests_by_service"].items()]
+    if "local_scale" in results:
+        lines += ["", local_scale.table(results["local_scale"])]
     return "\n".join(lines)
 
 
@@ -168,11 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     size = SIZES["quick" if args.quick else "full"]
     if args.url:
         results = run(args.url, size)
+        scale(args.url, size, results)
     else:
         from localcloud.launcher import LocalStack
 
         with LocalStack() as stack:
             results = run(stack.url, size)
+        with LocalStack() as stack:  # a fresh stack: "empty" is as deployed and seeded
+            scale(stack.url, size, results)
     out = Path(args.out)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     chart(results, out.with_suffix(".png"))

@@ -25,9 +25,9 @@ How a level runs
   (every client's captures and polls in the capture API function) queue behind each other. If
   one order in flight already keeps the process busy, the ratio stays near 1 (and the extra
   polling of more clients can push it below 1); on AWS neither limit exists.
-- ``table_items_at_start``: moto answers an index ``Query`` by scanning the whole table, so the
-  warehouse's ``GET /shipments`` polls (and every other index read) get slower with everything
-  the stack has ever stored; compare runs only at similar table sizes (a fresh stack is best).
+- ``table_items_at_start``: what the stack held. A query reads only its partition on the local
+  stack too (localcloud/patches/dynamodb_partitions.py), so the figure should not depend on it;
+  bench/local_scale.py measures how little it does.
 - Per-order latencies from the client side: ``captured_to_in_fulfillment_ms`` (``201`` of the
   capture until the first poll that sees ``IN_FULFILLMENT`` or later) and
   ``dispatched_to_completed_ms`` (the warehouse's ``200`` on dispatch until the first poll that
@@ -341,9 +341,7 @@ def where_the_time_goes(used: dict[str, Any], orders: int, polling: dict[str, di
 
 
 def table_items(api_url: str) -> int:
-    """How many items the local table holds (a ``Scan`` with ``Select=COUNT``). moto answers an
-    index ``Query`` by scanning the whole table, so on the local stack every index read (a node's
-    ``GET /shipments``, listings, …) costs in proportion to this."""
+    """How many items the local table holds (a ``Scan`` with ``Select=COUNT``)."""
     with Api(api_url) as api:
         info = api.info()
     db = dynamodb_client(info)

@@ -17,6 +17,7 @@ from localcloud.patches import (
     cloudformation_refs,
     cloudformation_stepfunctions,
     dynamodb_linearizable,
+    dynamodb_partitions,
     dynamodb_streams,
     dynamodb_transactions,
     eventbridge_targets,
@@ -39,6 +40,7 @@ ALL_PATCHES = (
     dynamodb_linearizable,
     dynamodb_streams,
     dynamodb_transactions,
+    dynamodb_partitions,  # after dynamodb_transactions: it follows that rollback
     sqs_event_source,
     eventbridge_targets,
     cloudformation_refs,

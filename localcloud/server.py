@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import localcloud
-from localcloud import clock, faults, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail, clock /_local/clock
+from localcloud import clock, faults, fill, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail, clock /_local/clock, fill /_local/fill
 from localcloud.deploy import Deployment, deploy_assembly, deploy_template
 from localcloud.frontdoor import FrontDoor
 from localcloud.patches import event_source_pollers, lambda_runtime

@@ -25,5 +25,10 @@ def test_bench_writes_results_chart_and_table(stack: str, tmp_path: Path, capsys
     assert results["cost"]["items"]["dynamodb_writes"] > 0 and results["cost"]["dispatch_email_per_1000_usd"] == 0.1
     assert set(results["targets"]) == {"cost_per_1000_orders_usd", "aws_requests_per_order",
                                        "capture_p99_over_transact_p99", "max_cold_start_over_boto3"}
+    # the stack as it fills: one level as found, one filled to 3,000 items (the full run: 100,000)
+    levels = results["local_scale"]["levels"]
+    assert list(levels) == ["0", "3000"] and levels["3000"]["items_after"] >= 3000
+    assert all(level["capture_ms"]["p50"] > 0 and level["list_ms"]["p50"] > 0 for level in levels.values())
+    assert results["local_capture_3k_over_empty"] > 0 and results["local_list_3k_over_empty"] > 0
     assert out.with_suffix(".png").stat().st_size > 10_000
     assert "cost_per_1000_orders_usd" in capsys.readouterr().out
