@@ -22,9 +22,8 @@ from pydantic import TypeAdapter, ValidationError
 from werkzeug.wrappers import Request, Response
 
 from functions.core import clock
-from functions.core.errors import PROBLEM_JSON, FieldError, problem_body
 from functions.core.events import utc_now
-from localcloud.frontdoor import FrontDoor, register_local_route
+from localcloud.frontdoor import FrontDoor, LocalProblem, json_object, register_local_route
 
 _DURATION = TypeAdapter(timedelta)
 #: How far ahead of real time the clock may be moved in all (a century: dates stay representable).
@@ -50,16 +49,8 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
 
 
-def _problem(status: int, detail: str, field: str | None = None) -> Response:
-    """An RFC 9457 problem, shaped as the API's own (``functions/core/errors.py``)."""
-    title, slug = ("Bad request", "bad-request") if status == 400 else ("Validation failed", "validation")
-    errors = [FieldError(field, detail)] if field else []
-    return Response(problem_body(status, title, detail, slug=slug, errors=errors), status=status,
-                    content_type=PROBLEM_JSON)
-
-
 def _error(message: str) -> Response:
-    return _problem(422, message, "advance")
+    return LocalProblem(422, message, "advance").response()
 
 
 def reset(door: FrontDoor | None = None) -> None:
@@ -74,12 +65,7 @@ def _route(request: Request, door: FrontDoor) -> Response:
         return _answer(view())
     if request.method != "POST":
         return Response("GET or POST", status=405)
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except ValueError:
-        return _problem(400, 'the body is not JSON: {"advance": "P31D"} or {"reset": true}')
-    if not isinstance(body, dict):
-        return _problem(422, 'a JSON object: {"advance": "P31D"} or {"reset": true}', "advance")
+    body = json_object(request, '{"advance": "P31D"} or {"reset": true}', "advance")
     if body.get("reset") is True:
         reset(door)
         return _answer(view())

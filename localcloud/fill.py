@@ -33,10 +33,10 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from functions.core.adapters.keys import channel_ref_key, counter_key, order_pk
-from functions.core.errors import PROBLEM_JSON, FieldError, problem_body
+from functions.core.errors import PROBLEM_JSON, problem_body
 from functions.core.ids import ulid
 from localcloud import ACCOUNT_ID, REGION
-from localcloud.frontdoor import FrontDoor, register_local_route
+from localcloud.frontdoor import FrontDoor, LocalProblem, json_object, register_local_route
 from localcloud.patches import dynamodb_partitions
 from localcloud.patches.dynamodb_linearizable import LOCK
 
@@ -55,10 +55,6 @@ _TIME = re.compile(
 )
 
 
-class FillError(ValueError):
-    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.field = status, detail, field
 
 
 # -- the template: one real order, through the API ------------------------------------------------
@@ -73,7 +69,7 @@ def _template_order(door: FrontDoor, run: str, timeout: float = 60.0) -> str:
     client = Client(door)
     status, body = _api(client, "PUT", f"/inventory/{SKU}/nodes/DC-BERLIN", NODE_KEY, {"on_hand": 1_000_000})
     if status != 200:
-        raise FillError(503, f"the stack refused the fill's stock ({status}): {body}")
+        raise LocalProblem(503, f"the stack refused the fill's stock ({status}): {body}")
     order = {
         "channel_order_id": f"FILL-{run}-TEMPLATE",
         "customer": {"customer_id": TEMPLATE_CUSTOMER, "email": TEMPLATE_EMAIL, "locale": "en-GB"},
@@ -86,7 +82,7 @@ def _template_order(door: FrontDoor, run: str, timeout: float = 60.0) -> str:
     }
     status, body = _api(client, "POST", "/orders", CHANNEL_KEY, order, **{"Idempotency-Key": f"fill-{run}"})
     if status != 201:
-        raise FillError(503, f"the stack refused the fill's template order ({status}): {body}")
+        raise LocalProblem(503, f"the stack refused the fill's template order ({status}): {body}")
     order_id = str(body["order_id"])
     deadline = time.monotonic() + timeout
     dispatched: set[str] = set()
@@ -100,7 +96,7 @@ def _template_order(door: FrontDoor, run: str, timeout: float = 60.0) -> str:
                      {"carrier": "DHL", "tracking_number": f"FILL{run}"})
                 dispatched.add(shipment["shipment_id"])
         time.sleep(0.2)
-    raise FillError(503, f"the fill's template order {order_id} did not complete within {timeout:.0f} s")
+    raise LocalProblem(503, f"the fill's template order {order_id} did not complete within {timeout:.0f} s")
 
 
 def _template_items(table: Table, order_id: str, channel_order_id: str) -> list[dict[str, Any]]:
@@ -192,10 +188,10 @@ def _take_invoice_numbers(table: Table, template: list[dict[str, Any]], count: i
     with LOCK:
         stored = (table.items.get(DynamoType({"S": key["PK"]})) or {}).get(DynamoType({"S": key["SK"]}))
         if stored is None:
-            raise FillError(503, f"no invoice counter for {entity} {year}")
+            raise LocalProblem(503, f"no invoice counter for {entity} {year}")
         last = int(stored.attrs["last_number"].value)
         if last + count >= 1_000_000:
-            raise FillError(422, f"orders: {count} more invoices would pass INV-{year}-999999", "orders")
+            raise LocalProblem(422, f"orders: {count} more invoices would pass INV-{year}-999999", "orders")
         stored.attrs["last_number"] = DynamoType({"N": str(last + count)})
     return last + 1
 
@@ -212,7 +208,7 @@ def fill(door: FrontDoor, *, orders: int | None = None, items: int | None = None
     wanted = orders if orders is not None else round((items or 0) / per_order)
     count = max(0, wanted - 1)  # the template is one of them
     if count > MAX_ORDERS:
-        raise FillError(422, f"{'orders' if orders is not None else 'items'}: at most {MAX_ORDERS} orders",
+        raise LocalProblem(422, f"{'orders' if orders is not None else 'items'}: at most {MAX_ORDERS} orders",
                         "orders" if orders is not None else "items")
     first_invoice = _take_invoice_numbers(table, template, count * len(set(_INVOICE.findall(json.dumps(template)))))
     now = datetime.fromisoformat(next(i for i in template if i["SK"]["S"] == "DETAILS")["created_at"]["S"])
@@ -231,43 +227,30 @@ def fill(door: FrontDoor, *, orders: int | None = None, items: int | None = None
 # -- the route ------------------------------------------------------------------------------------
 
 
-def _problem(status: int, detail: str, field: str | None = None) -> Response:
-    title, slug = ("Bad request", "bad-request") if status == 400 else (
-        ("Validation failed", "validation") if status == 422 else ("Service unavailable", "unavailable"))
-    errors = [FieldError(field, detail)] if field else []
-    return Response(problem_body(status, title, detail, slug=slug, errors=errors), status=status,
-                    content_type=PROBLEM_JSON)
-
-
 def _count(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FillError(422, f"{name}: a whole number of at least 0", name)
+        raise LocalProblem(422, f"{name}: a whole number of at least 0", name)
     return value
 
 
 def _route(request: Request, door: FrontDoor) -> Response:
     if request.method != "POST":
         return Response("POST", status=405)
+    body = json_object(request, '{"orders": 10000} or {"items": 100000}', "orders")
     try:
-        body = json.loads(request.get_data() or b"{}")
-    except ValueError:
-        return _problem(400, 'the body is not JSON: {"orders": 10000} or {"items": 100000}')
-    try:
-        if not isinstance(body, dict):
-            raise FillError(422, 'a JSON object: {"orders": 10000} or {"items": 100000}', "orders")
         orders, items = _count(body, "orders"), _count(body, "items")
         if (orders is None) == (items is None):
-            raise FillError(422, "orders: give either orders or items", "orders")
+            raise LocalProblem(422, "orders: give either orders or items", "orders")
         days = body.get("days", 28)
         if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 366:
-            raise FillError(422, "days: a number of days between 0 and 366", "days")
+            raise LocalProblem(422, "days: a number of days between 0 and 366", "days")
         customers = _count(body, "customers") or 2000
         answer = fill(door, orders=orders, items=items, days=float(days), customers=max(1, customers))
-    except FillError as exc:
-        return _problem(exc.status, exc.detail, exc.field)
+    except LocalProblem:
+        raise
     except Exception as exc:  # a local tool: say what broke, as problem+json
         logging.getLogger("localcloud.fill").exception("fill failed")
         return Response(problem_body(500, "Fill failed", f"{type(exc).__name__}: {exc}", slug="internal"),

@@ -31,6 +31,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from functions.capture.feeds import DEAD_LETTER_SUFFIX, feed_queue
+from functions.core.errors import PROBLEM_JSON, FieldError, problem_body
 from localcloud import ACCOUNT_ID, REGION, meter
 from localcloud.deploy import Deployment
 from localcloud.patches.lambda_runtime import invoke_sync
@@ -43,8 +44,39 @@ _local_routes: dict[str, LocalRoute] = {}
 
 def register_local_route(path: str, handler: LocalRoute) -> None:
     """Serve ``handler`` at ``/_local/<path>`` (e.g. the notify capability's outbox); a path
-    ``<segment>/*`` serves every path under ``/_local/<segment>/``."""
+    ``<segment>/*`` serves every path under ``/_local/<segment>/``. A handler may raise
+    :class:`LocalProblem` to answer with a problem."""
     _local_routes[path.strip("/")] = handler
+
+
+class LocalProblem(Exception):
+    """A local route's refusal, answered as the API's own RFC 9457 problem (400: not JSON; 422:
+    naming ``field``)."""
+
+    TITLES = {400: ("Bad request", "bad-request"), 422: ("Validation failed", "validation"),
+              503: ("Service unavailable", "unavailable")}
+
+    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field = status, detail, field
+
+    def response(self) -> Response:
+        title, slug = self.TITLES.get(self.status, ("Error", "internal"))
+        errors = [FieldError(self.field, self.detail)] if self.field else []
+        return Response(problem_body(self.status, title, self.detail, slug=slug, errors=errors),
+                        status=self.status, content_type=PROBLEM_JSON)
+
+
+def json_object(request: Request, example: str, field: str) -> dict[str, Any]:
+    """A local route's JSON object body (empty: ``{}``), or a :class:`LocalProblem` that shows
+    ``example``: 400 if it is not JSON, 422 naming ``field`` if it is not an object."""
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        raise LocalProblem(400, f"the body is not JSON: {example}") from None
+    if not isinstance(body, dict):
+        raise LocalProblem(422, f"a JSON object: {example}", field)
+    return body
 
 
 _DEFAULT_STATUS = {
@@ -150,7 +182,12 @@ class FrontDoor:
             path = request.path[len("/_local/") :].strip("/")
             # exact, else ``<first segment>/*`` (a route with parameters: schedules/<name>/run)
             route = _local_routes.get(path) or _local_routes.get(path.split("/", 1)[0] + "/*")
-            return route(request, self) if route else Response("not found", status=404)
+            if route is None:
+                return Response("not found", status=404)
+            try:
+                return route(request, self)
+            except LocalProblem as problem:
+                return problem.response()
         if not self.ready.is_set():
             body = json.dumps({"type": "urn:oms:problem:unavailable", "title": "Service unavailable", "status": 503,
                                "detail": "the local stack is starting (deployed, not yet seeded); retry shortly"})

@@ -58,6 +58,8 @@ class LocalStack:
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[str] | None = None
         self.log: collections.deque[str] = collections.deque(maxlen=LOG_LINES)  # without the metric lines
+        #: each function's unhandled error with its traceback (the runtime logs them), the first 50
+        self.errors: list[str] = []
 
     def start(self, timeout: float | None = None) -> str:
         """Start the stack and wait for its ready line; its base URL."""
@@ -77,6 +79,10 @@ class LocalStack:
             for line in proc.stdout:
                 if not _is_metric(line):
                     self.log.append(line)
+                    if ": unhandled " in line and len(self.errors) < 50:
+                        self.errors.append(line)
+                    elif self.errors and (line.startswith(("Traceback", "  ")) or "Error" in line[:80]):
+                        self.errors[-1] += line
                 if not ready.is_set():
                     lines.put(line)
 

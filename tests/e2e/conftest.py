@@ -4,6 +4,7 @@ by the one launcher the demo and the bench use too (localcloud/launcher.py)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,8 @@ def stack() -> Iterator[str]:
         pytest.fail(str(e))
     try:
         yield local.url
+        if local.errors:  # shown in the warnings summary: what a failed test's 5xx was
+            warnings.warn("the stack's functions raised: " + "".join(local.errors)[-8000:], stacklevel=1)
         if local.running:  # what the functions touched, held to their policies
             _verify_least_privilege(local.url)
     finally:
