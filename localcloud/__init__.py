@@ -27,7 +27,6 @@ from localcloud.patches import (
     sfn_time,
     sqs_event_source,
     stepfunctions_names,
-    stepfunctions_programs,
     stepfunctions_sync,
 )
 from localcloud.patches.lambda_runtime import INVOCATIONS, Invocation
@@ -49,7 +48,6 @@ ALL_PATCHES = (
     cloudformation_apigateway,
     cloudformation_models,
     stepfunctions_names,
-    stepfunctions_programs,
     stepfunctions_sync,
     sfn_time,
     ses_content,

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import dynamodb_backends
 
-from localcloud.patches import dynamodb_transactions
+from localcloud.patches import dynamodb_partitions, dynamodb_transactions
 from tests.localcloud.support import REGION, client, create_table
 
 ACCOUNT = "123456789012"
@@ -77,3 +77,4 @@ def test_without_the_fix_moto_replaces_the_table_with_a_whole_copy(aws: None) ->
         assert _table() is not table  # moto put back a deep copy of every item and the stream history
     finally:
         dynamodb_transactions.install()
+        dynamodb_partitions.install()  # it follows the transactions' rollback: wrapped again
