@@ -27,6 +27,7 @@ from localcloud.patches import (
     sfn_time,
     sqs_event_source,
     stepfunctions_names,
+    stepfunctions_programs,
     stepfunctions_sync,
 )
 from localcloud.patches.lambda_runtime import INVOCATIONS, Invocation
@@ -48,6 +49,7 @@ ALL_PATCHES = (
     cloudformation_apigateway,
     cloudformation_models,
     stepfunctions_names,
+    stepfunctions_programs,
     stepfunctions_sync,
     sfn_time,
     ses_content,

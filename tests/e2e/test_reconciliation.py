@@ -139,6 +139,7 @@ def test_an_agent_resumes_a_lost_order_and_only_an_agent_may(http: httpx.Client,
         assert step["action"] == "start_fulfillment" and step["execution_name"].startswith(order_id)
         assert r.headers["Location"] == f"/orders/{order_id}"
         assert settled(http, order_id)["status"] == "IN_FULFILLMENT"
+        idle(http)  # the resumed workflow ends (its confirmation is sent after the status moves on)
         # Resuming again: nothing is owed, the answer says what the order waits for
         again = http.post(f"/orders/{order_id}/resume", headers=AGENT)
         assert again.status_code == 200 and again.json()["resumed"] is False and again.json()["steps"] == []
@@ -151,6 +152,7 @@ def test_oms_orders_resume(stack: str, http: httpx.Client, aws: Any) -> None:
         assert result.returncode == 0, result.stderr
         assert "start_fulfillment" in result.stdout and "resumed" in result.stdout
         assert settled(http, order_id)["status"] == "IN_FULFILLMENT"
+        idle(http)
         again = oms("orders", "resume", order_id, port=port_of(stack))
         assert again.returncode == 0 and "nothing to resume" in again.stdout
     unknown = oms("orders", "resume", "ord_01JUNKNOWNUNKNOWNUNKNOWN00", port=port_of(stack))

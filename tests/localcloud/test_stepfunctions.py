@@ -148,3 +148,52 @@ def test_start_sync_execution_answers_when_the_express_execution_ended(aws: None
     with pytest.raises(ClientError, match="StateMachineTypeNotSupported"):
         sync.start_sync_execution(stateMachineArn=standard, input="{}")
 
+
+def test_a_definition_is_parsed_once_and_its_executions_keep_their_own_retries(
+        aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    from localcloud.patches import stepfunctions_programs
+
+    parsed: list[str] = []
+    parser = execution_worker.AmazonStateLanguageParser
+
+    class Counting(parser):  # type: ignore[misc, valid-type]
+        @staticmethod
+        def parse(definition: str) -> Any:
+            parsed.append(definition)
+            return parser.parse(definition)
+
+    monkeypatch.setattr(execution_worker, "AmazonStateLanguageParser", Counting)
+    # Given a machine whose task fails twice before it succeeds (Retry: 2 more attempts)
+    fn = create_function("twice")
+    calls: dict[str, int] = {}
+
+    def twice(event: Any, context: Any) -> str:
+        calls[event["run"]] = calls.get(event["run"], 0) + 1
+        if calls[event["run"]] <= 2:
+            raise RuntimeError("transient")
+        return "ok"
+
+    probe.BEHAVIOURS["twice"] = twice
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": fn, "End": True,
+        "Retry": [{"ErrorEquals": ["RuntimeError"], "IntervalSeconds": 1, "MaxAttempts": 2}]}}}
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name="twice", definition=json.dumps(definition), roleArn=ROLE,
+                                       type="EXPRESS")["stateMachineArn"]
+    # When three executions run (two of them at once)
+    arns = [sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run": r}))["executionArn"]
+            for r in ("a", "b")]
+    arns.append(sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run": "c"}))["executionArn"])
+    # Then each got its own two retries and succeeded, and the definition was parsed once
+    assert [_wait(arn)["status"] for arn in arns] == ["SUCCEEDED"] * 3
+    assert calls == {"a": 3, "b": 3, "c": 3}
+    assert len(parsed) == 1
+    # ...where moto alone parses it for every execution
+    stepfunctions_programs.uninstall()
+    try:
+        _wait(sfn.start_execution(stateMachineArn=machine, input=json.dumps({"run": "d"}))["executionArn"])
+        assert len(parsed) == 2
+    finally:
+        stepfunctions_programs.install()
