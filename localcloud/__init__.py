@@ -18,6 +18,7 @@ from localcloud.patches import (
     cloudformation_stepfunctions,
     dynamodb_linearizable,
     dynamodb_partitions,
+    dynamodb_responses,
     dynamodb_streams,
     dynamodb_transactions,
     eventbridge_targets,
@@ -42,6 +43,7 @@ ALL_PATCHES = (
     dynamodb_streams,
     dynamodb_transactions,
     dynamodb_partitions,  # after dynamodb_transactions: it follows that rollback
+    dynamodb_responses,
     sqs_event_source,
     eventbridge_targets,
     cloudformation_refs,
