@@ -25,6 +25,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.notify import Notify
 from infra.constructs.platform import Platform
 from infra.constructs.reconcile import Reconcile
+from infra.constructs.returns import Returns
 from infra.constructs.route import Route
 from infra.constructs.workflows import Workflows, workflow_arn
 
@@ -108,8 +109,10 @@ class OmsStack(Stack):
         )
         self.route = Route(self, "Route", functions=self.functions, data=self.data, api=self.api,
                            monitoring=self.monitoring)
-        # The API functions whose listings issue next_token (GET /orders, GET /shipments, GET /nodes)
-        for paging in (self.capture.api_function, self.route.api_function):
+        self.returns = Returns(self, "Returns", functions=self.functions, data=self.data, api=self.api,
+                               monitoring=self.monitoring)
+        # The API functions whose listings issue next_token (GET /orders, /shipments, /nodes, /returns)
+        for paging in (self.capture.api_function, self.route.api_function, self.returns.api_function):
             self.data.grant_paging(paging)
         self.notify = Notify(self, "Notify", config=config, functions=self.functions, data=self.data,
                              messaging=self.messaging, monitoring=self.monitoring)

@@ -48,6 +48,7 @@ class NewLine:
     #: As sent: a decimal string, checked against the order's currency when priced.
     unit_price: str
     tax_class: str = "standard"
+    returnable: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def price(new: NewOrder) -> tuple[list[OrderLine], Totals]:
     priced = price_order(currency=currency, country=new.shipping_address.country, lines=inputs,
                          shipping_method=new.shipping_method, shipping_price=shipping_price)
     lines = [OrderLine(line_id=str(i + 1), sku=ln.sku, quantity=ln.quantity, unit_price=inp.unit_price,
-                       tax_class=ln.tax_class, net=p.net, tax=p.tax)
+                       tax_class=ln.tax_class, net=p.net, tax=p.tax, returnable=ln.returnable)
              for i, (ln, inp, p) in enumerate(zip(new.lines, inputs, priced.lines, strict=True))]
     return lines, priced.totals
 

@@ -56,6 +56,8 @@ class LineIn(_Strict):
     quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
     unit_price: AmountText
     tax_class: Literal["standard", "reduced", "zero"] = "standard"
+    #: false: the line can never be returned (hygiene goods, personalised items)
+    returnable: Annotated[bool, Field(strict=True)] = True
 
 
 class PaymentIn(_Strict):
@@ -94,7 +96,8 @@ class OrderIn(_Strict):
         return NewOrder(
             channel_order_id=self.channel_order_id, customer=Customer(**self.customer.model_dump()),
             currency=self.currency,
-            lines=tuple(NewLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, tax_class=ln.tax_class)
+            lines=tuple(NewLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price, tax_class=ln.tax_class,
+                                returnable=ln.returnable)
                         for ln in self.lines),
             shipping_address=Address(**self.shipping_address.model_dump()), shipping_method=self.shipping_method,
             shipping_price=self.shipping_price,
@@ -119,6 +122,7 @@ class LineOut(BaseModel):
     quantity: int
     unit_price: str
     tax_class: str
+    returnable: bool = True
 
 
 class TimelineOut(BaseModel):

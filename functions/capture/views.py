@@ -13,6 +13,7 @@ from typing import Any
 from functions.core.invoices import invoice_view
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, Shipment
+from functions.core.returns import return_view
 
 from .pricing import wire_totals
 
@@ -55,14 +56,15 @@ def order_view(order: Order, role: str = "channel") -> dict[str, Any]:
         "customer": {k: v for k, v in vars(order.customer).items()
                      if v is not None and (contact or k not in CONTACT_FIELDS)},
         "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
-                   "unit_price": fmt(ln.unit_price, c), "tax_class": ln.tax_class} for ln in order.lines],
+                   "unit_price": fmt(ln.unit_price, c), "tax_class": ln.tax_class, "returnable": ln.returnable}
+                  for ln in order.lines],
         "shipping_address": {k: v for k, v in vars(order.shipping_address).items() if v is not None},
         "shipping_method": order.shipping_method,
         "payment": {"method": order.payment.method, "authorization_id": order.payment.authorization_id,
                     "amount": fmt(order.payment.amount, c) if order.payment.amount is not None else None},
         "totals": wire_totals(order.totals, c),
         "shipments": [shipment_view(s) for s in order.shipments],
-        "invoices": [invoice_view(i) for i in order.invoices], "returns": [],
+        "invoices": [invoice_view(i) for i in order.invoices], "returns": [return_view(r) for r in order.returns],
         # an order is allocated whole: while it waits, every line waits for stock
         "backordered_lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]
         if order.status == OrderStatus.BACKORDERED else [],

@@ -15,6 +15,7 @@ from .sourcing import Allocation
 
 if TYPE_CHECKING:
     from .invoices import Invoice
+    from .returns import Return
 
 
 class OrderStatus(StrEnum):
@@ -109,6 +110,8 @@ class OrderLine:
     tax_class: str
     net: Decimal
     tax: Decimal
+    #: false: captured as never returnable (API.md, ``lines[].returnable``)
+    returnable: bool = True
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,9 @@ class Order:
     allocations: tuple[Allocation, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     invoices: tuple[Invoice, ...] = ()
+    returns: tuple[Return, ...] = ()
+    #: units per line id returned or on their way back (the return ledger)
+    returning: dict[str, int] = field(default_factory=dict)
     #: Invoicing steps that failed for good and wait for finance (``FLAG#`` items).
     finance_reviews: tuple[dict[str, Any], ...] = ()
     #: When the payment hold (card authorisation, on-account credit) of a cancelled order was released.

@@ -188,6 +188,18 @@ class Api(Construct):
             resource.add_resource("{proxy+}").add_method("ANY", integration, **self._authorized(()))
         return resource
 
+    def add_route(self, path: str, handler: lambda_.IFunction, *, methods: Sequence[str] = ("ANY",)
+                  ) -> apigateway.Resource:
+        """Route ``path`` (created as needed, e.g. ``/orders/{order_id}/returns``) to ``handler``,
+        authorized. API Gateway allows one variable child per resource (``{order_id}`` or
+        ``{proxy+}``, not both): a path shared by two capabilities is built from one variable
+        resource, which tests/infra/test_infra_api.py checks."""
+        integration = self._integration(handler)
+        resource = self.rest_api.root.resource_for_path(path)
+        for method in methods:
+            resource.add_method(method, integration, **self._authorized(()))
+        return resource
+
     def _authorized(self, required_headers: Sequence[str]) -> dict[str, object]:
         options: dict[str, object] = {
             "authorization_type": apigateway.AuthorizationType.CUSTOM,

@@ -93,7 +93,13 @@ class Capture(Construct):
             # Safe retries of a capture need the client's key: refuse the request before it
             # costs a function invocation.
             required_headers={"POST": ("Idempotency-Key",)},
+            # not /orders/{proxy+}: /orders/{order_id}/returns belongs to returns, and a resource
+            # may have one variable child only
+            proxy=False,
         )
+        api.add_route("/orders/quote", self.api_function, methods=("POST",))
+        api.add_route("/orders/{order_id}", self.api_function, methods=("GET",))
+        api.add_route("/orders/{order_id}/{proxy+}", self.api_function)
         monitoring.watch_api_function("CaptureApi", self.api_function)
 
         # --- SQS intake (EDI, bulk feeds, marketplace webhooks) -------------------------------

@@ -364,8 +364,8 @@ def test_paging_tokens_are_signed_with_a_secret_only_listings_read(env_template)
             if "secretsmanager:GetSecretValue" in _as_list(statement["Action"]) and \
                     statement["Resource"] == {"Ref": secret_id}:
                 readers += [r["Ref"] for r in policy["Properties"]["Roles"]]
-    # exactly the functions whose listings page: capture's and route's API functions
-    assert sorted(r.split("FunctionRole")[0] for r in readers) == ["CaptureApi", "RouteApi"], readers
+    # exactly the functions whose listings page: capture's, route's and returns' API functions
+    assert sorted(r.split("FunctionRole")[0] for r in readers) == ["CaptureApi", "ReturnsApi", "RouteApi"], readers
 
 
 def _as_list(value):

@@ -18,6 +18,7 @@ CONTRACT_HANDLERS = {
     "functions.allocate.handlers.backorder.lambda_handler",
     "functions.route.handlers.plan.lambda_handler",
     "functions.route.handlers.api.lambda_handler",
+    "functions.returns.handlers.api.lambda_handler",
     "functions.notify.handlers.order_notice.lambda_handler",
     "functions.notify.handlers.stream.lambda_handler",
     "functions.invoice.handlers.invoice_shipment.lambda_handler",

@@ -173,7 +173,7 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
     assert {a["ExtendedStatistic"] for a in p99} == {"p99"}
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in p99}
     assert watched == {function_by_handler(template, HANDLERS.format(c, "api"))[0]
-                       for c in ("platform", "capture", "allocate", "route")}
+                       for c in ("platform", "capture", "allocate", "route", "returns")}
     authorizer_id, _ = function_by_handler(template, HANDLERS.format("access", "authorizer"))
     (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": authorizer_id}}]

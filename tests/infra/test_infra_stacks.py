@@ -13,7 +13,7 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 16,
+    "AWS::Lambda::Function": 17,
     "AWS::Lambda::EventSourceMapping": 3,  # capture / notify / invoice streams (+ one per feed channel)
     "AWS::SQS::Queue": 4,  # the order / notice / invoice streams' on-failure DLQs, the reconciler schedule's DLQ
     # (+ two per feed channel)
@@ -22,15 +22,15 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
     "AWS::ApiGateway::Authorizer": 1,
-    "AWS::ApiGateway::Method": 12,  # incl. /nodes and /nodes/{node_id}
+    "AWS::ApiGateway::Method": 18,  # incl. /nodes and /nodes/{node_id}; /orders/{order_id}/returns
     "AWS::ApiGateway::UsagePlan": 4,
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 19,  # one per function + one per state machine + the reconciler schedule's
+    "AWS::IAM::Role": 20,  # one per function + one per state machine + the reconciler schedule's
     "AWS::Scheduler::Schedule": 1,  # the reconciler's
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 17,  # (+ one per feed channel: its DLQ)
+    "AWS::CloudWatch::Alarm": 18,  # (+ one per feed channel: its DLQ)
     "AWS::CloudWatch::Dashboard": 1,
 }
 

@@ -86,7 +86,9 @@ def details_item(order: Order) -> dict[str, Any]:
         "customer": {k: v for k, v in asdict(order.customer).items() if v is not None},
         "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity,
                    "unit_price": _money(ln.unit_price), "tax_class": ln.tax_class,
-                   "net": _money(ln.net), "tax": _money(ln.tax)} for ln in order.lines],
+                   "net": _money(ln.net), "tax": _money(ln.tax),
+                   # written only when false: the details item stays as small as before
+                   **({} if ln.returnable else {"returnable": False})} for ln in order.lines],
         "shipping_address": {k: v for k, v in asdict(order.shipping_address).items() if v is not None},
         "shipping_method": order.shipping_method,
         "payment": {k: (_money(v) if isinstance(v, Decimal) else v)

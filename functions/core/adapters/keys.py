@@ -24,6 +24,9 @@ INVOICE_PREFIX = "INVOICE#"
 NOTICE_PREFIX = "NOTICE#"
 FLAG_PREFIX = "FLAG#"
 RESERVATION_PART_PREFIX = "RESERVE#"
+RETURN_PREFIX = "RETURN#"
+#: The order's return ledger: units returned or being returned per line, and the returns' count.
+RETURNS_SK = "RETURNS"
 _ORDER_PREFIX = "ORDER#"
 
 
@@ -50,6 +53,18 @@ def shipment_key(order_id: str, shipment_id: str) -> Key:
 
 def invoice_key(order_id: str, number: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{INVOICE_PREFIX}{number}"}
+
+
+def return_key(order_id: str, return_id: str) -> Key:
+    return {"PK": order_pk(order_id), "SK": f"{RETURN_PREFIX}{return_id}"}
+
+
+def return_ledger_key(order_id: str) -> Key:
+    """One item per order with returns: ``returns`` (how many were authorised, the next one's
+    ordinal) and ``line_<id>`` (units of the line returned or on their way back). Every
+    authorisation adds to it under a condition, so concurrent returns of one line can never
+    together exceed what was dispatched."""
+    return {"PK": order_pk(order_id), "SK": RETURNS_SK}
 
 
 def notice_key(order_id: str, notice_id: str) -> Key:
@@ -115,6 +130,11 @@ def orders_of_month(month: str) -> str:
 def node_shipments(node_id: str, status: str) -> str:
     """GSI1: a node's shipments in one status (its open fulfilment requests)."""
     return f"NODE#{node_id}#SHIPMENTS#{status}"
+
+
+def node_returns(node_id: str, status: str) -> str:
+    """GSI1: the returns in one status sent to a node (``GET /returns?status=AUTHORIZED``)."""
+    return f"NODE#{node_id}#RETURNS#{status}"
 
 
 def request_sort_key(requested_at: str, shipment_id: str) -> str:
@@ -185,6 +205,16 @@ def _counter_pk(legal_entity: str, year: str) -> str:
 def channel_ref_key(channel: str, channel_order_id: str) -> Key:
     """Uniqueness of a channel's own order id."""
     return {"PK": f"CHANNEL#{channel}#REF#{channel_order_id}", "SK": "REF"}
+
+
+def channel_settings_key(channel: str) -> Key:
+    """A channel's settings (``PUT /channels/{channel}/settings``: its return window)."""
+    return {"PK": _channel_settings_pk(channel), "SK": "SETTINGS"}
+
+
+def _channel_settings_pk(channel: str) -> str:
+    # not under CHANNEL#: an IAM pattern CHANNEL#* would also grant the channels' order refs
+    return f"SETTINGS#CHANNEL#{channel}"
 
 
 def credit_key(channel: str, customer_id: str) -> Key:
@@ -284,6 +314,14 @@ def is_invoice(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(INVOICE_PREFIX)
 
 
+def is_return(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(RETURN_PREFIX)
+
+
+def is_return_ledger(item: dict[str, Any]) -> bool:
+    return item.get("SK") == RETURNS_SK
+
+
 def is_notice(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(NOTICE_PREFIX)
 
@@ -333,10 +371,12 @@ PARTITIONS: dict[str, Partition] = {
     "idempotency": (_idempotency_pk(_ANY, _ANY), None),
     "invoice_counter": (_counter_pk(_ANY, _ANY), None),
     "legal_entity": (legal_entity_key(_ANY)["PK"], None),
+    "channel_settings": (_channel_settings_pk(_ANY), None),
     "channel_orders": (channel_orders(_ANY), "GSI1"),
     "customer_orders": (customer_orders(_ANY, _ANY), "GSI2"),
     "orders_of_month": (orders_of_month(_ANY), "GSI3"),
     "node_shipments": (node_shipments(_ANY, _ANY), "GSI1"),
+    "node_returns": (node_returns(_ANY, _ANY), "GSI1"),
     "invoices_of_month": (invoices_of_month(_ANY, _ANY), "GSI1"),
     "finance_review": (FINANCE_REVIEW, "GSI1"),
     "api_keys": (API_KEYS, "GSI1"),

@@ -48,6 +48,8 @@ from .keys import (
     is_invoice,
     is_notice,
     is_reservation_part,
+    is_return,
+    is_return_ledger,
     is_shipment,
     notice_ref_of,
     order_pk,
@@ -58,7 +60,7 @@ from .timeline import entries_of
 def line_from_item(ln: dict[str, Any]) -> OrderLine:
     return OrderLine(line_id=ln["line_id"], sku=ln["sku"], quantity=int(ln["quantity"]),
                      unit_price=Decimal(ln["unit_price"]), tax_class=ln["tax_class"],
-                     net=Decimal(ln["net"]), tax=Decimal(ln["tax"]))
+                     net=Decimal(ln["net"]), tax=Decimal(ln["tax"]), returnable=bool(ln.get("returnable", True)))
 
 
 def shipment_from_item(stored: dict[str, Any]) -> Shipment:
@@ -73,7 +75,8 @@ def shipment_from_item(stored: dict[str, Any]) -> Shipment:
 def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: Sequence[TimelineEntry] = (),
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
                      flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = (),
-                     notices: Sequence[dict[str, Any]] = ()) -> Order:
+                     notices: Sequence[dict[str, Any]] = (), returns: Sequence[dict[str, Any]] = (),
+                     ledger: dict[str, Any] | None = None) -> Order:
     h = {**details, **header}
     reservation_parts: tuple[ReservationPart, ...] = ()
     if parts:  # only a large order has parts: their module is not loaded for the others (cold starts)
@@ -106,7 +109,38 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         reservation_parts=reservation_parts,
         notices=tuple(notice_from_item(n) for n in notices if n.get("channels") is not None or n.get("superseded")),
         check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
+        returns=_returns(returns),
+        returning={k.removeprefix(LEDGER_LINE): int(v) for k, v in (ledger or {}).items()
+                   if k.startswith(LEDGER_LINE)},
     )
+
+
+#: A return ledger's attribute of one line: ``line_<line id>`` (``keys.return_ledger_key``).
+LEDGER_LINE = "line_"
+
+
+def _returns(items: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
+    if not items:  # most orders have none: the module is not loaded for them (cold starts)
+        return ()
+    return tuple(sorted((return_from_item(i) for i in items), key=lambda x: (x.created_at, x.return_id)))
+
+
+def return_from_item(stored: dict[str, Any]) -> Any:
+    """A return item (or its ``summary``, as GSI1 projects it) → ``Return``."""
+    from functions.core.returns import ExchangeLine, Return, ReturnLine, ReturnOutcome, ReturnReason, ReturnStatus
+
+    r = {**stored.get("summary", {}), **stored}
+    return Return(
+        return_id=r["return_id"], rma_number=r["rma_number"], order_id=r["order_id"], channel=r["channel"],
+        status=ReturnStatus(r["status"]), outcome=ReturnOutcome(r["outcome"]),
+        lines=tuple(ReturnLine(ln["line_id"], ln["sku"], int(ln["quantity"]), ReturnReason(ln["reason"]))
+                    for ln in r["lines"]),
+        return_to_node=r["return_to"]["node_id"], return_to_address=dict(r["return_to"]["address"]),
+        created_at=r["created_at"], updated_at=r["updated_at"], version=int(r["version"]),
+        exchange_lines=tuple(ExchangeLine(e["sku"], int(e["quantity"])) for e in r.get("exchange_lines") or []),
+        exchange_order_id=r.get("exchange_order_id"),
+        received={k: int(v) for k, v in (r.get("received") or {}).items()},
+        request_key=r.get("request_key"), request_digest=r.get("request_digest"))
 
 
 def notice_from_item(item: dict[str, Any]) -> NoticeRecord:
@@ -154,4 +188,7 @@ class OrderTableReader(TableAdapter):
         flags = [i for i in items if is_flag(i)]
         parts = [i for i in items if is_reservation_part(i)]
         notices = [i for i in items if is_notice(i)]
-        return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices)
+        returns = [i for i in items if is_return(i)]
+        ledger = next((i for i in items if is_return_ledger(i)), None)
+        return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices,
+                                returns, ledger)

@@ -1,0 +1,142 @@
+"""Returns in the table: the return item under its order, the order's return ledger, a node's
+returns coming to it (GSI1), the channels' settings and the nodes as return destinations.
+
+Item shapes (docs/ARCHITECTURE.md, "Single table"):
+- return ``ORDER#<id>`` / ``RETURN#<return id>``: ``status`` and ``version`` for conditional
+  writes, the return in ``summary`` (what GSI1 projects: a node's listing reads it whole), its
+  facts on its ``timeline``; ``GSI1PK = NODE#<node>#RETURNS#<status>``, ``GSI1SK =
+  <created_at>#<return id>``.
+- ledger ``ORDER#<id>`` / ``RETURNS``: ``returns`` (how many were authorised) and
+  ``line_<line id>`` (units returned or on their way back).
+- settings ``SETTINGS#CHANNEL#<channel>`` / ``SETTINGS``: ``return_window_days``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core.adapters.dynamodb import TableAdapter, from_item, to_item, to_value, to_values, transact
+from functions.core.adapters.keys import (
+    channel_settings_key,
+    node_returns,
+    return_key,
+    return_ledger_key,
+)
+from functions.core.adapters.node_network import network_query, throttle_is_transient
+from functions.core.adapters.order_reader import LEDGER_LINE, return_from_item
+from functions.core.adapters.paging import decode_token, encode_token
+from functions.core.adapters.timeline import with_entries
+from functions.core.orders import TimelineEntry
+from functions.core.returns import Return, return_view
+from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnNode
+
+
+def return_summary(r: Return) -> dict[str, Any]:
+    return {
+        "return_id": r.return_id, "rma_number": r.rma_number, "order_id": r.order_id, "channel": r.channel,
+        "status": r.status.value, "outcome": r.outcome.value,
+        "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity, "reason": ln.reason.value}
+                  for ln in r.lines],
+        "return_to": {"node_id": r.return_to_node, "address": r.return_to_address},
+        "exchange_lines": [{"sku": e.sku, "quantity": e.quantity} for e in r.exchange_lines],
+        "exchange_order_id": r.exchange_order_id, "received": dict(r.received),
+        "created_at": r.created_at, "updated_at": r.updated_at, "version": r.version,
+    }
+
+
+def return_item(r: Return, entry: TimelineEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **return_key(r.order_id, r.return_id), "type": "return", "status": r.status.value, "version": r.version,
+        "updated_at": r.updated_at, "summary": return_summary(r),
+        "GSI1PK": node_returns(r.return_to_node, r.status.value), "GSI1SK": f"{r.created_at}#{r.return_id}",
+    }
+    if r.request_key:
+        item |= {"request_key": r.request_key, "request_digest": r.request_digest}
+    return with_entries(item, (entry,))
+
+
+def ledger_update(table: str, r: Return, returns_before: int, ceilings: dict[str, int]) -> dict[str, Any]:
+    """The ledger's update of an authorisation: the count moved on from ``returns_before``, each
+    line's units added under its ceiling."""
+    names: dict[str, str] = {"#n": "returns"}
+    values: dict[str, Any] = {":n": returns_before + 1, ":zero": 0}
+    sets = ["#n = :n"]
+    conditions = ["attribute_not_exists(#n)" if returns_before == 0 else "#n = :before"]
+    if returns_before:
+        values[":before"] = returns_before
+    for i, ln in enumerate(r.lines):
+        names[f"#l{i}"] = f"{LEDGER_LINE}{ln.line_id}"
+        values[f":q{i}"] = ln.quantity
+        values[f":max{i}"] = ceilings[ln.line_id] - ln.quantity
+        sets.append(f"#l{i} = if_not_exists(#l{i}, :zero) + :q{i}")
+        conditions.append(f"(attribute_not_exists(#l{i}) OR #l{i} <= :max{i})")
+    return {"Update": {"TableName": table, "Key": to_item(return_ledger_key(r.order_id)),
+                       "UpdateExpression": "SET " + ", ".join(sets),
+                       "ConditionExpression": " AND ".join(conditions),
+                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}}
+
+
+class ReturnTable(TableAdapter):
+    def authorize(self, ret: Return, *, returns_before: int, ceilings: dict[str, int],
+                  entry: TimelineEntry) -> None:
+        actions = [
+            ledger_update(self.table, ret, returns_before, ceilings),
+            {"Put": {"TableName": self.table, "Item": to_item(return_item(ret, entry)),
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+        ]
+        # a concurrent authorisation of the same order is a lost race: read again
+        if transact(self, actions, f"authorising {ret.return_id}", conflicts_refuse=True):
+            raise LedgerMoved(ret.order_id)
+
+    def settings(self, channel: str) -> ChannelSettings:
+        with throttle_is_transient(f"reading the settings of channel {channel}"):
+            item = self.db.get_item(TableName=self.table, Key=to_item(channel_settings_key(channel)),
+                                    ConsistentRead=True).get("Item")
+        if not item:
+            return ChannelSettings(channel=channel)
+        plain = from_item(item)
+        return ChannelSettings(channel=channel, return_window_days=int(plain["return_window_days"]),
+                               updated_at=plain.get("updated_at"))
+
+    def put_settings(self, settings: ChannelSettings) -> None:
+        with throttle_is_transient(f"writing the settings of channel {settings.channel}"):
+            self.db.put_item(TableName=self.table, Item=to_item({
+                **channel_settings_key(settings.channel), "type": "channel_settings", "channel": settings.channel,
+                "return_window_days": settings.return_window_days, "updated_at": settings.updated_at}))
+
+    def listing(self, node_id: str, status: str, *, limit: int, token: str | None
+                ) -> tuple[list[dict[str, Any]], str | None]:
+        partition = node_returns(node_id, status)
+        kwargs: dict[str, Any] = {"TableName": self.table, "IndexName": "GSI1", "Limit": limit,
+                                  "KeyConditionExpression": "GSI1PK = :p",
+                                  "ExpressionAttributeValues": {":p": to_value(partition)}}
+        start = decode_token(token, index_pk="GSI1PK", partition=partition)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        with throttle_is_transient(f"listing the returns coming to {node_id}"):
+            page = self.db.query(**kwargs)
+        views = [return_view(return_from_item(from_item(i)["summary"])) for i in page.get("Items", [])]
+        return views, encode_token(page.get("LastEvaluatedKey"))
+
+
+class ReturnNodeReader(TableAdapter):
+    """The node network as return destinations (the whole node items: address, accepts_returns)."""
+
+    def nodes(self) -> list[ReturnNode]:
+        kwargs = network_query(self.table)
+        out: list[ReturnNode] = []
+        while True:
+            with throttle_is_transient("reading the node network"):
+                page = self.db.query(**kwargs)
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                if item.get("type") != "node":
+                    continue
+                address = {"name": item.get("name"), **(item.get("address") or {})}
+                out.append(ReturnNode(node_id=item["node_id"], country=address.get("country", ""),
+                                      priority=int(item.get("priority", 0)), active=bool(item.get("active", True)),
+                                      accepts_returns=bool(item.get("accepts_returns", True)),
+                                      address={k: v for k, v in address.items() if v is not None}))
+            if "LastEvaluatedKey" not in page:
+                return out
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

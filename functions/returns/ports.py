@@ -1,0 +1,61 @@
+"""What the returns use cases need from the outside world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from functions.core.orders import TimelineEntry
+from functions.core.ports import OrderReader
+from functions.core.returns import Return
+
+__all__ = ["ChannelSettings", "LedgerMoved", "OrderReader", "ReturnNode", "ReturnNodes", "ReturnStore"]
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    channel: str
+    return_window_days: int = 30
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnNode:
+    """A node as a return's destination is chosen from it."""
+
+    node_id: str
+    country: str
+    priority: int
+    active: bool
+    accepts_returns: bool
+    address: dict[str, Any] = field(default_factory=dict)
+
+
+class LedgerMoved(Exception):
+    """The order's return ledger is not as read: another return was authorised (or a line's units
+    would go beyond what was dispatched). Nothing was written; read the order again."""
+
+
+class ReturnNodes(Protocol):
+    def nodes(self) -> list[ReturnNode]:
+        """Every node of the network, as of this moment."""
+        ...
+
+
+class ReturnStore(Protocol):
+    def authorize(self, ret: Return, *, returns_before: int, ceilings: dict[str, int],
+                  entry: TimelineEntry) -> None:
+        """Write the return and add its units to the order's ledger in one conditional write:
+        only if the order still has ``returns_before`` returns and no line's units would exceed
+        its ceiling (line id → the most units of it the ledger may hold afterwards). Else
+        ``LedgerMoved`` and nothing written."""
+        ...
+
+    def settings(self, channel: str) -> ChannelSettings: ...
+
+    def put_settings(self, settings: ChannelSettings) -> None: ...
+
+    def listing(self, node_id: str, status: str, *, limit: int, token: str | None
+                ) -> tuple[list[dict[str, Any]], str | None]:
+        """The returns in ``status`` coming to ``node_id``, oldest first (their views)."""
+        ...
