@@ -9,10 +9,10 @@ Eligibility, per requested line, each refusal a 422 naming the field:
   dispatch of that line;
 - at most what was dispatched minus what is already returned or on its way back (the ledger).
 
-The ledger check is made twice: here on the order as read (so the answer can say how many
-units are left), and again by the write's condition, which is what holds under concurrency: a
-return authorised between the read and the write makes the write fail (``LedgerMoved``), and the
-order is read again.
+The ledger is checked here, on the order as read consistently, and the write holds it under
+concurrency: it is conditional on the order's count of returns being the one read, so a return
+authorised between the read and the write makes it fail (``LedgerMoved``) and the order is read
+and judged again. (The return's id, the order's n-th, is new only once: a second guard.)
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def dispatched_units(order: Order) -> dict[str, tuple[int, str]]:
 
 
 def assess(order: Order, request: ReturnRequest, *, window_days: int, now: str) -> dict[str, int]:
-    """The ceiling of each requested line (the most units of it the ledger may hold once this
-    return is in: what was dispatched), or ValidationFailed naming the first field refused."""
+    """The units dispatched of each requested line (what the ledger may hold of it once this
+    return is in), or ValidationFailed naming the first field refused."""
     if request.outcome == ReturnOutcome.EXCHANGE and not request.exchange_lines:
         raise ValidationFailed("exchange_lines", "an EXCHANGE names what the customer gets instead")
     if request.outcome == ReturnOutcome.REFUND and request.exchange_lines is not None:
@@ -167,7 +167,7 @@ class ReturnService:
                 return Authorized(return_view(earlier), replayed=True)
             settings = self.store.settings(order.channel)
             now = self.clock()
-            ceilings = assess(order, request, window_days=settings.return_window_days, now=now)
+            assess(order, request, window_days=settings.return_window_days, now=now)
             node = destination(order, request, self.nodes.nodes())
             skus = {ln.line_id: ln.sku for ln in order.lines}
             return_id = return_id_for(order.order_id, len(order.returns) + 1)
@@ -183,7 +183,8 @@ class ReturnService:
                 "node_id": node.node_id, "lines": [{"line_id": ln.line_id, "quantity": ln.quantity,
                                                     "reason": ln.reason.value} for ln in ret.lines]})
             try:
-                self.store.authorize(ret, returns_before=len(order.returns), ceilings=ceilings, entry=entry)
+                self.store.authorize(ret, returns_before=len(order.returns), returning=order.returning,
+                                     entry=entry)
             except LedgerMoved:
                 continue  # another return of the order came first: judge this one again
             return Authorized(return_view(ret))

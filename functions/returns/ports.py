@@ -43,11 +43,11 @@ class ReturnNodes(Protocol):
 
 
 class ReturnStore(Protocol):
-    def authorize(self, ret: Return, *, returns_before: int, ceilings: dict[str, int],
+    def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int],
                   entry: TimelineEntry) -> None:
-        """Write the return and add its units to the order's ledger in one conditional write:
-        only if the order still has ``returns_before`` returns and no line's units would exceed
-        its ceiling (line id → the most units of it the ledger may hold afterwards). Else
+        """Write the return and the order's ledger (``returning``, the units per line as read,
+        plus the return's) in one conditional write: only if the order still has
+        ``returns_before`` returns — no return was authorised since it was read. Else
         ``LedgerMoved`` and nothing written."""
         ...
 

@@ -1,12 +1,14 @@
 """The return ledger on the deployed local stack, through the adapters: six authorisations of one
 unit of a line of three, released together, each with its own client as six functions would be —
 exactly three land, the others are refused by the write's conditions (the ledger's count as read,
-each line within what was dispatched, the return's id new) and judged again, not by a read that
-happened to come late; the ledger holds three. Without those conditions six land."""
+the return's id new) and judged again, not by a read that happened to come late; the ledger holds
+three. Without those conditions six land. And a return of every line of a 250-line order is one
+write like any other (the ledger's expression does not grow with the lines)."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -17,8 +19,9 @@ from functions.core.adapters.dynamodb import from_item, to_item
 from functions.core.adapters.keys import return_ledger_key
 from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.errors import ValidationFailed
+from functions.core.orders import TimelineEntry
 from functions.core.principal import Principal
-from functions.core.returns import ReturnReason
+from functions.core.returns import Return, ReturnLine, ReturnOutcome, ReturnReason, ReturnStatus, return_id_for
 from functions.returns.adapters.return_table import ReturnNodeReader, ReturnTable
 from functions.returns.authorizing import RequestedLine, ReturnRequest, ReturnService
 from functions.returns.ports import LedgerMoved
@@ -91,6 +94,27 @@ def test_six_authorisations_of_a_line_of_three_at_once_land_three(cloud: LocalCl
     assert Counting.refused, "no conditional write was refused: the authorisations did not overlap"
     ledger = from_item(boto3.client("dynamodb").get_item(
         TableName=table, Key=to_item(return_ledger_key(order_id)), ConsistentRead=True)["Item"])
-    assert ledger["returns"] == 3 and ledger["line_1"] == 3
+    assert ledger["returns"] == 3 and ledger["lines"] == {"1": 3}
     order = OrderTableReader(table).get(order_id)
     assert order is not None and len(order.returns) == 3 and order.returning == {"1": 3}
+
+
+def test_a_return_of_every_line_of_a_250_line_order_is_one_write(outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    order_id = f"ord_{__import__('uuid').uuid4().hex[:26].upper()}"
+    now = "2026-12-03T10:00:00.000Z"
+    lines = tuple(ReturnLine(str(n), f"SKU-{n}", 2, ReturnReason.CHANGED_MIND) for n in range(1, 251))
+    ret = Return(return_id=return_id_for(order_id, 1), rma_number="RMA-X", order_id=order_id, channel="webshop",
+                 status=ReturnStatus.AUTHORIZED, outcome=ReturnOutcome.REFUND, lines=lines, return_to_node="DC-BERLIN",
+                 return_to_address={"city": "Berlin", "country": "DE"}, created_at=now, updated_at=now)
+    entry = TimelineEntry(at=now, event="ReturnAuthorized", detail={"return_id": ret.return_id})
+    # a ledger holding one unit of line 7 already
+    ReturnTable(table).authorize(ret, returns_before=0, returning={"7": 1}, entry=entry)
+    ledger = from_item(boto3.client("dynamodb").get_item(
+        TableName=table, Key=to_item(return_ledger_key(order_id)), ConsistentRead=True)["Item"])
+    assert ledger["returns"] == 1 and len(ledger["lines"]) == 250
+    assert ledger["lines"]["7"] == 3 and ledger["lines"]["250"] == 2
+    # and the same count again is refused, nothing written
+    with pytest.raises(LedgerMoved):
+        ReturnTable(table).authorize(replace(ret, return_id=return_id_for(order_id, 2)), returns_before=0,
+                                     returning={}, entry=entry)

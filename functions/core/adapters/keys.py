@@ -61,9 +61,9 @@ def return_key(order_id: str, return_id: str) -> Key:
 
 def return_ledger_key(order_id: str) -> Key:
     """One item per order with returns: ``returns`` (how many were authorised, the next one's
-    ordinal) and ``line_<id>`` (units of the line returned or on their way back). Every
-    authorisation adds to it under a condition, so concurrent returns of one line can never
-    together exceed what was dispatched."""
+    ordinal) and ``lines`` (units per line id returned or on their way back). Every
+    authorisation rewrites it on condition that ``returns`` is as read, so concurrent returns
+    of one line can never together exceed what was dispatched."""
     return {"PK": order_pk(order_id), "SK": RETURNS_SK}
 
 

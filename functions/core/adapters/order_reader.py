@@ -110,13 +110,12 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         notices=tuple(notice_from_item(n) for n in notices if n.get("channels") is not None or n.get("superseded")),
         check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
         returns=_returns(returns),
-        returning={k.removeprefix(LEDGER_LINE): int(v) for k, v in (ledger or {}).items()
-                   if k.startswith(LEDGER_LINE)},
+        returning={str(k): int(v) for k, v in ((ledger or {}).get(LEDGER_LINES) or {}).items()},
     )
 
 
-#: A return ledger's attribute of one line: ``line_<line id>`` (``keys.return_ledger_key``).
-LEDGER_LINE = "line_"
+#: A return ledger's map of units per line id (``keys.return_ledger_key``).
+LEDGER_LINES = "lines"
 
 
 def _returns(items: Sequence[dict[str, Any]]) -> tuple[Any, ...]:

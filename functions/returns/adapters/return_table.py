@@ -7,7 +7,7 @@ Item shapes (docs/ARCHITECTURE.md, "Single table"):
   facts on its ``timeline``; ``GSI1PK = NODE#<node>#RETURNS#<status>``, ``GSI1SK =
   <created_at>#<return id>``.
 - ledger ``ORDER#<id>`` / ``RETURNS``: ``returns`` (how many were authorised) and
-  ``line_<line id>`` (units returned or on their way back).
+  ``lines`` (units per line id returned or on their way back).
 - settings ``SETTINGS#CHANNEL#<channel>`` / ``SETTINGS``: ``return_window_days``.
 """
 
@@ -23,7 +23,7 @@ from functions.core.adapters.keys import (
     return_ledger_key,
 )
 from functions.core.adapters.node_network import network_query, throttle_is_transient
-from functions.core.adapters.order_reader import LEDGER_LINE, return_from_item
+from functions.core.adapters.order_reader import LEDGER_LINES, return_from_item
 from functions.core.adapters.paging import decode_token, encode_token
 from functions.core.adapters.timeline import with_entries
 from functions.core.orders import TimelineEntry
@@ -55,32 +55,31 @@ def return_item(r: Return, entry: TimelineEntry) -> dict[str, Any]:
     return with_entries(item, (entry,))
 
 
-def ledger_update(table: str, r: Return, returns_before: int, ceilings: dict[str, int]) -> dict[str, Any]:
-    """The ledger's update of an authorisation: the count moved on from ``returns_before``, each
-    line's units added under its ceiling."""
-    names: dict[str, str] = {"#n": "returns"}
-    values: dict[str, Any] = {":n": returns_before + 1, ":zero": 0}
-    sets = ["#n = :n"]
-    conditions = ["attribute_not_exists(#n)" if returns_before == 0 else "#n = :before"]
+def ledger_update(table: str, r: Return, returns_before: int, returning: dict[str, int]) -> dict[str, Any]:
+    """The ledger's update of an authorisation: the count moved on from ``returns_before`` and the
+    units per line as read (``returning``) plus this return's, on condition that the count is
+    still ``returns_before``. Only an authorisation adds units, and each moves the count, so the
+    count as read vouches for every line as read (the use case checked them against what was
+    dispatched); the expression's length does not grow with the lines (DynamoDB allows 4 KB),
+    so a return of all 250 lines of an order is one write like a return of one."""
+    lines = dict(returning)
+    for ln in r.lines:
+        lines[ln.line_id] = lines.get(ln.line_id, 0) + ln.quantity
+    values: dict[str, Any] = {":n": returns_before + 1, ":lines": lines}
+    condition = "attribute_not_exists(#n)"
     if returns_before:
-        values[":before"] = returns_before
-    for i, ln in enumerate(r.lines):
-        names[f"#l{i}"] = f"{LEDGER_LINE}{ln.line_id}"
-        values[f":q{i}"] = ln.quantity
-        values[f":max{i}"] = ceilings[ln.line_id] - ln.quantity
-        sets.append(f"#l{i} = if_not_exists(#l{i}, :zero) + :q{i}")
-        conditions.append(f"(attribute_not_exists(#l{i}) OR #l{i} <= :max{i})")
+        condition, values[":before"] = "#n = :before", returns_before
     return {"Update": {"TableName": table, "Key": to_item(return_ledger_key(r.order_id)),
-                       "UpdateExpression": "SET " + ", ".join(sets),
-                       "ConditionExpression": " AND ".join(conditions),
-                       "ExpressionAttributeNames": names, "ExpressionAttributeValues": to_values(values)}}
+                       "UpdateExpression": "SET #n = :n, #lines = :lines", "ConditionExpression": condition,
+                       "ExpressionAttributeNames": {"#n": "returns", "#lines": LEDGER_LINES},
+                       "ExpressionAttributeValues": to_values(values)}}
 
 
 class ReturnTable(TableAdapter):
-    def authorize(self, ret: Return, *, returns_before: int, ceilings: dict[str, int],
+    def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int],
                   entry: TimelineEntry) -> None:
         actions = [
-            ledger_update(self.table, ret, returns_before, ceilings),
+            ledger_update(self.table, ret, returns_before, returning),
             {"Put": {"TableName": self.table, "Item": to_item(return_item(ret, entry)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
