@@ -71,6 +71,7 @@ MARK = "@@COLDSTART@@"
 #: The order every task payload names: it does not exist, so conditional writes fail.
 ORDER_ID = "ord_coldstart-bench"
 SHIPMENT_ID = f"shp_{ORDER_ID.removeprefix('ord_')}-1"
+RETURN_ID = f"ret_{ORDER_ID.removeprefix('ord_')}-1"
 MEMORY_MB_DEFAULT = 512
 RUN_TIMEOUT_S = 120
 
@@ -326,9 +327,13 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
         "functions.platform.handlers.api": (
             api_event("GET", "/health", "/health"), "GET /health (no AWS call)"),
         "functions.capture.handlers.api": (
-            api_event("GET", f"/orders/{ORDER_ID}", "/orders/{proxy+}", path_parameters={"proxy": ORDER_ID},
+            api_event("GET", f"/orders/{ORDER_ID}", "/orders/{order_id}", path_parameters={"order_id": ORDER_ID},
                       authorizer={"role": "agent", "principal_id": "agent", "principalId": "agent"}),
             "GET /orders/<id> as agent: Query of the order's items"),
+        "functions.returns.handlers.api": (
+            api_event("GET", f"/returns/{RETURN_ID}", "/returns/{proxy+}", path_parameters={"proxy": RETURN_ID},
+                      authorizer={"role": "agent", "principal_id": "agent", "principalId": "agent"}),
+            "GET /returns/<id> as agent: Query of its order's items (none: 404)"),
         "functions.capture.handlers.intake": ({"Records": [{
             "messageId": str(uuid.uuid4()), "receiptHandle": "bench", "body": sqs_body,
             "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000)),

@@ -158,6 +158,8 @@ class ReturnService:
                   idempotency_key: str | None = None) -> Authorized:
         digest = request_digest(request)
         keyed = key_digest(principal, idempotency_key) if idempotency_key else None
+        settings: ChannelSettings | None = None
+        nodes: list[ReturnNode] | None = None
         for _ in range(ATTEMPTS):
             order = self._order(order_id, principal)
             earlier = next((r for r in order.returns if keyed and r.request_key == keyed), None)
@@ -165,10 +167,12 @@ class ReturnService:
                 if earlier.request_digest != digest:
                     raise Conflict("this Idempotency-Key was used for another return of this order")
                 return Authorized(return_view(earlier), replayed=True)
-            settings = self.store.settings(order.channel)
+            # read once: a lost race re-reads only the order
+            settings = settings or self.store.settings(order.channel)
             now = self.clock()
             assess(order, request, window_days=settings.return_window_days, now=now)
-            node = destination(order, request, self.nodes.nodes())
+            nodes = nodes if nodes is not None else self.nodes.nodes()
+            node = destination(order, request, nodes)
             skus = {ln.line_id: ln.sku for ln in order.lines}
             return_id = return_id_for(order.order_id, len(order.returns) + 1)
             ret = Return(

@@ -12,7 +12,15 @@ import pytest
 from functions.core.errors import Conflict, NotFound, ValidationFailed
 from functions.core.orders import Order, OrderLine, TimelineEntry
 from functions.core.principal import Principal
-from functions.core.returns import ExchangeLine, Return, ReturnOutcome, ReturnReason, order_id_of_return
+from functions.core.returns import (
+    ExchangeLine,
+    Return,
+    ReturnLine,
+    ReturnOutcome,
+    ReturnReason,
+    ReturnStatus,
+    order_id_of_return,
+)
 from functions.returns.authorizing import RequestedLine, ReturnRequest, ReturnService, assess, destination
 from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnNode
 from tests.unit.test_invoicing import order_with
@@ -221,3 +229,20 @@ def test_the_window_is_the_channels() -> None:
     assert svc.settings("webshop", WEBSHOP).return_window_days == 5
     with pytest.raises(NotFound):
         svc.settings("webshop", Principal("channel", "marketplace"))
+
+
+def test_the_ledgers_write_stays_within_dynamodbs_expression_limit_for_250_lines() -> None:
+    # DynamoDB refuses an expression over 4 KB (a ValidationException: a 500); the local cloud
+    # does not check it, so the write's expressions are measured here
+    from functions.returns.adapters.return_table import ledger_update
+
+    order = dispatched_order([[2]])
+    now = "2026-11-10T10:00:00.000Z"
+    ret = Return(return_id="ret_X-1", rma_number="RMA-X-1", order_id=order.order_id, channel="webshop",
+                 status=ReturnStatus.AUTHORIZED,
+                 outcome=ReturnOutcome.REFUND, return_to_node="N0", return_to_address={}, created_at=now,
+                 updated_at=now,
+                 lines=tuple(ReturnLine(str(n), f"SKU-{n}", 2, ReturnReason.OTHER) for n in range(100, 350)))
+    update = ledger_update("table", ret, 7, {str(n): 1 for n in range(100, 350)})["Update"]
+    assert len(update["UpdateExpression"]) <= 4096 and len(update["ConditionExpression"]) <= 4096
+    assert update["ExpressionAttributeValues"][":lines"]["M"]["349"] == {"N": "3"}

@@ -61,7 +61,10 @@ def ledger_update(table: str, r: Return, returns_before: int, returning: dict[st
     still ``returns_before``. Only an authorisation adds units, and each moves the count, so the
     count as read vouches for every line as read (the use case checked them against what was
     dispatched); the expression's length does not grow with the lines (DynamoDB allows 4 KB),
-    so a return of all 250 lines of an order is one write like a return of one."""
+    so a return of all 250 lines of an order is one write like a return of one.
+
+    Every later writer of the ledger (a receipt, a rejection or a close giving units back) must
+    move ``returns`` too, or an authorisation racing it would write its stale map back."""
     lines = dict(returning)
     for ln in r.lines:
         lines[ln.line_id] = lines.get(ln.line_id, 0) + ln.quantity
