@@ -53,12 +53,15 @@ def _get_evaluation_entrypoint(self: ExecutionWorker) -> EvalComponent:
     program = _programs.get(definition)
     if program is not None:
         return program
-    program = _ORIGINAL(self)
-    _warm(program, set())
-    with _lock:
-        if len(_programs) >= MAX_PROGRAMS:
-            _programs.clear()
-        return _programs.setdefault(definition, program)
+    with _lock:  # the first executions of a definition, started together, parse it once
+        program = _programs.get(definition)
+        if program is None:
+            program = _ORIGINAL(self)
+            _warm(program, set())
+            if len(_programs) >= MAX_PROGRAMS:
+                _programs.clear()
+            _programs[definition] = program
+        return program
 
 
 def install() -> None:
