@@ -26,6 +26,7 @@ import localcloud
 from localcloud import clock, faults, fill, meter, outbox, schedules  # noqa: F401 - outbox registers /_local/outbox and /_local/mail, clock /_local/clock, fill /_local/fill
 from localcloud.deploy import Deployment, deploy_assembly, deploy_template
 from localcloud.frontdoor import FrontDoor
+from localcloud.keepalive import KeepAliveHandler, close_connections
 from localcloud.patches import event_source_pollers, lambda_runtime
 
 meter.register_routes()
@@ -59,6 +60,7 @@ class _Thread:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        close_connections(self.server)
         self.thread.join()
 
 
@@ -99,7 +101,8 @@ class LocalCloud:
         faults.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_app = DomainDispatcherApplication(create_backend_app)
-        self._moto = _Thread(make_server(HOST, 0, moto_app, threaded=True), "moto")
+        self._moto = _Thread(make_server(HOST, 0, moto_app, threaded=True, request_handler=KeepAliveHandler),
+                             "moto")
         for key, value in _environment(self._moto.url, self._moto.server.server_address[1]).items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
@@ -107,7 +110,8 @@ class LocalCloud:
             self.deployment = self._deploy()
             schedules.start()  # the deployed schedules fire on the local time scale
             door = FrontDoor(self.deployment, self._moto.url, ready=self._ready)
-            self._door = _Thread(make_server(HOST, self._port, door, threaded=True), "frontdoor")
+            self._door = _Thread(make_server(HOST, self._port, door, threaded=True,
+                                             request_handler=KeepAliveHandler), "frontdoor")
         except BaseException:
             self.stop()
             raise

@@ -197,3 +197,44 @@ def test_a_definition_is_parsed_once_and_its_executions_keep_their_own_retries(
         assert len(parsed) == 2
     finally:
         stepfunctions_programs.install()
+
+
+def test_executions_share_the_engines_clients_and_parsed_paths_but_never_their_data(
+        aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    from localcloud.patches import stepfunctions_clients
+
+    made: list[str] = []
+    original = stepfunctions_clients._ORIGINAL_CLIENT
+
+    def counting(region: str, service: str, state_credentials: Any = None) -> Any:
+        made.append(service)
+        return original(region, service, state_credentials)
+
+    monkeypatch.setattr(stepfunctions_clients, "_ORIGINAL_CLIENT", counting)
+    stepfunctions_clients._clients.clear()
+    stepfunctions_clients.parse.cache_clear()
+    # Given a machine whose Lambda task's payload and result go through JSONPaths
+    fn = create_function("echo")
+    probe.BEHAVIOURS["echo"] = lambda event, context: {"seen": event["order"]["id"]}
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": fn, "Payload": {"order.$": "$.order"}},
+        "ResultSelector": {"seen.$": "$.Payload.seen"}, "ResultPath": "$.result", "End": True}}}
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name="echo", definition=json.dumps(definition), roleArn=ROLE,
+                                       type="EXPRESS")["stateMachineArn"]
+    # When four executions run, two of them at once
+    arns = [sfn.start_execution(stateMachineArn=machine, input=json.dumps({"order": {"id": f"o{n}"}}))[
+        "executionArn"] for n in range(2)]
+    outputs = [json.loads(_wait(arn)["output"]) for arn in arns]
+    for n in range(2, 4):
+        outputs.append(json.loads(_wait(sfn.start_execution(
+            stateMachineArn=machine, input=json.dumps({"order": {"id": f"o{n}"}}))["executionArn"])["output"]))
+    # Then each has its own result, from one Lambda client made once and paths parsed once each
+    assert outputs == [{"order": {"id": f"o{n}"}, "result": {"seen": f"o{n}"}} for n in range(4)]
+    assert made == ["lambda"]
+    assert boto_client.boto_client_for is stepfunctions_clients.boto_client_for
+    parsed = stepfunctions_clients.parse.cache_info()
+    assert parsed.hits > parsed.misses > 0
