@@ -24,6 +24,7 @@ from localcloud.patches import (
     eventbridge_targets,
     lambda_runtime,
     moto_server_dispatch,
+    powertools_router_state,
     ses_content,
     sfn_time,
     sqs_event_source,
@@ -58,6 +59,7 @@ ALL_PATCHES = (
     sfn_time,
     ses_content,
     moto_server_dispatch,
+    powertools_router_state,
 )
 
 _installed = False
