@@ -28,6 +28,11 @@ class ReturnReason(StrEnum):
     OTHER = "OTHER"
 
 
+class ReceiptCondition(StrEnum):
+    RESELLABLE = "RESELLABLE"  # back to the receiving node's stock
+    DAMAGED = "DAMAGED"  # recorded, not restocked (refunded all the same)
+
+
 class ReturnOutcome(StrEnum):
     REFUND = "REFUND"
     EXCHANGE = "EXCHANGE"
@@ -49,6 +54,30 @@ class ReturnLine:
 class ExchangeLine:
     sku: str
     quantity: int
+
+
+@dataclass(frozen=True)
+class ReceivedLine:
+    line_id: str
+    quantity: int
+    condition: ReceiptCondition
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What one delivery to the node held (``POST /returns/{id}/receive``): its ``receipt_id``,
+    the node's own, makes it once."""
+
+    receipt_id: str
+    received_at: str
+    lines: tuple[ReceivedLine, ...]
+
+    def units(self, condition: ReceiptCondition | None = None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for ln in self.lines:
+            if condition is None or ln.condition == condition:
+                out[ln.line_id] = out.get(ln.line_id, 0) + ln.quantity
+        return out
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,7 @@ class Return:
     #: the same key again answers this return; with another request, 409
     request_key: str | None = None
     request_digest: str | None = None
+    receipts: tuple[Receipt, ...] = ()
 
 
 def return_id_for(order_id: str, n: int) -> str:
@@ -105,6 +135,13 @@ def return_view(r: Return) -> dict[str, Any]:
         "return_to": {"node_id": r.return_to_node, "address": r.return_to_address},
         "exchange_lines": [{"sku": e.sku, "quantity": e.quantity} for e in r.exchange_lines],
         "exchange_order_id": r.exchange_order_id,
+        "receipts": [receipt_view(x) for x in r.receipts],
         "created_at": r.created_at, "updated_at": r.updated_at,
     }
     return view
+
+
+def receipt_view(x: Receipt) -> dict[str, Any]:
+    return {"receipt_id": x.receipt_id, "received_at": x.received_at,
+            "lines": [{"line_id": ln.line_id, "quantity": ln.quantity, "condition": ln.condition.value}
+                      for ln in x.lines]}

@@ -12,8 +12,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from functions.core.handlers.http import problem_responses, require_role
 from functions.core.returns import ReturnStatus
 
-from .models import ChannelSettingsIn, ChannelSettingsOut, ReturnIn, ReturnListOut, ReturnOut
-from .wiring import return_service
+from .models import ChannelSettingsIn, ChannelSettingsOut, ReceiptIn, ReturnIn, ReturnListOut, ReturnOut
+from .wiring import receiving_service, return_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -44,6 +44,16 @@ def create_return(order_id: Annotated[str, Path(max_length=64)], body: Annotated
 def get_return(return_id: Annotated[str, Path(max_length=80)]) -> ReturnOut:
     principal = require_role(router, "channel", "node", "agent")
     return ReturnOut.model_validate(return_service().get(return_id, principal))
+
+
+@router.post("/returns/<return_id>/receive", summary="Receive (part of) a return at the node it is sent to",
+             tags=["Returns"], responses=problem_responses(404, 409, 503))
+def receive_return(return_id: Annotated[str, Path(max_length=80)], body: Annotated[ReceiptIn, Body()]) -> ReturnOut:
+    """Resellable units go back to the node's stock in the receipt's own write (and may allocate
+    backorders); damaged ones are recorded, not restocked. The same ``receipt_id`` again changes
+    nothing; more than authorised is a 422."""
+    principal = require_role(router, "node")
+    return ReturnOut.model_validate(receiving_service().receive(return_id, principal, body.to_command()))
 
 
 @router.get("/returns", summary="The returns coming to the calling node, oldest first", tags=["Returns"])

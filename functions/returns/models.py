@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from functions.core.returns import ExchangeLine, ReturnOutcome, ReturnReason
+from functions.core.returns import ExchangeLine, ReceiptCondition, ReceivedLine, ReturnOutcome, ReturnReason
 
 from .authorizing import RequestedLine, ReturnRequest
+from .receiving import ReceiptRequest
 
 #: A return names at most as many lines as an order may have.
 MAX_LINES = 250
@@ -49,6 +50,25 @@ class ReturnIn(_Strict):
                 ExchangeLine(e.sku, e.quantity) for e in self.exchange_lines))
 
 
+class ReceivedLineIn(_Strict):
+    line_id: Annotated[str, StringConstraints(min_length=1, max_length=8)]
+    quantity: Units
+    condition: Literal["RESELLABLE", "DAMAGED"]
+
+
+class ReceiptIn(_Strict):
+    """Body of ``POST /returns/{return_id}/receive``: what one delivery held. ``receipt_id`` is
+    the node's own reference for it: the same again changes nothing."""
+
+    receipt_id: Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                                 pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-/]*$")]
+    lines: list[ReceivedLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+    def to_command(self) -> ReceiptRequest:
+        return ReceiptRequest(receipt_id=self.receipt_id, lines=tuple(
+            ReceivedLine(ln.line_id, ln.quantity, ReceiptCondition(ln.condition)) for ln in self.lines))
+
+
 class ReturnLineOut(BaseModel):
     line_id: str
     sku: str
@@ -67,6 +87,18 @@ class ExchangeLineOut(BaseModel):
     quantity: int
 
 
+class ReceivedLineOut(BaseModel):
+    line_id: str
+    quantity: int
+    condition: str
+
+
+class ReceiptOut(BaseModel):
+    receipt_id: str
+    received_at: str
+    lines: list[ReceivedLineOut]
+
+
 class ReturnOut(BaseModel):
     return_id: str
     rma_number: str
@@ -78,6 +110,7 @@ class ReturnOut(BaseModel):
     return_to: ReturnToOut
     exchange_lines: list[ExchangeLineOut] = []
     exchange_order_id: str | None = None
+    receipts: list[ReceiptOut] = []
     created_at: str
     updated_at: str
 

@@ -9,7 +9,8 @@ from functions.core.orders import TimelineEntry
 from functions.core.ports import OrderReader
 from functions.core.returns import Return
 
-__all__ = ["ChannelSettings", "LedgerMoved", "OrderReader", "ReturnNode", "ReturnNodes", "ReturnStore"]
+__all__ = ["ChannelSettings", "LedgerMoved", "OrderReader", "ReturnMoved", "ReturnNode", "ReturnNodes",
+           "ReturnStore"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class LedgerMoved(Exception):
     would go beyond what was dispatched). Nothing was written; read the order again."""
 
 
+class ReturnMoved(Exception):
+    """The return is not at the version read: another receipt or an agent's decision came first.
+    Nothing was written; read it again."""
+
+
 class ReturnNodes(Protocol):
     def nodes(self) -> list[ReturnNode]:
         """Every node of the network, as of this moment."""
@@ -58,4 +64,10 @@ class ReturnStore(Protocol):
     def listing(self, node_id: str, status: str, *, limit: int, token: str | None
                 ) -> tuple[list[dict[str, Any]], str | None]:
         """The returns in ``status`` coming to ``node_id``, oldest first (their views)."""
+        ...
+
+    def receive(self, *, before: Return, after: Return, restock: dict[str, int], entry: TimelineEntry) -> None:
+        """Write the return as ``after`` (its receipt added) and put ``restock`` (units per SKU)
+        back into the return's node's stock, in one write conditional on the return still being
+        at ``before``'s version; else ``ReturnMoved`` and nothing written."""
         ...

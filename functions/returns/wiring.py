@@ -9,6 +9,7 @@ from functions.core.settings import Settings, settings
 
 from .adapters.return_table import ReturnNodeReader, ReturnTable
 from .authorizing import ReturnService
+from .receiving import ReceivingService
 
 
 def return_service() -> ReturnService:
@@ -19,3 +20,12 @@ def return_service() -> ReturnService:
 def _return_service(s: Settings) -> ReturnService:
     return ReturnService(orders=OrderTableReader(s.table_name), store=ReturnTable(s.table_name),
                          nodes=ReturnNodeReader(s.table_name))
+
+
+def receiving_service() -> ReceivingService:
+    return _receiving_service(settings())
+
+
+@cache
+def _receiving_service(s: Settings) -> ReceivingService:
+    return ReceivingService(orders=OrderTableReader(s.table_name), store=ReturnTable(s.table_name))

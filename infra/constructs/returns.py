@@ -1,5 +1,6 @@
 """Returns: authorising a return of dispatched lines (RMA, where the goods go), the nodes' view of
-what is coming to them, and the channels' settings (their return window).
+what is coming to them and their receipts (resellable units back into stock), and the channels'
+settings (their return window).
 
 | function | triggered by | may |
 |---|---|---|
@@ -18,9 +19,10 @@ from infra.constructs.monitoring import Monitoring
 HANDLERS = "functions.returns.handlers"
 # read the order (Query of ORDER#<id>) and the node network (Query of NODES); authorise: the
 # ledger (Update) and the return (Put) in one transaction; a node's returns (Query of GSI1); a
-# channel's settings (GetItem, PutItem)
+# channel's settings (GetItem, PutItem); receive: the return (Update) and the resellable units
+# back into the node's stock (Update of SKU#<sku> / NODE#<node>) in one transaction
 RETURNS_API_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
-RETURNS_API_PARTITIONS = ("order", "network", "node_returns", "channel_settings")
+RETURNS_API_PARTITIONS = ("order", "network", "node_returns", "channel_settings", "stock")
 
 
 class Returns(Construct):

@@ -126,7 +126,17 @@ def _returns(items: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
 
 def return_from_item(stored: dict[str, Any]) -> Any:
     """A return item (or its ``summary``, as GSI1 projects it) → ``Return``."""
-    from functions.core.returns import ExchangeLine, Return, ReturnLine, ReturnOutcome, ReturnReason, ReturnStatus
+    from functions.core.returns import (
+        ExchangeLine,
+        Receipt,
+        ReceiptCondition,
+        ReceivedLine,
+        Return,
+        ReturnLine,
+        ReturnOutcome,
+        ReturnReason,
+        ReturnStatus,
+    )
 
     r = {**stored.get("summary", {}), **stored}
     return Return(
@@ -139,7 +149,10 @@ def return_from_item(stored: dict[str, Any]) -> Any:
         exchange_lines=tuple(ExchangeLine(e["sku"], int(e["quantity"])) for e in r.get("exchange_lines") or []),
         exchange_order_id=r.get("exchange_order_id"),
         received={k: int(v) for k, v in (r.get("received") or {}).items()},
-        request_key=r.get("request_key"), request_digest=r.get("request_digest"))
+        request_key=r.get("request_key"), request_digest=r.get("request_digest"),
+        receipts=tuple(Receipt(x["receipt_id"], x["received_at"], tuple(
+            ReceivedLine(ln["line_id"], int(ln["quantity"]), ReceiptCondition(ln["condition"]))
+            for ln in x["lines"])) for x in r.get("receipts") or []))
 
 
 def notice_from_item(item: dict[str, Any]) -> NoticeRecord:

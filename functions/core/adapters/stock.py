@@ -1,5 +1,6 @@
 """Stock levels and the node network, read by every capability that sources orders, and the
-stock writes of a reservation's life (reserve: allocate; ship: route; release: capture's cancel).
+stock writes of a reservation's life (reserve: allocate; ship: route; release: capture's cancel)
+and of a return's receipt (restock: returns).
 
 Stock ``SKU#<sku>`` / ``NODE#<node>`` keeps ``on_hand``, ``reserved`` and ``available``
 (= on_hand - reserved, kept in the same writes) because DynamoDB conditions cannot subtract:
@@ -17,7 +18,7 @@ from functions.core.errors import TransientError
 from functions.core.sourcing import Allocation, Node, StockLevel
 
 from .dynamodb import TableAdapter, from_item, to_item, to_value
-from .keys import NETWORK_PK, STOCK_PREFIX, network_version_key, sku_pk, stock_key
+from .keys import NETWORK_PK, RESTOCKED, STOCK_PREFIX, network_version_key, sku_pk, stock_key
 from .node_network import NetworkReader, throttle_is_transient
 
 #: Stock records an order may reserve in one transaction: Reserve writes them with the shipments
@@ -113,3 +114,17 @@ class StockReader(TableAdapter):
                              KeyConditionExpression="PK = :pk AND begins_with(SK, :node)",
                              ExpressionAttributeValues={":pk": to_value(sku_pk(sku)), ":node": to_value(STOCK_PREFIX)})
         return [level_from_item(from_item(i)) for i in page.get("Items", [])]
+
+
+def restock_action(table: str, sku: str, node_id: str, quantity: int, at: str) -> dict[str, Any]:
+    """Units come back to a node's stock (a returned item found resellable; a transaction item):
+    on hand and available both rise, the record is made if the node never held the SKU, and the
+    restock mark (``RESTOCKED``) wakes the SKU's waiting backorders as a count does."""
+    return {"Update": {"TableName": table, "Key": to_item(stock_key(sku, node_id)),
+                       "UpdateExpression": "SET reserved = if_not_exists(reserved, :zero), updated_at = :at, "
+                                           "sku = :sku, node_id = :node, #t = :t, #r = :at "
+                                           "ADD on_hand :q, available :q, version :one",
+                       "ExpressionAttributeNames": {"#t": "type", "#r": RESTOCKED},
+                       "ExpressionAttributeValues": {
+                           ":q": to_value(quantity), ":zero": to_value(0), ":one": to_value(1), ":at": to_value(at),
+                           ":sku": to_value(sku), ":node": to_value(node_id), ":t": to_value("stock")}}}

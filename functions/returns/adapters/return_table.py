@@ -25,10 +25,11 @@ from functions.core.adapters.keys import (
 from functions.core.adapters.node_network import network_query, throttle_is_transient
 from functions.core.adapters.order_reader import LEDGER_LINES, return_from_item
 from functions.core.adapters.paging import decode_token, encode_token
-from functions.core.adapters.timeline import with_entries
+from functions.core.adapters.stock import restock_action
+from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.orders import TimelineEntry
-from functions.core.returns import Return, return_view
-from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnNode
+from functions.core.returns import Return, receipt_view, return_view
+from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnMoved, ReturnNode
 
 
 def return_summary(r: Return) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def return_summary(r: Return) -> dict[str, Any]:
         "return_to": {"node_id": r.return_to_node, "address": r.return_to_address},
         "exchange_lines": [{"sku": e.sku, "quantity": e.quantity} for e in r.exchange_lines],
         "exchange_order_id": r.exchange_order_id, "received": dict(r.received),
+        "receipts": [receipt_view(x) for x in r.receipts],
         "created_at": r.created_at, "updated_at": r.updated_at, "version": r.version,
     }
 
@@ -78,6 +80,20 @@ def ledger_update(table: str, r: Return, returns_before: int, returning: dict[st
                        "ExpressionAttributeValues": to_values(values)}}
 
 
+def return_update(table: str, before: Return, after: Return, entry: TimelineEntry) -> dict[str, Any]:
+    """The return moved on to ``after`` (status, summary, its node's listing) on condition that it
+    is still at ``before``'s version, with ``entry`` on its timeline."""
+    return {"Update": append_entries({
+        "TableName": table, "Key": to_item(return_key(after.order_id, after.return_id)),
+        "UpdateExpression": "SET #s = :s, version = :v, updated_at = :at, summary = :sum, GSI1PK = :gsi",
+        "ConditionExpression": "version = :before",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": to_values({
+            ":s": after.status.value, ":v": after.version, ":at": after.updated_at, ":sum": return_summary(after),
+            ":gsi": node_returns(after.return_to_node, after.status.value), ":before": before.version})},
+        [entry])}
+
+
 class ReturnTable(TableAdapter):
     def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int],
                   entry: TimelineEntry) -> None:
@@ -89,6 +105,13 @@ class ReturnTable(TableAdapter):
         # a concurrent authorisation of the same order is a lost race: read again
         if transact(self, actions, f"authorising {ret.return_id}", conflicts_refuse=True):
             raise LedgerMoved(ret.order_id)
+
+    def receive(self, *, before: Return, after: Return, restock: dict[str, int], entry: TimelineEntry) -> None:
+        actions = [return_update(self.table, before, after, entry),
+                   *(restock_action(self.table, sku, after.return_to_node, units, after.updated_at)
+                     for sku, units in sorted(restock.items()))]
+        if transact(self, actions, f"receiving {after.return_id}", conflicts_refuse=True):
+            raise ReturnMoved(after.return_id)
 
     def settings(self, channel: str) -> ChannelSettings:
         with throttle_is_transient(f"reading the settings of channel {channel}"):
