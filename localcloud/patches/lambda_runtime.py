@@ -43,6 +43,7 @@ from moto.awslambda.utils import get_backend
 from moto.utilities.arns import parse_arn
 
 from localcloud import meter
+from localcloud.patches import powertools_router_state
 
 logger = logging.getLogger("localcloud.lambda")
 
@@ -256,6 +257,7 @@ def _run(fn: LambdaFunction, event: Any) -> tuple[str, bool]:
         try:
             _apply_environment(fn)
             handler = _resolve(fn.handler)
+            powertools_router_state.ensure()  # once Powertools is imported: its request per thread
             result = handler(event, LambdaContext(fn, request_id))
         except _RuntimeError as exc:
             return _error_payload(exc, exc.error_type, request_id), True

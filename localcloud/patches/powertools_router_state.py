@@ -14,20 +14,26 @@ Each invocation runs in its caller's thread from start to end (``patches/lambda_
 here the two attributes are kept per thread: a data descriptor on ``BaseRouter``'s metaclass
 takes the class-level reads and writes, one in ``BaseRouter``'s namespace the reads and writes
 through instances (a router delegates to its resolver, a resolver is a ``BaseRouter``).
+
+The local cloud itself never imports Powertools (a function's cold start must pay for it, as
+on AWS: ``tests/localcloud/test_deploy.py``), so ``install()`` only arms the patch; it is applied
+by :func:`ensure`, which the Lambda runtime calls after it imported a handler and before it runs
+it — the first handler to bring in Powertools' event handler applies it before any resolver runs.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from abc import ABCMeta
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-
+MODULE = "aws_lambda_powertools.event_handler.api_gateway"
 ATTRIBUTES = ("current_event", "lambda_context")
 _state = threading.local()
-_ORIGINAL_META = type(BaseRouter)
 _saved: dict[str, Any] = {}
+_lock = threading.Lock()
+_armed = False
 
 
 class _PerThread:
@@ -52,22 +58,39 @@ class _RouterMeta(ABCMeta):
 
 
 def install() -> None:
-    if type(BaseRouter) is _RouterMeta:
+    global _armed
+    _armed = True
+    ensure()
+
+
+def ensure() -> None:
+    """Apply the patch if it is armed and Powertools' event handler has been imported (cheap
+    when it is applied already or not wanted)."""
+    module = sys.modules.get(MODULE)
+    if not _armed or module is None or type(module.BaseRouter) is _RouterMeta:
         return
-    for name in ATTRIBUTES:
-        if name in vars(BaseRouter):
-            _saved[name] = vars(BaseRouter)[name]
-    for name in ATTRIBUTES:  # while the metaclass is ABCMeta, a class assignment lands in its namespace
-        setattr(BaseRouter, name, _PerThread(name))
-    BaseRouter.__class__ = _RouterMeta  # same layout as ABCMeta: only adds the two descriptors
+    with _lock:
+        router = module.BaseRouter
+        if type(router) is _RouterMeta:
+            return
+        for name in ATTRIBUTES:
+            if name in vars(router):
+                _saved[name] = vars(router)[name]
+        for name in ATTRIBUTES:  # while the metaclass is ABCMeta, a class assignment lands in its namespace
+            setattr(router, name, _PerThread(name))
+        router.__class__ = _RouterMeta  # same layout as ABCMeta: only adds the two descriptors
 
 
 def uninstall() -> None:
-    if type(BaseRouter) is not _RouterMeta:
+    global _armed
+    _armed = False
+    module = sys.modules.get(MODULE)
+    if module is None or type(module.BaseRouter) is not _RouterMeta:
         return
-    BaseRouter.__class__ = _ORIGINAL_META
+    router = module.BaseRouter
+    router.__class__ = ABCMeta
     for name in ATTRIBUTES:
         if name in _saved:
-            setattr(BaseRouter, name, _saved.pop(name))
-        elif name in vars(BaseRouter):
-            delattr(BaseRouter, name)
+            setattr(router, name, _saved.pop(name))
+        elif name in vars(router):
+            delattr(router, name)
