@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .sourcing import Allocation
 
 if TYPE_CHECKING:
-    from .invoices import Invoice
+    from .invoices import CreditNote, Invoice
     from .returns import Return
 
 
@@ -240,6 +240,9 @@ class Order:
     allocations: tuple[Allocation, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     invoices: tuple[Invoice, ...] = ()
+    #: Credit notes of received returns, by number (kept apart from ``invoices``, which the
+    #: billing and the completion count; the view lists both)
+    credit_notes: tuple[CreditNote, ...] = ()
     returns: tuple[Return, ...] = ()
     #: units per line id returned or on their way back (the return ledger)
     returning: dict[str, int] = field(default_factory=dict)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.invoices import CreditNote, Invoice, PaymentStatus, RefundStatus
 from functions.core.orders import (
     Address,
     Customer,
@@ -42,6 +42,7 @@ from functions.core.sourcing import allocations_from
 from .dynamodb import TableAdapter, from_item, to_value
 from .keys import (
     OPEN_INDEX_SK,
+    is_credit_note,
     is_details,
     is_flag,
     is_header,
@@ -76,7 +77,7 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
                      flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = (),
                      notices: Sequence[dict[str, Any]] = (), returns: Sequence[dict[str, Any]] = (),
-                     ledger: dict[str, Any] | None = None) -> Order:
+                     ledger: dict[str, Any] | None = None, credit_notes: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
     reservation_parts: tuple[ReservationPart, ...] = ()
     if parts:  # only a large order has parts: their module is not loaded for the others (cold starts)
@@ -103,6 +104,8 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         allocations=tuple(allocations_from(allocation)),
         shipments=tuple(shipment_from_item(s) for s in shipments),
         invoices=tuple(invoice_from_item(i) for i in invoices),
+        credit_notes=tuple(sorted((credit_note_from_item(n) for n in credit_notes),
+                                  key=lambda n: (n.issued_at, n.credit_note_number))),
         finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
                               for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
@@ -175,6 +178,19 @@ def invoice_from_item(stored: dict[str, Any]) -> Invoice:
         settled_at=item.get("settled_at"), kind=item.get("kind", "invoice"))
 
 
+def credit_note_from_item(stored: dict[str, Any]) -> CreditNote:
+    item = {**stored.get("summary", {}), **stored}
+    return CreditNote(
+        credit_note_number=item["invoice_number"], order_id=item["order_id"], return_id=item["return_id"],
+        receipt_id=item["receipt_id"], corrects=item["corrects"], legal_entity=item["legal_entity"],
+        currency=item["currency"], issued_at=item["issued_at"],
+        lines=tuple(line_from_item(ln) for ln in item["lines"]),
+        shipping_net=Decimal(item["shipping_net"]), shipping_tax=Decimal(item["shipping_tax"]),
+        net=Decimal(item["net"]), tax=Decimal(item["tax"]), gross=Decimal(item["gross"]),
+        refund_status=RefundStatus(item["payment_status"]), refund_reference=item.get("payment_reference"),
+        refunded_at=item.get("refunded_at"), refund_claimed_at=item.get("refund_claimed_at"))
+
+
 class OrderTableReader(TableAdapter):
     """The ``OrderReader`` port over the table (``core/ports.py``)."""
 
@@ -202,5 +218,6 @@ class OrderTableReader(TableAdapter):
         notices = [i for i in items if is_notice(i)]
         returns = [i for i in items if is_return(i)]
         ledger = next((i for i in items if is_return_ledger(i)), None)
+        credit_notes = [i for i in items if is_credit_note(i)]
         return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices,
-                                returns, ledger)
+                                returns, ledger, credit_notes)

@@ -25,25 +25,12 @@ from functions.core.adapters.keys import (
 from functions.core.adapters.node_network import network_query, throttle_is_transient
 from functions.core.adapters.order_reader import LEDGER_LINES, return_from_item
 from functions.core.adapters.paging import decode_token, encode_token
+from functions.core.adapters.returns import return_summary, return_update
 from functions.core.adapters.stock import restock_action
-from functions.core.adapters.timeline import append_entries, with_entries
+from functions.core.adapters.timeline import with_entries
 from functions.core.orders import TimelineEntry
-from functions.core.returns import Return, receipt_view, return_view
+from functions.core.returns import Return, return_view
 from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnMoved, ReturnNode
-
-
-def return_summary(r: Return) -> dict[str, Any]:
-    return {
-        "return_id": r.return_id, "rma_number": r.rma_number, "order_id": r.order_id, "channel": r.channel,
-        "status": r.status.value, "outcome": r.outcome.value,
-        "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity, "reason": ln.reason.value}
-                  for ln in r.lines],
-        "return_to": {"node_id": r.return_to_node, "address": r.return_to_address},
-        "exchange_lines": [{"sku": e.sku, "quantity": e.quantity} for e in r.exchange_lines],
-        "exchange_order_id": r.exchange_order_id, "received": dict(r.received),
-        "receipts": [receipt_view(x) for x in r.receipts],
-        "created_at": r.created_at, "updated_at": r.updated_at, "version": r.version,
-    }
 
 
 def return_item(r: Return, entry: TimelineEntry) -> dict[str, Any]:
@@ -78,20 +65,6 @@ def ledger_update(table: str, r: Return, returns_before: int, returning: dict[st
                        "UpdateExpression": "SET #n = :n, #lines = :lines", "ConditionExpression": condition,
                        "ExpressionAttributeNames": {"#n": "returns", "#lines": LEDGER_LINES},
                        "ExpressionAttributeValues": to_values(values)}}
-
-
-def return_update(table: str, before: Return, after: Return, entry: TimelineEntry) -> dict[str, Any]:
-    """The return moved on to ``after`` (status, summary, its node's listing) on condition that it
-    is still at ``before``'s version, with ``entry`` on its timeline."""
-    return {"Update": append_entries({
-        "TableName": table, "Key": to_item(return_key(after.order_id, after.return_id)),
-        "UpdateExpression": "SET #s = :s, version = :v, updated_at = :at, summary = :sum, GSI1PK = :gsi",
-        "ConditionExpression": "version = :before",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": to_values({
-            ":s": after.status.value, ":v": after.version, ":at": after.updated_at, ":sum": return_summary(after),
-            ":gsi": node_returns(after.return_to_node, after.status.value), ":before": before.version})},
-        [entry])}
 
 
 class ReturnTable(TableAdapter):
