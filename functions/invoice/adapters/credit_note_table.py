@@ -27,7 +27,7 @@ from functions.core.adapters.keys import (
     invoices_of_month,
     review_sort_key,
 )
-from functions.core.adapters.returns import return_update
+from functions.core.adapters.return_writes import return_update
 from functions.core.adapters.timeline import append_entries, with_entries
 from functions.core.errors import TransientError
 from functions.core.invoices import CreditNote, RefundStatus, credit_note_view

@@ -25,7 +25,7 @@ from functions.core.adapters.keys import (
 from functions.core.adapters.node_network import network_query, throttle_is_transient
 from functions.core.adapters.order_reader import LEDGER_LINES, return_from_item
 from functions.core.adapters.paging import decode_token, encode_token
-from functions.core.adapters.returns import return_summary, return_update
+from functions.core.adapters.return_writes import return_summary, return_update
 from functions.core.adapters.stock import restock_action
 from functions.core.adapters.timeline import with_entries
 from functions.core.orders import TimelineEntry
