@@ -63,7 +63,8 @@ STREAM_PARTITIONS = ("order", "credit")
 STREAM_BATCH_SIZE = 25
 #: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
 FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
-                     "OrderCompleted": "ORDER", "PaymentVoided": "ORDER"}
+                     "OrderCompleted": "ORDER", "PaymentVoided": "ORDER",
+                     "CreditNoteIssued": "CREDITNOTE#", "PaymentRefunded": "CREDITNOTE#"}
 #: An order header written while COMPLETED or CANCELLED: the cancel itself, and the writes that
 #: append OrderCompleted / PaymentVoided to its timeline.
 ORDER_CLOSED = {
@@ -107,7 +108,7 @@ class Invoice(Construct):
         )
         data.grant(self.refund_function, REFUND_ACTIONS, partitions=REFUND_PARTITIONS)
         self.refund_flag_function = functions.python_function(
-            self, "RefundFlagFunction", capability="invoice", role="refund_flag",
+            self, "RefundFlagFunction", capability="invoice", role="refund-flag",
             handler=f"{HANDLERS}.refund_flag.lambda_handler",
             description="return_processing Catch: put the order on finance's review list",
         )
