@@ -30,6 +30,21 @@ def order_cancelled(new: dict[str, Any], old: dict[str, Any]) -> bool:
     return is_header(new) and new.get("status") == "CANCELLED" and old.get("status") != "CANCELLED"
 
 
+def return_authorized(event_name: str, new: dict[str, Any]) -> str | None:
+    """A return just authorised (its item written for the first time): its id."""
+    if event_name != "INSERT" or not is_return(new):
+        return None
+    return str((new.get("summary") or {}).get("return_id") or "") or None
+
+
+def credit_note_refunded(new: dict[str, Any], old: dict[str, Any]) -> str | None:
+    """A credit note whose money was just given back (card refund or credit on account): its
+    number; None for its issue, a later write, or any other item."""
+    if not is_credit_note(new) or not new.get("refunded_at") or old.get("refunded_at"):
+        return None
+    return str((new.get("summary") or {}).get("invoice_number") or "") or None
+
+
 def order_of(image: dict[str, Any]) -> str:
     """The id of the order an item under ``ORDER#<id>`` belongs to."""
     return order_id_of_pk(str(image.get("PK", "")))

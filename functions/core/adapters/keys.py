@@ -339,7 +339,8 @@ def is_notice(item: dict[str, Any]) -> bool:
 
 
 def notice_ref_of(item: dict[str, Any]) -> str:
-    """``NOTICE#<kind>#<ref>`` → ``<ref>`` (the order id, or the shipment id of a shipment's notice)."""
+    """``NOTICE#<kind>#<ref>`` → ``<ref>`` (the order id, or the shipment, return or credit note
+    the notice is about)."""
     return str(item.get("SK", "")).rsplit("#", 1)[-1]
 
 
