@@ -212,7 +212,8 @@ class NoticeRecord:
     SENT, SKIPPED, WITHDRAWN) and until when the claim holds a SENDING channel (its lease)."""
 
     kind: str
-    shipment_id: str | None
+    #: What it is about beyond the order: the shipment, return or credit note (None: the order).
+    ref: str | None
     channels: dict[str, str] = field(default_factory=dict)
     lease_until: str | None = None
     superseded: bool = False
@@ -246,6 +247,8 @@ class Order:
     returns: tuple[Return, ...] = ()
     #: units per line id returned or on their way back (the return ledger)
     returning: dict[str, int] = field(default_factory=dict)
+    #: the return ledger's version as read (every writer of the ledger moves it on; 0: none yet)
+    ledger_version: int = 0
     #: Invoicing steps that failed for good and wait for finance (``FLAG#`` items).
     finance_reviews: tuple[dict[str, Any], ...] = ()
     #: When the payment hold (card authorisation, on-account credit) of a cancelled order was released.

@@ -114,11 +114,14 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
         returns=_returns(returns),
         returning={str(k): int(v) for k, v in ((ledger or {}).get(LEDGER_LINES) or {}).items()},
+        ledger_version=int((ledger or {}).get(LEDGER_VERSION) or 0),
     )
 
 
 #: A return ledger's map of units per line id (``keys.return_ledger_key``).
 LEDGER_LINES = "lines"
+#: Its version: moved on by every write of the ledger (an authorisation, a rejection, a close).
+LEDGER_VERSION = "version"
 
 
 def _returns(items: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
@@ -161,7 +164,7 @@ def return_from_item(stored: dict[str, Any]) -> Any:
 def notice_from_item(item: dict[str, Any]) -> NoticeRecord:
     ref = notice_ref_of(item)
     return NoticeRecord(kind=str(item.get("kind") or str(item.get("SK", "")).split("#")[1]),
-                        shipment_id=ref if ref.startswith("shp_") else None,
+                        ref=None if ref == item.get("order_id") or ref.startswith("ord_") else ref,
                         channels={c: str((r or {}).get("status")) for c, r in (item.get("channels") or {}).items()},
                         lease_until=item.get("lease_until"), superseded=bool(item.get("superseded")))
 
