@@ -206,6 +206,16 @@ def credit_notes(order: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for d in order["invoices"] if d["kind"] == "credit_note"]
 
 
+def emails(http: httpx.Client, order_id: str, kinds: set[str], timeout: float = 15.0) -> list[dict[str, Any]]:
+    """What the local SES accepted for the order, once every kind in ``kinds`` is among it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = http.get("/_local/outbox", params={"order_id": order_id}).json()["emails"]
+        if kinds <= {m["kind"] for m in sent} or time.monotonic() > deadline:
+            return list(sent)
+        time.sleep(0.2)
+
+
 def facts(order: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [e for e in order["timeline"] if e["event"] == name]
 
@@ -271,6 +281,12 @@ def test_a_damaged_return_received_resellable_is_restocked_credited_and_refunded
     assert delivered["CreditNoteIssued"]["invoice_number"] == cn["invoice_number"]
     assert delivered["CreditNoteIssued"]["corrects"] == invoice["invoice_number"]
     assert delivered["CreditNoteIssued"]["gross"] == delivered["PaymentRefunded"]["amount"] == "11.90"
+    # the customer got the RMA with where to send it, then one refund email naming the credit note
+    mails = emails(http, order["order_id"], {"return_authorized", "refund_issued"})
+    (authorised,) = [m for m in mails if m["kind"] == "return_authorized"]
+    assert ret["rma_number"] in authorised["text"] and ret["return_to"]["address"]["city"] in authorised["text"]
+    (refund_mail,) = [m for m in mails if m["kind"] == "refund_issued"]
+    assert cn["invoice_number"] in refund_mail["text"] and "11.90 EUR" in refund_mail["text"]
     # When the same receipt comes again, nothing changes
     again = receive(http, ret, [{"line_id": "1", "quantity": 1, "condition": "RESELLABLE"}], "RCV-1")
     assert again.status_code == 200 and again.json() == done
@@ -278,6 +294,7 @@ def test_a_damaged_return_received_resellable_is_restocked_credited_and_refunded
     assert on_hand(http, item) == stock + 1
     final = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()
     assert credit_notes(final) == [cn] and len(facts(final, "PaymentRefunded")) == 1
+    assert [m["kind"] for m in emails(http, order["order_id"], set())].count("refund_issued") == 1
     # and returning 2 more of that line is refused: only one unit is left to return
     more = ask_return(http, order["order_id"], [{"line_id": "1", "quantity": 2, "reason": "OTHER"}])
     assert more.status_code == 422 and more.json()["errors"][0]["field"] == "lines[0].quantity"
