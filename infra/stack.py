@@ -155,6 +155,7 @@ class OmsStack(Stack):
             functions={
                 "RefundReceiptFunctionArn": self.invoice.refund_function,
                 "FlagRefundForFinanceFunctionArn": self.invoice.refund_flag_function,
+                "CreateReplacementFunctionArn": self.capture.exchange_function,
             },
         )
 

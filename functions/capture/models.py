@@ -177,6 +177,8 @@ class OrderOut(BaseModel):
     backordered_lines: list[dict[str, object]] = []
     timeline: list[TimelineOut] = []
     cancel_reason: str | None = None
+    #: The return whose exchange this order is (its goods sent at no charge); null otherwise.
+    exchange_for: str | None = None
     #: Invoicing steps that failed for good; finance looks at these orders.
     finance_review: list[dict[str, object]] = []
     created_at: str

@@ -72,6 +72,7 @@ def order_view(order: Order, role: str = "channel") -> dict[str, Any]:
         "timeline": [{"at": e.at, "event": e.event, "detail": _timeline_entry(e.event, e.detail, internal, contact)}
                      for e in order.timeline],
         "cancel_reason": order.cancel_reason,
+        "exchange_for": order.exchange_for,
         "finance_review": list(order.finance_reviews) if internal else [],
         "created_at": order.created_at, "updated_at": order.updated_at,
     }

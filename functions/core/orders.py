@@ -116,7 +116,7 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class Payment:
-    method: str  # "card" | "on_account"
+    method: str  # "card" | "on_account" | "none" (an exchange's replacement: nothing to pay)
     amount: Decimal | None = None
     authorization_id: str | None = None
 
@@ -236,6 +236,8 @@ class Order:
     updated_at: str
     channel_order_id: str | None = None
     cancel_reason: str | None = None
+    #: The return this order replaces goods of (an exchange's replacement order, at no charge).
+    exchange_for: str | None = None
     timeline: tuple[TimelineEntry, ...] = ()
     #: The reserved plan (set by Reserve): which node holds which units of each line.
     allocations: tuple[Allocation, ...] = ()

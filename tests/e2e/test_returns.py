@@ -358,3 +358,35 @@ def test_an_agent_rejects_or_closes_a_return_and_the_units_that_never_came_may_c
     last = ask_return(http, order["order_id"], [{"line_id": "1", "quantity": 1, "reason": "OTHER"}])
     assert last.status_code == 201
     assert ask_return(http, order["order_id"], [{"line_id": "1", "quantity": 1, "reason": "OTHER"}]).status_code == 422
+
+
+def test_an_exchange_received_gives_a_linked_replacement_order_at_no_charge_that_completes(
+        http: httpx.Client) -> None:
+    item, swap = sku(), sku()
+    order = dispatched(http, [{"sku": item, "quantity": 1, "unit_price": "10.00"}])
+    put_stock(http, swap, "DC-BERLIN", 5, KEYS["dc"])
+    ret = ask_return(http, order["order_id"], [{"line_id": "1", "quantity": 1, "reason": "WRONG_ITEM"}],
+                     outcome="EXCHANGE", exchange_lines=[{"sku": swap, "quantity": 1}]).json()
+    assert ret["outcome"] == "EXCHANGE" and ret["exchange_lines"] == [{"sku": swap, "quantity": 1}]
+    assert receive(http, ret, [{"line_id": "1", "quantity": 1, "condition": "RESELLABLE"}],
+                   "RCV-X").status_code == 200
+    deadline = time.monotonic() + 30
+    while (done := http.get(f"/returns/{ret['return_id']}", headers=AGENT).json())["status"] != "EXCHANGED":
+        assert time.monotonic() < deadline, done["status"]
+        time.sleep(0.2)
+    replacement_id = done["exchange_order_id"]
+    replacement = settled(http, replacement_id)
+    assert replacement["exchange_for"] == ret["return_id"] and replacement["channel"] == order["channel"]
+    assert replacement["customer"] == order["customer"] and replacement["totals"]["total"] == "0.00"
+    assert [(ln["sku"], ln["quantity"], ln["unit_price"]) for ln in replacement["lines"]] == [(swap, 1, "0.00")]
+    # nothing was credited or refunded for the exchange
+    assert credit_notes(http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()) == []
+    # the replacement is routed and shipped like any order, and completes at 0.00
+    (request,) = requests_of(http, DC, replacement_id)
+    assert dispatch(http, DC, request["shipment_id"], "TRK-SWAP").status_code == 200
+    deadline = time.monotonic() + 30
+    while (current := http.get(f"/orders/{replacement_id}", headers=WEBSHOP).json())["status"] != "COMPLETED":
+        assert time.monotonic() < deadline, current["status"]
+        time.sleep(0.2)
+    (invoice,) = current["invoices"]
+    assert invoice["gross"] == "0.00"

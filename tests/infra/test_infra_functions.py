@@ -13,6 +13,7 @@ CONTRACT_HANDLERS = {
     "functions.capture.handlers.api.lambda_handler",
     "functions.capture.handlers.intake.lambda_handler",
     "functions.capture.handlers.stream.lambda_handler",
+    "functions.capture.handlers.exchange.lambda_handler",
     "functions.allocate.handlers.api.lambda_handler",
     "functions.allocate.handlers.reserve.lambda_handler",
     "functions.allocate.handlers.backorder.lambda_handler",

@@ -108,7 +108,7 @@ MACHINE_TASKS = {  # state machine name (after oms-<env>-) -> the (capability, m
     "order-fulfillment": {("route", "plan"), ("allocate", "reserve"),
                           ("allocate", "backorder"), ("notify", "order_notice")},
     "shipment-invoicing": {("invoice", "invoice_shipment"), ("invoice", "flag")},
-    "return-processing": {("invoice", "refund_receipt"), ("invoice", "refund_flag")},
+    "return-processing": {("invoice", "refund_receipt"), ("invoice", "refund_flag"), ("capture", "exchange")},
 }
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 19,
+    "AWS::Lambda::Function": 20,
     "AWS::Lambda::EventSourceMapping": 3,  # capture / notify / invoice streams (+ one per feed channel)
     "AWS::SQS::Queue": 4,  # the order / notice / invoice streams' on-failure DLQs, the reconciler schedule's DLQ
     # (+ two per feed channel)
@@ -27,7 +27,7 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 23,  # one per function + one per state machine + the reconciler schedule's
+    "AWS::IAM::Role": 24,  # one per function + one per state machine + the reconciler schedule's
     "AWS::Scheduler::Schedule": 1,  # the reconciler's
     "AWS::SNS::Topic": 1,
     "AWS::CloudWatch::Alarm": 20,  # (+ one per feed channel: its DLQ); two per workflow

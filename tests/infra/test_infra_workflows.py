@@ -29,6 +29,7 @@ TASKS = {  # workflow -> substitution -> the handler of the function it names
     "return_processing": {
         "RefundReceiptFunctionArn": "functions.invoice.handlers.refund_receipt.lambda_handler",
         "FlagRefundForFinanceFunctionArn": "functions.invoice.handlers.refund_flag.lambda_handler",
+        "CreateReplacementFunctionArn": "functions.capture.handlers.exchange.lambda_handler",
     },
 }
 # A state of each workflow whose FunctionName is checked after substitution.

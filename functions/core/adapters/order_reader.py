@@ -100,6 +100,7 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
                         amount=Decimal(pay["amount"]) if pay.get("amount") is not None else None),
         totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
         created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
+        exchange_for=(h.get("summary") or {}).get("exchange_for"),
         timeline=tuple(timeline),
         allocations=tuple(allocations_from(allocation)),
         shipments=tuple(shipment_from_item(s) for s in shipments),

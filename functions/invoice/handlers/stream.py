@@ -4,7 +4,8 @@
   the order id; every task is idempotent, so a redelivered record only repeats no-ops);
 - an order just cancelled: void the card authorisation / give the on-account credit back;
 - a receipt just added to a return whose outcome is a refund: start its ``return_processing``
-  workflow (credit note, refund, the return REFUNDED);
+  workflow (credit note, refund, the return REFUNDED); the receipt that brings an exchange's
+  last unit in: start it for the replacement order;
 - a finance fact just appended to the timeline of an invoice or an order header: publish it on
   the event bus (``functions/invoice/finance_events.py``), a batch's events in one PutEvents.
 """
@@ -58,15 +59,18 @@ def record_handler(record: DynamoDBRecord) -> None:
         result = invoice_service().release_payment(str(new["order_id"]))
         logger.info("payment hold of a cancelled order", extra={"order_id": new["order_id"], "result": result})
     elif (new.get("summary") or {}).get("outcome") == "REFUND":
-        _start_return_processing(new, receipts_added(new, old))
+        _start_return_processing(new, receipts_added(new, old), "REFUND")
+    elif (new.get("summary") or {}).get("outcome") == "EXCHANGE" and new.get("status") == "RECEIVED" \
+            and old.get("status") != "RECEIVED":  # the last unit of an exchange arrived: replace it
+        _start_return_processing(new, receipts_added(new, old)[-1:], "EXCHANGE")
     _facts.extend(finance_facts(order_of(new), invoice_view_of(new), added_entries(new, old)))
 
 
-def _start_return_processing(new: dict[str, Any], receipts: list[tuple[str, int]]) -> None:
+def _start_return_processing(new: dict[str, Any], receipts: list[tuple[str, int]], outcome: str) -> None:
     order_id, return_id = order_of(new), str(new["summary"]["return_id"])
     for receipt_id, number in receipts:
         arn = return_processing_starter().start(return_execution_name(order_id, return_id, number), {
-            "order_id": order_id, "return_id": return_id, "receipt_id": receipt_id})
+            "order_id": order_id, "return_id": return_id, "receipt_id": receipt_id, "outcome": outcome})
         logger.info("return processing started", extra={"order_id": order_id, "return_id": return_id,
                                                         "receipt_id": receipt_id, "execution_arn": arn})
 
