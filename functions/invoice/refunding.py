@@ -161,8 +161,9 @@ class RefundService:
         error = error or {}
         reason = str(error.get("Error") or "Unknown")[:REASON_LIMIT]
         order = self.orders.get(order_id)
-        notes = [n for n in (order.credit_notes if order else ()) if n.return_id == return_id
-                 and n.receipt_id == receipt_id]
+        if order is None:  # nothing to put on the list (a malformed start); the failure stays in the run
+            return {"order_id": order_id, "return_id": return_id, "flagged": False, "reason": reason}
+        notes = [n for n in order.credit_notes if n.return_id == return_id and n.receipt_id == receipt_id]
         if notes and all(n.refunded_at for n in notes):
             return {"order_id": order_id, "return_id": return_id, "flagged": False, "reason": reason}
         failed = next((n for n in notes if not n.refunded_at), None)
