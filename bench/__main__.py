@@ -47,7 +47,7 @@ TARGETS = {
 SIZES = {
     "full": {"orders": 20, "latency_orders": 300, "orders_per_client": 10, "coldstart_repeats": 9,
              "scale_levels": local_scale.LEVELS, "scale_samples": 30, "scale_orders": 5},
-    "quick": {"orders": 3, "latency_orders": 20, "orders_per_client": 2, "coldstart_repeats": 1,
+    "quick": {"orders": 3, "latency_orders": 20, "orders_per_client": 2, "coldstart_repeats": 1, "returns": 1,
               "scale_levels": (0, 3_000), "scale_samples": 3, "scale_orders": 1},
 }
 
@@ -65,6 +65,8 @@ def run(api_url: str, size: dict[str, Any], log: Any = sys.stderr) -> dict[str, 
     each = cost.measure(api_url, orders=size["orders"], orders_per_poll=1)
     each.pop("meter")
     reconciler = cost.reconciler_run(api_url)  # the orders above are COMPLETED: an idle run
+    print("one return with a refund …", file=log, flush=True)
+    returned = cost.return_run(api_url, returns=size.get("returns", 3))
     money["with_a_poll_per_order"] = {
         "aws_requests_per_order": round(each["aws_requests_per_order"], 2),
         "api_requests_per_order": round(each["api_requests_per_order"], 2),
@@ -86,7 +88,7 @@ def run(api_url: str, size: dict[str, Any], log: Any = sys.stderr) -> dict[str, 
     }
     results.update({
         "sizes": size, "seconds": round(time.monotonic() - started, 1),
-        "cost": money, "per_order": figures, "meter_totals": meter, "reconciler": reconciler,
+        "cost": money, "per_order": figures, "meter_totals": meter, "reconciler": reconciler, "return": returned,
         "capture_latency": capture, "lifecycle": life, "cold_start": cold,
     })
     return results
@@ -130,6 +132,9 @@ def render(results: dict[str, Any]) -> str:
               f"  reconciler (fixed, not per order): {rec['aws_requests']:.0f} AWS requests a run with nothing "
               f"open, ${rec['fixed_cost_per_month_usd']:.4f} a month at {rec['runs_per_month']} runs, "
               f"${rec['share_per_1000_orders_usd']:.5f} per 1,000 orders at {rec['orders_per_month']:,} orders a month",
+              f"  one return with a refund (beside the orders): {results['return']['aws_requests_per_return']} AWS "
+              f"requests, ${results['return']['cost_per_1000_returns_usd']:.5f} per 1,000 returns "
+              f"({results['return']['refunded']}/{results['return']['returns']} refunded)",
               "", "AWS requests per order by service:"]
     lines += [f"  {svc:<10} {n:.2f}" for svc, n in results["per_order"]["aws_requests_by_service"].items()]
     if "local_scale" in results:

@@ -377,6 +377,16 @@ def sample_events(info: dict[str, Any], account: str, api: tuple[str, str]) -> d
              "state": {"error": {"Error": "InvoiceRefused", "Cause": "bench"},
                        "invoice": {"invoice_number": "INV-1999-999999"}}},
             "FlagForFinance: TransactWriteItems cancelled (no such invoice): nothing flagged"),
+        "functions.invoice.handlers.refund_receipt": (
+            {"order_id": ORDER_ID, "return_id": RETURN_ID, "receipt_id": "R1"},
+            "RefundReceipt: Query of the order (none: InvoiceRefused)"),
+        "functions.invoice.handlers.refund_flag": (
+            {"order_id": ORDER_ID, "return_id": RETURN_ID, "receipt_id": "R1",
+             "state": {"error": {"Error": "InvoiceRefused", "Cause": "bench"}}},
+            "FlagRefundForFinance: Query of the order (none: nothing flagged)"),
+        "functions.capture.handlers.exchange": (
+            {"order_id": ORDER_ID, "return_id": RETURN_ID, "receipt_id": "R1"},
+            "CreateReplacement: Query of the order (none: NotFound)"),
         "functions.invoice.handlers.stream": (
             _stream_event(info, account, "MODIFY", cancelled, header),
             "MODIFY header → CANCELLED: Query of the order (InvoiceRefused: the batch fails)"),

@@ -142,6 +142,41 @@ def cost_per_1000(figures: dict[str, Any], prices: dict[str, Any] = PRICES) -> d
     }
 
 
+def return_run(api_url: str, *, returns: int = 3) -> dict[str, Any]:
+    """One return with a refund, ``returns`` times, metered apart from the orders: a completed
+    bench order (placed, dispatched and settled before the meter is reset), one unit returned by
+    the webshop, received resellable by the warehouse (restocked), then the stack left to issue
+    the credit note, refund it through the provider, mark the return REFUNDED, tell the customer
+    (the return's and the refund's emails) and publish the finance events. Not on the order's
+    happy path: the figures stand beside the per-order targets."""
+    dc = KEYS["dc"]
+    with Api(api_url, timeout=60) as api:
+        sku = f"BENCH-R{uuid.uuid4().hex[:8]}"
+        api.put_stock(sku, "DC-BERLIN", returns * 2)
+        ids = [api.place(_order(sku), KEYS["webshop"], uuid.uuid4().hex)["order_id"] for _ in range(returns)]
+        api.settle(60)
+        for shipment in [s for s in api.requested(dc) if s["order_id"] in ids]:
+            ok(api.dispatch(shipment["shipment_id"], dc, f"TRK{uuid.uuid4().hex[:10]}"), "dispatch")
+        api.settle(60)
+        api.reset_meter()
+        done = []
+        for order_id in ids:
+            ret = api.ask_return(order_id, {"lines": [{"line_id": "1", "quantity": 1, "reason": "DEFECTIVE"}]},
+                                 uuid.uuid4().hex)
+            api.receive(ret, f"RCV-{uuid.uuid4().hex[:8]}", [{"line_id": "1", "quantity": 1,
+                                                              "condition": "RESELLABLE"}])
+            api.settle(60)
+            done.append(api.returned(ret["return_id"])["status"])
+        meter = api.meter()
+    figures = per_order(meter, returns)
+    money = cost_per_1000(figures)
+    return {"returns": returns, "refunded": done.count("REFUNDED"),
+            "aws_requests_per_return": round(figures["aws_requests_per_order"], 2),
+            "aws_requests_by_operation": figures["aws_requests_by_operation"],
+            "api_requests_per_return": figures["api_requests_per_order"],
+            "cost_per_1000_returns_usd": money["cost_per_1000_orders_usd"], "cost_items": money["items"]}
+
+
 def reconciler_run(api_url: str) -> dict[str, Any]:
     """One run of the reconciler (``POST /_local/schedules/reconcile/run``) on the stack as the
     happy-path orders left it — all COMPLETED before the threshold, so off the open orders'

@@ -31,6 +31,7 @@ from infra.constructs.workflows import Workflows, workflow_arn
 
 ORDER_FULFILLMENT = "order_fulfillment"
 SHIPMENT_INVOICING = "shipment_invoicing"
+RETURN_PROCESSING = "return_processing"
 
 
 class OmsStack(Stack):
@@ -48,6 +49,7 @@ class OmsStack(Stack):
 
         order_workflow_arn = workflow_arn(config, ORDER_FULFILLMENT)
         invoice_workflow_arn = workflow_arn(config, SHIPMENT_INVOICING)
+        return_workflow_arn = workflow_arn(config, RETURN_PROCESSING)
         # THE environment of every function in this stack (the local runtime shares one
         # process, so no two functions may need different values for one variable).
         self.functions = LambdaFunctions(
@@ -65,6 +67,7 @@ class OmsStack(Stack):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 "NOTICE_SENDER": config.notice_sender,
                 "INVOICE_WORKFLOW_ARN": invoice_workflow_arn,
+                "RETURN_WORKFLOW_ARN": return_workflow_arn,
                 "LEGAL_ENTITY": config.legal_entity,
                 "PAYMENT_PROVIDER": config.payment_provider,
                 "PAGING_KEY_SECRET": self.data.paging_key.secret_arn,
@@ -118,7 +121,7 @@ class OmsStack(Stack):
                              messaging=self.messaging, monitoring=self.monitoring)
         self.invoice = Invoice(self, "Invoice", config=config, functions=self.functions, data=self.data,
                                messaging=self.messaging, monitoring=self.monitoring,
-                               invoice_workflow_arn=invoice_workflow_arn)
+                               invoice_workflow_arn=invoice_workflow_arn, return_workflow_arn=return_workflow_arn)
         self.reconcile = Reconcile(self, "Reconcile", config=config, functions=self.functions, data=self.data,
                                    messaging=self.messaging, monitoring=self.monitoring,
                                    order_workflow_arn=order_workflow_arn, invoice_workflow_arn=invoice_workflow_arn,
@@ -143,6 +146,16 @@ class OmsStack(Stack):
             functions={
                 "InvoiceShipmentFunctionArn": self.invoice.invoice_shipment_function,
                 "FlagForFinanceFunctionArn": self.invoice.flag_function,
+            },
+        )
+
+        self.return_processing = self.workflows.add_workflow(
+            "ReturnProcessing",
+            workflow=RETURN_PROCESSING,
+            functions={
+                "RefundReceiptFunctionArn": self.invoice.refund_function,
+                "FlagRefundForFinanceFunctionArn": self.invoice.refund_flag_function,
+                "CreateReplacementFunctionArn": self.capture.exchange_function,
             },
         )
 

@@ -136,6 +136,26 @@ class Api:
                           expect=lambda b: b.get("order_id") == order_id, json={"reason": "CUSTOMER"},
                           headers=self._h(key))
 
+    def ask_return(self, order_id: str, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """``POST /orders/{id}/returns`` as an agent (a repeat with the key answers the same return)."""
+        r = self._send("POST", f"/orders/{order_id}/returns", "/orders/{id}/returns",
+                       expect=lambda b: b.get("order_id") == order_id, json=body,
+                       headers={**self._h(KEYS["agent"]), "Idempotency-Key": idempotency_key})
+        return dict(ok(r, f"return of order {order_id}"))
+
+    def receive(self, ret: dict[str, Any], receipt_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+        """``POST /returns/{id}/receive`` as the node the return is sent to."""
+        return_id, node = ret["return_id"], ret["return_to"]["node_id"]
+        r = self._send("POST", f"/returns/{return_id}/receive", "/returns/{id}/receive",
+                       expect=lambda b: b.get("return_id") == return_id,
+                       json={"receipt_id": receipt_id, "lines": lines}, headers=self._h(NODE_KEYS[node]))
+        return dict(ok(r, f"receive return {return_id}"))
+
+    def returned(self, return_id: str) -> dict[str, Any]:
+        return dict(ok(self._send("GET", f"/returns/{return_id}", "/returns/{id}",
+                                  expect=lambda b: b.get("return_id") == return_id,
+                                  headers=self._h(KEYS["agent"])), f"read return {return_id}"))
+
     def order(self, order_id: str) -> dict[str, Any]:
         r = self._send("GET", f"/orders/{order_id}", "/orders/{id}", expect=lambda b: b.get("order_id") == order_id,
                        headers=self._h(KEYS["agent"]))

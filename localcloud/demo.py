@@ -334,6 +334,9 @@ class Run:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     dispatch_results: Counter[str] = field(default_factory=Counter)
     stragglers: dict[str, str] = field(default_factory=dict)  # order id -> status when we stopped waiting
+    returns: dict[str, dict[str, Any]] = field(default_factory=dict)  # return id -> its view, as last read
+    return_errors: list[str] = field(default_factory=list)
+    replacements: list[str] = field(default_factory=list)  # exchanges' replacement orders
     can_settle: bool = True  # the stack serves /_local/settle
 
     def each(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -419,7 +422,7 @@ def place_orders(run: Run, planned: list[PlannedOrder], run_tag: str) -> None:
 
 def dispatch_round(run: Run) -> int:
     """The warehouse and the store each fetch their open requests and dispatch the demo's; how many."""
-    ours = set(run.order_ids)
+    ours = set(run.order_ids) | set(run.replacements)
 
     def ship(item: tuple[str, dict[str, Any]]) -> str:
         key, shipment = item
@@ -492,6 +495,54 @@ def settle(run: Run) -> None:
     run.refresh(ours)  # the full views, for the summary
 
 
+#: (reason, condition on arrival, outcome) of the returns the demo makes, one completed order each:
+#: a damaged unit (refunded, not restocked), a change of mind (restocked, refunded), an exchange
+#: (restocked; a replacement order at 0.00, shipped like any order).
+RETURN_PLANS = (("DAMAGED", "DAMAGED", "REFUND"), ("CHANGED_MIND", "RESELLABLE", "REFUND"),
+                ("WRONG_ITEM", "RESELLABLE", "EXCHANGE"))
+RETURNS_DONE = frozenset({"REFUNDED", "EXCHANGED", "REJECTED", "CLOSED"})
+
+
+def return_some(run: Run, run_tag: str) -> None:
+    """The customers of a few completed orders send one unit back each (RETURN_PLANS); the node
+    it goes to receives it; wait until each is refunded or exchanged and the replacements completed."""
+    completed = [oid for oid in run.order_ids if run.views[oid]["status"] == "COMPLETED"]
+    chosen = list(zip(completed, RETURN_PLANS, strict=False))
+    run.progress.phase("returns", len(chosen))
+
+    def one(item: tuple[str, tuple[str, str, str]]) -> None:
+        oid, (reason, condition, outcome) = item
+        line = run.views[oid]["lines"][0]
+        body: dict[str, Any] = {"lines": [{"line_id": line["line_id"], "quantity": 1, "reason": reason}],
+                                "outcome": outcome}
+        if outcome == "EXCHANGE":
+            body["exchange_lines"] = [{"sku": line["sku"], "quantity": 1}]
+        try:
+            ret = run.api.ask_return(oid, body, f"demo-{run_tag}-{oid}-return")
+            run.returns[ret["return_id"]] = run.api.receive(ret, f"RCV-{ret['rma_number']}", [
+                {"line_id": line["line_id"], "quantity": 1, "condition": condition}])
+        except ApiError as e:
+            run.return_errors.append(f"{oid}: {e}")
+
+    run.each(one, chosen)
+    deadline = time.monotonic() + run.timeout
+    while run.returns:
+        run.wait()
+        for view in run.each(run.api.returned, list(run.returns)):
+            run.returns[view["return_id"]] = view
+        run.replacements = [v["exchange_order_id"] for v in run.returns.values() if v.get("exchange_order_id")]
+        dispatch_round(run)
+        finished = [v for v in run.returns.values() if v["status"] in RETURNS_DONE]
+        run.progress.update(len(finished))
+        replaced = run.statuses(run.replacements)
+        if (len(finished) == len(run.returns) and all(s in SETTLED for s in replaced.values())) \
+                or time.monotonic() > deadline:
+            break
+    run.progress.end(f"{len(run.returns)} returned" + (f", {len(run.return_errors)} failed" if run.return_errors
+                                                        else ""))
+    run.refresh(run.order_ids)  # their credit notes, for the summary
+
+
 # --------------------------------------------------------------------------------------------- summary
 
 
@@ -518,6 +569,11 @@ def summarise(run: Run, outbox: dict[str, Any], *, seed: int, requested: int, se
     emails = [m for m in outbox.get("emails", []) if m.get("order_id") in ours]
     sms = [m for m in outbox.get("sms", []) if m.get("order_id") in ours]
     cancels = Counter(p.cancel_result for p in run.placed if p.cancel_result)
+    refunded: dict[str, Decimal] = defaultdict(Decimal)
+    for note in credit_notes:
+        if note.get("payment_status") in ("REFUNDED", "CREDITED"):
+            refunded[note.get("currency") or "EUR"] += Decimal(note.get("gross") or "0")
+    returns = list(run.returns.values())
     return {
         "seed": seed,
         "base_url": base_url,
@@ -550,6 +606,15 @@ def summarise(run: Run, outbox: dict[str, Any], *, seed: int, requested: int, se
                      "completed_orders": len(completed),
                      "completed_orders_matching_totals": len(completed) - len(mismatched),
                      "mismatched_orders": mismatched},
+        "returns": {"returned": len(returns), "failed": list(run.return_errors),
+                    "by_status": dict(Counter(r["status"] for r in returns).most_common()),
+                    "damaged_units": sum(x["quantity"] for r in returns for rc in r.get("receipts") or []
+                                         for x in rc.get("lines") or [] if x.get("condition") == "DAMAGED"),
+                    "credit_notes": len(credit_notes),
+                    "refunded_revenue": {cur: str(amount) for cur, amount in sorted(refunded.items())},
+                    "replacement_orders": len(run.replacements),
+                    "replacement_orders_completed": sum(run.views.get(oid, {}).get("status") == "COMPLETED"
+                                                        for oid in run.replacements)},
     }
 
 
@@ -598,6 +663,18 @@ def render(summary: dict[str, Any], *, stream: TextIO, mail_hint: str = "") -> s
         row(f"captured revenue {currency}", _money(Decimal(amount)))
     matching, completed = i["completed_orders_matching_totals"], i["completed_orders"]
     row("invoices = order totals:", f"{matching}/{completed} {ok if matching == completed else bad}")
+    r = summary.get("returns") or {}
+    if r.get("returned") or r.get("failed"):
+        section("Returns")
+        row("returned", r["returned"] if not r["failed"] else f"{r['returned']} ({len(r['failed'])} failed)")
+        for status, count in r["by_status"].items():
+            row(status, count, 2)
+        row("damaged units (not restocked)", r["damaged_units"])
+        row("credit notes", r["credit_notes"])
+        for currency, amount in (r["refunded_revenue"] or {"EUR": "0"}).items():
+            row(f"refunded revenue {currency}", _money(Decimal(amount)))
+        if r["replacement_orders"]:
+            row("exchange orders completed", f"{r['replacement_orders_completed']}/{r['replacement_orders']}")
     if summary["api_errors_retried"]:
         section("Retried API calls")
         for call, count in summary["api_errors_retried"].items():
@@ -627,6 +704,7 @@ def demo(args: argparse.Namespace, base_url: str, progress: Progress, started: f
         place_orders(run, planned, run_tag)
         dispatch_all(run)
         settle(run)
+        return_some(run, run_tag)
         # the orders are settled; notices of the last dispatches may still be on their way
         if run.can_settle:
             api.wait_idle(IDLE_WAIT_SECONDS * 6)
@@ -693,7 +771,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render(summary, stream=sys.stdout, mail_hint=mail_hint), flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
-        failed = bool(summary["orders"]["failed"] or summary["invoices"]["mismatched_orders"])
+        failed = bool(summary["orders"]["failed"] or summary["invoices"]["mismatched_orders"]
+                      or summary["returns"]["failed"])
         if args.keep and stack is not None:
             print(f"\nThe stack keeps serving at {base_url}; its mail: {base_url}/_local/mail. Ctrl-C to stop.",
                   flush=True)

@@ -53,7 +53,7 @@ class NewLine:
 
 @dataclass(frozen=True)
 class NewPayment:
-    method: str  # "card" | "on_account"
+    method: str  # "card" | "on_account" | "none" (an exchange's replacement, made by the OMS itself)
     authorization_id: str | None = None
     amount: str | None = None
 
@@ -101,6 +101,10 @@ def price(new: NewOrder) -> tuple[list[OrderLine], Totals]:
 
 def _payment(new: NewOrder, totals: Totals) -> Payment:
     p = new.payment
+    if p.method == "none":  # an exchange's replacement (no channel can send it: PaymentIn refuses it)
+        if totals.total:
+            raise ValidationFailed("payment.method", "only an order at no charge has no payment")
+        return Payment(method="none", amount=totals.total)
     if p.method == "card":
         if not p.authorization_id:
             raise ValidationFailed("payment.authorization_id", "is required for card payments")
@@ -190,7 +194,8 @@ class CaptureService:
                 "lines": [{"line_id": ln.line_id, "sku": ln.sku, "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)}
                           for ln in lines]}
 
-    def capture(self, new: NewOrder, principal: Principal, idempotency: IdempotencyClaim | None = None) -> Order:
+    def capture(self, new: NewOrder, principal: Principal, idempotency: IdempotencyClaim | None = None,
+                *, exchange_for: str | None = None) -> Order:
         lines, totals = price(new)
         payment = _payment(new, totals)
         now = self.clock()
@@ -198,11 +203,12 @@ class CaptureService:
             order_id=new_id("ord"), channel=principal.principal_id, channel_order_id=new.channel_order_id,
             status=OrderStatus.CAPTURED, version=1, currency=new.currency, customer=new.customer,
             lines=tuple(lines), shipping_address=new.shipping_address, shipping_method=new.shipping_method,
-            payment=payment, totals=totals, created_at=now, updated_at=now,
+            payment=payment, totals=totals, created_at=now, updated_at=now, exchange_for=exchange_for,
         )
         first = TimelineEntry(at=now, event="OrderCaptured",
                               detail={"channel": order.channel, "channel_order_id": order.channel_order_id,
-                                      "total": fmt(totals.total, order.currency), "lines": len(lines)})
+                                      "total": fmt(totals.total, order.currency), "lines": len(lines),
+                                      **({"exchange_for": exchange_for} if exchange_for else {})})
         try:
             self.store.create(order, first, credit_limit_check=payment.method == "on_account", idempotency=idempotency)
         except DuplicateChannelOrder as exc:

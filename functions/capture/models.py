@@ -132,10 +132,13 @@ class TimelineOut(BaseModel):
 
 
 class InvoiceOut(BaseModel):
+    """An invoice (``kind: invoice``) or a credit note (``kind: credit_note``, amounts positive)."""
+
     invoice_number: str
-    kind: str
+    kind: Literal["invoice", "credit_note"]
     order_id: str
-    shipment_id: str
+    #: the shipment an invoice bills (null for a credit note)
+    shipment_id: str | None = None
     legal_entity: str
     issued_at: str
     currency: str
@@ -143,8 +146,15 @@ class InvoiceOut(BaseModel):
     tax: str
     gross: str
     total: str
+    #: an invoice: PENDING, CAPTURED, ON_ACCOUNT, FAILED; a credit note's refund: PENDING,
+    #: REFUNDED (card), CREDITED (on account), FAILED
     payment_status: str
     payment_reference: str | None = None
+    #: a credit note: the invoice it corrects, the return and receipt it credits, the shipping it refunds
+    corrects: str | None = None
+    return_id: str | None = None
+    receipt_id: str | None = None
+    shipping: str | None = None
 
 
 class OrderOut(BaseModel):
@@ -167,6 +177,8 @@ class OrderOut(BaseModel):
     backordered_lines: list[dict[str, object]] = []
     timeline: list[TimelineOut] = []
     cancel_reason: str | None = None
+    #: The return whose exchange this order is (its goods sent at no charge); null otherwise.
+    exchange_for: str | None = None
     #: Invoicing steps that failed for good; finance looks at these orders.
     finance_review: list[dict[str, object]] = []
     created_at: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core.invoices import invoice_view
+from functions.core.invoices import credit_note_view, invoice_view
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, Shipment
 from functions.core.returns import return_view
@@ -64,13 +64,15 @@ def order_view(order: Order, role: str = "channel") -> dict[str, Any]:
                     "amount": fmt(order.payment.amount, c) if order.payment.amount is not None else None},
         "totals": wire_totals(order.totals, c),
         "shipments": [shipment_view(s) for s in order.shipments],
-        "invoices": [invoice_view(i) for i in order.invoices], "returns": [return_view(r) for r in order.returns],
+        "invoices": [*(invoice_view(i) for i in order.invoices), *(credit_note_view(n) for n in order.credit_notes)],
+        "returns": [return_view(r) for r in order.returns],
         # an order is allocated whole: while it waits, every line waits for stock
         "backordered_lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]
         if order.status == OrderStatus.BACKORDERED else [],
         "timeline": [{"at": e.at, "event": e.event, "detail": _timeline_entry(e.event, e.detail, internal, contact)}
                      for e in order.timeline],
         "cancel_reason": order.cancel_reason,
+        "exchange_for": order.exchange_for,
         "finance_review": list(order.finance_reviews) if internal else [],
         "created_at": order.created_at, "updated_at": order.updated_at,
     }

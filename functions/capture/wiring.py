@@ -19,6 +19,7 @@ from .queries import OrderQueries
 from .workflow_start import WorkflowService
 
 if TYPE_CHECKING:
+    from .exchanging import ExchangeService
     from .feeds import FeedIntake
     from .restocks import RestockService
     from .resumes import Resumes
@@ -47,6 +48,19 @@ def workflow_service() -> WorkflowService:
 def restock_service(time_left: Callable[[], float]) -> RestockService:
     """The restock use case, counting the time left of this invocation."""
     return replace(_restock_service(settings()), time_left=time_left)
+
+
+def exchange_service() -> ExchangeService:
+    return _exchange_service(settings())
+
+
+@cache
+def _exchange_service(s: Settings) -> ExchangeService:
+    # imported here: only the exchange task loads the return's writes
+    from .adapters.exchange_links import ExchangeLinkTable
+    from .exchanging import ExchangeService
+
+    return ExchangeService(orders=_table(s), capture=_capture_service(s), links=ExchangeLinkTable(s.table_name))
 
 
 def resumes() -> Resumes:

@@ -1,6 +1,8 @@
-"""The invoice as the order carries it: the entity (one per dispatched shipment), its payment
-status and its view (API.md "Finance"). The billing rules that make one live with the invoice
-capability (``functions/invoice/billing.py``); capture shows invoices in the order's view."""
+"""The invoice and the credit note as the order carries them: the entities (an invoice per
+dispatched shipment, a credit note per receipt of a return and invoice it corrects), their
+payment status and their views (API.md "Finance"). The rules that make them live with the
+invoice capability (``functions/invoice/billing.py``, ``crediting.py``); capture shows both in
+the order's ``invoices``."""
 
 from __future__ import annotations
 
@@ -56,3 +58,55 @@ def invoice_view(inv: Invoice) -> dict[str, Any]:
             "currency": c, "net": fmt(inv.net, c), "tax": fmt(inv.tax, c), "gross": fmt(inv.gross, c),
             "total": fmt(inv.gross, c), "payment_status": inv.payment_status.value,
             "payment_reference": inv.payment_reference}
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"  # issued, the money not yet given back
+    REFUNDED = "REFUNDED"  # card: the provider refunded the gross
+    CREDITED = "CREDITED"  # on account: the gross given back to the customer's credit
+    FAILED = "FAILED"  # the provider refused; finance has it on its review list
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """A credit note ``CN-<year>-<6 digits>``: what one receipt of a return gives back of one
+    invoice (``corrects``), at that invoice's tax; positive amounts, never changed once issued
+    apart from its refund fields."""
+
+    credit_note_number: str
+    order_id: str
+    return_id: str
+    receipt_id: str
+    corrects: str
+    legal_entity: str
+    currency: str
+    issued_at: str
+    #: The units credited, as order lines (net and tax of just these units).
+    lines: tuple[OrderLine, ...]
+    shipping_net: Decimal
+    shipping_tax: Decimal
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    refund_status: RefundStatus = RefundStatus.PENDING
+    refund_reference: str | None = None
+    refunded_at: str | None = None
+    #: when the refund's amount was counted against what the order may still refund (claimed
+    #: before the provider is called, so concurrent refunds never exceed what was captured)
+    refund_claimed_at: str | None = None
+    kind: str = "credit_note"
+
+    @property
+    def year(self) -> int:
+        return int(self.issued_at[:4])
+
+
+def credit_note_view(cn: CreditNote) -> dict[str, Any]:
+    """The credit note as API.md shows it, beside the invoices (``kind: credit_note``)."""
+    c = cn.currency
+    return {"invoice_number": cn.credit_note_number, "kind": cn.kind, "order_id": cn.order_id,
+            "corrects": cn.corrects, "return_id": cn.return_id, "receipt_id": cn.receipt_id,
+            "legal_entity": cn.legal_entity, "issued_at": cn.issued_at, "currency": c,
+            "net": fmt(cn.net, c), "tax": fmt(cn.tax, c), "gross": fmt(cn.gross, c), "total": fmt(cn.gross, c),
+            "shipping": fmt(cn.shipping_net + cn.shipping_tax, c),
+            "shipment_id": None, "payment_status": cn.refund_status.value, "payment_reference": cn.refund_reference}

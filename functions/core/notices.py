@@ -5,7 +5,8 @@ notice id shape both sides key the claim with. No AWS here; the key shape is
 ``core/adapters/keys.py``'s ``order_notice_key``.
 
 Per kind (order notices only; a dispatch notice — its shipment is dispatched, after which the
-order cannot be cancelled — and a cancellation notice — CANCELLED is final — always apply):
+order cannot be cancelled — a cancellation notice — CANCELLED is final — and the return notices
+— a return authorised, a credit note refunded, facts that no later status undoes — always apply):
 
 - ``order_confirmed``, sent after ``OrderAllocated`` (the workflow's NotifyConfirmed follows a
   committed Reserve): inapplicable once cancelled.
@@ -48,6 +49,7 @@ def inapplicable(kind: str, status: OrderStatus) -> str | None:
     return "order cancelled" if status == OrderStatus.CANCELLED else f"order is {status.value}"
 
 
-def notice_id(kind: str, order_id: str, shipment_id: str | None = None) -> str:
-    """The id of a notice (one per order and kind, or per shipment and kind): ``<kind>#<ref>``."""
-    return f"{kind}#{shipment_id or order_id}"
+def notice_id(kind: str, order_id: str, ref: str | None = None) -> str:
+    """The id of a notice (one per order and kind, or per shipment, return or credit note and
+    kind): ``<kind>#<ref>``."""
+    return f"{kind}#{ref or order_id}"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .sourcing import Allocation
 
 if TYPE_CHECKING:
-    from .invoices import Invoice
+    from .invoices import CreditNote, Invoice
     from .returns import Return
 
 
@@ -116,7 +116,7 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class Payment:
-    method: str  # "card" | "on_account"
+    method: str  # "card" | "on_account" | "none" (an exchange's replacement: nothing to pay)
     amount: Decimal | None = None
     authorization_id: str | None = None
 
@@ -212,7 +212,8 @@ class NoticeRecord:
     SENT, SKIPPED, WITHDRAWN) and until when the claim holds a SENDING channel (its lease)."""
 
     kind: str
-    shipment_id: str | None
+    #: What it is about beyond the order: the shipment, return or credit note (None: the order).
+    ref: str | None
     channels: dict[str, str] = field(default_factory=dict)
     lease_until: str | None = None
     superseded: bool = False
@@ -235,14 +236,21 @@ class Order:
     updated_at: str
     channel_order_id: str | None = None
     cancel_reason: str | None = None
+    #: The return this order replaces goods of (an exchange's replacement order, at no charge).
+    exchange_for: str | None = None
     timeline: tuple[TimelineEntry, ...] = ()
     #: The reserved plan (set by Reserve): which node holds which units of each line.
     allocations: tuple[Allocation, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     invoices: tuple[Invoice, ...] = ()
+    #: Credit notes of received returns, by number (kept apart from ``invoices``, which the
+    #: billing and the completion count; the view lists both)
+    credit_notes: tuple[CreditNote, ...] = ()
     returns: tuple[Return, ...] = ()
     #: units per line id returned or on their way back (the return ledger)
     returning: dict[str, int] = field(default_factory=dict)
+    #: the return ledger's version as read (every writer of the ledger moves it on; 0: none yet)
+    ledger_version: int = 0
     #: Invoicing steps that failed for good and wait for finance (``FLAG#`` items).
     finance_reviews: tuple[dict[str, Any], ...] = ()
     #: When the payment hold (card authorisation, on-account credit) of a cancelled order was released.

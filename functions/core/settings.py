@@ -22,6 +22,8 @@ class Settings:
     aws_endpoint_url: str | None = None
     #: The shipment_invoicing state machine (started once per dispatched shipment).
     invoice_workflow_arn: str = ""
+    #: The return_processing state machine (started once per receipt of a return).
+    return_workflow_arn: str = ""
     #: The company that issues invoices (numbers are gapless per legal entity and year).
     legal_entity: str = ""
     #: ``local`` (default) or a real provider's name (functions/invoice/wiring.py).
@@ -49,6 +51,7 @@ def settings() -> Settings:
         notice_sender=os.environ.get("NOTICE_SENDER", ""),
         aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
         invoice_workflow_arn=os.environ.get("INVOICE_WORKFLOW_ARN", ""),
+        return_workflow_arn=os.environ.get("RETURN_WORKFLOW_ARN", ""),
         legal_entity=os.environ.get("LEGAL_ENTITY", ""),
         payment_provider=os.environ.get("PAYMENT_PROVIDER", "local"),
         paging_key_secret=os.environ.get("PAGING_KEY_SECRET", ""),

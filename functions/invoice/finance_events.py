@@ -14,12 +14,13 @@ from functions.core.events import DomainEvent
 
 SOURCE = "oms.invoice"
 #: Timeline events published on the bus (API.md "Finance"), with the source that owns them.
-FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted")
+FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted", "CreditNoteIssued",
+                  "PaymentRefunded")
 
 #: What a finance event about an invoice carries from the invoice itself (the API's finance
 #: events carry "the document's numbers and amounts"); the timeline entry on the invoice stays small.
 DOCUMENT_FIELDS = ("invoice_number", "kind", "shipment_id", "legal_entity", "issued_at", "currency", "net", "tax",
-                   "gross", "payment_status", "payment_reference")
+                   "gross", "payment_status", "payment_reference", "corrects", "return_id", "receipt_id")
 
 
 def finance_facts(order_id: str, invoice: dict[str, Any] | None, added: Iterable[dict[str, Any]]

@@ -150,12 +150,13 @@ class InvoiceService:
         in the same transaction (one write instead of two; if the order moved meanwhile the
         store settles alone and ``_complete`` decides). Returns (payment result, completed)."""
         at = self.clock()
-        if order.payment.method != "card":
+        if order.payment.method == "on_account":
             completion = self._completion(order, invoice)
             written = self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None, completion)
             return "on_account", written == "completed"
-        if invoice.gross == 0:
-            # Nothing to capture (a free gift shipped on its own): settled without the provider,
+        if invoice.gross == 0 or order.payment.method == "none":
+            # Nothing to capture (a free gift shipped on its own, an exchange's replacement
+            # order): settled without the provider,
             # which would refuse a capture of nothing, and with no PaymentCaptured of 0.00.
             completion = self._completion(order, invoice)
             written = self.store.settle(invoice, PaymentStatus.CAPTURED, None, at, None, completion)
@@ -241,7 +242,7 @@ class InvoiceService:
     def release_payment(self, order_id: str) -> str:
         """A cancelled order's authorisation voided (card) or its credit given back (on account), once."""
         order = self._order(order_id)
-        if order.status != OrderStatus.CANCELLED or order.payment_released_at:
+        if order.status != OrderStatus.CANCELLED or order.payment_released_at or order.payment.method == "none":
             return "nothing"
         at = self.clock()
         if order.payment.method == "on_account":

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.invoices import CreditNote, Invoice, PaymentStatus, RefundStatus
 from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import OrderReader
+from functions.core.returns import Return
 
-__all__ = ["Completion", "InvoiceStore", "OrderReader", "PaymentDeclined", "PaymentProvider", "PaymentResult"]
+__all__ = ["Completion", "CreditNoteStore", "InvoiceStore", "OrderReader", "PaymentDeclined", "PaymentProvider",
+           "PaymentResult"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,14 @@ class InvoiceStore(Protocol):
              entry: TimelineEntry) -> bool: ...
     def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool: ...
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...
+
+
+class CreditNoteStore(Protocol):
+    def last_number(self, legal_entity: str, year: int) -> int: ...
+    def issue(self, order: Order, notes: list[CreditNote], first: int, entries: list[TimelineEntry]) -> str: ...
+    def claim_refund(self, cn: CreditNote, at: str, limit: Decimal) -> str: ...
+    def record_refund(self, cn: CreditNote, status: RefundStatus, reference: str | None, at: str,
+                      entries: list[TimelineEntry], *, credit: tuple[str, str] | None = None) -> bool: ...
+    def settle_return(self, before: Return, after: Return, entry: TimelineEntry) -> bool: ...
+    def flag(self, order_id: str, ref: str, detail: dict[str, Any], reason: str, error: str,
+             entry: TimelineEntry, failed: CreditNote | None) -> bool: ...

@@ -10,18 +10,28 @@ from functions.core.adapters.order_reader import OrderTableReader
 from functions.core.adapters.workflows import StepFunctionsStarter
 from functions.core.settings import Settings, settings
 
+from .adapters.credit_note_table import CreditNoteTable
 from .adapters.invoice_table import InvoiceTable
 from .adapters.local_payments import LocalPaymentProvider
 from .invoicing import InvoiceService
 from .ports import PaymentProvider
+from .refunding import RefundService
 
 
 def invoice_service() -> InvoiceService:
     return _invoice_service(settings())
 
 
+def refund_service() -> RefundService:
+    return _refund_service(settings())
+
+
 def invoicing_starter() -> StepFunctionsStarter:
     return _starter(settings())
+
+
+def return_processing_starter() -> StepFunctionsStarter:
+    return _return_starter(settings())
 
 
 def finance_publisher() -> EventBridgePublisher:
@@ -62,8 +72,27 @@ def _invoice_service(s: Settings) -> InvoiceService:
     if not s.legal_entity:
         raise ValueError("LEGAL_ENTITY is not set")
     return InvoiceService(orders=OrderTableReader(s.table_name), store=InvoiceTable(s.table_name),
-                          payments=payment_provider(s.payment_provider, s.payment_secret_name),
-                          legal_entity=s.legal_entity)
+                          payments=_provider(s), legal_entity=s.legal_entity)
+
+
+@cache
+def _refund_service(s: Settings) -> RefundService:
+    if not s.legal_entity:
+        raise ValueError("LEGAL_ENTITY is not set")
+    return RefundService(orders=OrderTableReader(s.table_name), store=CreditNoteTable(s.table_name),
+                         payments=_provider(s), legal_entity=s.legal_entity)
+
+
+@cache
+def _provider(s: Settings) -> PaymentProvider:
+    """One provider per settings: invoicing and refunds share it (the local one counts its flaky
+    attempts; a real one keeps its HTTP client)."""
+    return payment_provider(s.payment_provider, s.payment_secret_name)
+
+
+@cache
+def _return_starter(s: Settings) -> StepFunctionsStarter:
+    return StepFunctionsStarter(s.return_workflow_arn)
 
 
 @cache

@@ -22,7 +22,7 @@ claimed as skipped and the timeline gets
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from functions.core.errors import TransientError
 from functions.core.events import utc_now
 from functions.core.money import fmt
 from functions.core.notices import inapplicable, notice_id
-from functions.core.orders import Order, Shipment, TimelineEntry
+from functions.core.orders import Order, TimelineEntry
 from functions.notify.ports import Mailer, NoticeStore, OrderReader, SendUnconfirmed, Texter
 from functions.notify.templates import render
 
@@ -48,23 +48,23 @@ class NoticeService:
     clock: Callable[[], str] = utc_now
     pause: Callable[[float], None] = time.sleep
 
-    def notify(self, order_id: str, kind: str, shipment_id: str | None = None,
+    def notify(self, order_id: str, kind: str, ref: str | None = None,
                claimant: str | None = None) -> list[dict[str, str]]:
-        """Send ``kind`` for the order (and shipment); returns what happened per channel.
+        """Send ``kind`` for the order (and ``ref``: the shipment, return or credit note it is
+        about); returns what happened per channel.
         ``claimant``: who asks, the same on every retry of one delivery (the workflow
         execution, the stream record): a retry whose claim was written but never used (its
         answer lost, or the call failed before the send) takes it again, once."""
         order = self.orders.get(order_id)
         if order is None:
             return []
-        shipment = next((s for s in order.shipments if s.shipment_id == shipment_id), None)
-        rendered = render(kind, order.customer.locale, _context(order, shipment))
+        rendered = render(kind, order.customer.locale, _context(order, ref))
         channels: dict[str, dict[str, Any]] = {"email": {
             "to": order.customer.email, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
             "sender": self.sender}}
         if rendered.sms is not None:
             channels["sms"] = {"to": order.customer.phone, "text": rendered.sms}
-        claimed = notice_id(kind, order_id, shipment_id)
+        claimed = notice_id(kind, order_id, ref)
         at = self.clock()
         for record in channels.values():
             record["at"] = at
@@ -132,13 +132,30 @@ class NoticeService:
         return self.texter.send(to=to, text=record["text"], tags=tags)
 
 
-def _context(order: Order, shipment: Shipment | None) -> dict[str, Any]:
-    lines = shipment.lines if shipment else order.lines
-    return {
+def _context(order: Order, ref: str | None) -> dict[str, Any]:
+    """What a notice's template fills in: the order's, and what ``ref`` names of it (a shipment:
+    its carrier and tracking; a return: its RMA and where to send it; a credit note: the amount
+    given back and how)."""
+    shipment = next((s for s in order.shipments if s.shipment_id == ref), None)
+    ret = next((r for r in order.returns if r.return_id == ref), None)
+    note = next((n for n in order.credit_notes if n.credit_note_number == ref), None)
+    lines: Sequence[Any] = shipment.lines if shipment else ret.lines if ret else note.lines if note else order.lines
+    context = {
         "name": order.shipping_address.name or order.customer.customer_id,
         "reference": order.channel_order_id or order.order_id,
         "total": fmt(order.totals.total, order.currency), "currency": order.currency,
         "lines": "\n".join(f"  {ln.quantity} × {ln.sku}" for ln in lines),
         "carrier": (shipment.carrier if shipment else "") or "",
         "tracking_number": (shipment.tracking_number if shipment else "") or "",
+        "rma_number": "", "return_address": "", "amount": "", "credit_note_number": "", "variant": "",
     }
+    if ret is not None:
+        a = ret.return_to_address
+        where = [a.get("name"), a.get("line1"), a.get("line2"), " ".join(str(a.get(k) or "") for k in
+                 ("postal_code", "city")).strip(), a.get("country")]
+        context.update(rma_number=ret.rma_number, return_address="\n".join(f"  {w}" for w in where if w))
+    if note is not None:
+        context.update(amount=fmt(note.gross, note.currency), currency=note.currency,
+                       credit_note_number=note.credit_note_number,
+                       variant="on_account" if order.payment.method == "on_account" else "")
+    return context

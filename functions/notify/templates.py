@@ -1,7 +1,8 @@
 """Customer notices, per kind and language (en, de; anything else falls back to en).
 
 Templates are ``string.Template`` text: ``$name`` placeholders filled from the notice's
-context; the HTML body escapes every value.
+context; the HTML body escapes every value. A context's ``variant`` picks ``text_<variant>``
+where a kind has one (a refund on account is credited, not paid back to a card).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-KINDS = ("order_confirmed", "order_backordered", "shipment_dispatched", "order_cancelled")
+KINDS = ("order_confirmed", "order_backordered", "shipment_dispatched", "order_cancelled", "return_authorized",
+         "refund_issued")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,33 @@ _T: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+_T["return_authorized"] = {
+    "en": {"subject": "Your return $rma_number for order $reference",
+           "text": "Hello $name,\n\nyour return for order $reference is authorised. Please write the return "
+                   "number $rma_number on the parcel and send it to:\n\n$return_address\n\nItems:\n$lines\n\n"
+                   "We will refund you as soon as it arrives.\n"},
+    "de": {"subject": "Ihre Rücksendung $rma_number zur Bestellung $reference",
+           "text": "Hallo $name,\n\nIhre Rücksendung zur Bestellung $reference ist genehmigt. Bitte schreiben Sie "
+                   "die Rücksendenummer $rma_number auf das Paket und senden Sie es an:\n\n$return_address\n\n"
+                   "Artikel:\n$lines\n\nSobald es bei uns eintrifft, erstatten wir Ihnen den Betrag.\n"},
+}
+_T["refund_issued"] = {
+    "en": {"subject": "Your refund for order $reference",
+           "text": "Hello $name,\n\nwe have received your return and refunded $amount $currency to your original "
+                   "payment method (credit note $credit_note_number). Depending on your bank it can take a few days "
+                   "to show.\n\nItems:\n$lines\n",
+           "text_on_account": "Hello $name,\n\nwe have received your return and credited $amount $currency to "
+                              "your account (credit note $credit_note_number).\n\nItems:\n$lines\n"},
+    "de": {"subject": "Ihre Erstattung zur Bestellung $reference",
+           "text": "Hallo $name,\n\nIhre Rücksendung ist bei uns eingetroffen; wir haben Ihnen $amount $currency "
+                   "auf Ihr ursprüngliches Zahlungsmittel erstattet (Gutschrift $credit_note_number). Je nach Bank "
+                   "kann die Gutschrift einige Tage dauern.\n\nArtikel:\n$lines\n",
+           "text_on_account": "Hallo $name,\n\nIhre Rücksendung ist bei uns eingetroffen; wir haben Ihrem Konto "
+                              "$amount $currency gutgeschrieben (Gutschrift $credit_note_number).\n\n"
+                              "Artikel:\n$lines\n"},
+}
+
+
 def language(locale: str | None) -> str:
     lang = (locale or "en").split("-")[0].lower()
     return lang if lang in ("en", "de") else "en"
@@ -68,10 +97,11 @@ def language(locale: str | None) -> str:
 
 def render(kind: str, locale: str | None, context: dict[str, Any]) -> Rendered:
     t = _T[kind][language(locale)]
+    source = t.get(f"text_{context.get('variant')}", t["text"])
     values = {k: str(v) for k, v in context.items()}
-    text = Template(t["text"]).substitute(values)
+    text = Template(source).substitute(values)
     escaped = {k: html.escape(v) for k, v in values.items()}
-    body = Template(t["text"]).substitute(escaped).replace("\n", "<br>\n")
+    body = Template(source).substitute(escaped).replace("\n", "<br>\n")
     return Rendered(
         subject=Template(t["subject"]).substitute(values), text=text,
         html=f"<!doctype html><html><body style=\"font-family:sans-serif\"><p>{body}</p></body></html>",

@@ -42,6 +42,6 @@ class WorkflowStarter(Protocol):
 
 
 class NoticeSender(Protocol):
-    def send(self, order_id: str, kind: str, shipment_id: str | None) -> None:
+    def send(self, order_id: str, kind: str, ref: str | None) -> None:
         """Ask notify to (re)send a notice; its claim decides whether anything is sent."""
         ...

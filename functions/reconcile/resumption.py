@@ -51,10 +51,11 @@ class Step:
     reason: str
     shipment_id: str | None = None
     kind: str | None = None  # the notice's kind
+    ref: str | None = None  # what the notice is about beyond the order (shipment, return, credit note)
 
     def view(self) -> dict[str, Any]:
         return {k: v for k, v in {"action": self.action, "reason": self.reason, "shipment_id": self.shipment_id,
-                                  "notice": self.kind}.items() if v is not None}
+                                  "notice": self.kind, "ref": self.ref}.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,13 @@ class Decision:
     final: bool = False
 
 
+def _shipment(ref: str | None) -> str | None:
+    return ref if ref and ref.startswith("shp_") else None
+
+
 def _notices_owed(order: Order, now: str) -> list[Step]:
     steps: list[Step] = []
-    claimed = {(n.kind, n.shipment_id) for n in order.notices}
+    claimed = {(n.kind, n.ref) for n in order.notices}
     for n in order.notices:
         if n.superseded:
             continue
@@ -76,10 +81,10 @@ def _notices_owed(order: Order, now: str) -> list[Step]:
         withdrawn = [c for c, status in sorted(n.channels.items()) if status == "WITHDRAWN"]
         if stuck:
             steps.append(Step(SEND_NOTICE, f"{n.kind} claimed but not sent ({', '.join(stuck)}) past its lease",
-                              shipment_id=n.shipment_id, kind=n.kind))
+                              shipment_id=_shipment(n.ref), kind=n.kind, ref=n.ref))
         elif withdrawn:
             steps.append(Step(SEND_NOTICE, f"{n.kind} not sent ({', '.join(withdrawn)}): its send failed",
-                              shipment_id=n.shipment_id, kind=n.kind))
+                              shipment_id=_shipment(n.ref), kind=n.kind, ref=n.ref))
     happened = {e.event for e in order.timeline}
     if "OrderAllocated" in happened and ("order_confirmed", None) not in claimed \
             and order.status != OrderStatus.CANCELLED:
@@ -87,7 +92,7 @@ def _notices_owed(order: Order, now: str) -> list[Step]:
     for s in order.shipments:
         if s.status == ShipmentStatus.DISPATCHED and ("shipment_dispatched", s.shipment_id) not in claimed:
             steps.append(Step(SEND_NOTICE, f"{s.shipment_id} dispatched but the customer was never told",
-                              shipment_id=s.shipment_id, kind="shipment_dispatched"))
+                              shipment_id=s.shipment_id, kind="shipment_dispatched", ref=s.shipment_id))
     if order.status == OrderStatus.CANCELLED and ("order_cancelled", None) not in claimed:
         steps.append(Step(SEND_NOTICE, "order cancelled but the customer was never told", kind="order_cancelled"))
     return steps
@@ -224,6 +229,6 @@ class Reconciler:
                 self.invoicing.start(name, {"order_id": order.order_id, "shipment_id": step.shipment_id})
                 started.append({**step.view(), "execution_name": name})
             elif step.action == SEND_NOTICE and step.kind:
-                self.notices.send(order.order_id, step.kind, step.shipment_id)
+                self.notices.send(order.order_id, step.kind, step.ref)
                 started.append(step.view())
         return started

@@ -188,7 +188,7 @@ class ReturnService:
                                                     "reason": ln.reason.value} for ln in ret.lines]})
             try:
                 self.store.authorize(ret, returns_before=len(order.returns), returning=order.returning,
-                                     entry=entry)
+                                     entry=entry, ledger_version=order.ledger_version)
             except LedgerMoved:
                 continue  # another return of the order came first: judge this one again
             return Authorized(return_view(ret))

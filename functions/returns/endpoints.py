@@ -12,8 +12,16 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from functions.core.handlers.http import problem_responses, require_role
 from functions.core.returns import ReturnStatus
 
-from .models import ChannelSettingsIn, ChannelSettingsOut, ReceiptIn, ReturnIn, ReturnListOut, ReturnOut
-from .wiring import receiving_service, return_service
+from .models import (
+    ChannelSettingsIn,
+    ChannelSettingsOut,
+    DecisionIn,
+    ReceiptIn,
+    ReturnIn,
+    ReturnListOut,
+    ReturnOut,
+)
+from .wiring import closing_service, receiving_service, return_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
@@ -54,6 +62,26 @@ def receive_return(return_id: Annotated[str, Path(max_length=80)], body: Annotat
     nothing; more than authorised is a 422."""
     principal = require_role(router, "node")
     return ReturnOut.model_validate(receiving_service().receive(return_id, principal, body.to_command()))
+
+
+@router.post("/returns/<return_id>/reject", summary="Reject a return before anything of it arrived (agents)",
+             tags=["Returns"], responses=problem_responses(404, 409, 503))
+def reject_return(return_id: Annotated[str, Path(max_length=80)], body: Annotated[DecisionIn, Body()]) -> ReturnOut:
+    """``REJECTED``: the units go back to the order's ledger (they may be returned again within
+    their window). Once goods have arrived, close the return instead (409). Rejecting again
+    answers the return as it is."""
+    principal = require_role(router, "agent")
+    return ReturnOut.model_validate(closing_service().decide(return_id, principal, "reject", body.reason))
+
+
+@router.post("/returns/<return_id>/close", summary="Close a return with what arrived (agents)", tags=["Returns"],
+             responses=problem_responses(404, 409, 503))
+def close_return(return_id: Annotated[str, Path(max_length=80)], body: Annotated[DecisionIn, Body()]) -> ReturnOut:
+    """``CLOSED``: what arrived stays credited and refunded; the units that did not arrive go back
+    to the order's ledger. Only an open return (``AUTHORIZED``, ``PARTIALLY_RECEIVED``) closes;
+    closing again answers the return as it is."""
+    principal = require_role(router, "agent")
+    return ReturnOut.model_validate(closing_service().decide(return_id, principal, "close", body.reason))
 
 
 @router.get("/returns", summary="The returns coming to the calling node, oldest first", tags=["Returns"])

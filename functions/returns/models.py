@@ -69,6 +69,12 @@ class ReceiptIn(_Strict):
             ReceivedLine(ln.line_id, ln.quantity, ReceiptCondition(ln.condition)) for ln in self.lines))
 
 
+class DecisionIn(_Strict):
+    """Body of ``POST /returns/{return_id}/reject`` and ``/close``: why (on the order's timeline)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
 class ReturnLineOut(BaseModel):
     line_id: str
     sku: str

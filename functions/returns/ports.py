@@ -50,11 +50,19 @@ class ReturnNodes(Protocol):
 
 class ReturnStore(Protocol):
     def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int],
-                  entry: TimelineEntry) -> None:
+                  entry: TimelineEntry, ledger_version: int = 0) -> None:
         """Write the return and the order's ledger (``returning``, the units per line as read,
         plus the return's) in one conditional write: only if the order still has
-        ``returns_before`` returns — no return was authorised since it was read. Else
-        ``LedgerMoved`` and nothing written."""
+        ``returns_before`` returns and its ledger is at ``ledger_version`` — nothing was
+        authorised, rejected or closed since it was read. Else ``LedgerMoved`` and nothing
+        written."""
+        ...
+
+    def end(self, *, before: Return, after: Return, ledger_version: int, returning: dict[str, int],
+            entry: TimelineEntry) -> None:
+        """Write the return as ``after`` (rejected or closed) and the ledger's lines as
+        ``returning`` in one write: only if the return is at ``before``'s version (else
+        ``ReturnMoved``) and the ledger at ``ledger_version`` (else ``LedgerMoved``)."""
         ...
 
     def settings(self, channel: str) -> ChannelSettings: ...

@@ -9,6 +9,7 @@ from functions.core.settings import Settings, settings
 
 from .adapters.return_table import ReturnNodeReader, ReturnTable
 from .authorizing import ReturnService
+from .closing import ClosingService
 from .receiving import ReceivingService
 
 
@@ -20,6 +21,15 @@ def return_service() -> ReturnService:
 def _return_service(s: Settings) -> ReturnService:
     return ReturnService(orders=OrderTableReader(s.table_name), store=ReturnTable(s.table_name),
                          nodes=ReturnNodeReader(s.table_name))
+
+
+def closing_service() -> ClosingService:
+    return _closing_service(settings())
+
+
+@cache
+def _closing_service(s: Settings) -> ClosingService:
+    return ClosingService(orders=OrderTableReader(s.table_name), store=ReturnTable(s.table_name))
 
 
 def receiving_service() -> ReceivingService:

@@ -5,6 +5,8 @@
 | api           | API: /orders, /orders/*                                          | CAPTURE_API_ACTIONS, GSIs  |
 | intake        | SQS oms-<env>-intake-<channel>, one mapping per channel queue    | CAPTURE_ACTIONS, send to   |
 |               | (batch 10, partial failures, DLQ after 5)                        | the channels' DLQs         |
+| exchange      | return_processing task `CreateReplacement`                       | CAPTURE_ACTIONS on the     |
+|               |                                                                  | order's own partitions     |
 | stream        | table stream, new ORDER headers and restocked stock records       | put events, start and run  |
 |               | (batch 100, bisect, 5 retries, partial failures, on-failure DLQ) | the order workflow;        |
 |               |                                                                  | RESTOCK_ACTIONS on SKU#    |
@@ -38,6 +40,11 @@ CAPTURE_API_ACTIONS = (*CAPTURE_ACTIONS, "dynamodb:BatchGetItem", "dynamodb:Cond
 CAPTURE_PARTITIONS = ("order", "channel_ref", "idempotency", "credit")
 # the API also cancels (the reserved stock given back) and lists (GSI1-3)
 CAPTURE_API_PARTITIONS = (*CAPTURE_PARTITIONS, "stock", "channel_orders", "customer_orders", "orders_of_month")
+# an exchange's replacement: read the original order (query), capture the replacement (one
+# transaction: header and details put, channel ref put), read the clashing ref of a repeat
+# (get), move the return to EXCHANGED (update); no idempotency record, no credit account
+EXCHANGE_ACTIONS = CAPTURE_ACTIONS
+EXCHANGE_PARTITIONS = ("order", "channel_ref")
 INTAKE_BATCH_SIZE = 10
 STREAM_BATCH_SIZE = 100
 STREAM_RETRY_ATTEMPTS = 5
@@ -101,6 +108,15 @@ class Capture(Construct):
         api.add_route("/orders/{order_id}", self.api_function, methods=("GET",))
         api.add_route("/orders/{order_id}/{proxy+}", self.api_function)
         monitoring.watch_api_function("CaptureApi", self.api_function)
+
+        # --- an exchange's replacement order (return_processing) -----------------------------
+        self.exchange_function = functions.python_function(
+            self, "ExchangeFunction", capability="capture", role="exchange",
+            handler=f"{HANDLERS}.exchange.lambda_handler",
+            description="return_processing task: an exchange's replacement order at no charge, once",
+        )
+        data.grant(self.exchange_function, EXCHANGE_ACTIONS, partitions=EXCHANGE_PARTITIONS)
+        monitoring.watch_worker(self.exchange_function)
 
         # --- SQS intake (EDI, bulk feeds, marketplace webhooks) -------------------------------
         self.intake_function = functions.python_function(

@@ -4,21 +4,24 @@
 |---|---|---|
 | shipment | shipment_invoicing task `InvoiceShipment` | INVOICE_SHIPMENT_ACTIONS |
 | flag | shipment_invoicing task `FlagForFinance` (the Catch) | FLAG_ACTIONS |
-| stream | table stream, filtered (see below) | STREAM_ACTIONS, start shipment_invoicing, put events |
+| refund | return_processing task `RefundReceipt` | REFUND_ACTIONS |
+| refund_flag | return_processing task `FlagRefundForFinance` (the Catch) | FLAG_ACTIONS |
+| stream | table stream, filtered (see below) | STREAM_ACTIONS, start both workflows, put events |
 
-The stream filters let in three kinds of change: a shipment just dispatched (start its
+The stream filters let in four kinds of change: a shipment just dispatched (start its
 shipment_invoicing run); an order header updated while COMPLETED or CANCELLED (the cancel
 itself: void the authorisation / give the credit back; and the writes that append
-OrderCompleted or PaymentVoided to its timeline); and any write of an invoice (InvoiceIssued,
-PaymentCaptured on its timeline). The handler publishes the finance entries a write added:
-a transactional outbox.
+OrderCompleted or PaymentVoided to its timeline); any write of an invoice or a credit note
+(InvoiceIssued, PaymentCaptured, CreditNoteIssued, PaymentRefunded on its timeline); and a
+return written while (partially) received (start a return_processing run per receipt it
+added). The handler publishes the finance entries a write added: a transactional outbox.
 
-The payment provider (`config.payment_provider`) is reached from `shipment` (capture) and
-`stream` (void); the local provider makes no network call and is refused here for any
+The payment provider (`config.payment_provider`) is reached from `shipment` (capture),
+`refund` (refunds) and `stream` (void); the local provider makes no network call and is refused here for any
 environment but local. A real provider's API key lives in a Secrets Manager secret this
 construct creates, named `config.payment_secret_name` (the shared environment carries the name
 as PAYMENT_SECRET_NAME): a generated placeholder, never a value from the repo, until the
-operator puts the real key in (README, "Deploy an environment"). Only the two functions that
+operator puts the real key in (README, "Deploy an environment"). Only the three functions that
 call the provider may read it.
 """
 
@@ -48,6 +51,11 @@ INVOICE_SHIPMENT_PARTITIONS = ("order", "invoice_counter")
 # the order (query) when the failed run may have issued an invoice; one transaction: flag put
 # (its entry inside), header (and invoice) update
 FLAG_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+# read the order (query) and the credit note counter (get); one transaction to issue a receipt's
+# notes (counter, header, note puts with their entries); per note one to claim its refund (note,
+# header) and one to record it (note, and the customer's credit on account); the return's move
+REFUND_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+REFUND_PARTITIONS = ("order", "credit_note_counter", "credit")
 FLAG_PARTITIONS = ("order",)
 # a cancelled order: read it; one transaction: header (with its entry) + credit account update
 STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
@@ -55,7 +63,8 @@ STREAM_PARTITIONS = ("order", "credit")
 STREAM_BATCH_SIZE = 25
 #: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
 FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
-                     "OrderCompleted": "ORDER", "PaymentVoided": "ORDER"}
+                     "OrderCompleted": "ORDER", "PaymentVoided": "ORDER",
+                     "CreditNoteIssued": "CREDITNOTE#", "PaymentRefunded": "CREDITNOTE#"}
 #: An order header written while COMPLETED or CANCELLED: the cancel itself, and the writes that
 #: append OrderCompleted / PaymentVoided to its timeline.
 ORDER_CLOSED = {
@@ -63,13 +72,22 @@ ORDER_CLOSED = {
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.is_equal("ORDER")},
                               "status": {"S": lambda_.FilterRule.or_("COMPLETED", "CANCELLED")}}},
 }
-#: Any write of an invoice: issued (INSERT), settled (MODIFY).
-INVOICE_WRITTEN = {"dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("INVOICE#")}}}}
+#: Any write of an invoice or a credit note: issued (INSERT), settled or refunded (MODIFY).
+INVOICE_WRITTEN = {"dynamodb": {"NewImage": {"SK": {"S": [*lambda_.FilterRule.begins_with("INVOICE#"),
+                                                          *lambda_.FilterRule.begins_with("CREDITNOTE#")]}}}}
+#: A return written while (partially) received: a receipt, or its settling (the handler starts a
+#: run only for the receipts a write added).
+RETURN_RECEIVED = {
+    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("RETURN#")},
+                              "status": {"S": lambda_.FilterRule.or_("PARTIALLY_RECEIVED", "RECEIVED")}}},
+}
 
 
 class Invoice(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, functions: LambdaFunctions,
-                 data: Data, messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str) -> None:
+                 data: Data, messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str,
+                 return_workflow_arn: str) -> None:
         super().__init__(scope, construct_id)
         check_payment_provider(config)
         self.invoice_shipment_function = functions.python_function(
@@ -83,7 +101,20 @@ class Invoice(Construct):
             description="shipment_invoicing Catch: put the order on finance's review list",
         )
         data.grant(self.flag_function, FLAG_ACTIONS, partitions=FLAG_PARTITIONS)
-        for fn in (self.invoice_shipment_function, self.flag_function):
+        self.refund_function = functions.python_function(
+            self, "RefundFunction", capability="invoice", role="refund",
+            handler=f"{HANDLERS}.refund_receipt.lambda_handler",
+            description="return_processing task: gapless credit notes, refunds, the return REFUNDED",
+        )
+        data.grant(self.refund_function, REFUND_ACTIONS, partitions=REFUND_PARTITIONS)
+        self.refund_flag_function = functions.python_function(
+            self, "RefundFlagFunction", capability="invoice", role="refund-flag",
+            handler=f"{HANDLERS}.refund_flag.lambda_handler",
+            description="return_processing Catch: put the order on finance's review list",
+        )
+        data.grant(self.refund_flag_function, FLAG_ACTIONS, partitions=FLAG_PARTITIONS)
+        for fn in (self.invoice_shipment_function, self.flag_function, self.refund_function,
+                   self.refund_flag_function):
             monitoring.watch_worker(fn)
 
         self.stream_function = functions.python_function(
@@ -93,7 +124,8 @@ class Invoice(Construct):
         data.grant(self.stream_function, STREAM_ACTIONS, partitions=STREAM_PARTITIONS)
         messaging.event_bus.grant_put_events_to(self.stream_function)
         self.stream_function.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[invoice_workflow_arn]))
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[invoice_workflow_arn,
+                                                                             return_workflow_arn]))
         self.stream_dead_letter_queue = messaging.dead_letter_queue("InvoiceStreamDlq",
                                                                     purpose="invoice-stream-dlq")
         self.stream_function.add_event_source(event_sources.DynamoEventSource(
@@ -102,7 +134,8 @@ class Invoice(Construct):
             on_failure=event_sources.SqsDlq(self.stream_dead_letter_queue),
             filters=[lambda_.FilterCriteria.filter(SHIPMENT_DISPATCHED),
                      lambda_.FilterCriteria.filter(ORDER_CLOSED),
-                     lambda_.FilterCriteria.filter(INVOICE_WRITTEN)],
+                     lambda_.FilterCriteria.filter(INVOICE_WRITTEN),
+                     lambda_.FilterCriteria.filter(RETURN_RECEIVED)],
         ))
         monitoring.watch_stream_consumer("InvoiceStream", self.stream_function)
 
@@ -118,7 +151,7 @@ class Invoice(Construct):
                                                                             password_length=32),
                 removal_policy=config.removal_policy,
             )
-            for fn in (self.invoice_shipment_function, self.stream_function):  # capture; void
+            for fn in (self.invoice_shipment_function, self.refund_function, self.stream_function):
                 self.payment_secret.grant_read(fn)
 
 

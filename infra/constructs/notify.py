@@ -3,7 +3,10 @@
 | function | triggered by | may |
 |---|---|---|
 | notice | order_fulfillment `NotifyConfirmed`, `NotifyBackordered` | NOTICE_ACTIONS, email as the sender, SMS |
-| stream | table stream, filtered to shipments just dispatched and orders just cancelled | the same |
+| stream | table stream, filtered (below) | the same |
+
+The stream lets in: shipments just dispatched, orders just cancelled, returns just authorised,
+credit notes just refunded.
 
 The sender identity itself is account setup (verified in SES, production access), not part
 of the stack; `EnvironmentConfig.notice_sender` names it.
@@ -22,7 +25,12 @@ from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.stream_filters import ORDER_CANCELLED, SHIPMENT_DISPATCHED
+from infra.constructs.stream_filters import (
+    CREDIT_NOTE_REFUNDED,
+    ORDER_CANCELLED,
+    RETURN_AUTHORIZED,
+    SHIPMENT_DISPATCHED,
+)
 
 HANDLERS = "functions.notify.handlers"
 # read the order (query); claim a notice (put; a withdrawn channel again: update) and record
@@ -31,7 +39,8 @@ NOTICE_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")
 NOTICE_PARTITIONS = ("order",)  # the order and its notices
 STREAM_BATCH_SIZE = 25
 # Only the changes that call for a notice wake the consumer (filtered records are free):
-# SHIPMENT_DISPATCHED and ORDER_CANCELLED (infra/constructs/stream_filters.py).
+# SHIPMENT_DISPATCHED, ORDER_CANCELLED, RETURN_AUTHORIZED and CREDIT_NOTE_REFUNDED
+# (infra/constructs/stream_filters.py).
 
 
 class Notify(Construct):
@@ -66,7 +75,9 @@ class Notify(Construct):
             bisect_batch_on_error=True, retry_attempts=5, report_batch_item_failures=True,
             on_failure=event_sources.SqsDlq(self.stream_dead_letter_queue),
             filters=[lambda_.FilterCriteria.filter(SHIPMENT_DISPATCHED),
-                     lambda_.FilterCriteria.filter(ORDER_CANCELLED)],
+                     lambda_.FilterCriteria.filter(ORDER_CANCELLED),
+                     lambda_.FilterCriteria.filter(RETURN_AUTHORIZED),
+                     lambda_.FilterCriteria.filter(CREDIT_NOTE_REFUNDED)],
         ))
         monitoring.watch_worker(self.notice_function)
         monitoring.watch_stream_consumer("NotifyStream", self.stream_function)

@@ -19,3 +19,13 @@ ORDER_CANCELLED: dict[str, Any] = {
                               "status": {"S": lambda_.FilterRule.is_equal("CANCELLED")}},
                  "OldImage": {"status": {"S": lambda_.FilterRule.not_equals("CANCELLED")}}},
 }
+RETURN_AUTHORIZED: dict[str, Any] = {
+    "eventName": lambda_.FilterRule.is_equal("INSERT"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("RETURN#")}}},
+}
+CREDIT_NOTE_REFUNDED: dict[str, Any] = {
+    "eventName": lambda_.FilterRule.is_equal("MODIFY"),
+    "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("CREDITNOTE#")},
+                              "refunded_at": {"S": lambda_.FilterRule.exists()}},
+                 "OldImage": {"refunded_at": lambda_.FilterRule.not_exists()}},
+}

@@ -21,6 +21,13 @@ def test_demo_places_ships_and_summarises_its_orders(stack: str, tmp_path: Path)
     assert summary["notices"]["emails"] > 0
     assert summary["shipments"]["dispatched"] > 0
     assert summary["mail_url"] == f"{stack}/_local/mail"
+    # a few completed orders come back: one damaged, one change of mind, one exchange
+    returns, completed = summary["returns"], orders["by_status"].get("COMPLETED", 0)
+    assert returns["returned"] == min(3, completed) and not returns["failed"], returns
+    assert set(returns["by_status"]) <= {"REFUNDED", "EXCHANGED"}, returns
+    refunds = returns["by_status"].get("REFUNDED", 0)
+    assert returns["credit_notes"] >= refunds and (refunds == 0 or float(returns["refunded_revenue"]["EUR"]) > 0)
+    assert returns["replacement_orders_completed"] == returns["by_status"].get("EXCHANGED", 0)
 
 
 def test_the_same_seed_plans_the_same_orders() -> None:
@@ -53,6 +60,9 @@ def test_the_summary_table_reads_well_without_unicode() -> None:
         "invoices": {"issued": 2, "credit_notes": 0, "by_payment_status": {"CAPTURED": 2},
                      "captured_revenue": {"EUR": "1234.5"}, "completed_orders": 2,
                      "completed_orders_matching_totals": 2, "mismatched_orders": []},
+        "returns": {"returned": 2, "failed": [], "by_status": {"REFUNDED": 1, "EXCHANGED": 1}, "damaged_units": 1,
+                    "credit_notes": 1, "refunded_revenue": {"EUR": "11.9"}, "replacement_orders": 1,
+                    "replacement_orders_completed": 1},
     }
 
     class Ascii(io.StringIO):
@@ -61,6 +71,8 @@ def test_the_summary_table_reads_well_without_unicode() -> None:
     table = demo.render(summary, stream=Ascii())
     table.encode("ascii")
     assert "invoices = order totals: 2/2 OK" in " ".join(table.split())
+    assert "refunded revenue EUR 11.90" in " ".join(table.split())
+    assert "exchange orders completed 1/1" in " ".join(table.split())
     assert "captured revenue EUR 1,234.50" in " ".join(table.split())
     assert "not settled in time 1 (SHIPPED 1)" in " ".join(table.split())
     assert "1x GET /orders/{id}: 502" in table

@@ -323,8 +323,13 @@ def test_invoice_stream_event_source_mapping(env_template):
         # give the credit back) and the writes that add OrderCompleted / PaymentVoided to its timeline
         {"eventName": ["MODIFY"],
          "dynamodb": {"NewImage": {"SK": {"S": ["ORDER"]}, "status": {"S": ["COMPLETED", "CANCELLED"]}}}},
-        # any write of an invoice: InvoiceIssued, PaymentCaptured on its timeline (transactional outbox)
-        {"dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "INVOICE#"}]}}}},
+        # any write of an invoice or a credit note: InvoiceIssued, PaymentCaptured, CreditNoteIssued,
+        # PaymentRefunded on its timeline (transactional outbox)
+        {"dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "INVOICE#"}, {"prefix": "CREDITNOTE#"}]}}}},
+        # a return written while (partially) received: start return_processing per receipt added
+        {"eventName": ["MODIFY"],
+         "dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "RETURN#"}]},
+                                   "status": {"S": ["PARTIALLY_RECEIVED", "RECEIVED"]}}}},
     ]
     destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     queue = template["Resources"][destination]
@@ -339,12 +344,13 @@ def test_invoice_stream_filter_lets_in_every_item_the_handler_publishes_finance_
     from infra.constructs.invoice import FINANCE_EVENTS_ON, INVOICE_WRITTEN, ORDER_CLOSED
 
     assert sorted(FINANCE_EVENTS_ON) == sorted(published)
-    invoice_prefix = INVOICE_WRITTEN["dynamodb"]["NewImage"]["SK"]["S"][0]["prefix"]
+    document_prefixes = [rule["prefix"] for rule in INVOICE_WRITTEN["dynamodb"]["NewImage"]["SK"]["S"]]
+    assert document_prefixes == ["INVOICE#", "CREDITNOTE#"]
     for event, kind in FINANCE_EVENTS_ON.items():
         if kind == "ORDER":
             assert ORDER_CLOSED["dynamodb"]["NewImage"]["SK"]["S"] == ["ORDER"], event
         else:
-            assert kind == invoice_prefix, event
+            assert kind in document_prefixes, event
 
 
 def test_paging_tokens_are_signed_with_a_secret_only_listings_read(env_template):

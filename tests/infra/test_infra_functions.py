@@ -13,6 +13,7 @@ CONTRACT_HANDLERS = {
     "functions.capture.handlers.api.lambda_handler",
     "functions.capture.handlers.intake.lambda_handler",
     "functions.capture.handlers.stream.lambda_handler",
+    "functions.capture.handlers.exchange.lambda_handler",
     "functions.allocate.handlers.api.lambda_handler",
     "functions.allocate.handlers.reserve.lambda_handler",
     "functions.allocate.handlers.backorder.lambda_handler",
@@ -23,6 +24,8 @@ CONTRACT_HANDLERS = {
     "functions.notify.handlers.stream.lambda_handler",
     "functions.invoice.handlers.invoice_shipment.lambda_handler",
     "functions.invoice.handlers.flag.lambda_handler",
+    "functions.invoice.handlers.refund_receipt.lambda_handler",
+    "functions.invoice.handlers.refund_flag.lambda_handler",
     "functions.invoice.handlers.stream.lambda_handler",
     "functions.reconcile.handlers.run.lambda_handler",
 }
@@ -36,6 +39,7 @@ CONTRACT_VARIABLES = {
     "POWERTOOLS_LOG_LEVEL",
     "NOTICE_SENDER",
     "INVOICE_WORKFLOW_ARN",
+    "RETURN_WORKFLOW_ARN",
     "LEGAL_ENTITY",
     "PAYMENT_PROVIDER",
     "PAGING_KEY_SECRET",
@@ -79,6 +83,10 @@ def test_every_function_gets_the_same_environment(env_template):
         "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
         f"oms-{env}-shipment-invoicing"
     }
+    assert first["RETURN_WORKFLOW_ARN"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+        f"oms-{env}-return-processing"
+    }
     assert first["LEGAL_ENTITY"] == "ACME-DE"
     assert first["PAYMENT_PROVIDER"] == ("local" if env == "local" else "stripe")
     assert (first["RECONCILE_AFTER_SECONDS"], first["NOTICE_LEASE_SECONDS"]) == ("900", "300")
@@ -103,7 +111,8 @@ def test_function_names_carry_the_environment(env_template):
     env, template = env_template
     _, api = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
     assert api["Properties"]["FunctionName"] == f"oms-{env}-capture-api"
-    for module, role in (("invoice_shipment", "shipment"), ("flag", "flag"), ("stream", "stream")):
+    for module, role in (("invoice_shipment", "shipment"), ("flag", "flag"), ("refund_receipt", "refund"),
+                         ("refund_flag", "refund-flag"), ("stream", "stream")):
         _, function = function_by_handler(template, f"functions.invoice.handlers.{module}.lambda_handler")
         assert function["Properties"]["FunctionName"] == f"oms-{env}-invoice-{role}"
     for function in resources(template, "AWS::Lambda::Function").values():

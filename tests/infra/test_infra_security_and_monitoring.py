@@ -108,6 +108,7 @@ MACHINE_TASKS = {  # state machine name (after oms-<env>-) -> the (capability, m
     "order-fulfillment": {("route", "plan"), ("allocate", "reserve"),
                           ("allocate", "backorder"), ("notify", "order_notice")},
     "shipment-invoicing": {("invoice", "invoice_shipment"), ("invoice", "flag")},
+    "return-processing": {("invoice", "refund_receipt"), ("invoice", "refund_flag"), ("capture", "exchange")},
 }
 
 
@@ -187,9 +188,11 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
         assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(machines), metric
 
 
-INVOICE_TABLE_ACTIONS = {  # INVOICE_SHIPMENT_ACTIONS, FLAG_ACTIONS, STREAM_ACTIONS of infra/constructs/invoice.py
+INVOICE_TABLE_ACTIONS = {  # the *_ACTIONS of infra/constructs/invoice.py
     "invoice_shipment": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
     "flag": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "refund_receipt": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
+    "refund_flag": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
     "stream": {"dynamodb:Query", "dynamodb:UpdateItem"},
 }
 
@@ -223,15 +226,14 @@ def test_invoice_roles_get_exactly_the_table_actions_their_code_uses(env_templat
         assert "sqs:SendMessage" in actions_of(send)
 
 
-def test_invoice_stream_starts_only_the_invoicing_workflow(env_template):
+def test_invoice_stream_starts_only_the_invoicing_and_return_workflows(env_template):
     env, template = env_template
     role_id = _role_of(template, HANDLERS.format("invoice", "stream"))
     (start,) = [s for s in policy_statements(template, role_id) if "states:StartExecution" in actions_of(s)]
     assert actions_of(start) == ["states:StartExecution"]
-    assert start["Resource"] == {
+    assert sorted(start["Resource"], key=json.dumps) == [{
         "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
-        f"oms-{env}-shipment-invoicing"
-    }
+        f"oms-{env}-{name}"} for name in ("return-processing", "shipment-invoicing")]
     bus_id, _ = only(template, "AWS::Events::EventBus")
     (put,) = [s for s in policy_statements(template, role_id) if "events:PutEvents" in actions_of(s)]
     assert actions_of(put) == ["events:PutEvents"]
@@ -245,10 +247,11 @@ def test_only_the_stream_consumers_start_workflows_each_its_own(env_template):
         for statement in policy_statements(template, role_id):
             if "states:StartExecution" in actions_of(statement):
                 arns = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                started.setdefault(role_id, []).extend(a["Fn::Sub"].rsplit(":", 1)[1] for a in arns)
+                started.setdefault(role_id, []).extend(sorted(a["Fn::Sub"].rsplit(":", 1)[1] for a in arns))
     assert started == {
         _role_of(template, HANDLERS.format("capture", "stream")): [f"oms-{env}-order-fulfillment"],
-        _role_of(template, HANDLERS.format("invoice", "stream")): [f"oms-{env}-shipment-invoicing"],
+        _role_of(template, HANDLERS.format("invoice", "stream")): [f"oms-{env}-return-processing",
+                                                                    f"oms-{env}-shipment-invoicing"],
         # and the reconciler, which resumes an order through either
         _role_of(template, HANDLERS.format("reconcile", "run")): [f"oms-{env}-order-fulfillment",
                                                                    f"oms-{env}-shipment-invoicing"],

@@ -13,11 +13,11 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 17,
+    "AWS::Lambda::Function": 20,
     "AWS::Lambda::EventSourceMapping": 3,  # capture / notify / invoice streams (+ one per feed channel)
     "AWS::SQS::Queue": 4,  # the order / notice / invoice streams' on-failure DLQs, the reconciler schedule's DLQ
     # (+ two per feed channel)
-    "AWS::StepFunctions::StateMachine": 2,  # order_fulfillment, shipment_invoicing
+    "AWS::StepFunctions::StateMachine": 3,  # order_fulfillment, shipment_invoicing, return_processing
     "AWS::Events::EventBus": 1,
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
@@ -27,10 +27,10 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 20,  # one per function + one per state machine + the reconciler schedule's
+    "AWS::IAM::Role": 24,  # one per function + one per state machine + the reconciler schedule's
     "AWS::Scheduler::Schedule": 1,  # the reconciler's
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 18,  # (+ one per feed channel: its DLQ)
+    "AWS::CloudWatch::Alarm": 20,  # (+ one per feed channel: its DLQ); two per workflow
     "AWS::CloudWatch::Dashboard": 1,
 }
 

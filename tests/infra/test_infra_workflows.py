@@ -13,7 +13,7 @@ from infra.config import STATEMACHINES_DIR
 
 pytestmark = pytest.mark.infra
 
-WORKFLOWS = ("order_fulfillment", "shipment_invoicing")
+WORKFLOWS = ("order_fulfillment", "shipment_invoicing", "return_processing")
 
 TASKS = {  # workflow -> substitution -> the handler of the function it names
     "order_fulfillment": {
@@ -26,10 +26,16 @@ TASKS = {  # workflow -> substitution -> the handler of the function it names
         "InvoiceShipmentFunctionArn": "functions.invoice.handlers.invoice_shipment.lambda_handler",
         "FlagForFinanceFunctionArn": "functions.invoice.handlers.flag.lambda_handler",
     },
+    "return_processing": {
+        "RefundReceiptFunctionArn": "functions.invoice.handlers.refund_receipt.lambda_handler",
+        "FlagRefundForFinanceFunctionArn": "functions.invoice.handlers.refund_flag.lambda_handler",
+        "CreateReplacementFunctionArn": "functions.capture.handlers.exchange.lambda_handler",
+    },
 }
 # A state of each workflow whose FunctionName is checked after substitution.
 SAMPLE_TASK = {"order_fulfillment": ("Plan", "PlanFunctionArn"),
-               "shipment_invoicing": ("InvoiceShipment", "InvoiceShipmentFunctionArn")}
+               "shipment_invoicing": ("InvoiceShipment", "InvoiceShipmentFunctionArn"),
+               "return_processing": ("RefundReceipt", "RefundReceiptFunctionArn")}
 
 
 def machine_name(env: str, workflow: str) -> str:

@@ -19,7 +19,8 @@ from tests.infra.cfn_template import Template, actions_of, function_by_handler, 
 pytestmark = pytest.mark.infra
 
 HANDLERS = "functions.invoice.handlers"
-CALLERS = {f"{HANDLERS}.invoice_shipment.lambda_handler", f"{HANDLERS}.stream.lambda_handler"}  # capture; void
+CALLERS = {f"{HANDLERS}.invoice_shipment.lambda_handler", f"{HANDLERS}.refund_receipt.lambda_handler",
+           f"{HANDLERS}.stream.lambda_handler"}  # capture; refund; void
 
 
 def environment(template: Template) -> dict[str, object]:

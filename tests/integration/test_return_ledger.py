@@ -118,3 +118,57 @@ def test_a_return_of_every_line_of_a_250_line_order_is_one_write(outputs: dict[s
     with pytest.raises(LedgerMoved):
         ReturnTable(table).authorize(replace(ret, return_id=return_id_for(order_id, 2)), returns_before=0,
                                      returning={}, entry=entry)
+
+
+def test_a_close_racing_four_authorisations_gives_back_only_its_own_units(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    """A line of six, two units on their way back in a return an agent closes while four more
+    single units are authorised at once (each its own client): every authorisation lands (four
+    fit whether or not the close came first), the closed return's two units go back, and the
+    ledger ends at the four others — a close that read the ledger before an authorisation never
+    writes its stale lines back, because every ledger writer holds its version."""
+    from functions.returns.closing import ClosingService
+
+    class CountingEnds(Counting):
+        def end(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().end(*args, **kwargs)
+            except LedgerMoved:
+                Counting.refused.append("ledger")
+                raise
+
+    table = outputs["TableName"]
+    order_id = dispatched_order(cloud, 6)
+    agent = Principal("agent", "a-1")
+    first = ReturnService(orders=OrderTableReader(table), store=ReturnTable(table), nodes=ReturnNodeReader(table)
+                          ).authorize(order_id, WEBSHOP, ReturnRequest((RequestedLine("1", 2, ReturnReason.OTHER),)))
+    Counting.refused = []
+    start = threading.Barrier(5, timeout=20)
+    outcomes: list[str] = []
+
+    def authorise() -> None:
+        client = boto3.client("dynamodb")
+        svc = ReturnService(orders=OrderTableReader(table, client), store=CountingEnds(table, client),
+                            nodes=ReturnNodeReader(table, client))
+        start.wait()
+        svc.authorize(order_id, WEBSHOP, ReturnRequest((RequestedLine("1", 1, ReturnReason.OTHER),)))
+        outcomes.append("authorised")
+
+    def close() -> None:
+        client = boto3.client("dynamodb")
+        svc = ClosingService(orders=OrderTableReader(table, client), store=CountingEnds(table, client))
+        start.wait()
+        outcomes.append(svc.decide(first.view["return_id"], agent, "close", "never sent")["status"])
+
+    threads = [threading.Thread(target=authorise) for _ in range(4)] + [threading.Thread(target=close)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    assert sorted(outcomes) == ["CLOSED", *["authorised"] * 4], outcomes
+    assert Counting.refused, "no conditional write was refused: the writers did not overlap"
+    order = OrderTableReader(table).get(order_id)
+    assert order is not None and order.returning == {"1": 4}
+    assert sorted(r.status.value for r in order.returns) == ["AUTHORIZED"] * 4 + ["CLOSED"]
+    (closed,) = [e for e in order.timeline if e.event == "ReturnClosed"]
+    assert closed.detail["given_back"] == [{"line_id": "1", "quantity": 2}]

@@ -302,3 +302,74 @@ def test_a_record_refused_by_a_busy_table_is_written_again_and_the_message_is_se
     assert len(mail.sent) == 1 and len(sms.sent) == 1
     assert [e.event for e in busy.timeline] == ["NoticeSent", "NoticeSent"]
     assert [r["result"] for r in svc.notify(order_id, "shipment_dispatched", "shp_1")] == ["already", "already"]
+
+
+# -- return notices -----------------------------------------------------------------------------
+
+def _with_return_and_refund(store_order: Any, method: str = "card") -> Any:
+    from decimal import Decimal
+
+    from functions.core.invoices import CreditNote, RefundStatus
+    from functions.core.orders import OrderLine
+    from functions.core.returns import Return, ReturnLine, ReturnOutcome, ReturnReason, ReturnStatus
+
+    at = "2026-11-25T10:00:00.000Z"
+    ret = Return(return_id=f"ret_{store_order.order_id[4:]}-1", rma_number="RMA-X1", order_id=store_order.order_id,
+                 channel="webshop", status=ReturnStatus.REFUNDED, outcome=ReturnOutcome.REFUND,
+                 lines=(ReturnLine("1", "SKU-RED-MUG", 1, ReturnReason.DAMAGED),), return_to_node="DC-BERLIN",
+                 return_to_address={"name": "ACME Returns", "line1": "Lagerstr. 1", "postal_code": "10115",
+                                    "city": "Berlin", "country": "DE"}, created_at=at, updated_at=at)
+    note = CreditNote("CN-2026-000042", store_order.order_id, ret.return_id, "R1", "INV-2026-000001", "ACME-DE", "EUR",
+                      at, (OrderLine("1", "SKU-RED-MUG", 1, Decimal("12.50"), "standard", Decimal("12.50"),
+                                     Decimal("2.38")),), Decimal(0), Decimal(0), Decimal("12.50"), Decimal("2.38"),
+                      Decimal("14.88"), RefundStatus.REFUNDED, "re_1", at)
+    payment = replace(store_order.payment, method=method) if method != store_order.payment.method else \
+        store_order.payment
+    return replace(store_order, returns=(ret,), credit_notes=(note,), payment=payment)
+
+
+@pytest.mark.parametrize(("locale", "words"), [("en-GB", ("RMA-X1", "Lagerstr. 1", "10115 Berlin")),
+                                                ("de-DE", ("Rücksendenummer RMA-X1", "Lagerstr. 1", "10115 Berlin"))])
+def test_an_authorised_return_tells_the_customer_the_rma_and_where_to_send_it(locale: str,
+                                                                               words: tuple[str, ...]) -> None:
+    svc, order_id, mail, sms, _ = service_for(locale=locale)
+    store = svc.orders
+    store.orders[order_id] = _with_return_and_refund(store.orders[order_id])  # type: ignore[attr-defined]
+    return_id = store.orders[order_id].returns[0].return_id  # type: ignore[attr-defined]
+    svc.notify(order_id, "return_authorized", return_id, "rec-1")
+    svc.notify(order_id, "return_authorized", return_id, "rec-2")  # redelivered: nothing more
+    (message,) = mail.sent
+    assert all(w in message["text"] for w in words), message["text"]
+    assert message["tags"] == {"order_id": order_id, "kind": "return_authorized"} and sms.sent == []
+
+
+def test_a_refund_notice_names_the_amount_and_the_credit_note_once_per_note() -> None:
+    svc, order_id, mail, _, _ = service_for(locale="de-AT")
+    store = svc.orders
+    store.orders[order_id] = _with_return_and_refund(store.orders[order_id])  # type: ignore[attr-defined]
+    svc.notify(order_id, "refund_issued", "CN-2026-000042", "rec-1")
+    svc.notify(order_id, "refund_issued", "CN-2026-000042", "rec-9")
+    (message,) = mail.sent
+    assert message["subject"].startswith("Ihre Erstattung") and "14.88 EUR" in message["text"]
+    assert "Gutschrift CN-2026-000042" in message["text"] and "Zahlungsmittel" in message["text"]
+
+
+def test_a_refund_on_account_says_it_was_credited() -> None:
+    svc, order_id, mail, _, _ = service_for()
+    store = svc.orders
+    store.orders[order_id] = _with_return_and_refund(store.orders[order_id], "on_account")  # type: ignore[attr-defined]
+    svc.notify(order_id, "refund_issued", "CN-2026-000042")
+    (message,) = mail.sent
+    assert "credited 14.88 EUR to your account" in message["text"]
+
+
+def test_the_stream_asks_for_return_notices_only_when_the_return_is_new_or_the_note_just_refunded() -> None:
+    ret = {"PK": "ORDER#ord_1", "SK": "RETURN#ret_1-1", "summary": {"return_id": "ret_1-1"}}
+    assert notice_for(ret, {}, "INSERT") == ("ord_1", "return_authorized", "ret_1-1")
+    assert notice_for(ret, ret, "MODIFY") is None  # received, refunded...: told once, at its authorisation
+    note = {"PK": "ORDER#ord_1", "SK": "CREDITNOTE#ret_1-1#R1#INV-2026-000001",
+            "summary": {"invoice_number": "CN-2026-000042"}}
+    refunded = {**note, "refunded_at": "2026-11-25T10:00:00.000Z"}
+    assert notice_for(note, {}, "INSERT") is None
+    assert notice_for(refunded, note, "MODIFY") == ("ord_1", "refund_issued", "CN-2026-000042")
+    assert notice_for(refunded, refunded, "MODIFY") is None

@@ -89,7 +89,7 @@ def test_partly_shipped_invoices_the_dispatched_part_and_waits_for_the_rest() ->
     order = _order(OrderStatus.PARTIALLY_SHIPPED, dispatched=True, split=True)
     first, second = order.shipments
     order = replace(order, shipments=(first, replace(second, status=ShipmentStatus.REQUESTED)),
-                    notices=tuple(n for n in order.notices if n.shipment_id != second.shipment_id))
+                    notices=tuple(n for n in order.notices if n.ref != second.shipment_id))
     assert actions(order) == [(START_INVOICING, first.shipment_id)]
     settled = _invoiced(order, settled=True)
     decision = owed(settled, NOW)

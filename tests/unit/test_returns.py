@@ -22,7 +22,7 @@ from functions.core.returns import (
     order_id_of_return,
 )
 from functions.returns.authorizing import RequestedLine, ReturnRequest, ReturnService, assess, destination
-from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnNode
+from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnMoved, ReturnNode
 from tests.unit.test_invoicing import order_with
 
 pytestmark = pytest.mark.timeout(30)
@@ -63,7 +63,8 @@ class Orders:
 
 
 class FakeReturnStore:
-    """The ledger's condition in memory: the count of returns as read."""
+    """The ledger's conditions in memory: the count of returns and the ledger's version as read,
+    the return's version (a rejection or a close)."""
 
     def __init__(self, orders: Orders, *, races: int = 0) -> None:
         self.orders = orders
@@ -71,15 +72,15 @@ class FakeReturnStore:
         self.settings_of: dict[str, ChannelSettings] = {}
         self.entries: list[TimelineEntry] = []
 
-    def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int], entry: TimelineEntry
-                  ) -> None:
+    def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int], entry: TimelineEntry,
+                  ledger_version: int = 0) -> None:
         order = self.orders.order
         if self.races:
             self.races -= 1
             rival = replace(ret, return_id=ret.return_id + "-rival", lines=ret.lines[:1])
             self._commit(order, rival)
             raise LedgerMoved(order.order_id)
-        if len(order.returns) != returns_before:
+        if len(order.returns) != returns_before or order.ledger_version != ledger_version:
             raise LedgerMoved(order.order_id)
         assert returning == order.returning  # what the write's ledger starts from: the order as read
         self._commit(order, ret)
@@ -89,7 +90,20 @@ class FakeReturnStore:
         returning = dict(order.returning)
         for ln in ret.lines:
             returning[ln.line_id] = returning.get(ln.line_id, 0) + ln.quantity
-        self.orders.order = replace(order, returns=(*order.returns, ret), returning=returning)
+        self.orders.order = replace(order, returns=(*order.returns, ret), returning=returning,
+                                    ledger_version=order.ledger_version + 1)
+
+    def end(self, *, before: Return, after: Return, ledger_version: int, returning: dict[str, int],
+            entry: TimelineEntry) -> None:
+        order = self.orders.order
+        current = next(r for r in order.returns if r.return_id == before.return_id)
+        if current.version != before.version:
+            raise ReturnMoved(before.return_id)
+        if order.ledger_version != ledger_version:
+            raise LedgerMoved(order.order_id)
+        self.orders.order = replace(order, returning=returning, ledger_version=ledger_version + 1, returns=tuple(
+            after if r.return_id == after.return_id else r for r in order.returns))
+        self.entries.append(entry)
 
     def settings(self, channel: str) -> ChannelSettings:
         return self.settings_of.get(channel, ChannelSettings(channel))

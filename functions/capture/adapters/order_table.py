@@ -59,9 +59,12 @@ def _money(value: Decimal) -> str:
 
 
 def summary_of(order: Order) -> dict[str, Any]:
-    return {"order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
-            "customer_id": order.customer.customer_id, "currency": order.currency,
-            "total": _money(order.totals.total), "created_at": order.created_at}
+    summary = {"order_id": order.order_id, "channel": order.channel, "channel_order_id": order.channel_order_id,
+               "customer_id": order.customer.customer_id, "currency": order.currency,
+               "total": _money(order.totals.total), "created_at": order.created_at}
+    if order.exchange_for:
+        summary["exchange_for"] = order.exchange_for
+    return summary
 
 
 def header_item(order: Order, open_for: int = 900) -> dict[str, Any]:

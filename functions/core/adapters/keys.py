@@ -25,6 +25,7 @@ NOTICE_PREFIX = "NOTICE#"
 FLAG_PREFIX = "FLAG#"
 RESERVATION_PART_PREFIX = "RESERVE#"
 RETURN_PREFIX = "RETURN#"
+CREDIT_NOTE_PREFIX = "CREDITNOTE#"
 #: The order's return ledger: units returned or being returned per line, and the returns' count.
 RETURNS_SK = "RETURNS"
 _ORDER_PREFIX = "ORDER#"
@@ -53,6 +54,12 @@ def shipment_key(order_id: str, shipment_id: str) -> Key:
 
 def invoice_key(order_id: str, number: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{INVOICE_PREFIX}{number}"}
+
+
+def credit_note_key(order_id: str, return_id: str, receipt_id: str, corrects: str) -> Key:
+    """A credit note, keyed by what it credits (a receipt of a return, against one invoice), not
+    by its number: its put's ``attribute_not_exists`` makes it once, whatever number it took."""
+    return {"PK": order_pk(order_id), "SK": f"{CREDIT_NOTE_PREFIX}{return_id}#{receipt_id}#{corrects}"}
 
 
 def return_key(order_id: str, return_id: str) -> Key:
@@ -193,13 +200,14 @@ CLOSE_OPEN_ORDER = f"{OPEN_INDEX_PK}, {OPEN_INDEX_SK}"
 # -- items of their own -----------------------------------------------------------------------
 
 
-def counter_key(legal_entity: str, year: int) -> Key:
-    """The gapless invoice number counter of a legal entity and year."""
-    return {"PK": _counter_pk(legal_entity, str(year)), "SK": "COUNTER"}
+def counter_key(legal_entity: str, year: int, series: str = "INV") -> Key:
+    """The gapless number counter of a legal entity, year and series (``INV`` invoices, ``CN``
+    credit notes: each numbered gaplessly on its own)."""
+    return {"PK": _counter_pk(legal_entity, str(year), series), "SK": "COUNTER"}
 
 
-def _counter_pk(legal_entity: str, year: str) -> str:
-    return f"COUNTER#INV#{legal_entity}#{year}"
+def _counter_pk(legal_entity: str, year: str, series: str = "INV") -> str:
+    return f"COUNTER#{series}#{legal_entity}#{year}"
 
 
 def channel_ref_key(channel: str, channel_order_id: str) -> Key:
@@ -314,6 +322,10 @@ def is_invoice(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(INVOICE_PREFIX)
 
 
+def is_credit_note(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(CREDIT_NOTE_PREFIX)
+
+
 def is_return(item: dict[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(RETURN_PREFIX)
 
@@ -327,7 +339,8 @@ def is_notice(item: dict[str, Any]) -> bool:
 
 
 def notice_ref_of(item: dict[str, Any]) -> str:
-    """``NOTICE#<kind>#<ref>`` → ``<ref>`` (the order id, or the shipment id of a shipment's notice)."""
+    """``NOTICE#<kind>#<ref>`` → ``<ref>`` (the order id, or the shipment, return or credit note
+    the notice is about)."""
     return str(item.get("SK", "")).rsplit("#", 1)[-1]
 
 
@@ -370,6 +383,7 @@ PARTITIONS: dict[str, Partition] = {
     "credit": (credit_key(_ANY, _ANY)["PK"], None),
     "idempotency": (_idempotency_pk(_ANY, _ANY), None),
     "invoice_counter": (_counter_pk(_ANY, _ANY), None),
+    "credit_note_counter": (_counter_pk(_ANY, _ANY, "CN"), None),
     "legal_entity": (legal_entity_key(_ANY)["PK"], None),
     "channel_settings": (_channel_settings_pk(_ANY), None),
     "channel_orders": (channel_orders(_ANY), "GSI1"),

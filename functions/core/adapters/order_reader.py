@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from functions.core.invoices import Invoice, PaymentStatus
+from functions.core.invoices import CreditNote, Invoice, PaymentStatus, RefundStatus
 from functions.core.orders import (
     Address,
     Customer,
@@ -42,6 +42,7 @@ from functions.core.sourcing import allocations_from
 from .dynamodb import TableAdapter, from_item, to_value
 from .keys import (
     OPEN_INDEX_SK,
+    is_credit_note,
     is_details,
     is_flag,
     is_header,
@@ -76,7 +77,7 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
                      shipments: Sequence[dict[str, Any]] = (), invoices: Sequence[dict[str, Any]] = (),
                      flags: Sequence[dict[str, Any]] = (), parts: Sequence[dict[str, Any]] = (),
                      notices: Sequence[dict[str, Any]] = (), returns: Sequence[dict[str, Any]] = (),
-                     ledger: dict[str, Any] | None = None) -> Order:
+                     ledger: dict[str, Any] | None = None, credit_notes: Sequence[dict[str, Any]] = ()) -> Order:
     h = {**details, **header}
     reservation_parts: tuple[ReservationPart, ...] = ()
     if parts:  # only a large order has parts: their module is not loaded for the others (cold starts)
@@ -99,10 +100,13 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
                         amount=Decimal(pay["amount"]) if pay.get("amount") is not None else None),
         totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
         created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
+        exchange_for=(h.get("summary") or {}).get("exchange_for"),
         timeline=tuple(timeline),
         allocations=tuple(allocations_from(allocation)),
         shipments=tuple(shipment_from_item(s) for s in shipments),
         invoices=tuple(invoice_from_item(i) for i in invoices),
+        credit_notes=tuple(sorted((credit_note_from_item(n) for n in credit_notes),
+                                  key=lambda n: (n.issued_at, n.credit_note_number))),
         finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
                               for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
@@ -111,11 +115,14 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         check_after=str(header[OPEN_INDEX_SK]).rsplit("#", 1)[0] if header.get(OPEN_INDEX_SK) else None,
         returns=_returns(returns),
         returning={str(k): int(v) for k, v in ((ledger or {}).get(LEDGER_LINES) or {}).items()},
+        ledger_version=int((ledger or {}).get(LEDGER_VERSION) or 0),
     )
 
 
 #: A return ledger's map of units per line id (``keys.return_ledger_key``).
 LEDGER_LINES = "lines"
+#: Its version: moved on by every write of the ledger (an authorisation, a rejection, a close).
+LEDGER_VERSION = "version"
 
 
 def _returns(items: Sequence[dict[str, Any]]) -> tuple[Any, ...]:
@@ -158,7 +165,7 @@ def return_from_item(stored: dict[str, Any]) -> Any:
 def notice_from_item(item: dict[str, Any]) -> NoticeRecord:
     ref = notice_ref_of(item)
     return NoticeRecord(kind=str(item.get("kind") or str(item.get("SK", "")).split("#")[1]),
-                        shipment_id=ref if ref.startswith("shp_") else None,
+                        ref=None if ref == item.get("order_id") or ref.startswith("ord_") else ref,
                         channels={c: str((r or {}).get("status")) for c, r in (item.get("channels") or {}).items()},
                         lease_until=item.get("lease_until"), superseded=bool(item.get("superseded")))
 
@@ -173,6 +180,19 @@ def invoice_from_item(stored: dict[str, Any]) -> Invoice:
         net=Decimal(item["net"]), tax=Decimal(item["tax"]), gross=Decimal(item["gross"]),
         payment_status=PaymentStatus(item["payment_status"]), payment_reference=item.get("payment_reference"),
         settled_at=item.get("settled_at"), kind=item.get("kind", "invoice"))
+
+
+def credit_note_from_item(stored: dict[str, Any]) -> CreditNote:
+    item = {**stored.get("summary", {}), **stored}
+    return CreditNote(
+        credit_note_number=item["invoice_number"], order_id=item["order_id"], return_id=item["return_id"],
+        receipt_id=item["receipt_id"], corrects=item["corrects"], legal_entity=item["legal_entity"],
+        currency=item["currency"], issued_at=item["issued_at"],
+        lines=tuple(line_from_item(ln) for ln in item["lines"]),
+        shipping_net=Decimal(item["shipping_net"]), shipping_tax=Decimal(item["shipping_tax"]),
+        net=Decimal(item["net"]), tax=Decimal(item["tax"]), gross=Decimal(item["gross"]),
+        refund_status=RefundStatus(item["payment_status"]), refund_reference=item.get("payment_reference"),
+        refunded_at=item.get("refunded_at"), refund_claimed_at=item.get("refund_claimed_at"))
 
 
 class OrderTableReader(TableAdapter):
@@ -202,5 +222,6 @@ class OrderTableReader(TableAdapter):
         notices = [i for i in items if is_notice(i)]
         returns = [i for i in items if is_return(i)]
         ledger = next((i for i in items if is_return_ledger(i)), None)
+        credit_notes = [i for i in items if is_credit_note(i)]
         return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices,
-                                returns, ledger)
+                                returns, ledger, credit_notes)

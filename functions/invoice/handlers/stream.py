@@ -1,8 +1,11 @@
-"""Table stream consumer of invoice. Three kinds of change come through its filters:
+"""Table stream consumer of invoice. Four kinds of change come through its filters:
 
 - a shipment just dispatched: start its ``shipment_invoicing`` workflow (execution names carry
   the order id; every task is idempotent, so a redelivered record only repeats no-ops);
 - an order just cancelled: void the card authorisation / give the on-account credit back;
+- a receipt just added to a return whose outcome is a refund: start its ``return_processing``
+  workflow (credit note, refund, the return REFUNDED); the receipt that brings an exchange's
+  last unit in: start it for the replacement order;
 - a finance fact just appended to the timeline of an invoice or an order header: publish it on
   the event bus (``functions/invoice/finance_events.py``), a batch's events in one PutEvents.
 """
@@ -13,14 +16,21 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from functions.core.adapters.changes import invoice_view_of, order_cancelled, order_of, shipment_dispatched
+from functions.core.adapters.changes import (
+    invoice_view_of,
+    order_cancelled,
+    order_of,
+    receipts_added,
+    shipment_dispatched,
+)
 from functions.core.adapters.timeline import added_entries
 from functions.core.events import DomainEvent
 from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, logger, metrics
 from functions.invoice.finance_events import finance_facts
 from functions.invoice.invoicing import execution_name
-from functions.invoice.wiring import finance_publisher, invoice_service, invoicing_starter
+from functions.invoice.refunding import execution_name as return_execution_name
+from functions.invoice.wiring import finance_publisher, invoice_service, invoicing_starter, return_processing_starter
 
 #: Finance events of the batch being handled, published together after it (one PutEvents per
 #: 10: a settlement's PaymentCaptured and OrderCompleted come as two records of one transaction).
@@ -48,7 +58,21 @@ def record_handler(record: DynamoDBRecord) -> None:
     elif kind == "cancelled":
         result = invoice_service().release_payment(str(new["order_id"]))
         logger.info("payment hold of a cancelled order", extra={"order_id": new["order_id"], "result": result})
+    elif (new.get("summary") or {}).get("outcome") == "REFUND":
+        _start_return_processing(new, receipts_added(new, old), "REFUND")
+    elif (new.get("summary") or {}).get("outcome") == "EXCHANGE" and new.get("status") == "RECEIVED" \
+            and old.get("status") != "RECEIVED":  # the last unit of an exchange arrived: replace it
+        _start_return_processing(new, receipts_added(new, old)[-1:], "EXCHANGE")
     _facts.extend(finance_facts(order_of(new), invoice_view_of(new), added_entries(new, old)))
+
+
+def _start_return_processing(new: dict[str, Any], receipts: list[tuple[str, int]], outcome: str) -> None:
+    order_id, return_id = order_of(new), str(new["summary"]["return_id"])
+    for receipt_id, number in receipts:
+        arn = return_processing_starter().start(return_execution_name(order_id, return_id, number), {
+            "order_id": order_id, "return_id": return_id, "receipt_id": receipt_id, "outcome": outcome})
+        logger.info("return processing started", extra={"order_id": order_id, "return_id": return_id,
+                                                        "receipt_id": receipt_id, "execution_arn": arn})
 
 
 def _publish() -> None:

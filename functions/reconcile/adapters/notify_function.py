@@ -15,9 +15,9 @@ class NotifyFunction:
         self.function_name = function_name
         self._client = lambda_client
 
-    def send(self, order_id: str, kind: str, shipment_id: str | None) -> None:
+    def send(self, order_id: str, kind: str, ref: str | None) -> None:
         payload: dict[str, Any] = {"order_id": order_id, "kind": kind}
-        if shipment_id:
-            payload["shipment_id"] = shipment_id
+        if ref:
+            payload["ref"] = ref
         (self._client or client("lambda")).invoke(FunctionName=self.function_name, InvocationType="Event",
                                                   Payload=json.dumps(payload).encode())

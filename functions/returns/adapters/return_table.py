@@ -6,8 +6,8 @@ Item shapes (docs/ARCHITECTURE.md, "Single table"):
   writes, the return in ``summary`` (what GSI1 projects: a node's listing reads it whole), its
   facts on its ``timeline``; ``GSI1PK = NODE#<node>#RETURNS#<status>``, ``GSI1SK =
   <created_at>#<return id>``.
-- ledger ``ORDER#<id>`` / ``RETURNS``: ``returns`` (how many were authorised) and
-  ``lines`` (units per line id returned or on their way back).
+- ledger ``ORDER#<id>`` / ``RETURNS``: ``returns`` (how many were authorised), ``lines``
+  (units per line id returned or on their way back) and ``version`` (moved on by every write).
 - settings ``SETTINGS#CHANNEL#<channel>`` / ``SETTINGS``: ``return_window_days``.
 """
 
@@ -23,27 +23,14 @@ from functions.core.adapters.keys import (
     return_ledger_key,
 )
 from functions.core.adapters.node_network import network_query, throttle_is_transient
-from functions.core.adapters.order_reader import LEDGER_LINES, return_from_item
+from functions.core.adapters.order_reader import LEDGER_LINES, LEDGER_VERSION, return_from_item
 from functions.core.adapters.paging import decode_token, encode_token
+from functions.core.adapters.return_writes import return_summary, return_update
 from functions.core.adapters.stock import restock_action
-from functions.core.adapters.timeline import append_entries, with_entries
+from functions.core.adapters.timeline import with_entries
 from functions.core.orders import TimelineEntry
-from functions.core.returns import Return, receipt_view, return_view
+from functions.core.returns import Return, return_view
 from functions.returns.ports import ChannelSettings, LedgerMoved, ReturnMoved, ReturnNode
-
-
-def return_summary(r: Return) -> dict[str, Any]:
-    return {
-        "return_id": r.return_id, "rma_number": r.rma_number, "order_id": r.order_id, "channel": r.channel,
-        "status": r.status.value, "outcome": r.outcome.value,
-        "lines": [{"line_id": ln.line_id, "sku": ln.sku, "quantity": ln.quantity, "reason": ln.reason.value}
-                  for ln in r.lines],
-        "return_to": {"node_id": r.return_to_node, "address": r.return_to_address},
-        "exchange_lines": [{"sku": e.sku, "quantity": e.quantity} for e in r.exchange_lines],
-        "exchange_order_id": r.exchange_order_id, "received": dict(r.received),
-        "receipts": [receipt_view(x) for x in r.receipts],
-        "created_at": r.created_at, "updated_at": r.updated_at, "version": r.version,
-    }
 
 
 def return_item(r: Return, entry: TimelineEntry) -> dict[str, Any]:
@@ -57,16 +44,15 @@ def return_item(r: Return, entry: TimelineEntry) -> dict[str, Any]:
     return with_entries(item, (entry,))
 
 
-def ledger_update(table: str, r: Return, returns_before: int, returning: dict[str, int]) -> dict[str, Any]:
-    """The ledger's update of an authorisation: the count moved on from ``returns_before`` and the
-    units per line as read (``returning``) plus this return's, on condition that the count is
-    still ``returns_before``. Only an authorisation adds units, and each moves the count, so the
-    count as read vouches for every line as read (the use case checked them against what was
+def ledger_update(table: str, r: Return, returns_before: int, returning: dict[str, int],
+                  ledger_version: int = 0) -> dict[str, Any]:
+    """The ledger's update of an authorisation: the count moved on from ``returns_before``, the
+    version from ``ledger_version``, and the units per line as read (``returning``) plus this
+    return's, on condition that count and version are still as read. Every writer of the ledger
+    (an authorisation, a rejection or a close giving units back) moves the version, so the
+    version as read vouches for every line as read (the use case checked them against what was
     dispatched); the expression's length does not grow with the lines (DynamoDB allows 4 KB),
-    so a return of all 250 lines of an order is one write like a return of one.
-
-    Every later writer of the ledger (a receipt, a rejection or a close giving units back) must
-    move ``returns`` too, or an authorisation racing it would write its stale map back."""
+    so a return of all 250 lines of an order is one write like a return of one."""
     lines = dict(returning)
     for ln in r.lines:
         lines[ln.line_id] = lines.get(ln.line_id, 0) + ln.quantity
@@ -74,31 +60,29 @@ def ledger_update(table: str, r: Return, returns_before: int, returning: dict[st
     condition = "attribute_not_exists(#n)"
     if returns_before:
         condition, values[":before"] = "#n = :before", returns_before
+    version, set_version = _version_guard(ledger_version, values)
     return {"Update": {"TableName": table, "Key": to_item(return_ledger_key(r.order_id)),
-                       "UpdateExpression": "SET #n = :n, #lines = :lines", "ConditionExpression": condition,
-                       "ExpressionAttributeNames": {"#n": "returns", "#lines": LEDGER_LINES},
+                       "UpdateExpression": f"SET #n = :n, #lines = :lines, {set_version}",
+                       "ConditionExpression": f"{condition} AND {version}",
+                       "ExpressionAttributeNames": {"#n": "returns", "#lines": LEDGER_LINES, "#v": LEDGER_VERSION},
                        "ExpressionAttributeValues": to_values(values)}}
 
 
-def return_update(table: str, before: Return, after: Return, entry: TimelineEntry) -> dict[str, Any]:
-    """The return moved on to ``after`` (status, summary, its node's listing) on condition that it
-    is still at ``before``'s version, with ``entry`` on its timeline."""
-    return {"Update": append_entries({
-        "TableName": table, "Key": to_item(return_key(after.order_id, after.return_id)),
-        "UpdateExpression": "SET #s = :s, version = :v, updated_at = :at, summary = :sum, GSI1PK = :gsi",
-        "ConditionExpression": "version = :before",
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ExpressionAttributeValues": to_values({
-            ":s": after.status.value, ":v": after.version, ":at": after.updated_at, ":sum": return_summary(after),
-            ":gsi": node_returns(after.return_to_node, after.status.value), ":before": before.version})},
-        [entry])}
+def _version_guard(ledger_version: int, values: dict[str, Any]) -> tuple[str, str]:
+    """The condition that the ledger is at ``ledger_version`` (0: it has none yet) and the SET
+    that moves it on (its values added to ``values``)."""
+    values[":v_next"] = ledger_version + 1
+    if ledger_version:
+        values[":v"] = ledger_version
+        return "#v = :v", "#v = :v_next"
+    return "attribute_not_exists(#v)", "#v = :v_next"
 
 
 class ReturnTable(TableAdapter):
     def authorize(self, ret: Return, *, returns_before: int, returning: dict[str, int],
-                  entry: TimelineEntry) -> None:
+                  entry: TimelineEntry, ledger_version: int = 0) -> None:
         actions = [
-            ledger_update(self.table, ret, returns_before, returning),
+            ledger_update(self.table, ret, returns_before, returning, ledger_version),
             {"Put": {"TableName": self.table, "Item": to_item(return_item(ret, entry)),
                      "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
@@ -112,6 +96,25 @@ class ReturnTable(TableAdapter):
                      for sku, units in sorted(restock.items()))]
         if transact(self, actions, f"receiving {after.return_id}", conflicts_refuse=True):
             raise ReturnMoved(after.return_id)
+
+    def end(self, *, before: Return, after: Return, ledger_version: int, returning: dict[str, int],
+            entry: TimelineEntry) -> None:
+        """The return rejected or closed (``after``) and the ledger's lines as ``returning`` (the
+        units that never arrived given back), each on condition of its version as read."""
+        values: dict[str, Any] = {":lines": returning}
+        version, set_version = _version_guard(ledger_version, values)
+        ledger = {"Update": {
+            "TableName": self.table, "Key": to_item(return_ledger_key(after.order_id)),
+            "UpdateExpression": f"SET #lines = :lines, {set_version}",
+            "ConditionExpression": f"attribute_exists(PK) AND {version}",
+            "ExpressionAttributeNames": {"#lines": LEDGER_LINES, "#v": LEDGER_VERSION},
+            "ExpressionAttributeValues": to_values(values)}}
+        refused = transact(self, [return_update(self.table, before, after, entry), ledger],
+                           f"ending {after.return_id}", conflicts_refuse=True)
+        if refused and refused[0] == "ConditionalCheckFailed":
+            raise ReturnMoved(after.return_id)
+        if refused:
+            raise LedgerMoved(after.order_id)
 
     def settings(self, channel: str) -> ChannelSettings:
         with throttle_is_transient(f"reading the settings of channel {channel}"):

@@ -1,0 +1,70 @@
+"""The stream consumers' filters and their handlers agree: a change the handler acts on is let
+in by the deployed filter (or it would never arrive), and the changes the handler ignores are
+mostly kept out (filtered records are free). Checked on the synthesized template's patterns,
+matched as Lambda matches them (EventBridge pattern syntax; moto's matcher, as the local cloud)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cfn_template import function_by_handler, resources
+from moto.events.models import EventPattern
+
+from functions.core.adapters.dynamodb import to_item
+from functions.notify.handlers.stream import notice_for
+
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(120)]
+
+AT = "2026-11-25T10:00:00.000Z"
+RETURN = {"PK": "ORDER#ord_1", "SK": "RETURN#ret_1-1", "type": "return", "status": "AUTHORIZED",
+          "summary": {"return_id": "ret_1-1", "outcome": "REFUND", "receipts": []}}
+RECEIVED = {**RETURN, "status": "RECEIVED", "summary": {**RETURN["summary"], "receipts": [{"receipt_id": "R1"}]}}
+NOTE = {"PK": "ORDER#ord_1", "SK": "CREDITNOTE#ret_1-1#R1#INV-2026-000001", "type": "credit_note",
+        "summary": {"invoice_number": "CN-2026-000001"}}
+REFUNDED_NOTE = {**NOTE, "refunded_at": AT}
+
+
+def record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None) -> dict[str, Any]:
+    change: dict[str, Any] = {"NewImage": to_item(new)}
+    if old is not None:
+        change["OldImage"] = to_item(old)
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": change}
+
+
+def patterns(template: dict[str, Any], handler: str) -> list[EventPattern]:
+    function_id, _ = function_by_handler(template, handler)
+    (mapping,) = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+                  if m["Properties"]["FunctionName"] == {"Ref": function_id}]
+    return [EventPattern.load(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+
+
+def let_in(found: list[EventPattern], rec: dict[str, Any]) -> bool:
+    return any(p.matches_event(rec) for p in found)
+
+
+CHANGES = [  # (event, new, old): the return and credit note writes of a return's life
+    ("INSERT", RETURN, None),  # authorised
+    ("MODIFY", RECEIVED, RETURN),  # received
+    ("MODIFY", {**RECEIVED, "status": "REFUNDED"}, RECEIVED),  # settled
+    ("INSERT", NOTE, None),  # credit note issued
+    ("MODIFY", {**NOTE, "refund_claimed_at": AT}, NOTE),  # its refund claimed
+    ("MODIFY", REFUNDED_NOTE, {**NOTE, "refund_claimed_at": AT}),  # refunded
+]
+
+
+def test_notify_lets_in_every_return_change_it_sends_a_notice_for_and_no_other(env_template) -> None:
+    _, template = env_template
+    found = patterns(template, "functions.notify.handlers.stream.lambda_handler")
+    for event_name, new, old in CHANGES:
+        acts = notice_for(new, old or {}, event_name) is not None
+        assert let_in(found, record(event_name, new, old)) is acts, (event_name, new, old)
+
+
+def test_invoice_lets_in_receipts_and_every_credit_note_write(env_template) -> None:
+    _, template = env_template
+    found = patterns(template, "functions.invoice.handlers.stream.lambda_handler")
+    assert let_in(found, record("MODIFY", RECEIVED, RETURN))  # start return_processing
+    assert not let_in(found, record("INSERT", RETURN))  # an authorisation is not invoice's business
+    for event_name, new, old in CHANGES[3:]:  # CreditNoteIssued, PaymentRefunded on its timeline
+        assert let_in(found, record(event_name, new, old)), (event_name, new)
