@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from functions.capture.capturing import CaptureService, DuplicateOrder, NewLine, NewOrder, NewPayment
-from functions.core.errors import NotFound
+from functions.capture.ports import CaptureInProgress
+from functions.core.errors import NotFound, TransientError
 from functions.core.events import utc_now
 from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import OrderReader
@@ -74,6 +75,8 @@ class ExchangeService:
                                             exchange_for=return_id).order_id
             except DuplicateOrder as exc:  # captured by an earlier run, which stopped before the link
                 made = exc.existing_order_id or ""
+            except CaptureInProgress as exc:  # another run is writing it this moment: the workflow retries
+                raise TransientError(f"the replacement of {return_id} is being captured by another run") from exc
             now = self.clock()
             after = replace(ret, status=ReturnStatus.EXCHANGED, exchange_order_id=made, version=ret.version + 1,
                             updated_at=now)

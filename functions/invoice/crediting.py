@@ -7,12 +7,13 @@ Rules (API.md "Returns", "Finance"):
   of the line less what earlier credit notes credited of it: one credit note per invoice a
   receipt touches, ``corrects`` naming it.
 - Net is exact (the invoice's unit price × units). Tax is at the invoice's own rate: the
-  invoice line's tax shared by quantity, rounded half-up, and the credit that brings an invoice
-  line's units back in full takes what is left of its tax, so an invoice's credit notes never
-  sum to more than it, and an invoice returned in full is credited to the cent.
+  invoice line's tax for all the units credited so far (these and earlier notes'), rounded
+  half-up, less what earlier notes credited — so no note's tax is negative, an invoice's notes
+  never sum to more than it, and an invoice returned in full is credited to the cent.
 - Shipping (net and tax, as the invoice that billed it) is credited too when the merchant is at
-  fault (a returned line's reason ``DAMAGED``, ``DEFECTIVE`` or ``WRONG_ITEM``) and this
-  receipt brings the whole order back; once.
+  fault (a line of any of the order's returns given as ``DAMAGED``, ``DEFECTIVE`` or
+  ``WRONG_ITEM``) and this receipt brings the whole order back (what every return received,
+  closed ones included); once.
 - Amounts are positive; net + tax = gross. Numbers are ``CN-<UTC year>-<6 digits>``, gapless
   per legal entity and year on their own counter (a receipt's notes are numbered together in
   the write that issues them).
@@ -30,8 +31,6 @@ from functions.core.returns import Receipt, Return, ReturnReason, ReturnStatus
 
 #: Reasons for which the merchant pays the shipping back (when the whole order returns).
 MERCHANT_AT_FAULT = frozenset({ReturnReason.DAMAGED, ReturnReason.DEFECTIVE, ReturnReason.WRONG_ITEM})
-#: Returns that no longer count towards "the whole order comes back".
-_WITHDRAWN = frozenset({ReturnStatus.REJECTED, ReturnStatus.CLOSED})
 
 
 class NotYetInvoiced(Exception):
@@ -76,10 +75,10 @@ def credit_receipt(order: Order, ret: Return, receipt: Receipt, *, first_number:
             take = min(left, billed.quantity - done)
             if take <= 0:
                 continue
-            if done + take == billed.quantity:  # the rest of the line: the rest of its tax
-                tax = billed.tax - credited_tax.get(key, Decimal(0))
-            else:
-                tax = round_money(billed.tax * take / billed.quantity, order.currency)
+            # the line's tax credited so far, rounded as a whole, less what earlier notes credited:
+            # never negative, never above the line's tax, the line's tax exactly once all is back
+            tax = round_money(billed.tax * (done + take) / billed.quantity, order.currency) \
+                - credited_tax.get(key, Decimal(0))
             credits.setdefault(inv.invoice_number, _Credit(inv, [])).lines.append(OrderLine(
                 line_id=line_id, sku=billed.sku, quantity=take, unit_price=billed.unit_price,
                 tax_class=billed.tax_class, net=billed.unit_price * take, tax=tax))
@@ -109,14 +108,13 @@ def credit_receipt(order: Order, ret: Return, receipt: Receipt, *, first_number:
 def _shipping_to_credit(order: Order, ret: Return, receipt: Receipt, invoices: list[Invoice]) -> Invoice | None:
     """The invoice whose shipping this receipt credits, if the merchant is at fault, the receipt
     brings the whole order back, and no credit note has credited shipping yet."""
-    if not any(ln.reason in MERCHANT_AT_FAULT for ln in ret.lines):
+    returns = [r for r in order.returns if r.status != ReturnStatus.REJECTED or r.return_id == ret.return_id]
+    if not any(ln.reason in MERCHANT_AT_FAULT for r in returns for ln in r.lines):
         return None
     if any(cn.shipping_net or cn.shipping_tax for cn in order.credit_notes):
         return None
     received: dict[str, int] = {}
-    for r in order.returns:
-        if r.status in _WITHDRAWN and r.return_id != ret.return_id:
-            continue
+    for r in returns:
         for line_id, units in r.received.items():
             received[line_id] = received.get(line_id, 0) + units
     if not receipt.lines or any(received.get(ln.line_id, 0) < ln.quantity for ln in order.lines):

@@ -73,7 +73,8 @@ class RefundService:
             receipt = next((x for x in ret.receipts if x.receipt_id == receipt_id), None)
             if receipt is None:
                 raise InvoiceRefused(f"return {return_id} has no receipt {receipt_id}")
-            if ret.outcome == ReturnOutcome.EXCHANGE:
+            if ret.outcome == ReturnOutcome.EXCHANGE and ret.status != ReturnStatus.CLOSED:
+                # an exchange is replaced; one closed with part of it in is refunded what came
                 raise InvoiceRefused(f"return {return_id} is an exchange: nothing to credit")
             mine = [n for n in order.credit_notes if n.return_id == return_id and n.receipt_id == receipt_id]
             if mine:
@@ -167,12 +168,19 @@ class RefundService:
         if notes and all(n.refunded_at for n in notes):
             return {"order_id": order_id, "return_id": return_id, "flagged": False, "reason": reason}
         failed = next((n for n in notes if not n.refunded_at), None)
+        ret = next((r for r in order.returns if r.return_id == return_id), None)
+        if ret is not None and ret.status in (ReturnStatus.EXCHANGED, ReturnStatus.REFUNDED) and failed is None:
+            # another run finished it (an exchange has no notes): nothing for finance to look at
+            return {"order_id": order_id, "return_id": return_id, "flagged": False, "reason": reason}
+        # the provider refused for good: the amount claimed against the capture is given back,
+        # so the order's later refunds are judged on what really was refunded
+        release = failed is not None and bool(failed.refund_claimed_at) and reason == "PaymentDeclined"
         at = self.clock()
         detail = {"return_id": return_id, "receipt_id": receipt_id,
                   "credit_note_number": failed.credit_note_number if failed else None}
         entry = TimelineEntry(at=at, event="FinanceReviewRequired", detail={**detail, "reason": reason})
         flagged = self.store.flag(order_id, f"{return_id}#{receipt_id}", detail, reason,
-                                  short_cause(error.get("Cause"))[:CAUSE_LIMIT], entry, failed)
+                                  short_cause(error.get("Cause"))[:CAUSE_LIMIT], entry, failed, release=release)
         return {"order_id": order_id, "return_id": return_id, "flagged": flagged, "reason": reason}
 
     def _order(self, order_id: str) -> Order:

@@ -75,12 +75,14 @@ ORDER_CLOSED = {
 #: Any write of an invoice or a credit note: issued (INSERT), settled or refunded (MODIFY).
 INVOICE_WRITTEN = {"dynamodb": {"NewImage": {"SK": {"S": [*lambda_.FilterRule.begins_with("INVOICE#"),
                                                           *lambda_.FilterRule.begins_with("CREDITNOTE#")]}}}}
-#: A return written while (partially) received: a receipt, or its settling (the handler starts a
-#: run only for the receipts a write added).
+#: A return written while (partially) received or closed: a receipt, its settling, a close (the
+#: handler starts a run only for the receipts a write added, or those of an exchange closed with
+#: part of it in, which are refunded instead).
 RETURN_RECEIVED = {
     "eventName": lambda_.FilterRule.is_equal("MODIFY"),
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("RETURN#")},
-                              "status": {"S": lambda_.FilterRule.or_("PARTIALLY_RECEIVED", "RECEIVED")}}},
+                              "status": {"S": lambda_.FilterRule.or_("PARTIALLY_RECEIVED", "RECEIVED",
+                                                                     "CLOSED")}}},
 }
 
 

@@ -27,5 +27,5 @@ CREDIT_NOTE_REFUNDED: dict[str, Any] = {
     "eventName": lambda_.FilterRule.is_equal("MODIFY"),
     "dynamodb": {"NewImage": {"SK": {"S": lambda_.FilterRule.begins_with("CREDITNOTE#")},
                               "refunded_at": {"S": lambda_.FilterRule.exists()}},
-                 "OldImage": {"refunded_at": lambda_.FilterRule.not_exists()}},
+                 "OldImage": {"refunded_at": {"S": lambda_.FilterRule.not_exists()}}},
 }

@@ -329,7 +329,7 @@ def test_invoice_stream_event_source_mapping(env_template):
         # a return written while (partially) received: start return_processing per receipt added
         {"eventName": ["MODIFY"],
          "dynamodb": {"NewImage": {"SK": {"S": [{"prefix": "RETURN#"}]},
-                                   "status": {"S": ["PARTIALLY_RECEIVED", "RECEIVED"]}}}},
+                                   "status": {"S": ["PARTIALLY_RECEIVED", "RECEIVED", "CLOSED"]}}}},
     ]
     destination = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     queue = template["Resources"][destination]

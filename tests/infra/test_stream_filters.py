@@ -5,6 +5,7 @@ matched as Lambda matches them (EventBridge pattern syntax; moto's matcher, as t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ RETURN = {"PK": "ORDER#ord_1", "SK": "RETURN#ret_1-1", "type": "return", "status
           "summary": {"return_id": "ret_1-1", "outcome": "REFUND", "receipts": []}}
 RECEIVED = {**RETURN, "status": "RECEIVED", "summary": {**RETURN["summary"], "receipts": [{"receipt_id": "R1"}]}}
 NOTE = {"PK": "ORDER#ord_1", "SK": "CREDITNOTE#ret_1-1#R1#INV-2026-000001", "type": "credit_note",
-        "summary": {"invoice_number": "CN-2026-000001"}}
+        "summary": {"invoice_number": "CN-2026-000001", "gross": "11.90"}}
 REFUNDED_NOTE = {**NOTE, "refunded_at": AT}
 
 
@@ -50,7 +51,28 @@ CHANGES = [  # (event, new, old): the return and credit note writes of a return'
     ("INSERT", NOTE, None),  # credit note issued
     ("MODIFY", {**NOTE, "refund_claimed_at": AT}, NOTE),  # its refund claimed
     ("MODIFY", REFUNDED_NOTE, {**NOTE, "refund_claimed_at": AT}),  # refunded
+    ("MODIFY", {**REFUNDED_NOTE, "summary": {**NOTE["summary"], "payment_status": "REFUNDED"}},
+     REFUNDED_NOTE),  # a later write of the refunded note
 ]
+
+
+def test_exists_rules_sit_on_a_type_leaf(env_template) -> None:
+    # Lambda applies "exists" to leaves only: {"refunded_at": [{"exists": false}]} on a DynamoDB
+    # image ({"refunded_at": {"S": ...}}) would always match on AWS, whatever moto does locally
+    _, template = env_template
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, list):
+            for rule in node:
+                if isinstance(rule, dict) and "exists" in rule:
+                    assert path[-1] in {"S", "N", "B", "BOOL", "M", "L", "SS", "NS"}, path
+            return
+        for key, value in node.items():
+            walk(value, (*path, key))
+
+    for mapping in resources(template, "AWS::Lambda::EventSourceMapping").values():
+        for f in (mapping["Properties"].get("FilterCriteria") or {}).get("Filters") or []:
+            walk(json.loads(f["Pattern"]), ())
 
 
 def test_notify_lets_in_every_return_change_it_sends_a_notice_for_and_no_other(env_template) -> None:

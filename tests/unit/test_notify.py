@@ -368,8 +368,14 @@ def test_the_stream_asks_for_return_notices_only_when_the_return_is_new_or_the_n
     assert notice_for(ret, {}, "INSERT") == ("ord_1", "return_authorized", "ret_1-1")
     assert notice_for(ret, ret, "MODIFY") is None  # received, refunded...: told once, at its authorisation
     note = {"PK": "ORDER#ord_1", "SK": "CREDITNOTE#ret_1-1#R1#INV-2026-000001",
-            "summary": {"invoice_number": "CN-2026-000042"}}
+            "summary": {"invoice_number": "CN-2026-000042", "gross": "14.88"}}
     refunded = {**note, "refunded_at": "2026-11-25T10:00:00.000Z"}
     assert notice_for(note, {}, "INSERT") is None
     assert notice_for(refunded, note, "MODIFY") == ("ord_1", "refund_issued", "CN-2026-000042")
     assert notice_for(refunded, refunded, "MODIFY") is None
+
+
+def test_a_credit_note_of_nothing_sends_no_refund_email() -> None:
+    note = {"PK": "ORDER#ord_1", "SK": "CREDITNOTE#ret_1-1#R1#INV-2026-000001",
+            "summary": {"invoice_number": "CN-2026-000043", "gross": "0.00"}}
+    assert notice_for({**note, "refunded_at": "2026-11-25T10:00:00.000Z"}, note, "MODIFY") is None

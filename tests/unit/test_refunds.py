@@ -242,12 +242,17 @@ class FakeCreditNoteStore:
         return True
 
     def flag(self, order_id: str, ref: str, detail: dict[str, Any], reason: str, error: str,
-             entry: TimelineEntry, failed: CreditNote | None) -> bool:
+             entry: TimelineEntry, failed: CreditNote | None, *, release: bool = False) -> bool:
         if ref in self.flags:
             return False
         self.flags[ref] = reason
         if failed is not None:
-            self._put(replace(self._note(failed), refund_status=RefundStatus.FAILED))
+            note = replace(self._note(failed), refund_status=RefundStatus.FAILED)
+            if release:
+                assert note.refund_claimed_at
+                note = replace(note, refund_claimed_at=None)
+                self.refunded_total -= note.gross
+            self._put(note)
         self.events.append(entry)
         return True
 
@@ -356,6 +361,8 @@ def test_a_declined_refund_is_flagged_once_with_its_note_failed() -> None:
     assert store.flags == {f"{ret.return_id}#{receipt_id}": "PaymentDeclined"}
     assert store.order.credit_notes[0].refund_status == RefundStatus.FAILED
     assert names(store).count("FinanceReviewRequired") == 1
+    # the refused refund's claim is withdrawn: later refunds of the order are judged without it
+    assert store.refunded_total == 0 and store.order.credit_notes[0].refund_claimed_at is None
 
 
 def test_a_refunded_receipt_is_never_flagged() -> None:
@@ -375,3 +382,49 @@ def test_an_exchange_is_not_credited() -> None:
         service.refund_receipt(order.order_id, ret.return_id, ret.receipts[0].receipt_id)
     assert store.order.credit_notes == () and provider.refunds == []
 
+
+
+def test_tiny_taxes_returned_a_unit_at_a_time_are_never_negative_and_add_up() -> None:
+    # 4 × 0.03 at 19 %: the line's tax is 0.02; shared unit by unit, rounding each share on its
+    # own would credit 0.01, 0.01, 0.01 and then -0.01
+    order = invoiced([{"sku": "A", "quantity": 4, "unit_price": "0.03"}], [[4]])
+    order = returned(order, [("1", 4, CHANGED_MIND)], [[("1", 1)]] * 4)
+    for k in range(1, 5):
+        notes = credit(order, receipt=k, first=len(order.credit_notes) + 1)
+        order = replace(order, credit_notes=(*order.credit_notes, *notes))
+    taxes = [n.tax for n in order.credit_notes]
+    assert all(t >= 0 for t in taxes) and sum(taxes) == order.invoices[0].lines[0].tax == Decimal("0.02")
+
+
+def test_shipping_comes_back_once_the_whole_order_is_back_if_any_return_was_the_merchants_fault() -> None:
+    lines = [{"sku": "A", "quantity": 1, "unit_price": "10.00"}, {"sku": "B", "quantity": 1, "unit_price": "5.00"}]
+    order = invoiced(lines, [[1], [1]])
+    order = returned(order, [("1", 1, DAMAGED)], [[("1", 1)]], n=1)  # damaged, half the order
+    (first,) = credit(order, n=1)
+    order = replace(order, credit_notes=(first,))
+    # the rest comes back later as a change of mind: now the whole order is back
+    order = returned(order, [("2", 1, CHANGED_MIND)], [[("2", 1)]], n=2)
+    (second,) = credit(order, n=2, first=2)
+    assert first.shipping_net == 0 and second.shipping_net == Decimal("4.90")
+    # and a closed first return's units still count as back
+    closed = replace(order, returns=(replace(order.returns[0], status=ReturnStatus.CLOSED), order.returns[1]))
+    assert credit(closed, n=2, first=2)[0].shipping_net == Decimal("4.90")
+
+
+def test_an_exchange_closed_with_part_of_it_in_is_refunded_what_came() -> None:
+    order = returned(invoiced(TWO_A, [[2]]), [("1", 2, DAMAGED)], [[("1", 1)]], outcome=ReturnOutcome.EXCHANGE)
+    order = replace(order, returns=(replace(order.returns[0], status=ReturnStatus.CLOSED),))
+    service, store, provider = service_for(order)
+    ret = order.returns[0]
+    result = service.refund_receipt(order.order_id, ret.return_id, ret.receipts[0].receipt_id)
+    assert (result["refunded"], result["status"]) == ("14.88", "CLOSED") and len(provider.refunds) == 1
+
+
+def test_a_run_that_fails_after_another_finished_the_exchange_is_not_flagged() -> None:
+    order = returned(invoiced(TWO_A, [[2]]), [("1", 1, DAMAGED)], [[("1", 1)]], outcome=ReturnOutcome.EXCHANGE)
+    order = replace(order, returns=(replace(order.returns[0], status=ReturnStatus.EXCHANGED,
+                                            exchange_order_id="ord_X"),))
+    service, store, _ = service_for(order)
+    ret = order.returns[0]
+    result = service.flag(order.order_id, ret.return_id, ret.receipts[0].receipt_id, {"Error": "CaptureInProgress"})
+    assert result["flagged"] is False and store.flags == {}

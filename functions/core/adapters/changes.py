@@ -42,6 +42,8 @@ def credit_note_refunded(new: dict[str, Any], old: dict[str, Any]) -> str | None
     number; None for its issue, a later write, or any other item."""
     if not is_credit_note(new) or not new.get("refunded_at") or old.get("refunded_at"):
         return None
+    if str((new.get("summary") or {}).get("gross") or "0").strip("0.") == "":  # nothing was given back
+        return None
     return str((new.get("summary") or {}).get("invoice_number") or "") or None
 
 

@@ -108,6 +108,7 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         credit_notes=tuple(sorted((credit_note_from_item(n) for n in credit_notes),
                                   key=lambda n: (n.issued_at, n.credit_note_number))),
         finance_reviews=tuple({k: f.get(k) for k in ("shipment_id", "reason", "error", "at")}
+                              | {k: f[k] for k in ("return_id", "receipt_id") if f.get(k)}
                               for f in flags if not f.get("resolved_at")),  # open reviews only
         payment_released_at=h.get("payment_released_at"),
         reservation_parts=reservation_parts,

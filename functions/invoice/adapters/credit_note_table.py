@@ -142,9 +142,11 @@ class CreditNoteTable(TableAdapter):
                             f"settling {after.return_id}", conflicts_refuse=True)
 
     def flag(self, order_id: str, ref: str, detail: dict[str, Any], reason: str, error: str,
-             entry: TimelineEntry, failed: CreditNote | None) -> bool:
+             entry: TimelineEntry, failed: CreditNote | None, *, release: bool = False) -> bool:
         """Put a receipt's failed credit (``ref`` = ``<return>#<receipt>``) on finance's review
-        list, once while open; its unrefunded note marked FAILED in the same write."""
+        list, once while open; its unrefunded note marked FAILED in the same write. ``release``
+        (the provider refused the refund): the note's claim is withdrawn and its gross taken off
+        the order's ``refunded_total``, in the same write."""
         actions: list[dict[str, Any]] = [{"Update": append_entries({
             "TableName": self.table, "Key": to_item(flag_key(order_id, ref)),
             "UpdateExpression": "SET #type = :type, order_id = :o, return_id = :r, receipt_id = :x, reason = :why, "
@@ -160,10 +162,17 @@ class CreditNoteTable(TableAdapter):
             actions.append({"Update": {
                 "TableName": self.table, "Key": to_item(credit_note_key(failed.order_id, failed.return_id,
                                                                         failed.receipt_id, failed.corrects)),
-                "UpdateExpression": "SET #sum.payment_status = :failed",
-                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(refunded_at)",
+                "UpdateExpression": "SET #sum.payment_status = :failed" + (" REMOVE refund_claimed_at" if release
+                                                                           else ""),
+                "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(refunded_at)"
+                                       + (" AND attribute_exists(refund_claimed_at)" if release else ""),
                 "ExpressionAttributeNames": {"#sum": "summary"},
                 "ExpressionAttributeValues": to_values({":failed": RefundStatus.FAILED.value})}})
+            if release:
+                actions.append({"Update": {
+                    "TableName": self.table, "Key": to_item(header_key(order_id)),
+                    "UpdateExpression": "ADD refunded_total :minus", "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeValues": to_values({":minus": -failed.gross})}})
         codes = transact(self, actions, f"flagging {ref}")
         if codes and failed is not None and codes[0] != "ConditionalCheckFailed":
             return self.flag(order_id, ref, detail, reason, error, entry, None)  # refunded meanwhile

@@ -63,6 +63,9 @@ def record_handler(record: DynamoDBRecord) -> None:
     elif (new.get("summary") or {}).get("outcome") == "EXCHANGE" and new.get("status") == "RECEIVED" \
             and old.get("status") != "RECEIVED":  # the last unit of an exchange arrived: replace it
         _start_return_processing(new, receipts_added(new, old)[-1:], "EXCHANGE")
+    elif (new.get("summary") or {}).get("outcome") == "EXCHANGE" and new.get("status") == "CLOSED" \
+            and old.get("status") == "PARTIALLY_RECEIVED":  # closed with part of it in: refund what came
+        _start_return_processing(new, receipts_added(new, {}), "REFUND")
     _facts.extend(finance_facts(order_of(new), invoice_view_of(new), added_entries(new, old)))
 
 
