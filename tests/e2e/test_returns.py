@@ -390,3 +390,24 @@ def test_an_exchange_received_gives_a_linked_replacement_order_at_no_charge_that
         time.sleep(0.2)
     (invoice,) = current["invoices"]
     assert invoice["gross"] == "0.00"
+
+
+def test_an_exchange_closed_with_part_of_it_in_is_refunded_what_came_and_not_replaced(http: httpx.Client) -> None:
+    item = sku()
+    order = dispatched(http, [{"sku": item, "quantity": 2, "unit_price": "10.00"}])
+    ret = ask_return(http, order["order_id"], [{"line_id": "1", "quantity": 2, "reason": "CHANGED_MIND"}],
+                     outcome="EXCHANGE", exchange_lines=[{"sku": item, "quantity": 2}]).json()
+    assert receive(http, ret, [{"line_id": "1", "quantity": 1, "condition": "RESELLABLE"}],
+                   "RCV-1").json()["status"] == "PARTIALLY_RECEIVED"
+    closed = http.post(f"/returns/{ret['return_id']}/close", headers=AGENT, json={"reason": "kept the other"})
+    assert closed.status_code == 200 and closed.json()["status"] == "CLOSED"
+    deadline = time.monotonic() + 30
+    while True:
+        view = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()
+        if any(n["payment_status"] == "REFUNDED" for n in credit_notes(view)):
+            break
+        assert time.monotonic() < deadline, credit_notes(view)
+        time.sleep(0.2)
+    (cn,) = credit_notes(view)
+    assert cn["gross"] == "11.90"  # the unit that came, at the invoice's price and tax
+    assert http.get(f"/returns/{ret['return_id']}", headers=AGENT).json()["exchange_order_id"] is None
