@@ -216,6 +216,17 @@ def emails(http: httpx.Client, order_id: str, kinds: set[str], timeout: float = 
         time.sleep(0.2)
 
 
+def with_a_refunded_note(http: httpx.Client, order_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The order once one of its credit notes is refunded (asynchronously, after a receipt)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view: dict[str, Any] = http.get(f"/orders/{order_id}", headers=WEBSHOP).json()
+        if any(n["payment_status"] == "REFUNDED" for n in credit_notes(view)):
+            return view
+        assert time.monotonic() < deadline, credit_notes(view)
+        time.sleep(0.2)
+
+
 def facts(order: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [e for e in order["timeline"] if e["event"] == name]
 
@@ -345,13 +356,7 @@ def test_an_agent_rejects_or_closes_a_return_and_the_units_that_never_came_may_c
     closed = http.post(f"/returns/{second['return_id']}/close", headers=AGENT, json={"reason": "customer kept one"})
     assert closed.status_code == 200 and closed.json()["status"] == "CLOSED"
     # the received unit stays credited and refunded; the one that never came may still come back
-    deadline = time.monotonic() + 30
-    while True:
-        view = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()
-        if any(n["payment_status"] == "REFUNDED" for n in credit_notes(view)):
-            break
-        assert time.monotonic() < deadline, credit_notes(view)
-        time.sleep(0.2)
+    view = with_a_refunded_note(http, order["order_id"])
     assert len(credit_notes(view)) == 1
     assert [e["event"] for e in view["timeline"] if e["event"] in ("ReturnRejected", "ReturnClosed")] == [
         "ReturnRejected", "ReturnClosed"]
@@ -401,13 +406,7 @@ def test_an_exchange_closed_with_part_of_it_in_is_refunded_what_came_and_not_rep
                    "RCV-1").json()["status"] == "PARTIALLY_RECEIVED"
     closed = http.post(f"/returns/{ret['return_id']}/close", headers=AGENT, json={"reason": "kept the other"})
     assert closed.status_code == 200 and closed.json()["status"] == "CLOSED"
-    deadline = time.monotonic() + 30
-    while True:
-        view = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()
-        if any(n["payment_status"] == "REFUNDED" for n in credit_notes(view)):
-            break
-        assert time.monotonic() < deadline, credit_notes(view)
-        time.sleep(0.2)
+    view = with_a_refunded_note(http, order["order_id"])
     (cn,) = credit_notes(view)
     assert cn["gross"] == "11.90"  # the unit that came, at the invoice's price and tax
     assert http.get(f"/returns/{ret['return_id']}", headers=AGENT).json()["exchange_order_id"] is None
