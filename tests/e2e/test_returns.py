@@ -410,3 +410,31 @@ def test_an_exchange_closed_with_part_of_it_in_is_refunded_what_came_and_not_rep
     (cn,) = credit_notes(view)
     assert cn["gross"] == "11.90"  # the unit that came, at the invoice's price and tax
     assert http.get(f"/returns/{ret['return_id']}", headers=AGENT).json()["exchange_order_id"] is None
+
+
+def test_credit_note_numbers_stay_gapless_under_concurrent_receipts(http: httpx.Client) -> None:
+    orders = [dispatched(http, [{"sku": sku(), "quantity": 1, "unit_price": "10.00"}]) for _ in range(4)]
+    returns = [ask_return(http, o["order_id"], [{"line_id": "1", "quantity": 1, "reason": "DEFECTIVE"}]).json()
+               for o in orders]
+    start = threading.Barrier(len(returns), timeout=20)
+    codes: list[int] = []
+
+    def one(ret: dict[str, Any]) -> None:
+        with httpx.Client(base_url=str(http.base_url), timeout=60) as own:
+            start.wait()
+            codes.append(receive(own, ret, [{"line_id": "1", "quantity": 1, "condition": "RESELLABLE"}],
+                                 "RCV-1").status_code)
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in returns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=90)
+    assert codes == [200] * 4, codes
+    numbers = []
+    for o, r in zip(orders, returns, strict=True):
+        refunded(http, r["return_id"])
+        (cn,) = credit_notes(http.get(f"/orders/{o['order_id']}", headers=WEBSHOP).json())
+        numbers.append(int(cn["invoice_number"].rsplit("-", 1)[1]))
+    # the four receipts' notes took four consecutive numbers (nothing else issued notes meanwhile)
+    assert sorted(numbers) == list(range(min(numbers), min(numbers) + 4)), numbers
