@@ -262,7 +262,12 @@ class InvoiceService:
         return "voided" if self.store.release_payment(order, entry, credit=False) else "already"
 
     def _order(self, order_id: str) -> Order:
-        order = self.orders.get(order_id)
-        if order is None:
-            raise InvoiceRefused(f"no order {order_id}")
-        return order
+        return order_or_refused(self.orders, order_id)
+
+
+def order_or_refused(orders: OrderReader, order_id: str) -> Order:
+    """The order, or InvoiceRefused (a task started for an order that is not there)."""
+    order = orders.get(order_id)
+    if order is None:
+        raise InvoiceRefused(f"no order {order_id}")
+    return order

@@ -26,7 +26,7 @@ from functions.core.money import fmt
 from functions.core.orders import Order, TimelineEntry
 from functions.core.returns import Return, ReturnOutcome, ReturnStatus
 from functions.invoice.crediting import NotYetInvoiced, credit_receipt
-from functions.invoice.invoicing import CAUSE_LIMIT, REASON_LIMIT, InvoiceRefused, short_cause
+from functions.invoice.invoicing import CAUSE_LIMIT, REASON_LIMIT, InvoiceRefused, order_or_refused, short_cause
 from functions.invoice.ports import CreditNoteStore, OrderReader, PaymentDeclined, PaymentProvider
 
 #: How often one task tries for a number before handing the retry to the workflow.
@@ -184,7 +184,4 @@ class RefundService:
         return {"order_id": order_id, "return_id": return_id, "flagged": flagged, "reason": reason}
 
     def _order(self, order_id: str) -> Order:
-        order = self.orders.get(order_id)
-        if order is None:
-            raise InvoiceRefused(f"no order {order_id}")
-        return order
+        return order_or_refused(self.orders, order_id)

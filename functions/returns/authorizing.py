@@ -34,11 +34,11 @@ from functions.core.returns import (
     ReturnOutcome,
     ReturnReason,
     ReturnStatus,
-    order_id_of_return,
     return_id_for,
     return_view,
     rma_number_for,
 )
+from functions.returns.lookup import find_return
 
 from .ports import ChannelSettings, LedgerMoved, OrderReader, ReturnNode, ReturnNodes, ReturnStore
 
@@ -195,9 +195,7 @@ class ReturnService:
         raise Conflict(f"returns of order {order_id} keep changing; try again")
 
     def get(self, return_id: str, principal: Principal) -> dict[str, Any]:
-        order_id = order_id_of_return(return_id)
-        order = self.orders.get(order_id) if order_id else None
-        ret = next((r for r in order.returns if r.return_id == return_id), None) if order else None
+        order, ret = find_return(self.orders, return_id)
         if order is None or ret is None or not _may_see(principal, order, ret):
             raise NotFound(f"return {return_id} does not exist")  # another's does not exist for you
         return return_view(ret)

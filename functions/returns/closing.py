@@ -23,7 +23,8 @@ from functions.core.errors import Conflict, NotFound
 from functions.core.events import utc_now
 from functions.core.orders import Order, TimelineEntry
 from functions.core.principal import Principal
-from functions.core.returns import Return, ReturnStatus, order_id_of_return, return_view
+from functions.core.returns import Return, ReturnStatus, return_view
+from functions.returns.lookup import find_return
 from functions.returns.ports import LedgerMoved, OrderReader, ReturnMoved, ReturnStore
 
 #: Tries of a decision that loses races before the caller is told to try again.
@@ -83,9 +84,7 @@ class ClosingService:
         raise Conflict(f"return {return_id} keeps changing; try again")
 
     def _read(self, return_id: str, principal: Principal) -> tuple[Order, Return]:
-        order_id = order_id_of_return(return_id)
-        order = self.orders.get(order_id) if order_id else None
-        ret = next((r for r in order.returns if r.return_id == return_id), None) if order else None
+        order, ret = find_return(self.orders, return_id)
         if order is None or ret is None or principal.role != "agent":
             raise NotFound(f"return {return_id} does not exist")
         return order, ret

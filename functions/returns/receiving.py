@@ -31,9 +31,9 @@ from functions.core.returns import (
     ReceivedLine,
     Return,
     ReturnStatus,
-    order_id_of_return,
     return_view,
 )
+from functions.returns.lookup import find_return
 
 from .ports import OrderReader, ReturnMoved, ReturnStore
 
@@ -109,9 +109,7 @@ class ReceivingService:
         raise Conflict(f"return {return_id} keeps changing; try again")
 
     def _return(self, return_id: str, principal: Principal) -> Return:
-        order_id = order_id_of_return(return_id)
-        order = self.orders.get(order_id) if order_id else None
-        ret = next((r for r in order.returns if r.return_id == return_id), None) if order else None
+        _, ret = find_return(self.orders, return_id)
         if ret is None or principal.role != "node" or principal.principal_id != ret.return_to_node:
             raise NotFound(f"return {return_id} does not exist")  # not sent to you: not yours to receive
         return ret

@@ -414,7 +414,7 @@ def test_shipping_comes_back_once_the_whole_order_is_back_if_any_return_was_the_
 def test_an_exchange_closed_with_part_of_it_in_is_refunded_what_came() -> None:
     order = returned(invoiced(TWO_A, [[2]]), [("1", 2, DAMAGED)], [[("1", 1)]], outcome=ReturnOutcome.EXCHANGE)
     order = replace(order, returns=(replace(order.returns[0], status=ReturnStatus.CLOSED),))
-    service, store, provider = service_for(order)
+    service, _, provider = service_for(order)
     ret = order.returns[0]
     result = service.refund_receipt(order.order_id, ret.return_id, ret.receipts[0].receipt_id)
     assert (result["refunded"], result["status"]) == ("14.88", "CLOSED") and len(provider.refunds) == 1

@@ -8,6 +8,7 @@ record data classes deserialize them).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from .keys import RESTOCKED, is_credit_note, is_header, is_invoice, is_return, is_shipment, is_stock, order_id_of_pk
@@ -42,7 +43,7 @@ def credit_note_refunded(new: dict[str, Any], old: dict[str, Any]) -> str | None
     number; None for its issue, a later write, or any other item."""
     if not is_credit_note(new) or not new.get("refunded_at") or old.get("refunded_at"):
         return None
-    if str((new.get("summary") or {}).get("gross") or "0").strip("0.") == "":  # nothing was given back
+    if Decimal(str((new.get("summary") or {}).get("gross") or "0")) == 0:  # nothing was given back
         return None
     return str((new.get("summary") or {}).get("invoice_number") or "") or None
 
