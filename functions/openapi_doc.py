@@ -16,7 +16,8 @@ from typing import Any
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
 #: "<module>:<router attribute>" of every capability that serves HTTP routes.
-ROUTERS = [f"functions.{capability}.endpoints:router" for capability in ("capture", "allocate", "route", "returns")]
+ROUTERS = [f"functions.{capability}.endpoints:router"
+           for capability in ("capture", "allocate", "route", "returns", "invoice")]
 
 DESCRIPTION = """Order management API: capture orders from any channel, read and cancel them.
 Authenticate with the `x-api-key` header. Errors are `application/problem+json` (RFC 9457).

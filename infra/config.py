@@ -92,6 +92,10 @@ class EnvironmentConfig:
     # `stripe` reads its API key from the secret `payment_secret_name`, which the stack creates.
     legal_entity: str = "ACME-DE"
     payment_provider: str = field(kw_only=True)
+    # Tax: the VAT registry that checks a business customer's EU VAT number at capture: `vies`
+    # (the EU Commission's VIES REST API) everywhere but locally, where `local` answers as
+    # API.md says (format and check digits; a number ending in 99 is not registered).
+    vat_registry: str = "vies"
     # Feeds: the channels that send orders over SQS, each with its own intake queue, and the
     # principals allowed to send to it (the queue's policy denies every other principal). A
     # channel here is the channel principal its orders are captured for (its API key's
@@ -181,6 +185,7 @@ CONFIGS: Mapping[str, EnvironmentConfig] = MappingProxyType(
             name="local",
             log_retention=logs.RetentionDays.ONE_DAY,
             payment_provider="local",
+            vat_registry="local",
             # Locally the schedule fires on the local time scale (localcloud/schedules.py: a
             # week is 6,048 s, 1 h 41 min, at the default 0.01), so a run — 8 Queries, and the
             # steps of whatever earlier tests left open — never lands inside `make bench`'s

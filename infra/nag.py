@@ -81,6 +81,17 @@ REASONS = {
         "event source mapping (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its "
         "first message; a DLQ for a DLQ would add nothing."
     ),
+    "document-access-logs": (
+        "The document bucket is written by one function and read only through presigned links that "
+        "function roles sign; who asked for a link is in the API's access log, and object-level "
+        "reads and writes go to CloudTrail data events where the account enables them. Server "
+        "access logs would need a second bucket per environment that nobody reads."
+    ),
+    "document-objects": (
+        "One action on the objects of the document bucket: the renderer puts (never reads or deletes) "
+        "each document's two files, keyed <legal entity>/<year>/<number>, and the invoice API gets them "
+        "(to sign the links). Numbers are issued at run time, so the objects cannot be named in advance."
+    ),
     "paging-key": (
         "The paging key only signs listing cursors (next_token); it is generated at deploy and "
         "grants no access to anything. Rotation is a put-secret-value whenever wanted: the only "
@@ -161,6 +172,13 @@ def acknowledge(stack: OmsStack) -> None:
 
     # --- Messaging ------------------------------------------------------------------------
     _ack(stack.data.paging_key, "AwsSolutions-SMG4", "paging-key")
+    _ack(stack.data.document_bucket, "AwsSolutions-S1", "document-access-logs")
+    bucket_id = Stack.of(stack.data.document_bucket).get_logical_id(
+        stack.data.document_bucket.node.default_child)  # type: ignore[arg-type]
+    for function in (stack.invoice.render_function, stack.invoice.api_function):
+        assert function.role is not None
+        Validations.of(function.role).acknowledge(Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]", reason=REASONS["document-objects"]))
     _ack(stack.capture.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")

@@ -70,6 +70,11 @@ class OmsStack(Stack):
                 "RETURN_WORKFLOW_ARN": return_workflow_arn,
                 "LEGAL_ENTITY": config.legal_entity,
                 "PAYMENT_PROVIDER": config.payment_provider,
+                "VAT_REGISTRY": config.vat_registry,
+                # finance documents (infra/constructs/invoice.py): the queue the stream sends new
+                # documents to, the bucket they are rendered into
+                "DOCUMENT_QUEUE_URL": self.messaging.document_queue.queue_url,
+                "DOCUMENT_BUCKET": self.data.document_bucket.bucket_name,
                 "PAGING_KEY_SECRET": self.data.paging_key.secret_arn,
                 # the provider's key: read at the first payment call (infra/constructs/invoice.py)
                 **({"PAYMENT_SECRET_NAME": config.payment_secret_name} if config.payment_secret_name else {}),
@@ -120,7 +125,7 @@ class OmsStack(Stack):
         self.notify = Notify(self, "Notify", config=config, functions=self.functions, data=self.data,
                              messaging=self.messaging, monitoring=self.monitoring)
         self.invoice = Invoice(self, "Invoice", config=config, functions=self.functions, data=self.data,
-                               messaging=self.messaging, monitoring=self.monitoring,
+                               messaging=self.messaging, monitoring=self.monitoring, api=self.api,
                                invoice_workflow_arn=invoice_workflow_arn, return_workflow_arn=return_workflow_arn)
         self.reconcile = Reconcile(self, "Reconcile", config=config, functions=self.functions, data=self.data,
                                    messaging=self.messaging, monitoring=self.monitoring,
@@ -171,6 +176,7 @@ class OmsStack(Stack):
             "ApiUrl": self.api.url,
             "TableName": self.data.table.table_name,
             "EventBusName": self.messaging.event_bus.event_bus_name,
+            "DocumentBucketName": self.data.document_bucket.bucket_name,
             # The same Fn::Sub the functions get, so the output is what the code starts.
             "OrderWorkflowArn": order_workflow_arn,
         }

@@ -25,6 +25,7 @@ from functions.core.orders import (
     Totals,
 )
 from functions.core.principal import Principal
+from functions.core.taxes import LegalEntity, TaxTreatment, tax_view
 
 from .ports import (
     AlreadyCaptured,
@@ -34,8 +35,10 @@ from .ports import (
     DuplicateChannelOrder,
     IdempotencyClaim,
     OrderStore,
+    VatRegistry,
 )
 from .pricing import LineInput, amount, price_order, wire_totals
+from .taxation import treatment
 
 #: How long an Idempotency-Key holds (API.md: kept 24 hours).
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -71,6 +74,9 @@ class NewOrder:
     shipping_method: str = "standard"
     shipping_price: str | None = None
     channel_order_id: str | None = None
+    purchase_order_number: str | None = None
+    #: decided already (an exchange's replacement keeps its order's): VIES is not asked again
+    tax: TaxTreatment | None = None
 
 
 class DuplicateOrder(Conflict):
@@ -85,14 +91,16 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def price(new: NewOrder) -> tuple[list[OrderLine], Totals]:
-    """Lines and totals per API.md's money rules; a bad amount is a 422 naming its field."""
+def price(new: NewOrder, tax: TaxTreatment | None = None) -> tuple[list[OrderLine], Totals]:
+    """Lines and totals per API.md's money rules, at the rates ``tax`` charges (None: the
+    destination's own); a bad amount is a 422 naming its field."""
     currency = new.currency
     inputs = [LineInput(quantity=ln.quantity, unit_price=amount(f"lines[{i}].unit_price", ln.unit_price, currency),
                         tax_class=ln.tax_class) for i, ln in enumerate(new.lines)]
     shipping_price = amount("shipping_price", new.shipping_price, currency) if new.shipping_price else None
     priced = price_order(currency=currency, country=new.shipping_address.country, lines=inputs,
-                         shipping_method=new.shipping_method, shipping_price=shipping_price)
+                         shipping_method=new.shipping_method, shipping_price=shipping_price,
+                         rate=None if tax is None else tax.rate)
     lines = [OrderLine(line_id=str(i + 1), sku=ln.sku, quantity=ln.quantity, unit_price=inp.unit_price,
                        tax_class=ln.tax_class, net=p.net, tax=p.tax, returnable=ln.returnable)
              for i, (ln, inp, p) in enumerate(zip(new.lines, inputs, priced.lines, strict=True))]
@@ -140,6 +148,17 @@ class CaptureService:
     store: OrderStore
     clock: Callable[[], str] = utc_now
     epoch: Callable[[], float] = time.time
+    #: who sells (its country and VAT registrations decide the tax scheme) and the VAT
+    #: registry that checks a business customer's number; without an entity every order is
+    #: taxed at its destination's rates
+    legal_entity: LegalEntity | None = None
+    vat_registry: VatRegistry | None = None
+
+    def tax_of(self, new: NewOrder) -> TaxTreatment | None:
+        if new.tax is not None or self.legal_entity is None or self.vat_registry is None:
+            return new.tax
+        return treatment(entity=self.legal_entity, country=new.shipping_address.country,
+                         vat_id=new.customer.vat_id, registry=self.vat_registry)
 
     def capture_request(self, new: NewOrder, channel: str, key: str, body: Any) -> Captured:
         """What every intake does (the API's POST /orders, the SQS feed): capture ``new`` once
@@ -188,15 +207,18 @@ class CaptureService:
         return Captured(as_captured(order), replayed=True)
 
     def quote(self, new: NewOrder) -> dict[str, Any]:
-        lines, totals = price(new)
+        tax = self.tax_of(new)
+        lines, totals = price(new, tax)
         c = new.currency
         return {"currency": c, "totals": wire_totals(totals, c),
                 "lines": [{"line_id": ln.line_id, "sku": ln.sku, "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)}
-                          for ln in lines]}
+                          for ln in lines],
+                **({"tax": tax_view(tax, new.customer.locale)} if tax else {})}
 
     def capture(self, new: NewOrder, principal: Principal, idempotency: IdempotencyClaim | None = None,
                 *, exchange_for: str | None = None) -> Order:
-        lines, totals = price(new)
+        tax = self.tax_of(new)
+        lines, totals = price(new, tax)
         payment = _payment(new, totals)
         now = self.clock()
         order = Order(
@@ -204,10 +226,13 @@ class CaptureService:
             status=OrderStatus.CAPTURED, version=1, currency=new.currency, customer=new.customer,
             lines=tuple(lines), shipping_address=new.shipping_address, shipping_method=new.shipping_method,
             payment=payment, totals=totals, created_at=now, updated_at=now, exchange_for=exchange_for,
+            tax=tax, purchase_order_number=new.purchase_order_number,
         )
         first = TimelineEntry(at=now, event="OrderCaptured",
                               detail={"channel": order.channel, "channel_order_id": order.channel_order_id,
                                       "total": fmt(totals.total, order.currency), "lines": len(lines),
+                                      **({"tax_scheme": tax.scheme.value} if tax else {}),
+                                      **({"flags": list(tax.flags)} if tax and tax.flags else {}),
                                       **({"exchange_for": exchange_for} if exchange_for else {})})
         try:
             self.store.create(order, first, credit_limit_check=payment.method == "on_account", idempotency=idempotency)

@@ -53,7 +53,8 @@ def replacement_of(order: Order, ret: Return) -> NewOrder:
         lines=tuple(NewLine(sku=e.sku, quantity=e.quantity, unit_price="0.00",
                             tax_class=tax_classes.get(e.sku, "standard")) for e in ret.exchange_lines),
         shipping_address=order.shipping_address, payment=NewPayment(method="none"),
-        shipping_method=order.shipping_method, shipping_price="0.00", channel_order_id=exchange_reference(ret))
+        shipping_method=order.shipping_method, shipping_price="0.00", channel_order_id=exchange_reference(ret),
+        purchase_order_number=order.purchase_order_number, tax=order.tax)
 
 
 @dataclass

@@ -23,6 +23,8 @@ AmountText = Annotated[str, Field(description='Decimal string in the currency\'s
                                   examples=["12.50"])]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"),
                     Field(description="ISO 3166-1 alpha-2, upper case", examples=["DE"])]
+PurchaseOrderNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                               Field(description="The buyer's order reference (EN 16931 BT-13)", examples=["PO-4711"])]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$"),
                   Field(description="E.164", examples=["+4915112345678"])]
 
@@ -37,6 +39,12 @@ class CustomerIn(_Strict):
     phone: Phone | None = None
     locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en"
     name: Text | None = None
+    #: a business customer's VAT number with its country prefix; an EU number of another member
+    #: state than the seller's is checked through VIES at capture (valid: reverse charge, 0 %)
+    vat_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=20,
+                                             pattern=r"^[A-Za-z]{2}[A-Za-z0-9 .\-]{2,18}$"),
+                      Field(description="VAT number with its country prefix (Greece: EL)",
+                            examples=["FR40303265045"])] | None = None
 
 
 class AddressIn(_Strict):
@@ -77,6 +85,8 @@ class OrderIn(_Strict):
     shipping_method: Literal["standard", "express"] = "standard"
     shipping_price: AmountText | None = None
     payment: PaymentIn
+    #: the customer's purchase order number, printed on every invoice and credit note
+    purchase_order_number: PurchaseOrderNumber | None = None
 
     @field_validator("currency")
     @classmethod
@@ -100,7 +110,7 @@ class OrderIn(_Strict):
                                 returnable=ln.returnable)
                         for ln in self.lines),
             shipping_address=Address(**self.shipping_address.model_dump()), shipping_method=self.shipping_method,
-            shipping_price=self.shipping_price,
+            shipping_price=self.shipping_price, purchase_order_number=self.purchase_order_number,
             payment=NewPayment(method=self.payment.method, authorization_id=self.payment.authorization_id,
                                amount=self.payment.amount))
 
@@ -157,6 +167,15 @@ class InvoiceOut(BaseModel):
     shipping: str | None = None
 
 
+class TaxOut(BaseModel):
+    scheme: Literal["domestic", "one_stop_shop", "reverse_charge", "export", "foreign_registration"]
+    country: str
+    vat_id: str | None = None
+    vat_id_status: Literal["valid", "not_registered", "unverified", "not_applicable"] | None = None
+    note: str | None = None
+    flags: list[str] = []
+
+
 class OrderOut(BaseModel):
     order_id: str
     channel: str
@@ -172,6 +191,12 @@ class OrderOut(BaseModel):
     shipments: list[dict[str, object]] = []
     invoices: list[InvoiceOut] = []
     returns: list[dict[str, object]] = []
+    #: the customer's purchase order number (printed on the documents)
+    purchase_order_number: str | None = None
+    #: how the order is taxed: scheme (domestic, one_stop_shop, reverse_charge, export,
+    #: foreign_registration), country, vat_id, vat_id_status (valid, not_registered,
+    #: unverified, not_applicable), the documents' tax note, flags (vat_id_unverified)
+    tax: TaxOut | None = None
     #: What waits for stock (line_id, sku, quantity): every line of a BACKORDERED order, none
     #: of any other (an order is allocated whole); COMPLETED needs it empty.
     backordered_lines: list[dict[str, object]] = []
@@ -205,6 +230,7 @@ class QuoteOut(BaseModel):
     currency: str
     totals: Totals
     lines: list[dict[str, str]]
+    tax: TaxOut | None = None
 
 
 class ResumeStepOut(BaseModel):

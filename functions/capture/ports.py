@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core.orders import Order, TimelineEntry
@@ -11,9 +12,29 @@ from functions.core.ports import EventPublisher, OrderReader, OrderWorkflow, Wor
 if TYPE_CHECKING:  # only the restock uses it: capture's other functions never load it
     from functions.core.backorders import Waiting
 
-__all__ = ["AlreadyCaptured", "CaptureInProgress", "CreditCurrencyMismatch", "CreditLimitExceeded", "DeadLetterQueue",
-           "DuplicateChannelOrder", "EventPublisher", "HeldKey", "IdempotencyClaim", "OrderReader", "OrderStore",
-           "OrderWorkflow", "Page", "ResumeReport", "Resumer", "WaitingOrders", "WorkflowRun", "WorkflowStarter"]
+__all__ = [
+    "AlreadyCaptured",
+    "CaptureInProgress",
+    "CreditCurrencyMismatch",
+    "CreditLimitExceeded",
+    "DeadLetterQueue",
+    "DuplicateChannelOrder",
+    "EventPublisher",
+    "HeldKey",
+    "IdempotencyClaim",
+    "InvalidVatNumber",
+    "OrderReader",
+    "OrderStore",
+    "OrderWorkflow",
+    "Page",
+    "ResumeReport",
+    "Resumer",
+    "VatCheck",
+    "VatRegistry",
+    "WaitingOrders",
+    "WorkflowRun",
+    "WorkflowStarter",
+]
 
 #: A page of order summaries (newest first) and the token of the next page, if any.
 Page = tuple[list[dict[str, Any]], str | None]
@@ -97,6 +118,28 @@ class OrderStore(OrderReader, Protocol):
     def channel_orders(self, channel: str, *, limit: int, token: str | None) -> Page: ...
     def customer_orders(self, channel: str, customer_id: str, *, limit: int, token: str | None) -> Page: ...
     def month_orders(self, month: str, *, limit: int, token: str | None) -> Page: ...
+
+
+class VatCheck(StrEnum):
+    """What the VAT registry (VIES) answered for a VAT number whose format and check digits are right."""
+
+    VALID = "valid"  # registered and active: an intra-Community B2B supply may be reverse charged
+    NOT_REGISTERED = "not_registered"  # VIES knows no such active number: VAT is charged
+    UNAVAILABLE = "unavailable"  # VIES (or the member state's system) could not answer: VAT is charged
+
+
+class InvalidVatNumber(ValueError):
+    """The number is malformed or its check digits are wrong (a 422 naming ``customer.vat_id``)."""
+
+
+class VatRegistry(Protocol):
+    """The EU's VAT Information Exchange System (VIES), or its local stand-in."""
+
+    def check(self, vat_id: str) -> VatCheck:
+        """``vat_id`` with its country prefix (``FR40303265045``, Greece ``EL…``), compacted. Raises
+        :class:`InvalidVatNumber` for a malformed number; never raises for an unreachable service
+        (that is :attr:`VatCheck.UNAVAILABLE`)."""
+        ...
 
 
 class WorkflowStarter(Protocol):

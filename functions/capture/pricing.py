@@ -8,6 +8,7 @@ of those, so every invoice built from lines adds up to the cent.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -30,22 +31,30 @@ def _table(name: str) -> dict[str, Any]:
 
 
 def tax_rate(country: str, tax_class: str) -> Decimal:
+    """The country's own VAT rate for ``tax_class`` (which rate an order is charged is
+    ``taxation.rate``: reverse charge and exports charge none)."""
     rates = _table("tax_rates").get(country)
     if rates is None:
         raise ValidationFailed("shipping_address.country", f"no tax rates for destination {country}")
     return Decimal(rates[tax_class])
 
 
+def in_eu(country: str) -> bool:
+    """A member state of the EU (its VAT area: one-stop shop, reverse charge)."""
+    return bool(_table("tax_rates").get(country, {}).get("eu", False))
+
+
 def list_shipping_price(country: str, method: str, currency: str) -> Decimal:
     entry = _table("shipping_rates").get(country)
     if entry is None:
         raise ValidationFailed("shipping_address.country", f"no shipping to {country}; send shipping_price")
-    if entry["currency"] != currency:
+    prices = entry.get(currency)
+    if prices is None:
         raise ValidationFailed(
             "shipping_price",
             f"no list shipping price to {country} in {currency}; send shipping_price",
         )
-    return parse_amount(entry[method], currency)
+    return parse_amount(prices[method], currency)
 
 
 @dataclass(frozen=True)
@@ -80,16 +89,19 @@ def price_order(
     lines: list[LineInput],
     shipping_method: str,
     shipping_price: Decimal | None,
+    rate: Callable[[str], Decimal] | None = None,
 ) -> PricedOrder:
+    """``rate`` gives the rate charged per tax class (default: the destination's own rates)."""
+    rate_of = rate or (lambda tax_class: tax_rate(country, tax_class))
     priced = []
     for line in lines:
         net = line.unit_price * line.quantity
-        priced.append(PricedLine(net=net, tax=round_money(net * tax_rate(country, line.tax_class), currency)))
+        priced.append(PricedLine(net=net, tax=round_money(net * rate_of(line.tax_class), currency)))
     shipping = (
         shipping_price if shipping_price is not None
         else list_shipping_price(country, shipping_method, currency)
     )
-    shipping_tax = round_money(shipping * tax_rate(country, "standard"), currency)
+    shipping_tax = round_money(shipping * rate_of("standard"), currency)
     subtotal = sum((p.net for p in priced), Decimal(0))
     tax = sum((p.tax for p in priced), Decimal(0)) + shipping_tax
     totals = Totals(subtotal=subtotal, shipping=shipping, shipping_tax=shipping_tax, tax=tax,

@@ -14,6 +14,7 @@ from functions.core.invoices import credit_note_view, invoice_view
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, Shipment
 from functions.core.returns import return_view
+from functions.core.taxes import tax_view
 
 from .pricing import wire_totals
 
@@ -73,6 +74,8 @@ def order_view(order: Order, role: str = "channel") -> dict[str, Any]:
                      for e in order.timeline],
         "cancel_reason": order.cancel_reason,
         "exchange_for": order.exchange_for,
+        "purchase_order_number": order.purchase_order_number,
+        "tax": tax_view(order.tax, order.customer.locale) if order.tax else None,
         "finance_review": list(order.finance_reviews) if internal else [],
         "created_at": order.created_at, "updated_at": order.updated_at,
     }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from functions.core.adapters.event_bus import EventBridgePublisher
 from functions.core.adapters.workflows import StepFunctionsStarter
 from functions.core.settings import Settings, settings
+from functions.core.taxes import legal_entity
 
 from .adapters.order_table import OrderTable
 from .cancellation import Cancellation
@@ -21,6 +22,7 @@ from .workflow_start import WorkflowService
 if TYPE_CHECKING:
     from .exchanging import ExchangeService
     from .feeds import FeedIntake
+    from .ports import VatRegistry
     from .restocks import RestockService
     from .resumes import Resumes
 
@@ -74,7 +76,22 @@ def _table(s: Settings) -> OrderTable:
 
 @cache
 def _capture_service(s: Settings) -> CaptureService:
-    return CaptureService(store=_table(s))
+    return CaptureService(store=_table(s), legal_entity=legal_entity(s.legal_entity) if s.legal_entity else None,
+                          vat_registry=_vat_registry(s.vat_registry))
+
+
+@cache
+def _vat_registry(name: str) -> VatRegistry:
+    # imported here: most orders carry no VAT number, and the registry is asked only for one
+    if name == "local":
+        from .adapters.local_vies import LocalVies
+
+        return LocalVies()
+    if name == "vies":
+        from .adapters.vies import ViesRegistry
+
+        return ViesRegistry()
+    raise ValueError(f"VAT_REGISTRY {name!r} is not one of local, vies")
 
 
 @cache

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .sourcing import Allocation
+from .taxes import TaxTreatment
 
 if TYPE_CHECKING:
     from .invoices import CreditNote, Invoice
@@ -86,6 +87,8 @@ class Customer:
     phone: str | None = None
     locale: str = "en"
     name: str | None = None
+    #: a business customer's VAT number (with its country prefix), as sent
+    vat_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,11 @@ class Order:
     cancel_reason: str | None = None
     #: The return this order replaces goods of (an exchange's replacement order, at no charge).
     exchange_for: str | None = None
+    #: How it is taxed (decided at capture); None: read from an order captured before tax schemes
+    #: (taxed at its destination's rates).
+    tax: TaxTreatment | None = None
+    #: The customer's purchase order number, printed on every document (EN 16931 BT-13).
+    purchase_order_number: str | None = None
     timeline: tuple[TimelineEntry, ...] = ()
     #: The reserved plan (set by Reserve): which node holds which units of each line.
     allocations: tuple[Allocation, ...] = ()

@@ -28,6 +28,12 @@ class Settings:
     legal_entity: str = ""
     #: ``local`` (default) or a real provider's name (functions/invoice/wiring.py).
     payment_provider: str = "local"
+    #: The S3 bucket of the rendered invoices and credit notes (PDF and CII XML).
+    document_bucket: str = ""
+    #: The queue of documents to render (the invoice stream sends one message per new document).
+    document_queue_url: str = ""
+    #: ``vies`` (the EU's VAT registry, default) or ``local`` (functions/capture/wiring.py).
+    vat_registry: str = "vies"
     #: The Secrets Manager secret (ARN) whose value signs the listings' paging tokens.
     paging_key_secret: str = ""
     #: The Secrets Manager secret holding the real provider's API key (unset for ``local``).
@@ -54,6 +60,9 @@ def settings() -> Settings:
         return_workflow_arn=os.environ.get("RETURN_WORKFLOW_ARN", ""),
         legal_entity=os.environ.get("LEGAL_ENTITY", ""),
         payment_provider=os.environ.get("PAYMENT_PROVIDER", "local"),
+        vat_registry=os.environ.get("VAT_REGISTRY", "vies"),
+        document_bucket=os.environ.get("DOCUMENT_BUCKET", ""),
+        document_queue_url=os.environ.get("DOCUMENT_QUEUE_URL", ""),
         paging_key_secret=os.environ.get("PAGING_KEY_SECRET", ""),
         payment_secret_name=os.environ.get("PAYMENT_SECRET_NAME", ""),
         reconcile_after_seconds=int(os.environ.get("RECONCILE_AFTER_SECONDS", "900")),

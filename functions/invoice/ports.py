@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.core.invoices import CreditNote, Invoice, PaymentStatus, RefundStatus
 from functions.core.orders import Order, TimelineEntry
 from functions.core.ports import OrderReader
 from functions.core.returns import Return
 
-__all__ = ["Completion", "CreditNoteStore", "InvoiceStore", "OrderReader", "PaymentDeclined", "PaymentProvider",
-           "PaymentResult"]
+if TYPE_CHECKING:
+    from .document import Document
+
+__all__ = ["Completion", "CreditNoteStore", "DocumentFiles", "DocumentIndex", "DocumentLinks", "DocumentStore",
+           "InvoiceStore", "OrderReader", "PaymentDeclined", "PaymentProvider", "PaymentResult", "RenderQueue",
+           "Rendered", "Renderer"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,69 @@ class InvoiceStore(Protocol):
              entry: TimelineEntry) -> bool: ...
     def resolve_flag(self, order_id: str, shipment_id: str, entry: TimelineEntry) -> bool: ...
     def release_payment(self, order: Order, entry: TimelineEntry, *, credit: bool) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DocumentFiles:
+    """Where an invoice's or credit note's rendered files are (object keys in the document bucket)."""
+
+    pdf_key: str
+    xml_key: str
+
+
+class DocumentIndex(Protocol):
+    """Finance's view of the issued documents (invoices and credit notes, by issue date and number)."""
+
+    def month(self, legal_entity: str, month: str, *, first: str, last: str, kind: str | None, limit: int,
+              token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """The documents of ``legal_entity`` issued in ``month`` (``yyyy-mm``) from day ``first``
+        to day ``last`` (ISO dates, inclusive), in order of issue, at most ``limit``; and the
+        token of the rest of the month (None: the month is done)."""
+        ...
+
+    def order_of(self, number: str) -> str | None:
+        """The order of invoice or credit note ``number`` (None: no such document)."""
+        ...
+
+
+class DocumentLinks(Protocol):
+    def files(self, order_id: str, number: str) -> DocumentFiles | None:
+        """The rendered files of ``number`` (None: not rendered yet)."""
+        ...
+
+    def link(self, key: str, filename: str) -> str:
+        """A short-lived link the caller can open to download ``key``."""
+        ...
+
+
+class DocumentStore(Protocol):
+    def files(self, order_id: str, number: str) -> DocumentFiles | None: ...
+
+    def store(self, order_id: str, legal_entity: str, number: str, pdf: bytes, xml: bytes, at: str) -> bool:
+        """Write the files and then the mark that they are there; False if it was there already."""
+        ...
+
+
+class Rendered(Protocol):
+    @property
+    def pdf(self) -> bytes:
+        """The PDF/A-3 with the CII XML embedded as ``factur-x.xml``."""
+        ...
+
+    @property
+    def xml(self) -> bytes:
+        """The EN 16931 CII XML."""
+        ...
+
+
+class Renderer(Protocol):
+    def __call__(self, doc: Document) -> Rendered: ...
+
+
+class RenderQueue(Protocol):
+    def send(self, documents: list[tuple[str, str]]) -> None:
+        """Ask for ``(order id, number)`` to be rendered (at least once each)."""
+        ...
 
 
 class CreditNoteStore(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache, partial
+from typing import TYPE_CHECKING
 
 from functions.core.adapters.aws import secret
 from functions.core.adapters.event_bus import EventBridgePublisher
@@ -16,6 +17,11 @@ from .adapters.local_payments import LocalPaymentProvider
 from .invoicing import InvoiceService
 from .ports import PaymentProvider
 from .refunding import RefundService
+
+if TYPE_CHECKING:
+    from .adapters.document_queue import DocumentQueue
+    from .document_queries import DocumentQueries
+    from .rendering import RenderService
 
 
 def invoice_service() -> InvoiceService:
@@ -36,6 +42,49 @@ def return_processing_starter() -> StepFunctionsStarter:
 
 def finance_publisher() -> EventBridgePublisher:
     return _publisher(settings())
+
+
+def render_service() -> RenderService:
+    return _render_service(settings())
+
+
+def render_queue() -> DocumentQueue:
+    return _render_queue(settings())
+
+
+@cache
+def _render_service(s: Settings) -> RenderService:
+    # imported here: only the render function loads the PDF and XML libraries
+    from .adapters.document_bucket import DocumentBucket
+    from .adapters.facturx_pdf import render
+    from .rendering import RenderService
+
+    return RenderService(orders=OrderTableReader(s.table_name), store=DocumentBucket(s.table_name, s.document_bucket),
+                         render=render)
+
+
+@cache
+def _render_queue(s: Settings) -> DocumentQueue:
+    from .adapters.document_queue import DocumentQueue
+
+    return DocumentQueue(s.document_queue_url)
+
+
+def document_queries() -> DocumentQueries:
+    return _document_queries(settings())
+
+
+@cache
+def _document_queries(s: Settings) -> DocumentQueries:
+    # imported here: only the invoice API reads documents
+    from .adapters.document_bucket import DocumentBucket
+    from .adapters.document_index import DocumentIndexTable
+    from .document_queries import DocumentQueries
+
+    if not s.legal_entity:
+        raise ValueError("LEGAL_ENTITY is not set")
+    return DocumentQueries(orders=OrderTableReader(s.table_name), index=DocumentIndexTable(s.table_name),
+                           links=DocumentBucket(s.table_name, s.document_bucket), legal_entity=s.legal_entity)
 
 
 #: How long a read of the provider's API key is kept (Powertools' cache): a key rotated in the

@@ -15,8 +15,10 @@ sent to DynamoDB. Only the functions whose listings page may read that key (``gr
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -67,6 +69,23 @@ class Data(Construct):
             partition_key=dynamodb.Attribute(name=f"{OPEN_ORDERS_INDEX}PK", type=string),
             sort_key=dynamodb.Attribute(name=f"{OPEN_ORDERS_INDEX}SK", type=string),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        # The rendered invoices and credit notes (PDF/A-3 with the EN 16931 XML, and the XML):
+        # documents that never change once issued, kept as long as finance must (versioned:
+        # nothing is ever lost to an overwrite; retained with the stack in prod). SSE-S3: a
+        # customer key would bill a KMS request per document and per link. Named by CloudFormation
+        # (bucket names are global).
+        self.document_bucket = s3.Bucket(
+            self,
+            "DocumentBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            versioned=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=config.removal_policy,
+            lifecycle_rules=[s3.LifecycleRule(id="AbortIncompleteUploads",
+                                              abort_incomplete_multipart_upload_after=Duration.days(1))],
         )
         # Generated at deploy time and never in the repo (locally a fixed value, so tokens from
         # one `make up` still verify after a restart: environments.py). Rotating it only makes

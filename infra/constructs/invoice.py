@@ -6,7 +6,9 @@
 | flag | shipment_invoicing task `FlagForFinance` (the Catch) | FLAG_ACTIONS |
 | refund | return_processing task `RefundReceipt` | REFUND_ACTIONS |
 | refund_flag | return_processing task `FlagRefundForFinance` (the Catch) | FLAG_ACTIONS |
-| stream | table stream, filtered (see below) | STREAM_ACTIONS, start both workflows, put events |
+| stream | table stream, filtered (see below) | STREAM_ACTIONS, start both workflows, put events, queue docs |
+| render | the document queue (one message per new invoice or credit note) | RENDER_ACTIONS, put objects |
+| api | API: `GET /invoices`, `GET /invoices/{invoice_number}` | API_ACTIONS, GSI1, GSI2, get objects |
 
 The stream filters let in four kinds of change: a shipment just dispatched (start its
 shipment_invoicing run); an order header updated while COMPLETED or CANCELLED (the cancel
@@ -35,6 +37,7 @@ from constructs import Construct
 
 from infra import environments
 from infra.config import LOCAL_PAYMENT_PROVIDER, PAYMENT_PROVIDERS, EnvironmentConfig
+from infra.constructs.api import Api
 from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
 from infra.constructs.messaging import Messaging
@@ -61,6 +64,14 @@ FLAG_PARTITIONS = ("order",)
 STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
 STREAM_PARTITIONS = ("order", "credit")
 STREAM_BATCH_SIZE = 25
+# render: read the order (query), whether it is rendered (get), the mark that it is (put)
+RENDER_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem")
+RENDER_PARTITIONS = ("order",)
+#: Documents one render invocation takes (each ~0.1–0.3 s of CPU: well inside the timeout).
+RENDER_BATCH_SIZE = 5
+# the API: a month's documents (GSI1), a number's order (GSI2), the order (query), its mark (get)
+API_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem")
+API_PARTITIONS = ("order", "invoices_of_month", "document_by_number")
 #: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
 FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
                      "OrderCompleted": "ORDER", "PaymentVoided": "ORDER",
@@ -88,7 +99,7 @@ RETURN_RECEIVED = {
 
 class Invoice(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, functions: LambdaFunctions,
-                 data: Data, messaging: Messaging, monitoring: Monitoring, invoice_workflow_arn: str,
+                 data: Data, messaging: Messaging, monitoring: Monitoring, api: Api, invoice_workflow_arn: str,
                  return_workflow_arn: str) -> None:
         super().__init__(scope, construct_id)
         check_payment_provider(config)
@@ -140,6 +151,32 @@ class Invoice(Construct):
                      lambda_.FilterCriteria.filter(RETURN_RECEIVED)],
         ))
         monitoring.watch_stream_consumer("InvoiceStream", self.stream_function)
+        messaging.document_queue.grant_send_messages(self.stream_function)
+
+        self.render_function = functions.python_function(
+            self, "RenderFunction", capability="invoice", role="render",
+            handler=f"{HANDLERS}.render_document.lambda_handler",
+            description="Renders each invoice and credit note once: PDF/A-3 (Factur-X) and EN 16931 XML",
+        )
+        data.grant(self.render_function, RENDER_ACTIONS, partitions=RENDER_PARTITIONS)
+        # the two files of each document (no read, no delete: a document never changes once issued)
+        self.render_function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[data.document_bucket.arn_for_objects("*")]))
+        self.render_function.add_event_source(event_sources.SqsEventSource(
+            messaging.document_queue, batch_size=RENDER_BATCH_SIZE, report_batch_item_failures=True))
+        monitoring.watch_worker(self.render_function)
+
+        self.api_function = functions.python_function(
+            self, "ApiFunction", capability="invoice", role="api", handler=f"{HANDLERS}.api.lambda_handler",
+            description="Invoice API: finance's documents by issue date, one document with its links",
+        )
+        data.grant(self.api_function, API_ACTIONS, partitions=API_PARTITIONS)
+        data.grant_paging(self.api_function)
+        # the links are presigned with this function's role: it must be able to read the objects
+        self.api_function.add_to_role_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[data.document_bucket.arn_for_objects("*")]))
+        api.add_prefix("invoices", self.api_function, methods=("GET",))
+        monitoring.watch_api_function("InvoiceApi", self.api_function)
 
         #: The provider's API key (None for the local provider, which needs none).
         self.payment_secret: secretsmanager.Secret | None = None

@@ -31,6 +31,9 @@ INTAKE_MAX_RECEIVE_COUNT = 5
 # The queue's visibility timeout must be at least the consuming function's timeout (AWS
 # recommends 6x, which leaves room for the ESM's own retries of a throttled batch).
 INTAKE_VISIBILITY_TIMEOUT_FACTOR = 6
+# A document that fails to render five times (a bug, not a brownout: S3 and DynamoDB errors are
+# retried inside each attempt) waits in the DLQ for `make redrive`.
+DOCUMENT_MAX_RECEIVE_COUNT = 5
 #: What a channel's senders may do with their DLQ: read the orders refused, and remove them.
 DLQ_READ_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                     "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
@@ -82,6 +85,22 @@ class Messaging(Construct):
         self.intake_queues: Mapping[str, IntakeQueue] = {
             channel: self._intake_queue(channel, senders) for channel, senders in config.feed_channels.items()
         }
+        #: The invoices and credit notes to render (functions/invoice: the stream sends, render reads).
+        self.document_queue = self.work_queue("Documents", purpose="documents",
+                                              max_receive_count=DOCUMENT_MAX_RECEIVE_COUNT)
+
+    def work_queue(self, construct_id: str, *, purpose: str, max_receive_count: int) -> sqs.Queue:
+        """An SSL-only, encrypted queue of work for one function, with its DLQ (alarmed)."""
+        dlq = self.dead_letter_queue(f"{construct_id}Dlq", purpose=f"{purpose}-dlq")
+        return sqs.Queue(
+            self,
+            f"{construct_id}Queue",
+            queue_name=self._config.queue_name(purpose),
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            visibility_timeout=Duration.seconds(self._config.timeout.to_seconds() * INTAKE_VISIBILITY_TIMEOUT_FACTOR),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+        )
 
     def dead_letter_queue(self, construct_id: str, *, purpose: str) -> sqs.Queue:
         """An SSL-only, encrypted DLQ that alarms on its first message."""

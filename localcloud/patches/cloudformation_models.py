@@ -6,7 +6,8 @@ has no stage (the ``ApiUrl`` output ends in ``/None/``), no authorizer, validato
 responses, API keys or usage plans; queue and topic policies and alarms are missing:
 
 ``AWS::ApiGateway::{Stage, Authorizer, RequestValidator, GatewayResponse, ApiKey, UsagePlan,
-UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription``,
+UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::S3::BucketPolicy``, ``AWS::SNS::TopicPolicy``,
+``AWS::SNS::Subscription``,
 ``AWS::CloudWatch::Alarm``, ``AWS::SecretsManager::Secret``, ``AWS::Scheduler::Schedule`` (stored
 in moto's scheduler backend, which fires nothing: ``localcloud/schedules.py`` runs them).
 
@@ -25,10 +26,12 @@ from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
+from moto.s3.models import s3_backends
 from moto.scheduler.models import scheduler_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
+from moto.utilities.utils import get_partition
 
 
 class _Created(CloudFormationModel):
@@ -278,6 +281,27 @@ class SqsQueuePolicy(_Created):
         return cls(str(uuid.uuid4()), account_id, region_name, Id=resource_name)
 
 
+class S3BucketPolicy(_Created):
+    """Stored as the bucket's policy, less its statements on ``aws:SecureTransport`` (CDK's
+    ``enforce_ssl`` denies plain HTTP): the emulator serves plain HTTP only, and moto evaluates
+    bucket policies, so it would refuse every request. Every other statement stays."""
+
+    TYPE = "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> S3BucketPolicy:
+        p = cloudformation_json["Properties"]
+        document = dict(p["PolicyDocument"])
+        document["Statement"] = [s for s in document.get("Statement", [])
+                                 if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
+        if document["Statement"]:
+            s3_backends[account_id][get_partition(region_name)].put_bucket_policy(
+                p["Bucket"], json.dumps(document).encode())
+        return cls(str(uuid.uuid4()), account_id, region_name, Id=resource_name)
+
+
 class SnsTopicPolicy(_Created):
     TYPE = "AWS::SNS::TopicPolicy"
 
@@ -419,6 +443,7 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     ApiGatewayUsagePlan,
     ApiGatewayUsagePlanKey,
     SqsQueuePolicy,
+    S3BucketPolicy,
     SnsTopicPolicy,
     SnsSubscription,
     CloudWatchAlarm,

@@ -18,7 +18,8 @@ AUTHORIZED = {("/orders", "GET"), ("/orders", "POST"), ("/orders/quote", "POST")
               ("/returns", "GET"), ("/returns/{proxy+}", "ANY"), ("/channels/{proxy+}", "ANY"),
               ("/inventory/{proxy+}", "ANY"), ("/availability", "POST"),
               ("/shipments", "GET"), ("/shipments/{proxy+}", "ANY"),
-              ("/nodes", "GET"), ("/nodes/{proxy+}", "ANY")}
+              ("/nodes", "GET"), ("/nodes/{proxy+}", "ANY"),
+              ("/invoices", "GET"), ("/invoices/{proxy+}", "ANY")}
 GATEWAY_STATUSES = {
     "UNAUTHORIZED": "401",
     "ACCESS_DENIED": "403",
@@ -113,13 +114,15 @@ def test_methods_exactly_as_the_contract(env_template):
     route_id, _ = function_by_handler(template, "functions.route.handlers.api.lambda_handler")
     platform_id, _ = function_by_handler(template, "functions.platform.handlers.api.lambda_handler")
     returns_id, _ = function_by_handler(template, "functions.returns.handlers.api.lambda_handler")
+    invoice_id, _ = function_by_handler(template, "functions.invoice.handlers.api.lambda_handler")
     for key, method in methods.items():
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
         # each path prefix goes to its capability's API function (an order's returns to returns)
         owner = {"/inventory": allocate_id, "/availability": allocate_id, "/shipments": route_id, "/nodes": route_id,
                  "/health": platform_id, "/openapi.json": platform_id, "/docs": platform_id,
-                 "/returns": returns_id, "/channels": returns_id}.get("/" + key[0].split("/")[1], capture_id)
+                 "/returns": returns_id, "/channels": returns_id,
+                 "/invoices": invoice_id}.get("/" + key[0].split("/")[1], capture_id)
         if key[0].endswith("/returns"):
             owner = returns_id
         assert owner in json.dumps(integration["Uri"]), key

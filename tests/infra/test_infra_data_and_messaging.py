@@ -46,6 +46,60 @@ def test_table_per_environment(env_template):
             assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["summary"]}
 
 
+#: CloudFormation's DeletionPolicy for each RemovalPolicy of infra/config.py.
+DELETION_POLICY = {"destroy": "Delete", "retain": "Retain", "snapshot": "Snapshot"}
+
+
+def test_document_bucket_is_private_versioned_encrypted_ssl_only_and_retained_in_prod(env_template, assembly_dir):
+    env, template = env_template
+    (bucket_id, bucket), = resources(template, "AWS::S3::Bucket").items()
+    properties = bucket["Properties"]
+    # Then nothing is ever lost to an overwrite, and every object is encrypted at rest (SSE-S3) ...
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["BucketEncryption"] == {"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    # ... no ACL or bucket policy can make it public, and no ACL grants anyone anything ...
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "AccessControl" not in properties
+    # ... its policy only denies every request that does not come over TLS (it allows nothing) ...
+    (policy,) = [p["Properties"] for p in resources(template, "AWS::S3::BucketPolicy").values()]
+    assert policy["Bucket"] == {"Ref": bucket_id}
+    arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Effect": "Deny",
+        "Principal": {"AWS": "*"}, "Resource": [arn, {"Fn::Join": ["", [arn, "/*"]]}]}]
+    # ... and prod keeps it (and its documents) whatever happens to the stack; the other
+    # environments follow their configured removal policy
+    expected = "Retain" if env == "prod" else DELETION_POLICY[CONFIGS[env].removal_policy.value.lower()]
+    assert bucket["DeletionPolicy"] == expected
+    assert bucket["UpdateReplacePolicy"] == expected
+    # Only the renderer may put objects, only the invoice API get them (to sign its links), and
+    # no role of the stack may do anything else with S3
+    functions = resources(template, "AWS::Lambda::Function")
+    role_of = {f["Properties"]["Role"]["Fn::GetAtt"][0]: f["Properties"]["Handler"] for f in functions.values()}
+    granted = []
+    for policy_ in resources(template, "AWS::IAM::Policy").values():
+        for statement in policy_["Properties"]["PolicyDocument"]["Statement"]:
+            on_s3 = [a for a in actions_of(statement) if a.lower().startswith("s3:") or a == "*"]
+            if on_s3 or bucket_id in json.dumps(statement["Resource"]):
+                for role in policy_["Properties"]["Roles"]:
+                    granted.append((role_of.get(role["Ref"], role["Ref"]), statement["Effect"],
+                                    actions_of(statement), statement["Resource"]))
+    objects = {"Fn::Join": ["", [arn, "/*"]]}
+    assert sorted(granted, key=json.dumps) == sorted([
+        ("functions.invoice.handlers.render_document.lambda_handler", "Allow", ["s3:PutObject"], objects),
+        ("functions.invoice.handlers.api.lambda_handler", "Allow", ["s3:GetObject"], objects),
+    ], key=json.dumps)
+    # cdk-nag's finding for the objects' wildcard is acknowledged on exactly those two roles
+    metadata = json.loads((assembly_dir / f"Oms-{env}.metadata.json").read_text())
+    finding = f"Annotation::AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]"
+    acknowledged = sorted(path for path, entries in metadata.items() for entry in entries
+                          if entry["type"] == "aws:cdk:acknowledged-rules" and finding in (entry["data"] or {}))
+    assert acknowledged == [f"/Oms-{env}/Invoice/ApiFunctionRole", f"/Oms-{env}/Invoice/RenderFunctionRole"]
+
+
 def test_event_bus_name(env_template):
     env, template = env_template
     _, bus = only(template, "AWS::Events::EventBus")
@@ -262,6 +316,44 @@ def test_intake_function_consumes_every_channel_queue_and_may_dead_letter_to_its
     assert {a for s in sends for a in actions_of(s)} == {"sqs:SendMessage"}
 
 
+def test_document_queue_redrives_to_its_dlq_and_only_the_renderer_consumes_it(env_template):
+    env, template = env_template
+    queues = {q["Properties"]["QueueName"]: (lid, q) for lid, q in resources(template, "AWS::SQS::Queue").items()}
+    queue_id, queue = queues[f"oms-{env}-documents"]
+    dlq_id, dlq = queues[f"oms-{env}-documents-dlq"]
+    assert "RedrivePolicy" not in dlq["Properties"]
+    assert queue["Properties"]["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+                                                    "maxReceiveCount": 5}
+    render_id, render = function_by_handler(template, "functions.invoice.handlers.render_document.lambda_handler")
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * render["Properties"]["Timeout"]
+    # one event source mapping on the queue, the renderer's; none on its DLQ (redriven by hand)
+    on_queues = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+                 if m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] in (queue_id, dlq_id)]
+    assert on_queues == [{**on_queues[0], "FunctionName": {"Ref": render_id},
+                          "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]}}]
+    (mapping,) = on_queues
+    assert mapping["BatchSize"] == 5
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # the invoice stream sends to the queue, the renderer receives from it: no other role names
+    # either queue (SQS itself moves a message given up on to the DLQ)
+    stream_id, _ = function_by_handler(template, "functions.invoice.handlers.stream.lambda_handler")
+    role = {fid: f["Properties"]["Role"]["Fn::GetAtt"][0]
+            for fid, f in resources(template, "AWS::Lambda::Function").items()}
+    uses: dict[str, set[str]] = {}
+    for role_id in resources(template, "AWS::IAM::Role"):
+        for statement in policy_statements(template, role_id):
+            targets = _as_list(statement["Resource"])
+            if {"Fn::GetAtt": [dlq_id, "Arn"]} in targets:
+                uses.setdefault(role_id, set()).add("dlq")
+            if {"Fn::GetAtt": [queue_id, "Arn"]} in targets:
+                uses.setdefault(role_id, set()).update(a for a in actions_of(statement) if a.startswith("sqs:"))
+    assert uses == {
+        role[stream_id]: {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+        role[render_id]: {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                          "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+    }
+
+
 def test_stream_event_source_mapping(env_template):
     env, template = env_template
     stream_id, _ = function_by_handler(template, "functions.capture.handlers.stream.lambda_handler")
@@ -370,8 +462,9 @@ def test_paging_tokens_are_signed_with_a_secret_only_listings_read(env_template)
             if "secretsmanager:GetSecretValue" in _as_list(statement["Action"]) and \
                     statement["Resource"] == {"Ref": secret_id}:
                 readers += [r["Ref"] for r in policy["Properties"]["Roles"]]
-    # exactly the functions whose listings page: capture's, route's and returns' API functions
-    assert sorted(r.split("FunctionRole")[0] for r in readers) == ["CaptureApi", "ReturnsApi", "RouteApi"], readers
+    # exactly the functions whose listings page: capture's, route's, returns' and invoice's API functions
+    assert sorted(r.split("FunctionRole")[0] for r in readers) == ["CaptureApi", "InvoiceApi", "ReturnsApi",
+                                                                   "RouteApi"], readers
 
 
 def _as_list(value):

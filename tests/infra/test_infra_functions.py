@@ -27,6 +27,8 @@ CONTRACT_HANDLERS = {
     "functions.invoice.handlers.refund_receipt.lambda_handler",
     "functions.invoice.handlers.refund_flag.lambda_handler",
     "functions.invoice.handlers.stream.lambda_handler",
+    "functions.invoice.handlers.render_document.lambda_handler",
+    "functions.invoice.handlers.api.lambda_handler",
     "functions.reconcile.handlers.run.lambda_handler",
 }
 CONTRACT_VARIABLES = {
@@ -42,6 +44,9 @@ CONTRACT_VARIABLES = {
     "RETURN_WORKFLOW_ARN",
     "LEGAL_ENTITY",
     "PAYMENT_PROVIDER",
+    "VAT_REGISTRY",
+    "DOCUMENT_QUEUE_URL",
+    "DOCUMENT_BUCKET",
     "PAGING_KEY_SECRET",
     "RECONCILE_AFTER_SECONDS",
     "NOTICE_LEASE_SECONDS",
@@ -89,6 +94,12 @@ def test_every_function_gets_the_same_environment(env_template):
     }
     assert first["LEGAL_ENTITY"] == "ACME-DE"
     assert first["PAYMENT_PROVIDER"] == ("local" if env == "local" else "stripe")
+    assert first["VAT_REGISTRY"] == ("local" if env == "local" else "vies")
+    # finance documents: the queue the invoice stream sends new documents to, the bucket they are rendered into
+    queues = {q["Properties"]["QueueName"]: lid for lid, q in resources(template, "AWS::SQS::Queue").items()}
+    assert first["DOCUMENT_QUEUE_URL"] == {"Ref": queues[f"oms-{env}-documents"]}
+    (bucket_id,) = resources(template, "AWS::S3::Bucket")
+    assert first["DOCUMENT_BUCKET"] == {"Ref": bucket_id}
     assert (first["RECONCILE_AFTER_SECONDS"], first["NOTICE_LEASE_SECONDS"]) == ("900", "300")
     assert first["NOTICE_FUNCTION_NAME"] == f"oms-{env}-notify-notice"
     assert first["RECONCILE_FUNCTION_NAME"] == f"oms-{env}-reconcile-run"
@@ -112,7 +123,8 @@ def test_function_names_carry_the_environment(env_template):
     _, api = function_by_handler(template, "functions.capture.handlers.api.lambda_handler")
     assert api["Properties"]["FunctionName"] == f"oms-{env}-capture-api"
     for module, role in (("invoice_shipment", "shipment"), ("flag", "flag"), ("refund_receipt", "refund"),
-                         ("refund_flag", "refund-flag"), ("stream", "stream")):
+                         ("refund_flag", "refund-flag"), ("stream", "stream"), ("render_document", "render"),
+                         ("api", "api")):
         _, function = function_by_handler(template, f"functions.invoice.handlers.{module}.lambda_handler")
         assert function["Properties"]["FunctionName"] == f"oms-{env}-invoice-{role}"
     for function in resources(template, "AWS::Lambda::Function").values():

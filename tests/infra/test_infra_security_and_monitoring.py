@@ -141,9 +141,11 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
     for schedule in resources(template, "AWS::Scheduler::Schedule").values():
         dlq_ids.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
-    # each feed channel's intake DLQ, the order / notice / invoice streams' on-failure DLQs and
-    # the reconciler's schedule's
-    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 4
+    # each feed channel's intake DLQ, the document queue's, the order / notice / invoice streams'
+    # on-failure DLQs and the reconciler's schedule's
+    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 5
+    queue_names = {lid: q["Properties"]["QueueName"] for lid, q in resources(template, "AWS::SQS::Queue").items()}
+    assert f"oms-{env}-documents-dlq" in {queue_names[d] for d in dlq_ids}
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = set()
     for alarm in alarms:
@@ -174,7 +176,7 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
     assert {a["ExtendedStatistic"] for a in p99} == {"p99"}
     watched = {a["Dimensions"][0]["Value"]["Ref"] for a in p99}
     assert watched == {function_by_handler(template, HANDLERS.format(c, "api"))[0]
-                       for c in ("platform", "capture", "allocate", "route", "returns")}
+                       for c in ("platform", "capture", "allocate", "route", "returns", "invoice")}
     authorizer_id, _ = function_by_handler(template, HANDLERS.format("access", "authorizer"))
     (errors,) = [a for a in alarms if a["MetricName"] == "Errors"]
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": authorizer_id}}]
@@ -194,6 +196,13 @@ INVOICE_TABLE_ACTIONS = {  # the *_ACTIONS of infra/constructs/invoice.py
     "refund_receipt": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
     "refund_flag": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
     "stream": {"dynamodb:Query", "dynamodb:UpdateItem"},
+    "render_document": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"},
+    "api": {"dynamodb:Query", "dynamodb:GetItem"},
+}
+#: The indexes an invoice function queries, and in which partitions (functions/core/adapters/keys.py).
+INVOICE_INDEX_PARTITIONS = {
+    # a month's documents (GSI1), the order of a document's number (GSI2)
+    "api": {"GSI1": ["invoices_of_month"], "GSI2": ["document_by_number"]},
 }
 
 
@@ -205,25 +214,47 @@ def test_invoice_roles_get_exactly_the_table_actions_their_code_uses(env_templat
         statements = [s for s in policy_statements(template, role_id)
                       if json.dumps(s["Resource"]).count(table_id) and "dynamodb:" in json.dumps(s["Action"])
                       and "Stream" not in json.dumps(s["Resource"])]
-        # one statement, on the table itself: the invoice functions read no index
-        assert [s["Resource"] for s in statements] == [{"Fn::GetAtt": [table_id, "Arn"]}], module
-        assert set(actions_of(statements[0])) == table_actions, module
+        on_table = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}]
+        # one statement on the table itself ...
+        assert len(on_table) == 1, module
+        assert set(actions_of(on_table[0])) == table_actions, module
+        # ... and only the invoice API queries indexes, each in its own partitions only
+        on_indexes = {}
+        for statement in statements:
+            if statement in on_table:
+                continue
+            (index,) = [part.removeprefix("/index/") for part in statement["Resource"]["Fn::Join"][1]
+                        if isinstance(part, str) and part.startswith("/index/")]
+            assert actions_of(statement) == ["dynamodb:Query"], (module, index)
+            on_indexes[index] = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert on_indexes == {index: [PARTITIONS[name][0] for name in names]
+                              for index, names in INVOICE_INDEX_PARTITIONS.get(module, {}).items()}, module
+    queues = {q["Properties"]["QueueName"]: lid for lid, q in resources(template, "AWS::SQS::Queue").items()}
     for module in INVOICE_TABLE_ACTIONS:
         role_id = _role_of(template, HANDLERS.format("invoice", module))
         actions = _actions(template, role_id)
         is_stream = module == "stream"
         assert ("states:StartExecution" in actions) is is_stream, module
         assert ("events:PutEvents" in actions) is is_stream, module
-        # the workflow tasks touch no queue; the stream function only sends to its own DLQ
+        assert not {a for a in actions if a.startswith(("ses:", "sns:"))}, module
         sqs = [s for s in policy_statements(template, role_id) if any(a.startswith("sqs:") for a in actions_of(s))]
-        if not is_stream:
+        if is_stream:
+            # the stream function sends to its own DLQ and queues new documents for rendering
+            (send,) = sqs
+            assert sorted(send["Resource"], key=json.dumps) == sorted(
+                [{"Fn::GetAtt": [queues[f"oms-{env}-invoice-stream-dlq"], "Arn"]},
+                 {"Fn::GetAtt": [queues[f"oms-{env}-documents"], "Arn"]}], key=json.dumps)
+            assert set(actions_of(send)) == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+        elif module == "render_document":
+            # the renderer consumes the document queue (its event source mapping), and sends nowhere
+            (receive,) = sqs
+            assert receive["Resource"] == {"Fn::GetAtt": [queues[f"oms-{env}-documents"], "Arn"]}
+            assert set(actions_of(receive)) == {"sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                                "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+                                                "sqs:GetQueueUrl"}
+        else:
+            # the workflow tasks and the invoice API touch no queue
             assert sqs == [], module
-            assert not {a for a in actions if a.startswith(("sqs:", "events:", "states:", "ses:", "sns:"))}, module
-            continue
-        queues = {q["Properties"]["QueueName"]: lid for lid, q in resources(template, "AWS::SQS::Queue").items()}
-        (send,) = sqs
-        assert send["Resource"] == {"Fn::GetAtt": [queues[f"oms-{env}-invoice-stream-dlq"], "Arn"]}
-        assert "sqs:SendMessage" in actions_of(send)
 
 
 def test_invoice_stream_starts_only_the_invoicing_and_return_workflows(env_template):

@@ -13,24 +13,29 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::Lambda::Function": 20,
-    "AWS::Lambda::EventSourceMapping": 3,  # capture / notify / invoice streams (+ one per feed channel)
-    "AWS::SQS::Queue": 4,  # the order / notice / invoice streams' on-failure DLQs, the reconciler schedule's DLQ
-    # (+ two per feed channel)
+    "AWS::S3::Bucket": 1,  # the rendered invoices and credit notes
+    "AWS::S3::BucketPolicy": 1,  # its SSL-only deny
+    "AWS::Lambda::Function": 22,
+    # capture / notify / invoice streams, the document queue (+ one per feed channel)
+    "AWS::Lambda::EventSourceMapping": 4,
+    # the order / notice / invoice streams' on-failure DLQs, the reconciler schedule's DLQ, the
+    # document queue and its DLQ (+ two per feed channel)
+    "AWS::SQS::Queue": 6,
     "AWS::StepFunctions::StateMachine": 3,  # order_fulfillment, shipment_invoicing, return_processing
     "AWS::Events::EventBus": 1,
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
     "AWS::ApiGateway::Authorizer": 1,
-    "AWS::ApiGateway::Method": 18,  # incl. /nodes and /nodes/{node_id}; /orders/{order_id}/returns
+    "AWS::ApiGateway::Method": 20,  # incl. /nodes and /nodes/{node_id}; /orders/{order_id}/returns; /invoices
     "AWS::ApiGateway::UsagePlan": 4,
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 24,  # one per function + one per state machine + the reconciler schedule's
+    "AWS::IAM::Role": 26,  # one per function + one per state machine + the reconciler schedule's
     "AWS::Scheduler::Schedule": 1,  # the reconciler's
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 20,  # (+ one per feed channel: its DLQ); two per workflow
+    # (+ one per feed channel: its DLQ); two per workflow; the document DLQ's; six API functions' p99
+    "AWS::CloudWatch::Alarm": 22,
     "AWS::CloudWatch::Dashboard": 1,
 }
 
@@ -40,6 +45,7 @@ CONTRACT_OUTPUTS = {
     "ApiUrl",
     "TableName",
     "EventBusName",
+    "DocumentBucketName",  # the rendered documents (named in the local front door's info)
     "OrderWorkflowArn",
     "UsagePlanChannel",
     "UsagePlanNode",
@@ -65,6 +71,8 @@ def test_outputs_are_exactly_the_contract(env_template):
     intake = {"IntakeQueueUrl" + "".join(p.capitalize() for p in c.split("-")) for c in CONFIGS[env].feed_channels}
     assert set(template["Outputs"]) == CONTRACT_OUTPUTS | intake
     assert "IntakeQueueUrlWholesaleEdi" in intake or env != "prod"
+    (bucket_id,) = resources(template, "AWS::S3::Bucket")
+    assert template["Outputs"]["DocumentBucketName"]["Value"] == {"Ref": bucket_id}
 
 
 def test_no_custom_resources_anywhere(env_template):

@@ -151,6 +151,28 @@ def test_resources_moto_skips_or_crashes_on_are_created(aws: None) -> None:
     assert len(client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]) == 1
 
 
+def test_a_bucket_policy_is_kept_but_for_its_ssl_only_statement(aws: None) -> None:
+    # Given a bucket whose policy denies plain HTTP (CDK's enforce_ssl) and denies deleting objects
+    ssl_only = {"Sid": "SslOnly", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*",
+                "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    keep = {"Sid": "NoDeletes", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:DeleteObject",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket", "Arn"]}, "/*"]]}}
+    template = {"Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "documents-test"}},
+        "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": {"Version": "2012-10-17", "Statement": [ssl_only, keep]}}},
+    }}
+    # When it is deployed (moto alone skips AWS::S3::BucketPolicy and so fails the deploy)
+    deploy_template(template, "bucket")
+    s3 = client("s3")
+    # Then the bucket has the template's policy less the SSL-only statement (the emulator speaks
+    # plain HTTP), and a client over HTTP can still write to it
+    statements = json.loads(s3.get_bucket_policy(Bucket="documents-test")["Policy"])["Statement"]
+    assert [st["Sid"] for st in statements] == ["NoDeletes"]
+    s3.put_object(Bucket="documents-test", Key="INV-2026-000001.pdf", Body=b"%PDF-1.7")
+    assert s3.get_object(Bucket="documents-test", Key="INV-2026-000001.pdf")["Body"].read() == b"%PDF-1.7"
+
+
 def test_secrets_are_created_with_their_value_or_a_generated_one(aws: None) -> None:
     # Given a stack with a secret of a fixed value and one generated as CloudFormation would
     template = {"Resources": {

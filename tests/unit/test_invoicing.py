@@ -555,8 +555,15 @@ def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monk
         def publish(self, events: list[Any]) -> None:
             published.extend(events)
 
+    queued: list[list[tuple[str, str]]] = []
+
+    class Queue:
+        def send(self, documents: list[tuple[str, str]]) -> None:
+            queued.append(documents)
+
     monkeypatch.setattr(stream, "invoicing_starter", Starter)
     monkeypatch.setattr(stream, "finance_publisher", Publisher)
+    monkeypatch.setattr(stream, "render_queue", Queue)
     shipment = {"PK": "ORDER#ord_1", "SK": "SHIPMENT#shp_1-2", "order_id": "ord_1", "shipment_id": "shp_1-2"}
     stream.record_handler(stream_record("MODIFY", {**shipment, "status": "DISPATCHED"}, {**shipment,
                                                                                           "status": "REQUESTED"}))
@@ -591,6 +598,8 @@ def test_stream_starts_invoicing_for_a_dispatch_and_publishes_finance_facts(monk
 
     assert stream.lambda_handler(batch, Context()) == {"batchItemFailures": []}  # type: ignore[arg-type]
     assert calls == [3]  # the batch's finance events in one PutEvents
+    # the invoice the batch issued is queued for rendering once, its later writes not again
+    assert queued == [[("ord_1", "INV-2026-000001")]]
     assert [(e.name, e.event_id) for e in published] == [
         ("InvoiceIssued", "evt_01ABC"), ("PaymentCaptured", "evt_01ABE"), ("OrderCompleted", "evt_01ABF")]
     issued_event, captured_event, _ = published

@@ -41,7 +41,7 @@ from functions.core.adapters.keys import (
     orders_of_month,
 )
 from functions.core.adapters.notice_marks import supersede_action
-from functions.core.adapters.order_reader import OrderTableReader
+from functions.core.adapters.order_reader import OrderTableReader, tax_item
 from functions.core.adapters.paging import decode_token, encode_token
 from functions.core.adapters.shipments import move_shipment_action
 from functions.core.adapters.stock import release_action
@@ -97,6 +97,8 @@ def details_item(order: Order) -> dict[str, Any]:
         "payment": {k: (_money(v) if isinstance(v, Decimal) else v)
                     for k, v in asdict(order.payment).items() if v is not None},
         "totals": {k: _money(v) for k, v in asdict(order.totals).items()},
+        **({"tax": tax_item(order.tax)} if order.tax else {}),
+        **({"purchase_order_number": order.purchase_order_number} if order.purchase_order_number else {}),
         "created_at": order.created_at,
     }
 

@@ -56,6 +56,11 @@ def invoice_key(order_id: str, number: str) -> Key:
     return {"PK": order_pk(order_id), "SK": f"{INVOICE_PREFIX}{number}"}
 
 
+def rendered_key(order_id: str, number: str) -> Key:
+    """The mark that an invoice's or credit note's files are rendered (put once, after them)."""
+    return {"PK": order_pk(order_id), "SK": f"RENDERED#{number}"}
+
+
 def credit_note_key(order_id: str, return_id: str, receipt_id: str, corrects: str) -> Key:
     """A credit note, keyed by what it credits (a receipt of a return, against one invoice), not
     by its number: its put's ``attribute_not_exists`` makes it once, whatever number it took."""
@@ -156,6 +161,16 @@ def invoices_of_month(legal_entity: str, month: str) -> str:
 
 def invoice_sort_key(issued_at: str, number: str) -> str:
     return f"{issued_at}#{number}"
+
+
+def document_by_number(number: str) -> str:
+    """GSI2: an invoice or credit note by its number (``GET /invoices/{number}``), which names
+    neither its order nor its month."""
+    return f"DOCUMENT#{number}"
+
+
+def document_index_keys(number: str) -> dict[str, str]:
+    return {"GSI2PK": document_by_number(number), "GSI2SK": number}
 
 
 #: GSI1: the shipments whose invoicing waits for finance.
@@ -392,6 +407,7 @@ PARTITIONS: dict[str, Partition] = {
     "node_shipments": (node_shipments(_ANY, _ANY), "GSI1"),
     "node_returns": (node_returns(_ANY, _ANY), "GSI1"),
     "invoices_of_month": (invoices_of_month(_ANY, _ANY), "GSI1"),
+    "document_by_number": (document_by_number(_ANY), "GSI2"),
     "finance_review": (FINANCE_REVIEW, "GSI1"),
     "api_keys": (API_KEYS, "GSI1"),
     "open_orders": ("OPEN#" + _ANY, OPEN_INDEX),

@@ -38,6 +38,7 @@ from functions.core.orders import (
     Totals,
 )
 from functions.core.sourcing import allocations_from
+from functions.core.taxes import TaxScheme, TaxTreatment, VatIdStatus
 
 from .dynamodb import TableAdapter, from_item, to_value
 from .keys import (
@@ -101,6 +102,8 @@ def order_from_items(header: dict[str, Any], details: dict[str, Any], timeline: 
         totals=Totals(**{k: Decimal(v) for k, v in h["totals"].items()}),
         created_at=h["created_at"], updated_at=h["updated_at"], cancel_reason=h.get("cancel_reason"),
         exchange_for=(h.get("summary") or {}).get("exchange_for"),
+        tax=tax_from_item(h["tax"]) if h.get("tax") else None,
+        purchase_order_number=h.get("purchase_order_number"),
         timeline=tuple(timeline),
         allocations=tuple(allocations_from(allocation)),
         shipments=tuple(shipment_from_item(s) for s in shipments),
@@ -226,3 +229,18 @@ class OrderTableReader(TableAdapter):
         credit_notes = [i for i in items if is_credit_note(i)]
         return order_from_items(header, details, entries_of(items), shipments, invoices, flags, parts, notices,
                                 returns, ledger, credit_notes)
+
+
+def tax_item(tax: TaxTreatment) -> dict[str, Any]:
+    """The order's tax treatment as its details item keeps it (``tax``)."""
+    return {"scheme": tax.scheme.value, "country": tax.country,
+            **({"vat_id": tax.vat_id} if tax.vat_id else {}),
+            **({"vat_id_status": tax.vat_id_status.value} if tax.vat_id_status else {}),
+            "rates": {k: str(v) for k, v in tax.rates.items()}}
+
+
+def tax_from_item(item: dict[str, Any]) -> TaxTreatment:
+    status = item.get("vat_id_status")
+    return TaxTreatment(scheme=TaxScheme(item["scheme"]), country=item["country"], vat_id=item.get("vat_id"),
+                        vat_id_status=VatIdStatus(status) if status else None,
+                        rates={k: Decimal(v) for k, v in (item.get("rates") or {}).items()})

@@ -21,6 +21,7 @@ from functions.core.adapters.keys import (
     counter_key,
     credit_key,
     credit_note_key,
+    document_index_keys,
     flag_key,
     header_key,
     invoice_sort_key,
@@ -48,7 +49,8 @@ def credit_note_item(cn: CreditNote) -> dict[str, Any]:
                        "net": fmt(ln.net, c), "tax": fmt(ln.tax, c)} for ln in cn.lines],
             "shipping_net": fmt(cn.shipping_net, c), "shipping_tax": fmt(cn.shipping_tax, c),
             "GSI1PK": invoices_of_month(cn.legal_entity, cn.issued_at[:7]),
-            "GSI1SK": invoice_sort_key(cn.issued_at, cn.credit_note_number), "summary": credit_note_view(cn)}
+            "GSI1SK": invoice_sort_key(cn.issued_at, cn.credit_note_number),
+            **document_index_keys(cn.credit_note_number), "summary": credit_note_view(cn)}
 
 
 class CreditNoteTable(TableAdapter):

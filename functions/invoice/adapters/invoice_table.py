@@ -14,6 +14,7 @@ from functions.core.adapters.keys import (
     FINANCE_REVIEW,
     counter_key,
     credit_key,
+    document_index_keys,
     flag_key,
     header_key,
     invoice_key,
@@ -43,7 +44,8 @@ def invoice_item(inv: Invoice) -> dict[str, Any]:
             "shipping_net": fmt(inv.shipping_net, c), "shipping_tax": fmt(inv.shipping_tax, c),
             "settled_at": inv.settled_at,
             "GSI1PK": invoices_of_month(inv.legal_entity, inv.issued_at[:7]),
-            "GSI1SK": invoice_sort_key(inv.issued_at, inv.invoice_number), "summary": invoice_view(inv)}
+            "GSI1SK": invoice_sort_key(inv.issued_at, inv.invoice_number),
+            **document_index_keys(inv.invoice_number), "summary": invoice_view(inv)}
 
 
 class InvoiceTable(TableAdapter):

@@ -7,7 +7,9 @@
   workflow (credit note, refund, the return REFUNDED); the receipt that brings an exchange's
   last unit in: start it for the replacement order;
 - a finance fact just appended to the timeline of an invoice or an order header: publish it on
-  the event bus (``functions/invoice/finance_events.py``), a batch's events in one PutEvents.
+  the event bus (``functions/invoice/finance_events.py``), a batch's events in one PutEvents;
+- an invoice or credit note just issued: queue it for rendering (its PDF and e-invoice), a
+  batch's documents in one SendMessageBatch.
 """
 
 from __future__ import annotations
@@ -30,11 +32,19 @@ from functions.core.handlers.observability import MetricUnit, logger, metrics
 from functions.invoice.finance_events import finance_facts
 from functions.invoice.invoicing import execution_name
 from functions.invoice.refunding import execution_name as return_execution_name
-from functions.invoice.wiring import finance_publisher, invoice_service, invoicing_starter, return_processing_starter
+from functions.invoice.wiring import (
+    finance_publisher,
+    invoice_service,
+    invoicing_starter,
+    render_queue,
+    return_processing_starter,
+)
 
 #: Finance events of the batch being handled, published together after it (one PutEvents per
 #: 10: a settlement's PaymentCaptured and OrderCompleted come as two records of one transaction).
 _facts: list[DomainEvent] = []
+#: The documents the batch issued, (order id, number), queued for rendering together after it.
+_issued: list[tuple[str, str]] = []
 
 
 def change_of(event_name: str, new: dict[str, Any], old: dict[str, Any]) -> str | None:
@@ -66,7 +76,10 @@ def record_handler(record: DynamoDBRecord) -> None:
     elif (new.get("summary") or {}).get("outcome") == "EXCHANGE" and new.get("status") == "CLOSED" \
             and old.get("status") == "PARTIALLY_RECEIVED":  # closed with part of it in: refund what came
         _start_return_processing(new, receipts_added(new, {}), "REFUND")
-    _facts.extend(finance_facts(order_of(new), invoice_view_of(new), added_entries(new, old)))
+    view = invoice_view_of(new)
+    if view is not None and record.event_name and record.event_name.name == "INSERT":
+        _issued.append((order_of(new), str(view["invoice_number"])))
+    _facts.extend(finance_facts(order_of(new), view, added_entries(new, old)))
 
 
 def _start_return_processing(new: dict[str, Any], receipts: list[tuple[str, int]], outcome: str) -> None:
@@ -78,12 +91,21 @@ def _start_return_processing(new: dict[str, Any], receipts: list[tuple[str, int]
                                                         "receipt_id": receipt_id, "execution_arn": arn})
 
 
-def _publish() -> None:
-    """If this fails the whole batch is retried; ids are stable, so a subscriber drops repeats."""
+def _start() -> None:
+    _facts.clear()
+    _issued.clear()
+
+
+def _finish() -> None:
+    """If this fails the whole batch is retried; ids are stable, so a subscriber drops repeats,
+    and rendering a document again writes nothing."""
     if _facts:
         finance_publisher().publish(list(_facts))
         metrics.add_metric(name="FinanceEventsPublished", unit=MetricUnit.Count, value=len(_facts))
         _facts.clear()
+    if _issued:
+        render_queue().send(list(_issued))
+        _issued.clear()
 
 
-lambda_handler = batch_handler("DynamoDBStreams", record_handler, start=_facts.clear, finish=_publish)
+lambda_handler = batch_handler("DynamoDBStreams", record_handler, start=_start, finish=_finish)
