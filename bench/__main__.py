@@ -4,7 +4,8 @@
 Every headline figure is a ratio or a count, so it holds on a noisy shared machine:
 
 - ``aws_requests_per_order`` and ``cost_per_1000_orders_usd`` (bench/cost.py): happy-path orders
-  (one shipment, card) counted by the local meter and priced with bench/prices.json;
+  (one shipment, card) counted by the local meter and priced with bench/prices.json; rendering the
+  invoice's PDF and XML runs off that path and is reported per document beside it (``document``);
 - ``capture_p99_over_transact_p99`` (bench/latency.py): POST /orders next to a raw
   TransactWriteItems of the same items, interleaved, in the same run;
 - ``lifecycle_orders_per_s`` and ``lifecycle_scaling_4_over_1`` (bench/lifecycle.py): orders from
@@ -78,6 +79,8 @@ def run(api_url: str, size: dict[str, Any], log: Any = sys.stderr) -> dict[str, 
     print("capture latency …", file=log, flush=True)
     capture = latency.capture_latency(api_url, orders=size["latency_orders"])
     meter = figures.pop("meter")
+    documents = figures.pop("documents")
+    each.pop("documents", None)
     results: dict[str, Any] = {
         "cost_per_1000_orders_usd": money["cost_per_1000_orders_usd"],
         "aws_requests_per_order": round(figures["aws_requests_per_order"], 2),
@@ -89,6 +92,7 @@ def run(api_url: str, size: dict[str, Any], log: Any = sys.stderr) -> dict[str, 
     results.update({
         "sizes": size, "seconds": round(time.monotonic() - started, 1),
         "cost": money, "per_order": figures, "meter_totals": meter, "reconciler": reconciler, "return": returned,
+        "document": documents,
         "capture_latency": capture, "lifecycle": life, "cold_start": cold,
     })
     return results
@@ -135,6 +139,10 @@ def render(results: dict[str, Any]) -> str:
               f"  one return with a refund (beside the orders): {results['return']['aws_requests_per_return']} AWS "
               f"requests, ${results['return']['cost_per_1000_returns_usd']:.5f} per 1,000 returns "
               f"({results['return']['refunded']}/{results['return']['returns']} refunded)",
+              f"  rendering a document (beside the orders: an invoice's or credit note's PDF and XML, off the "
+              f"capture path): {results['document']['aws_requests_per_document']} AWS requests, "
+              f"${results['document']['cost_per_1000_documents_usd']:.5f} per 1,000 documents "
+              f"({results['document']['documents']} rendered)",
               "", "AWS requests per order by service:"]
     lines += [f"  {svc:<10} {n:.2f}" for svc, n in results["per_order"]["aws_requests_by_service"].items()]
     if "local_scale" in results:

@@ -23,6 +23,7 @@ from localcloud.patches import (
     dynamodb_transactions,
     eventbridge_targets,
     lambda_runtime,
+    lambda_snapstart,
     moto_server_dispatch,
     powertools_router_state,
     ses_content,
@@ -41,6 +42,7 @@ REGION = "eu-central-1"
 
 ALL_PATCHES = (
     lambda_runtime,
+    lambda_snapstart,
     dynamodb_linearizable,
     dynamodb_streams,
     dynamodb_transactions,

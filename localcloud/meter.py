@@ -43,6 +43,7 @@ _billed_ms: collections.Counter[str] = collections.Counter()  # per function, ea
 _api: collections.Counter[str] = collections.Counter()
 _capacity: collections.Counter[str] = collections.Counter()  # estimated DynamoDB units (see "DynamoDB capacity" below)
 _writes: collections.Counter[tuple[str, str]] = collections.Counter()  # WRU + index WRU by (caller, item kind)
+_reads: collections.Counter[str] = collections.Counter()  # RRU of GetItem/Query/Scan/BatchGetItem by caller
 #: (function, IAM action, table or table/index/name) -> partition key head -> distinct values seen
 _leading: dict[tuple[str, str, str], dict[str, set[str]]] = collections.defaultdict(dict)
 _LEADING_SAMPLES = 20  # distinct values kept per head (the ids vary; the shape is what matters)
@@ -258,6 +259,7 @@ def _dynamodb_reads(operation: str, params: dict[str, Any], parsed: dict[str, An
     total = sum(_size(item) for item in items)
     factor = 1.0 if params.get("ConsistentRead") else 0.5
     _capacity["read_units"] += max(1, math.ceil(total / 4096)) * factor
+    _reads[_caller.get() or "states"] += max(1, math.ceil(total / 4096)) * factor
 
 
 # -- partition keys touched, per function (dynamodb:LeadingKeys) ---------------------------------
@@ -412,6 +414,7 @@ def reset() -> None:
         _api.clear()
         _capacity.clear()
         _writes.clear()
+        _reads.clear()
         _since[0] = time.time()
 
 
@@ -425,6 +428,7 @@ def snapshot() -> dict[str, Any]:
         for (caller, kind), units in sorted(_writes.items()):
             writes_by[caller][kind] = units
         capacity["write_units_by_caller"] = dict(writes_by)  # WRU + index WRU, by item kind
+        capacity["read_units_by_caller"] = {caller: round(units, 1) for caller, units in sorted(_reads.items())}
     by_operation: collections.Counter[str] = collections.Counter()
     by_service: collections.Counter[str] = collections.Counter()
     by_caller: dict[str, dict[str, int]] = collections.defaultdict(dict)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, IgnoreMode
+from aws_cdk import Annotations, Duration, IgnoreMode
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -76,8 +76,15 @@ class LambdaFunctions(Construct):
         description: str,
         timeout: Duration | None = None,
         memory_mb: int | None = None,
+        snap_start: bool = False,
     ) -> lambda_.Function:
-        """A function named `oms-<env>-<capability>-<role>` running `handler`."""
+        """A function named `oms-<env>-<capability>-<role>` running `handler`.
+
+        `snap_start`: Lambda SnapStart on its published versions (Python 3.12+, arm64): the init
+        (the handler module's imports) runs once when a version is published and is snapshotted; a
+        cold start restores the snapshot. For a function whose imports are heavy and whose trigger
+        can name a version (an event source mapping on `function.current_version`), never for an
+        API function (API Gateway calls $LATEST here)."""
         config = self._config
         function_name = config.function_name(capability, role)
         log_group = logs.LogGroup(
@@ -115,6 +122,11 @@ class LambdaFunctions(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
+        if snap_start:  # the version is published: the trigger names `function.current_version`
+            Annotations.of(function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "its event source mapping is on function.current_version, a published version")
         self.functions.append(function)
         return function

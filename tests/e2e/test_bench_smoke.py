@@ -22,6 +22,13 @@ def test_bench_writes_results_chart_and_table(stack: str, tmp_path: Path, capsys
     for key in HEADLINE:
         assert isinstance(results[key], (int, float)) and results[key] > 0, key
     assert results["per_order"]["aws_requests_by_service"]["dynamodb"] > 0
+    # every order's invoice was rendered off the capture path, its cost reported per document
+    # and none of its requests counted per order
+    document = results["document"]
+    assert document["documents"] >= results["sizes"]["orders"]
+    assert document["aws_requests_by_operation"]["s3.PutObject"] == 2  # per document: the PDF and the XML
+    assert "s3.PutObject" not in results["per_order"]["aws_requests_by_operation"]
+    assert document["cost_per_1000_documents_usd"] > 0
     assert results["cost"]["items"]["dynamodb_writes"] > 0 and results["cost"]["dispatch_email_per_1000_usd"] == 0.1
     assert set(results["targets"]) == {"cost_per_1000_orders_usd", "aws_requests_per_order",
                                        "capture_p99_over_transact_p99", "max_cold_start_over_boto3"}

@@ -46,6 +46,11 @@ def test_requests_of_one_happy_path_order(http: httpx.Client) -> None:
     # Step Functions invokes exactly the task functions: 3 in order_fulfillment (Plan, Reserve,
     # NotifyConfirmed), 1 in shipment_invoicing (InvoiceShipment)
     assert ops["lambda.Invoke"] == 4
+    # its invoice is rendered once, off the capture path: queued by the invoice stream, then the
+    # order read, the mark looked for, the PDF and the XML put, the mark put (bench: per document)
+    assert used["aws_calls"]["by_caller"]["oms-local-invoice-stream"]["sqs.SendMessageBatch"] == 1
+    assert used["aws_calls"]["by_caller"]["oms-local-invoice-render"] == {
+        "dynamodb.Query": 1, "dynamodb.GetItem": 1, "s3.PutObject": 2, "dynamodb.PutItem": 1}
     width = max(len(op) for op in ops)
     print("\nAWS requests of one happy-path order, by service and operation:")
     for op, n in sorted(ops.items()):

@@ -326,11 +326,21 @@ def test_document_queue_redrives_to_its_dlq_and_only_the_renderer_consumes_it(en
                                                     "maxReceiveCount": 5}
     render_id, render = function_by_handler(template, "functions.invoice.handlers.render_document.lambda_handler")
     assert queue["Properties"]["VisibilityTimeout"] >= 6 * render["Properties"]["Timeout"]
-    # one event source mapping on the queue, the renderer's; none on its DLQ (redriven by hand)
+    # the renderer runs with SnapStart on its published version (its PDF and XML libraries are
+    # imported at init, in the snapshot), and only it: one version of it, no other function's
+    snap = {fid: f["Properties"].get("SnapStart") for fid, f in resources(template, "AWS::Lambda::Function").items()}
+    assert {fid for fid, s in snap.items() if s} == {render_id}
+    assert snap[render_id] == {"ApplyOn": "PublishedVersions"}
+    versions = resources(template, "AWS::Lambda::Version")
+    (version_id,) = versions
+    assert versions[version_id]["Properties"]["FunctionName"] == {"Ref": render_id}
+    # one event source mapping on the queue, the renderer's published version; none on its DLQ
+    # (redriven by hand)
     on_queues = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
                  if m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0] in (queue_id, dlq_id)]
-    assert on_queues == [{**on_queues[0], "FunctionName": {"Ref": render_id},
-                          "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]}}]
+    assert on_queues == [{**on_queues[0], "FunctionName": {"Fn::Join": ["", [
+        {"Ref": render_id}, ":", {"Fn::GetAtt": [version_id, "Version"]}]]},
+        "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]}}]
     (mapping,) = on_queues
     assert mapping["BatchSize"] == 5
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

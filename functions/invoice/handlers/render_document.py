@@ -9,6 +9,10 @@ import json
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+# Imported at init, not on the first document: the function runs with Lambda SnapStart, which
+# snapshots the init once per published version, so a cold start restores the PDF and XML
+# libraries (~0.3 s of CPU to import) instead of loading them (infra/constructs/invoice.py).
+import functions.invoice.adapters.facturx_pdf  # noqa: F401
 from functions.core.handlers.entrypoints import batch_handler
 from functions.core.handlers.observability import MetricUnit, logger, metrics
 from functions.invoice.wiring import render_service
