@@ -164,7 +164,9 @@ def _index_entries(key: tuple[str, str]) -> int:
     pk, sk = key
     if sk == "ORDER":
         return 3
-    if sk.startswith(("SHIPMENT#", "INVOICE#", "FLAG#")) or (pk.startswith("NODE#") and sk == "NODE"):
+    if sk.startswith(("INVOICE#", "CREDITNOTE#")):  # GSI1 (a month's documents), GSI2 (by number)
+        return 2
+    if sk.startswith(("SHIPMENT#", "FLAG#", "RETURN#")) or (pk.startswith("NODE#") and sk == "NODE"):
         return 1
     return 0
 

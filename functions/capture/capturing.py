@@ -172,6 +172,12 @@ class CaptureService:
         a concurrent request with the key is being written, it is a conflict."""
         claim = IdempotencyClaim(principal=principal.principal_id, key=key, request_hash=request_hash,
                                  expires_at=int(self.epoch()) + IDEMPOTENCY_TTL_SECONDS)
+        if new.customer.vat_id and new.tax is None:
+            # pricing it would ask VIES (seconds when it is slow): a key already used answers
+            # first, as it would for a refused body, and a replay asks nothing
+            held = self.answer_held_key(principal, key, request_hash_of=request_hash)
+            if held is not None:
+                return held
         try:
             return Captured(self.capture(new, principal, idempotency=claim), replayed=False)
         except ValidationFailed:

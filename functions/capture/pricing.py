@@ -1,6 +1,7 @@
 """Order totals: net line amounts, tax per line at the destination's rate, shipping.
 
-Reference tables live in ``capture/reference/*.json`` (reviewed data, not code). Tax is computed
+Reference tables (reviewed data, not code): ``capture/reference/shipping_rates.json`` and the
+VAT rates, ``core/reference/tax_rates.json`` (shared with the invoice documents). Tax is computed
 per line and for shipping, each rounded half-up to the minor unit; the order's tax is the sum
 of those, so every invoice built from lines adds up to the cent.
 """
@@ -18,6 +19,8 @@ from typing import Any
 from functions.core.errors import ValidationFailed
 from functions.core.money import AmountError, fmt, parse_amount, round_money
 from functions.core.orders import Totals
+from functions.core.taxes import country_rate
+from functions.core.taxes import in_eu as in_eu
 
 _REFERENCE = Path(__file__).with_name("reference")
 TAX_CLASSES = ("standard", "reduced", "zero")
@@ -31,17 +34,12 @@ def _table(name: str) -> dict[str, Any]:
 
 
 def tax_rate(country: str, tax_class: str) -> Decimal:
-    """The country's own VAT rate for ``tax_class`` (which rate an order is charged is
-    ``taxation.rate``: reverse charge and exports charge none)."""
-    rates = _table("tax_rates").get(country)
-    if rates is None:
+    """The country's own VAT rate for ``tax_class`` (which rates an order is charged is its tax
+    treatment: reverse charge and exports charge none), or a 422 for a country without rates."""
+    rate = country_rate(country, tax_class)
+    if rate is None:
         raise ValidationFailed("shipping_address.country", f"no tax rates for destination {country}")
-    return Decimal(rates[tax_class])
-
-
-def in_eu(country: str) -> bool:
-    """A member state of the EU (its VAT area: one-stop shop, reverse charge)."""
-    return bool(_table("tax_rates").get(country, {}).get("eu", False))
+    return rate
 
 
 def list_shipping_price(country: str, method: str, currency: str) -> Decimal:

@@ -31,7 +31,10 @@ _PREFIX_COUNTRY = {"EL": "GR"}
 
 
 def normalized_vat_id(vat_id: str) -> str:
-    return "".join(ch for ch in vat_id if ch.isalnum()).upper()
+    """Compacted, upper case, and Greece's ISO code as its VAT prefix (``GR…`` → ``EL…``, as VIES
+    and EN 16931 want it)."""
+    number = "".join(ch for ch in vat_id if ch.isalnum()).upper()
+    return "EL" + number[2:] if number.startswith("GR") else number
 
 
 def vat_country(vat_id: str) -> str:

@@ -1,7 +1,8 @@
 """How an order is taxed, decided once at capture (``functions/capture/taxation.py``) and printed
-on every document of it (``functions/invoice/documents.py``): the scheme, the country whose VAT
-is charged, the customer's VAT number and what VIES said of it; the legal entities that issue
-the documents (``reference/legal_entities.json``); the tax notes in the customer's language.
+on every document of it (``functions/invoice/document.py``): the scheme, the country whose VAT
+is charged, the customer's VAT number and what VIES said of it; the VAT rates per country
+(``reference/tax_rates.json``); the legal entities that issue the documents
+(``reference/legal_entities.json``); the tax notes in the customer's language.
 
 API.md "Finance": B2C at the destination's rate (EU one-stop shop); a business customer with a
 valid EU VAT number of another member state → 0 % with the reverse-charge note; outside the EU
@@ -50,7 +51,9 @@ class TaxTreatment:
     rates: dict[str, Decimal] = field(default_factory=dict)
 
     def rate(self, tax_class: str) -> Decimal:
-        return self.rates.get(tax_class, Decimal(0))
+        """The rate charged for ``tax_class`` (KeyError for a class it does not know: never a
+        silent 0 %)."""
+        return self.rates[tax_class]
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -70,10 +73,10 @@ def tax_category(scheme: TaxScheme, rate_is_zero: bool) -> str:
 #: The printed note and the EN 16931 exemption reason code (VATEX) of an untaxed scheme.
 _NOTES: dict[TaxScheme, dict[str, str]] = {
     TaxScheme.REVERSE_CHARGE: {
-        "en": "Reverse charge: VAT-exempt intra-Community supply (Art. 138 Directive 2006/112/EC); "
-              "VAT to be accounted for by the recipient (Art. 196 Directive 2006/112/EC).",
-        "de": "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge): steuerfreie "
-              "innergemeinschaftliche Lieferung (§ 4 Nr. 1b, § 6a UStG; Art. 138 MwStSystRL).",
+        "en": "Reverse charge: VAT-exempt intra-Community supply of goods (Art. 138 Directive 2006/112/EC); "
+              "the customer accounts for the VAT on the intra-Community acquisition.",
+        "de": "Reverse Charge: steuerfreie innergemeinschaftliche Lieferung (§ 4 Nr. 1b, § 6a UStG; "
+              "Art. 138 MwStSystRL); der Erwerb ist vom Leistungsempfänger zu versteuern.",
     },
     TaxScheme.EXPORT: {
         "en": "Export outside the EU: exempt from VAT (Art. 146 Directive 2006/112/EC).",
@@ -109,6 +112,25 @@ class LegalEntity:
     def vat_id_in(self, country: str) -> str:
         """The VAT number it invoices under when it charges ``country``'s VAT."""
         return self.vat_registrations.get(country, self.vat_id)
+
+
+@cache
+def _rates() -> dict[str, Any]:
+    path = Path(__file__).with_name("reference") / "tax_rates.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["rates"]
+    return data
+
+
+def country_rate(country: str, tax_class: str) -> Decimal | None:
+    """The country's own VAT rate for ``tax_class`` (``reference/tax_rates.json``); None for a
+    country the table does not know."""
+    rates = _rates().get(country)
+    return None if rates is None else Decimal(rates[tax_class])
+
+
+def in_eu(country: str) -> bool:
+    """A member state of the EU (its VAT area: one-stop shop, reverse charge)."""
+    return bool(_rates().get(country, {}).get("eu", False))
 
 
 @cache

@@ -19,6 +19,7 @@ from functions.core.taxes import (
     LegalEntity,
     TaxScheme,
     TaxTreatment,
+    country_rate,
     language_of,
     tax_category,
     tax_note,
@@ -142,9 +143,10 @@ def document_of(order: Order, number: str, entity: LegalEntity) -> Document:
     due = (date.fromisoformat(issued) + timedelta(days=DEFAULT_PAYMENT_TERMS_DAYS)).isoformat() if on_account \
         else issued
     address = order.shipping_address
+    # no contact data (finance reads the documents: API.md, Orders); BT-49 is optional
     buyer = Party(name=address.company or address.name, line1=address.line1, line2=address.line2,
                   city=address.city, postal_code=address.postal_code, country=address.country,
-                  company=address.company, vat_id=tax.vat_id or order.customer.vat_id, email=order.customer.email)
+                  company=address.company, vat_id=tax.vat_id or order.customer.vat_id)
     seller = Party(name=entity.name, line1=entity.line1, city=entity.city, postal_code=entity.postal_code,
                    country=entity.country, vat_id=entity.vat_id_in(tax.country), email=entity.email)
     if isinstance(source, Invoice):
@@ -167,15 +169,10 @@ def _line(line_id: str, sku: str, description: str, quantity: int, unit_price: D
 
 
 def _legacy_tax(order: Order, entity: LegalEntity) -> TaxTreatment:
-    """An order captured before tax schemes was taxed at its destination's rates: its rate per
-    tax class read back from its lines (each line's tax over its net)."""
-    rates: dict[str, Decimal] = {}
-    for ln in order.lines:
-        if ln.net:
-            rates.setdefault(ln.tax_class, (ln.tax / ln.net).quantize(Decimal("0.001")))
-    if "standard" not in rates and order.totals.shipping:
-        rates["standard"] = (order.totals.shipping_tax / order.totals.shipping).quantize(Decimal("0.001"))
+    """An order captured before tax schemes was taxed at its destination's rates (the table's;
+    a line's rounded tax over its net would not give them back)."""
     country = order.shipping_address.country
+    rates = {c: r for c in ("standard", "reduced", "zero") if (r := country_rate(country, c)) is not None}
     scheme = TaxScheme.DOMESTIC if country == entity.country else TaxScheme.ONE_STOP_SHOP
     return TaxTreatment(scheme=scheme, country=country, rates=rates)
 

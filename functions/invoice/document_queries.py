@@ -48,17 +48,20 @@ class DocumentQueries:
     def list(self, *, first: date, last: date, kind: str | None, limit: int, token: str | None
              ) -> tuple[list[dict[str, Any]], str | None]:
         """The entity's documents issued from ``first`` to ``last`` (inclusive, UTC), oldest first.
-        The token carries the month it stopped in (``<yyyy-mm>|<index token>``)."""
+        The token carries the listing it belongs to and the month it stopped in
+        (``<from>~<to>~<kind>~<yyyy-mm>|<index token>``): another period or kind is a 400."""
         if last < first:
             raise ValidationFailed("to", f"{last.isoformat()} is before from {first.isoformat()}")
         if (last - first).days >= MAX_DAYS:
             raise ValidationFailed("to", f"a listing covers at most {MAX_DAYS} days; page by period")
         months = _months(first, last)
+        listing = f"{first.isoformat()}~{last.isoformat()}~{kind or ''}~"
         month, inner = months[0], None
         if token:
-            month, _, rest = token.partition("|")
-            if month not in months:
-                raise BadRequest("next_token does not belong to this listing")
+            head, _, rest = token.partition("|")
+            month = head.removeprefix(listing)
+            if not head.startswith(listing) or month not in months:
+                raise BadRequest("next_token does not belong to this listing (its period and kind)")
             inner = rest or None
         found: list[dict[str, Any]] = []
         for m in months[months.index(month):]:
@@ -66,10 +69,10 @@ class DocumentQueries:
                                            kind=kind, limit=limit - len(found), token=inner if m == month else None)
             found.extend({k: v.get(k) for k in LISTED} for v in page)
             if inner:
-                return found, f"{m}|{inner}"
+                return found, f"{listing}{m}|{inner}"
             if len(found) >= limit:
                 later = months[months.index(m) + 1:]
-                return found, (f"{later[0]}|" if later else None)
+                return found, (f"{listing}{later[0]}|" if later else None)
         return found, None
 
     def get(self, number: str, principal: Principal) -> dict[str, Any]:

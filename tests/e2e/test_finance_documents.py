@@ -4,6 +4,8 @@ what a French business, a Swiss consumer and a GB consumer are charged."""
 
 from __future__ import annotations
 
+import io
+import re
 import shutil
 import subprocess
 import time
@@ -105,6 +107,12 @@ def test_four_completed_orders_are_listed_with_gapless_numbers_that_add_up(http:
     assert http.get(f"/invoices/{number}", headers=WEBSHOP).status_code == 200
     assert http.get(f"/invoices/{number}", headers=MARKETPLACE).status_code == 404
     assert http.get("/invoices/INV-1999-000001", headers=FINANCE).status_code == 404
+    # a page's token is for its listing: the same token for another period is a 400, not a 5xx
+    first_page = http.get("/invoices", headers=FINANCE, params={"from": f"{year}-01-01", "to": day, "limit": 1})
+    token = first_page.json()["next_token"]
+    assert token
+    r = http.get("/invoices", headers=FINANCE, params={"from": day, "to": day, "limit": 1, "next_token": token})
+    assert r.status_code == 400, r.text
 
 
 def test_a_bad_period_is_a_422_naming_the_field(http: httpx.Client) -> None:
@@ -133,6 +141,13 @@ def test_the_links_give_a_pdf_with_the_en16931_xml_embedded(http: httpx.Client, 
     tree = etree.fromstring(xml.content)
     assert tree.findtext(".//rsm:ExchangedDocument/ram:ID", namespaces=NS) == number
     assert tree.findtext(".//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID", namespaces=NS) == "PO-4711"
+    # each line's net as the API shows it, in the same order
+    nets = [item.findtext(".//ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount", namespaces=NS)
+            for item in tree.findall(".//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)]
+    assert nets == [ln["net"] for ln in doc["lines"]]
+    (group,) = tree.findall(".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", namespaces=NS)
+    assert (group.findtext("ram:CategoryCode", namespaces=NS), group.findtext("ram:BasisAmount", namespaces=NS),
+            group.findtext("ram:CalculatedAmount", namespaces=NS)) == ("S", "29.90", "5.68")
     totals = tree.find(".//ram:SpecifiedTradeSettlementHeaderMonetarySummation", namespaces=NS)
     assert totals is not None
     assert totals.findtext("ram:TaxBasisTotalAmount", namespaces=NS) == doc["net"]
@@ -142,6 +157,11 @@ def test_the_links_give_a_pdf_with_the_en16931_xml_embedded(http: httpx.Client, 
     from facturx import get_xml_from_pdf
     filename, embedded = get_xml_from_pdf(pdf.content, check_xsd=True)
     assert filename == "factur-x.xml" and embedded == xml.content
+    # which declares itself PDF/A-3 (its XMP metadata)
+    from pypdf import PdfReader
+    xmp = PdfReader(io.BytesIO(pdf.content)).xmp_metadata
+    assert xmp is not None
+    assert re.search(r'pdfaid:part(>|=")3', xmp.stream.get_data().decode()), "not declared PDF/A-3"
     # and pdftoppm renders it
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed; .ci/run installs it")
@@ -208,6 +228,10 @@ def test_a_swiss_consumer_pays_no_vat_with_the_export_note(http: httpx.Client) -
     assert doc["tax"] == "0.00" and doc["language"] == "de" and "Ausfuhrlieferung" in doc["tax_note"]
     assert {ln["tax_category"] for ln in doc["lines"]} == {"G"}
     assert doc["tax_breakdown"][0]["exemption_code"] == "VATEX-EU-G"
+    xml = etree.fromstring(httpx.get(doc["einvoice_url"], timeout=10).content)
+    (tax,) = xml.findall(".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", namespaces=NS)
+    assert tax.findtext("ram:CategoryCode", namespaces=NS) == "G"
+    assert "Ausfuhrlieferung" in (tax.findtext("ram:ExemptionReason", namespaces=NS) or "")
 
 
 def test_a_gb_consumer_pays_gb_vat_where_the_entity_is_registered(http: httpx.Client) -> None:
@@ -217,3 +241,26 @@ def test_a_gb_consumer_pays_gb_vat_where_the_entity_is_registered(http: httpx.Cl
     doc = rendered(http, order["invoices"][0]["invoice_number"])
     assert doc["tax_note"] is None and {ln["tax_rate"] for ln in doc["lines"]} == {"0.2"}
     assert doc["seller"]["vat_id"] == "GB100000034"  # invoiced under its GB registration
+
+
+def test_a_credit_note_is_rendered_too_and_corrects_its_invoice(http: httpx.Client) -> None:
+    from tests.e2e.test_returns import ask_return, dispatched, receive, refunded
+
+    order = dispatched(http, [{"sku": sku(), "quantity": 2, "unit_price": "10.00"}])
+    (invoice,) = order["invoices"]
+    ret = ask_return(http, order["order_id"], [{"line_id": "1", "quantity": 1, "reason": "DAMAGED"}]).json()
+    assert receive(http, ret, [{"line_id": "1", "quantity": 1, "condition": "RESELLABLE"}], "RCV-1").status_code == 200
+    refunded(http, ret["return_id"])
+    (note,) = [d for d in http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()["invoices"]
+               if d["kind"] == "credit_note"]
+    doc = rendered(http, note["invoice_number"])
+    assert doc["kind"] == "credit_note" and doc["corrects"] == invoice["invoice_number"]
+    assert (doc["net"], doc["tax"], doc["gross"]) == ("10.00", "1.90", "11.90")
+    xml = etree.fromstring(httpx.get(doc["einvoice_url"], timeout=10).content)
+    assert xml.findtext(".//rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == "381"
+    assert xml.findtext(".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID", namespaces=NS) == \
+        invoice["invoice_number"]
+    # finance finds it by kind
+    day = note["issued_at"][:10]
+    assert note["invoice_number"] in {d["invoice_number"] for d in listed(http, day, day, kind="credit_note")}
+    assert note["invoice_number"] not in {d["invoice_number"] for d in listed(http, day, day, kind="invoice")}

@@ -142,3 +142,23 @@ def test_a_malformed_number_is_refused_without_asking_vies(server: ViesServer, t
     with pytest.raises(InvalidVatNumber, match=message):
         registry(server).check(typed)
     assert server.vies.requests == []
+
+
+def test_a_definite_answer_is_kept_an_hour_and_an_outage_is_asked_again(server: ViesServer) -> None:
+    """Given VIES confirmed a number (a quote), then is asked about it again (its capture, a
+    redelivered feed message)
+    When it is checked within the hour
+    Then VIES is not asked again; after the hour it is; an outage is never kept."""
+    server.vies.register("FR40303265045")
+    now = [1000.0]
+    vies = ViesRegistry(base_url=server.url, timeout=2.0, clock=lambda: now[0])
+    assert vies.check("FR40303265045") == VatCheck.VALID
+    assert vies.check("FR 403 032 650 45") == VatCheck.VALID
+    assert len(server.vies.requests) == 1
+    now[0] += 3601
+    assert vies.check("FR40303265045") == VatCheck.VALID
+    assert len(server.vies.requests) == 2
+    server.vies.fail_next("MS_UNAVAILABLE", 500)
+    assert vies.check("DE136695976") == VatCheck.UNAVAILABLE
+    assert vies.check("DE136695976") == VatCheck.NOT_REGISTERED
+    assert len(server.vies.requests) == 4

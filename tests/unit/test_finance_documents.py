@@ -82,8 +82,9 @@ def test_a_reverse_charged_invoice_names_the_buyers_vat_id_and_the_note() -> Non
     assert {ln.tax_category for ln in doc.lines} == {"AE"} and doc.tax == 0
     (group,) = doc.breakdown
     assert group.exemption_code == "VATEX-EU-AE" and group.exemption_reason == doc.tax_note
-    assert doc.language == "de" and "Steuerschuldnerschaft" in (doc.tax_note or "")
+    assert doc.language == "de" and "innergemeinschaftliche Lieferung" in (doc.tax_note or "")
     assert doc.buyer.vat_id == "FR40303265045" and doc.buyer.name == "Analytical Ltd"
+    assert doc.buyer.email is None  # finance reads the documents: no customer contact data
 
 
 def test_an_on_account_invoice_is_due_after_the_terms() -> None:
@@ -194,8 +195,15 @@ def test_a_bad_period_or_token_is_refused() -> None:
         q.list(first=date(2026, 12, 2), last=date(2026, 12, 1), kind=None, limit=5, token=None)
     with pytest.raises(ValidationFailed):
         q.list(first=date(2025, 1, 1), last=date(2026, 1, 2), kind=None, limit=5, token=None)
-    with pytest.raises(BadRequest):  # a token of another period
+    with pytest.raises(BadRequest):  # not a token of this listing
         q.list(first=date(2026, 12, 1), last=date(2026, 12, 31), kind=None, limit=5, token="2026-03|x")
+    index = Index([_doc(1, "2026-12-02T10:00:00.000Z"), _doc(2, "2026-12-03T10:00:00.000Z")], page=1)
+    _, token = queries(index).list(first=date(2026, 12, 1), last=date(2026, 12, 31), kind=None, limit=1, token=None)
+    assert token is not None
+    for first, last, kind in ((date(2026, 12, 3), date(2026, 12, 31), None), (date(2026, 12, 1), date(2026, 12, 31),
+                                                                              "invoice")):
+        with pytest.raises(BadRequest):  # the same token for another period or kind
+            queries(index).list(first=first, last=last, kind=kind, limit=1, token=token)
 
 
 def test_a_channel_reads_its_own_invoice_only_and_links_appear_once_rendered() -> None:
@@ -248,3 +256,16 @@ def test_a_document_is_rendered_once_and_a_message_for_nothing_is_dropped() -> N
     assert service.render_document(order.order_id, "INV-2026-000099") == "unknown"
     assert service.render_document("ord_missing", "INV-2026-000007") == "unknown"
     assert renders == ["INV-2026-000007"]
+
+
+def test_an_older_orders_rates_come_from_the_table_not_from_its_rounded_taxes() -> None:
+    """Given an order captured before tax schemes whose first line is so small that its rounded
+    tax over its net is not the rate (0.10 at 19 % is 0.02: 20 %)
+    When its invoice is printed
+    Then every line shows the destination's real rate."""
+    order = invoiced(lines=[{"sku": "PIN", "quantity": 1, "unit_price": "0.10"},
+                            {"sku": "MUG", "quantity": 1, "unit_price": "12.50"}])
+    assert order.invoices[0].lines[0].tax == Decimal("0.02")
+    doc = document_of(replace(order, tax=None), "INV-2026-000007", ACME)
+    assert {ln.tax_rate for ln in doc.lines} == {Decimal("0.19")}
+    assert [(b.tax_rate, b.basis) for b in doc.breakdown] == [(Decimal("0.19"), Decimal("22.60"))]

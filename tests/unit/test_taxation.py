@@ -28,7 +28,7 @@ from tests.unit.fakes import FakeOrderStore
 ACME = legal_entity("ACME-DE")
 EU = ["AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT", "LU",
       "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"]
-RATES = json.loads(Path("functions/capture/reference/tax_rates.json").read_text())["rates"]
+RATES = json.loads(Path("functions/core/reference/tax_rates.json").read_text())["rates"]
 
 
 @dataclass
@@ -100,7 +100,7 @@ def test_a_french_business_with_a_valid_vat_number_is_reverse_charged() -> None:
 
 def test_the_reverse_charge_note_is_in_the_customers_language() -> None:
     q = quote("AT", vat_id="ATU13585627", locale="de-AT")
-    assert q["tax"]["scheme"] == "reverse_charge" and "Steuerschuldnerschaft" in q["tax"]["note"]
+    assert q["tax"]["scheme"] == "reverse_charge" and "innergemeinschaftliche Lieferung" in q["tax"]["note"]
 
 
 def test_a_number_vies_does_not_know_pays_vat_as_a_consumer() -> None:
@@ -188,3 +188,20 @@ def test_tax_is_the_destinations_rate_per_line_or_nothing_for_a_verified_busines
 def test_the_treatment_is_what_the_order_keeps() -> None:
     t = treatment(entity=ACME, country="FR", vat_id="FR40303265045", registry=Registry())
     assert (t.scheme, t.vat_id, t.vat_id_status) == (TaxScheme.REVERSE_CHARGE, "FR40303265045", VatIdStatus.VALID)
+
+
+def test_a_replay_with_a_vat_id_answers_the_first_order_without_asking_vies_again() -> None:
+    """Given a French business's order captured with an Idempotency-Key (VIES asked once)
+    When the channel sends it again with the same key (a retry after a lost answer)
+    Then it gets the same order, and VIES is not asked again (it may be slow or down)."""
+
+    registry = Registry()
+    service = CaptureService(store=FakeOrderStore(), legal_entity=ACME, vat_registry=registry)
+    body = order_body(customer={**CUSTOMER, "vat_id": "FR40303265045"}, shipping_address={**ADDRESS, "country": "FR"},
+                      payment=card("9999.00"))
+    new = OrderIn.model_validate(body).to_command()
+    first = service.capture_request(new, "webshop", "key-1", body)
+    again = service.capture_request(new, "webshop", "key-1", body)
+    assert again.replayed and again.order.order_id == first.order.order_id
+    assert again.order.tax == first.order.tax and again.order.tax is not None
+    assert registry.asked == ["FR40303265045"]

@@ -49,6 +49,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.capture.adapters.vat_numbers import compact_vat_id
@@ -73,6 +75,12 @@ DEFINITE_USER_ERRORS = frozenset({"VALID", "INVALID"})
 log = logging.getLogger(__name__)
 
 
+#: How long a container trusts a definite answer (a registration rarely changes within the hour;
+#: the order records what VIES said at capture), and how many it keeps.
+ANSWER_TTL_SECONDS = 3600
+ANSWERS_KEPT = 10_000
+
+
 class Opener(Protocol):
     """What sends the request: ``urllib.request.OpenerDirector`` (``build_opener()``) or a stand-in."""
 
@@ -88,7 +96,7 @@ class ViesRegistry:
     building the registry reads and opens nothing)."""
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, timeout: float = DEFAULT_TIMEOUT,
-                 opener: Opener | None = None) -> None:
+                 opener: Opener | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError("base_url must be an http(s) URL")
         if timeout <= 0:
@@ -96,6 +104,11 @@ class ViesRegistry:
         self._url = base_url.rstrip("/") + "/check-vat-number"
         self._timeout = timeout
         self._opener = opener
+        #: definite answers (valid, not registered) by number, with when they were had: a
+        #: container asks VIES once an hour per number, so a feed of one customer's orders, a
+        #: quote followed by its capture, or a redelivered message waits for VIES once
+        self._answers: dict[str, tuple[float, VatCheck]] = {}
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"ViesRegistry(url={self._url!r}, timeout={self._timeout})"
@@ -105,9 +118,17 @@ class ViesRegistry:
         :class:`~functions.capture.ports.InvalidVatNumber` for a malformed number (nothing is
         sent); every failure to get a definite answer is ``UNAVAILABLE``, never an exception."""
         number = compact_vat_id(vat_id)
+        known = self._answers.get(number)
+        if known is not None and self._clock() - known[0] < ANSWER_TTL_SECONDS:
+            return known[1]
         country, national = number[:2], number[2:]  # EL stays EL, XI stays XI: VIES's own prefixes
         status, answer = self._ask(country, national)
-        return _verdict(country, status, answer)
+        verdict = _verdict(country, status, answer)
+        if verdict != VatCheck.UNAVAILABLE:  # an outage is asked again next time
+            if len(self._answers) >= ANSWERS_KEPT:
+                self._answers.clear()
+            self._answers[number] = (self._clock(), verdict)
+        return verdict
 
     def _ask(self, country: str, national: str) -> tuple[int | None, Any]:
         """The HTTP status and the parsed JSON body (``None`` for no status or no JSON)."""

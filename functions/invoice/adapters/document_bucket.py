@@ -52,7 +52,8 @@ class DocumentBucket(TableAdapter):
 
     def store(self, order_id: str, legal_entity: str, number: str, pdf: bytes, xml: bytes, at: str) -> bool:
         """Write both files, then the mark (once: False if it was there already). A crash between
-        the files and the mark renders again: the same bytes, a new version of each object."""
+        the files and the mark renders again: the same content
+        (not the same bytes: factur-x stamps its time), a new version of each object."""
         files = object_keys(legal_entity, number)
         try:
             self.s3.put_object(Bucket=self.bucket, Key=files.xml_key, Body=xml, ContentType="application/xml",

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from functions.core.adapters.dynamodb import TableAdapter, from_item, to_value
 from functions.core.adapters.keys import document_by_number, invoices_of_month, order_id_of_pk
 from functions.core.adapters.paging import decode_token, encode_token
+from functions.core.errors import BadRequest
+
+#: Reads one listing call may make to fill a page when a kind filters most of a month out.
+PAGES_PER_CALL = 10
 
 
 class DocumentIndexTable(TableAdapter):
@@ -28,11 +34,24 @@ class DocumentIndexTable(TableAdapter):
             kwargs["ExpressionAttributeNames"] = {"#sum": "summary", "#kind": "kind"}
             kwargs["ExpressionAttributeValues"][":kind"] = to_value(kind)
         start = decode_token(token, index_pk="GSI1PK", partition=partition)
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = self.db.query(**kwargs)
-        return ([from_item(i)["summary"] for i in page.get("Items", []) if "summary" in i],
-                encode_token(page.get("LastEvaluatedKey")))
+        found: list[dict[str, Any]] = []
+        # a kind is a filter, applied after Limit: read on within the month until the page is
+        # full or the month is done (at most PAGES_PER_CALL reads), not one near-empty page a call
+        for _ in range(PAGES_PER_CALL):
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            kwargs["Limit"] = limit - len(found)
+            try:
+                page = self.db.query(**kwargs)
+            except ClientError as exc:  # a start key outside this period's bounds (a token of another)
+                if exc.response["Error"]["Code"] == "ValidationException" and start:
+                    raise BadRequest("next_token does not belong to this listing") from exc
+                raise
+            found.extend(from_item(i)["summary"] for i in page.get("Items", []) if "summary" in i)
+            start = page.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                break
+        return found, encode_token(start)
 
     def order_of(self, number: str) -> str | None:
         page = self.db.query(TableName=self.table, IndexName="GSI2", Limit=1,
