@@ -111,13 +111,18 @@ DEFAULT_PAYMENT_TERMS_DAYS = 30
 _SHIPPING = {"en": "Shipping", "de": "Versand"}
 
 
+def source_of(order: Order, number: str) -> Invoice | CreditNote | None:
+    """The order's invoice or credit note ``number`` (None: the order has no such document)."""
+    return next((i for i in order.invoices if i.invoice_number == number), None) \
+        or next((n for n in order.credit_notes if n.credit_note_number == number), None)
+
+
 def document_of(order: Order, number: str, entity: LegalEntity) -> Document:
     """The printed document of invoice or credit note ``number`` of ``order`` (KeyError if the
     order has no such document): every line with its rate and EN 16931 category, shipping as a
     line of its own, the tax breakdown per category and rate, the parties and the tax note in
     the customer's language."""
-    source: Invoice | CreditNote | None = next((i for i in order.invoices if i.invoice_number == number), None) \
-        or next((n for n in order.credit_notes if n.credit_note_number == number), None)
+    source = source_of(order, number)
     if source is None:
         raise KeyError(number)
     tax = order.tax or _legacy_tax(order, entity)

@@ -11,13 +11,13 @@ from datetime import date
 from typing import Any
 
 from functions.core.errors import BadRequest, NotFound, ValidationFailed
-from functions.core.invoices import credit_note_view, invoice_view
+from functions.core.invoices import Invoice, credit_note_view, invoice_view
 from functions.core.ports import OrderReader
 from functions.core.principal import Principal
 from functions.core.taxes import LegalEntity
 from functions.core.taxes import legal_entity as legal_entity_details
 
-from .document import document_of, document_view
+from .document import document_of, document_view, source_of
 from .ports import DocumentIndex, DocumentLinks
 
 #: The longest period one listing covers (a year and a day: a leap year's financial year).
@@ -81,15 +81,11 @@ class DocumentQueries:
         order = self.orders.get(order_id) if order_id else None
         if order is None or not order.visible_to(principal.role, principal.principal_id):
             raise NotFound(f"invoice {number} not found")
-        invoice = next((i for i in order.invoices if i.invoice_number == number), None)
-        note = next((n for n in order.credit_notes if n.credit_note_number == number), None)
-        if invoice is not None:
-            listed, issuer = invoice_view(invoice), invoice.legal_entity
-        elif note is not None:
-            listed, issuer = credit_note_view(note), note.legal_entity
-        else:
+        source = source_of(order, number)
+        if source is None:
             raise NotFound(f"invoice {number} not found")
-        doc = document_of(order, number, self.entities(issuer))
+        listed = invoice_view(source) if isinstance(source, Invoice) else credit_note_view(source)
+        doc = document_of(order, number, self.entities(source.legal_entity))
         files = self.links.files(order.order_id, number)
         return {**listed, **document_view(doc),
                 "pdf_url": self.links.link(files.pdf_key, f"{number}.pdf") if files else None,

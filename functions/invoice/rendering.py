@@ -12,7 +12,7 @@ from functions.core.events import utc_now
 from functions.core.ports import OrderReader
 from functions.core.taxes import LegalEntity, legal_entity
 
-from .document import document_of
+from .document import document_of, source_of
 from .ports import DocumentStore, Renderer
 
 
@@ -30,10 +30,10 @@ class RenderService:
         order = self.orders.get(order_id)
         if order is None:
             return "unknown"
-        issuer = next((i.legal_entity for i in order.invoices if i.invoice_number == number), None) \
-            or next((n.legal_entity for n in order.credit_notes if n.credit_note_number == number), None)
-        if issuer is None:
+        source = source_of(order, number)
+        if source is None:
             return "unknown"
+        issuer = source.legal_entity
         if self.store.files(order_id, number) is not None:
             return "already"
         rendered = self.render(document_of(order, number, self.entities(issuer)))
