@@ -218,6 +218,13 @@ def test_invoice_tasks_run_again_change_nothing(http: httpx.Client, aws: Any) ->
     ship_all(http, order["order_id"])
     done = finished(http, order["order_id"])
     assert done["status"] == "COMPLETED"
+    # The notices (confirmation, dispatch email and SMS) are sent after completion, on their own
+    # stream: wait for them so that the timeline compared below is the settled one.
+    deadline = time.monotonic() + 10
+    while len(events(done, "NoticeSent")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        done = http.get(f"/orders/{order['order_id']}", headers=WEBSHOP).json()
+    assert len(events(done, "NoticeSent")) == 3
     (invoice,) = done["invoices"]
     lam = aws("lambda")
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
