@@ -44,6 +44,12 @@ class Invoice:
     payment_reference: str | None = None
     settled_at: str | None = None
     kind: str = "invoice"
+    #: On account: the ISO date it is due (issue date + the account's payment terms), set at issue.
+    due_date: str | None = None
+    #: On account: what is still owed on it (its gross once booked, less payments and credit
+    #: notes; negative: a credit owed to the customer). None: not an open item (card, or not yet
+    #: booked).
+    open_amount: Decimal | None = None
 
     @property
     def year(self) -> int:
@@ -57,7 +63,11 @@ def invoice_view(inv: Invoice) -> dict[str, Any]:
             "shipment_id": inv.shipment_id, "legal_entity": inv.legal_entity, "issued_at": inv.issued_at,
             "currency": c, "net": fmt(inv.net, c), "tax": fmt(inv.tax, c), "gross": fmt(inv.gross, c),
             "total": fmt(inv.gross, c), "payment_status": inv.payment_status.value,
-            "payment_reference": inv.payment_reference}
+            "payment_reference": inv.payment_reference,
+            # only when set: the stored view (``summary``) gets ``open_amount`` as a number from
+            # the settle's write, which payments and credit notes then move in place
+            **({"due_date": inv.due_date} if inv.due_date else {}),
+            **({"open_amount": fmt(inv.open_amount, c)} if inv.open_amount is not None else {})}
 
 
 class RefundStatus(StrEnum):

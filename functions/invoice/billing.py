@@ -7,17 +7,31 @@ Rules (API.md "Money, tax and shipping", "Finance"):
   and the line's last part (by shipment number) taking the remainder. So every line's parts,
   and every order's invoices, sum to the order's figures to the cent.
 - Shipping (net and tax) is billed on the first invoice issued for the order.
+- On account, an invoice is due on its UTC issue date plus the account's payment terms (30 days
+  when the account names none), printed on it and kept as its open item's due date.
 - Numbers are ``INV-<UTC year>-<6 digits>``, gapless per legal entity and year: the number is
   taken from a counter in the same transaction that writes the invoice.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from functions.core.invoices import Invoice
 from functions.core.money import round_money
 from functions.core.orders import Order, OrderLine, Shipment, ShipmentStatus
+
+#: Days an on-account invoice is due after its issue date when the account names no terms (and
+#: for invoices issued before invoices carried their due date).
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+
+
+def due_date(issued_at: str, terms_days: int | None) -> str:
+    """The ISO date an on-account invoice issued at ``issued_at`` is due: its UTC issue date
+    plus the account's payment terms."""
+    days = DEFAULT_PAYMENT_TERMS_DAYS if terms_days is None else terms_days
+    return (date.fromisoformat(issued_at[:10]) + timedelta(days=days)).isoformat()
 
 
 def invoice_number(year: int, n: int) -> str:

@@ -7,7 +7,6 @@ No AWS and no rendering library here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from functions.core.taxes import (
     tax_category,
     tax_note,
 )
+from functions.invoice.billing import due_date
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,6 @@ class Document:
     payment_method: str = "card"
 
 
-#: Days an on-account invoice is due after its issue date when nothing else was agreed.
-DEFAULT_PAYMENT_TERMS_DAYS = 30
 _SHIPPING = {"en": "Shipping", "de": "Versand"}
 
 
@@ -145,7 +143,9 @@ def document_of(order: Order, number: str, entity: LegalEntity) -> Document:
         for (cat, rate), group in groups.items())
     issued = source.issued_at[:10]
     on_account = order.payment.method == "on_account" and isinstance(source, Invoice)
-    due = (date.fromisoformat(issued) + timedelta(days=DEFAULT_PAYMENT_TERMS_DAYS)).isoformat() if on_account \
+    # on account: as the invoice was issued with (the account's terms); one issued before
+    # invoices carried it, on the default terms
+    due = (source.due_date or due_date(source.issued_at, None)) if on_account and isinstance(source, Invoice) \
         else issued
     address = order.shipping_address
     # no contact data (finance reads the documents: API.md, Orders); BT-49 is optional

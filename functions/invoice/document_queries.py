@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from functions.core.errors import BadRequest, NotFound, ValidationFailed
 from functions.core.invoices import Invoice, credit_note_view, invoice_view
+from functions.core.money import fmt
 from functions.core.ports import OrderReader
 from functions.core.principal import Principal
 from functions.core.taxes import LegalEntity
@@ -24,7 +26,16 @@ from .ports import DocumentIndex, DocumentLinks
 MAX_DAYS = 366
 #: The listing's fields (API.md), of the stored view.
 LISTED = ("invoice_number", "kind", "order_id", "issued_at", "net", "tax", "gross", "currency",
-          "payment_status", "payment_reference", "corrects", "legal_entity")
+          "payment_status", "payment_reference", "corrects", "legal_entity", "open_amount")
+
+
+def _listed(view: dict[str, Any]) -> dict[str, Any]:
+    """A stored view as the listing shows it: ``open_amount`` is kept as a number (payments and
+    credit notes move it in place) and shown as the currency's decimal string."""
+    row = {k: view.get(k) for k in LISTED}
+    if row["open_amount"] is not None:
+        row["open_amount"] = fmt(Decimal(str(row["open_amount"])), str(row["currency"]))
+    return row
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -67,7 +78,7 @@ class DocumentQueries:
         for m in months[months.index(month):]:
             page, inner = self.index.month(self.legal_entity, m, first=first.isoformat(), last=last.isoformat(),
                                            kind=kind, limit=limit - len(found), token=inner if m == month else None)
-            found.extend({k: v.get(k) for k in LISTED} for v in page)
+            found.extend(_listed(v) for v in page)
             if inner:
                 return found, f"{listing}{m}|{inner}"
             if len(found) >= limit:

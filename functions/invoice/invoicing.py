@@ -22,8 +22,15 @@ from functions.core.ids import new_id
 from functions.core.invoices import SETTLED, Invoice, PaymentStatus
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, ShipmentStatus, TimelineEntry
-from functions.invoice.billing import bill, billed_shipments, invoice_number
-from functions.invoice.ports import Completion, InvoiceStore, OrderReader, PaymentDeclined, PaymentProvider
+from functions.invoice.billing import bill, billed_shipments, due_date, invoice_number
+from functions.invoice.ports import (
+    Completion,
+    InvoiceStore,
+    OpenItem,
+    OrderReader,
+    PaymentDeclined,
+    PaymentProvider,
+)
 
 #: How often one task tries for a number before handing the retry to the workflow.
 NUMBER_ATTEMPTS = 12
@@ -103,6 +110,7 @@ class InvoiceService:
 
     def _issue(self, order_id: str, shipment_id: str) -> tuple[Order, Invoice, bool]:
         """(the order with the invoice, the shipment's invoice, whether this call issued it)."""
+        terms: int | None = None
         for attempt in range(NUMBER_ATTEMPTS):
             order = self._order(order_id)
             shipment = next((s for s in order.shipments if s.shipment_id == shipment_id), None)
@@ -117,6 +125,10 @@ class InvoiceService:
             sequence = self.store.last_number(self.legal_entity, int(at[:4])) + 1
             invoice = bill(order, shipment, number=invoice_number(int(at[:4]), sequence), issued_at=at,
                            legal_entity=self.legal_entity, with_shipping=not order.invoices)
+            if order.payment.method == "on_account":  # the account is read on this path only
+                if terms is None:
+                    terms = self.store.payment_terms(order.channel, order.customer.customer_id)
+                invoice = replace(invoice, due_date=due_date(at, terms))
             # on the invoice itself, which holds the amounts (the published event adds them)
             entry = TimelineEntry(at=at, event="InvoiceIssued", detail={"invoice_number": invoice.invoice_number})
             outcome = self.store.issue(order, invoice, sequence, entry)
@@ -152,7 +164,12 @@ class InvoiceService:
         at = self.clock()
         if order.payment.method == "on_account":
             completion = self._completion(order, invoice)
-            written = self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None, completion)
+            # the invoice becomes an open item of the customer, due as printed on it
+            item = OpenItem(channel=order.channel, customer_id=order.customer.customer_id,
+                            invoice_number=invoice.invoice_number, order_id=order.order_id,
+                            currency=invoice.currency, open_amount=invoice.gross,
+                            due_date=invoice.due_date or due_date(invoice.issued_at, None))
+            written = self.store.settle(invoice, PaymentStatus.ON_ACCOUNT, None, at, None, completion, open_item=item)
             return "on_account", written == "completed"
         if invoice.gross == 0 or order.payment.method == "none":
             # Nothing to capture (a free gift shipped on its own, an exchange's replacement

@@ -22,9 +22,26 @@ from functions.core.returns import Return
 if TYPE_CHECKING:
     from .document import Document
 
-__all__ = ["Completion", "CreditNoteStore", "DocumentFiles", "DocumentIndex", "DocumentLinks", "DocumentStore",
-           "InvoiceStore", "OrderReader", "PaymentDeclined", "PaymentProvider", "PaymentResult", "RenderQueue",
-           "Rendered", "Renderer"]
+__all__ = [
+    "Completion",
+    "CreditAccount",
+    "CreditNoteStore",
+    "DocumentFiles",
+    "DocumentIndex",
+    "DocumentLinks",
+    "DocumentStore",
+    "InvoiceStore",
+    "OpenItem",
+    "OrderReader",
+    "PaymentDeclined",
+    "PaymentProvider",
+    "PaymentResult",
+    "ReceivablePayment",
+    "ReceivableStore",
+    "RenderQueue",
+    "Rendered",
+    "Renderer",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,54 @@ class Completion:
 
     settled_before: int
     entry: TimelineEntry
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An on-account invoice as the customer owes it: booked with the invoice's settle (its gross),
+    reduced by the payments received and the credit notes correcting it."""
+
+    channel: str
+    customer_id: str
+    invoice_number: str
+    order_id: str
+    currency: str
+    #: ISO date (None only for an item a credit note reached before its invoice was booked)
+    due_date: str | None
+    open_amount: Decimal
+
+
+@dataclass(frozen=True)
+class CreditAccount:
+    """An on-account customer's credit (``PUT /customers/{channel}/{customer_id}/credit``)."""
+
+    channel: str
+    customer_id: str
+    currency: str
+    credit_limit: Decimal
+    #: what the customer owes or has ordered on account and not yet paid (capture adds, payments,
+    #: credit notes and cancels give back)
+    exposure: Decimal
+    #: limit − exposure, kept beside it in every write (conditions cannot subtract)
+    available_credit: Decimal
+    payment_terms_days: int
+
+
+@dataclass(frozen=True)
+class ReceivablePayment:
+    """A payment received against an on-account invoice (``POST /invoices/{number}/payments``)."""
+
+    invoice_number: str
+    order_id: str
+    channel: str
+    customer_id: str
+    payment_reference: str
+    amount: Decimal
+    currency: str
+    received_at: str
+    recorded_at: str
+    #: what was open on the invoice after this payment
+    open_amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -89,7 +154,14 @@ class InvoiceStore(Protocol):
     def last_number(self, legal_entity: str, year: int) -> int: ...
     def issue(self, order: Order, invoice: Invoice, sequence: int, entry: TimelineEntry) -> str: ...
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None, completion: Completion | None = None) -> str: ...
+               entry: TimelineEntry | None, completion: Completion | None = None, *,
+               open_item: OpenItem | None = None) -> str:
+        """``open_item``: on account, the invoice's open item is booked in the same write."""
+        ...
+    def payment_terms(self, channel: str, customer_id: str) -> int | None:
+        """The days an on-account customer's invoices are due after issue (None: no account, or
+        no terms on it). Read only for an on-account order."""
+        ...
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool: ...
     def flag(self, order_id: str, shipment_id: str, invoice_number: str | None, reason: str, error: str,
              entry: TimelineEntry) -> bool: ...
@@ -169,3 +241,36 @@ class CreditNoteStore(Protocol):
     def settle_return(self, before: Return, after: Return, entry: TimelineEntry) -> bool: ...
     def flag(self, order_id: str, ref: str, detail: dict[str, Any], reason: str, error: str,
              entry: TimelineEntry, failed: CreditNote | None, *, release: bool = False) -> bool: ...
+
+
+class ReceivableStore(Protocol):
+    """On-account customers' accounts, open items and payments; finance's review list."""
+
+    def put_account(self, account: CreditAccount, at: str) -> CreditAccount:
+        """Create the account, or change its currency, limit and terms keeping its exposure
+        (available = limit − exposure, in the same write). Raises ``CurrencyLocked`` when the
+        currency would change while something is owed."""
+        ...
+
+    def receivables(self, channel: str, customer_id: str) -> tuple[CreditAccount | None, list[OpenItem]]:
+        """The account and its open items (settled ones too), in one read."""
+        ...
+
+    def record_payment(self, payment: ReceivablePayment, seen_open: Decimal, entry: TimelineEntry
+                       ) -> tuple[str, ReceivablePayment | None]:
+        """Record ``payment`` once per invoice and reference, in one write with the open item
+        (``open_amount`` down, if it is still ``seen_open``), the invoice's open amount and
+        ``entry`` (PaymentReceived) on its timeline, and the credit given back. ``("recorded",
+        None)``, or why not: ``("replayed", the payment recorded before with that reference)``,
+        ``("moved", None)`` (the open amount moved since it was read: read again),
+        ``("no_account", None)`` (no account in the invoice's currency)."""
+        ...
+
+    def payment(self, channel: str, customer_id: str, invoice_number: str, reference: str
+                ) -> ReceivablePayment | None:
+        ...
+
+    def review(self, *, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Finance's review list, oldest first: each entry as flagged (``order_id``, what it is
+        about, ``reason``, ``error``, ``at``), and the token of the rest."""
+        ...

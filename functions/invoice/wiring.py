@@ -21,6 +21,7 @@ from .refunding import RefundService
 if TYPE_CHECKING:
     from .adapters.document_queue import DocumentQueue
     from .document_queries import DocumentQueries
+    from .receivables import ReceivablesService
     from .rendering import RenderService
 
 
@@ -85,6 +86,23 @@ def _document_queries(s: Settings) -> DocumentQueries:
         raise ValueError("LEGAL_ENTITY is not set")
     return DocumentQueries(orders=OrderTableReader(s.table_name), index=DocumentIndexTable(s.table_name),
                            links=DocumentBucket(s.table_name, s.document_bucket), legal_entity=s.legal_entity)
+
+
+def receivables_service(table_name: str | None = None) -> ReceivablesService:
+    """On-account receivables of this function's table, or of ``table_name`` (``oms customers``
+    and the local seed, which know a stack by its outputs)."""
+    return _receivables_service(table_name or settings().table_name)
+
+
+@cache
+def _receivables_service(table_name: str) -> ReceivablesService:
+    # imported here: only the invoice API (and the operator's tools) record payments and balances
+    from .adapters.document_index import DocumentIndexTable
+    from .adapters.receivable_table import ReceivableTable
+    from .receivables import ReceivablesService
+
+    return ReceivablesService(store=ReceivableTable(table_name), orders=OrderTableReader(table_name),
+                              index=DocumentIndexTable(table_name))
 
 
 #: How long a read of the provider's API key is kept (Powertools' cache): a key rotated in the

@@ -28,7 +28,7 @@ from functions.invoice.adapters.local_payments import LocalPaymentProvider
 from functions.invoice.billing import bill, invoice_number
 from functions.invoice.handlers import stream
 from functions.invoice.invoicing import InvoiceRefused, InvoiceService
-from functions.invoice.ports import Completion, PaymentDeclined, PaymentResult
+from functions.invoice.ports import Completion, OpenItem, PaymentDeclined, PaymentResult
 from tests.unit.fakes import FakeOrderStore
 from tests.unit.test_capture_logic import WEBSHOP, body
 
@@ -71,6 +71,11 @@ class FakeInvoiceStore:
         self.settles_with_completion = 0
         self.flagged_invoices: list[str] = []
         self.completes = 0
+        #: payment terms per (channel, customer) on account, how often they were read, the
+        #: open items booked
+        self.terms: dict[tuple[str, str], int] = {}
+        self.terms_read = 0
+        self.open_items: list[OpenItem] = []
 
     def get(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
@@ -96,8 +101,13 @@ class FakeInvoiceStore:
         self.events.append(entry)
         return "issued"
 
+    def payment_terms(self, channel: str, customer_id: str) -> int | None:
+        self.terms_read += 1
+        return self.terms.get((channel, customer_id))
+
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None, completion: Completion | None = None) -> str:
+               entry: TimelineEntry | None, completion: Completion | None = None, *,
+               open_item: OpenItem | None = None) -> str:
         current = self.orders[invoice.order_id]
         stored = next(i for i in current.invoices if i.invoice_number == invoice.invoice_number)
         if stored.settled_at:
@@ -108,6 +118,9 @@ class FakeInvoiceStore:
             if current.status != OrderStatus.SHIPPED or before != completion.settled_before:
                 completion = None  # the order moved since it was read: settle alone
         settled = replace(stored, payment_status=status, payment_reference=reference, settled_at=at)
+        if open_item is not None:
+            self.open_items.append(open_item)
+            settled = replace(settled, open_amount=open_item.open_amount)
         self.orders[invoice.order_id] = replace(current, invoices=tuple(
             settled if i.invoice_number == invoice.invoice_number else i for i in current.invoices))
         if entry:

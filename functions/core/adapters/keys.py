@@ -173,7 +173,8 @@ def document_index_keys(number: str) -> dict[str, str]:
     return {"GSI2PK": document_by_number(number), "GSI2SK": number}
 
 
-#: GSI1: the shipments whose invoicing waits for finance.
+#: GSI1: finance's review list (flags of invoicing and refund runs that failed for good), oldest
+#: first; a resolved flag leaves it (``GET /finance/review``).
 FINANCE_REVIEW = "FINANCE#REVIEW"
 
 
@@ -240,9 +241,48 @@ def _channel_settings_pk(channel: str) -> str:
     return f"SETTINGS#CHANNEL#{channel}"
 
 
+def customer_pk(channel: str, customer_id: str) -> str:
+    """An on-account customer's partition: its credit account, its open items and its payments
+    (the same text as GSI2's ``customer_orders``, but the table's own partition key)."""
+    return f"CUSTOMER#{channel}#{customer_id}"
+
+
+CREDIT_SK = "CREDIT"
+OPEN_ITEM_PREFIX = "OPEN#"
+CUSTOMER_PAYMENT_PREFIX = "PAYMENT#"
+
+
 def credit_key(channel: str, customer_id: str) -> Key:
-    """A B2B customer's on-account credit."""
-    return {"PK": f"CUSTOMER#{channel}#{customer_id}", "SK": "CREDIT"}
+    """A B2B customer's on-account credit: ``currency``, ``credit_limit``, ``exposure``,
+    ``available_credit`` (= limit − exposure), ``payment_terms_days``."""
+    return {"PK": customer_pk(channel, customer_id), "SK": CREDIT_SK}
+
+
+def open_item_key(channel: str, customer_id: str, invoice_number: str) -> Key:
+    """An on-account invoice's open item (``open_amount`` still owed, ``due_date``), beside the
+    account: written with the invoice's settle, reduced by its payments and credit notes."""
+    return {"PK": customer_pk(channel, customer_id), "SK": f"{OPEN_ITEM_PREFIX}{invoice_number}"}
+
+
+def customer_payment_key(channel: str, customer_id: str, invoice_number: str, reference: str) -> Key:
+    """A payment received against an on-account invoice, keyed by the invoice and the payer's
+    reference: its put's ``attribute_not_exists`` makes the same reference count once."""
+    return {"PK": customer_pk(channel, customer_id),
+            "SK": f"{CUSTOMER_PAYMENT_PREFIX}{invoice_number}#{reference}"}
+
+
+def receivables_range() -> tuple[str, str]:
+    """``SK BETWEEN`` bounds of the account and its open items (``CREDIT`` sorts before
+    ``OPEN#``, the payments after): a customer's balance is one Query."""
+    return CREDIT_SK, f"{OPEN_ITEM_PREFIX}~"
+
+
+def is_credit_account(item: dict[str, Any]) -> bool:
+    return item.get("SK") == CREDIT_SK
+
+
+def is_open_item(item: dict[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(OPEN_ITEM_PREFIX)
 
 
 def idempotency_key(principal: str, key: str) -> Key:
@@ -395,7 +435,8 @@ PARTITIONS: dict[str, Partition] = {
     "network": (NETWORK_PK, None),
     "api_key": (api_key_key(_ANY)["PK"], None),
     "channel_ref": (channel_ref_key(_ANY, _ANY)["PK"], None),
-    "credit": (credit_key(_ANY, _ANY)["PK"], None),
+    # the on-account customer's partition: account, open items, payments
+    "credit": (customer_pk(_ANY, _ANY), None),
     "idempotency": (_idempotency_pk(_ANY, _ANY), None),
     "invoice_counter": (_counter_pk(_ANY, _ANY), None),
     "credit_note_counter": (_counter_pk(_ANY, _ANY, "CN"), None),

@@ -183,7 +183,8 @@ def invoice_from_item(stored: dict[str, Any]) -> Invoice:
         shipping_net=Decimal(item["shipping_net"]), shipping_tax=Decimal(item["shipping_tax"]),
         net=Decimal(item["net"]), tax=Decimal(item["tax"]), gross=Decimal(item["gross"]),
         payment_status=PaymentStatus(item["payment_status"]), payment_reference=item.get("payment_reference"),
-        settled_at=item.get("settled_at"), kind=item.get("kind", "invoice"))
+        settled_at=item.get("settled_at"), kind=item.get("kind", "invoice"), due_date=item.get("due_date"),
+        open_amount=Decimal(str(item["open_amount"])) if item.get("open_amount") is not None else None)
 
 
 def credit_note_from_item(stored: dict[str, Any]) -> CreditNote:

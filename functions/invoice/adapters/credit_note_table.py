@@ -24,6 +24,7 @@ from functions.core.adapters.keys import (
     document_index_keys,
     flag_key,
     header_key,
+    invoice_key,
     invoice_sort_key,
     invoices_of_month,
     review_sort_key,
@@ -35,6 +36,8 @@ from functions.core.invoices import CreditNote, RefundStatus, credit_note_view
 from functions.core.money import fmt
 from functions.core.orders import Order, TimelineEntry
 from functions.core.returns import Return
+from functions.invoice.adapters.invoice_table import open_item_update
+from functions.invoice.ports import OpenItem
 
 #: The series of the credit notes' counter (``keys.counter_key``).
 SERIES = "CN"
@@ -122,7 +125,9 @@ class CreditNoteTable(TableAdapter):
                       entries: list[TimelineEntry], *, credit: tuple[str, str] | None = None) -> bool:
         """Record ``cn``'s refund once (``status``, the provider's reference) with its entries;
         on account (``credit``: channel, customer) the gross goes back to the customer's credit
-        in the same transaction. False if it was recorded before."""
+        and comes off the corrected invoice's open item (and its ``open_amount``) in the same
+        transaction — below zero if the invoice was paid already: a credit owed to the customer.
+        False if it was recorded before."""
         actions: list[dict[str, Any]] = [{"Update": append_entries({
             "TableName": self.table, "Key": to_item(credit_note_key(cn.order_id, cn.return_id, cn.receipt_id,
                                                                     cn.corrects)),
@@ -136,6 +141,16 @@ class CreditNoteTable(TableAdapter):
                 "UpdateExpression": "ADD exposure :minus, available_credit :g",
                 "ConditionExpression": "attribute_exists(PK)",
                 "ExpressionAttributeValues": to_values({":g": cn.gross, ":minus": -cn.gross})}})
+            channel, customer_id = credit
+            actions.append({"Update": open_item_update(self.table, OpenItem(
+                channel=channel, customer_id=customer_id, invoice_number=cn.corrects, order_id=cn.order_id,
+                currency=cn.currency, due_date=None, open_amount=-cn.gross))})
+            actions.append({"Update": {
+                "TableName": self.table, "Key": to_item(invoice_key(cn.order_id, cn.corrects)),
+                "UpdateExpression": "SET #sum.open_amount = if_not_exists(#sum.open_amount, :zero) - :g",
+                "ConditionExpression": "attribute_exists(PK)",
+                "ExpressionAttributeNames": {"#sum": "summary"},
+                "ExpressionAttributeValues": to_values({":g": cn.gross, ":zero": 0})}})
         return not transact(self, actions, f"recording the refund of {cn.credit_note_number}")
 
     def settle_return(self, before: Return, after: Return, entry: TimelineEntry) -> bool:
@@ -159,7 +174,8 @@ class CreditNoteTable(TableAdapter):
                 ":type": "finance_flag", ":o": order_id, ":r": detail["return_id"], ":x": detail["receipt_id"],
                 ":why": reason, ":e": error, ":at": entry.at, ":pk": FINANCE_REVIEW,
                 ":sk": review_sort_key(entry.at, order_id),
-                ":sum": {"order_id": order_id, **detail, "reason": reason, "at": entry.at}})}, [entry])}]
+                ":sum": {"order_id": order_id, **detail, "reason": reason, "error": error, "at": entry.at}})},
+            [entry])}]
         if failed is not None:
             actions.append({"Update": {
                 "TableName": self.table, "Key": to_item(credit_note_key(failed.order_id, failed.return_id,

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.core.adapters.dynamodb import TableAdapter, is_retryable, to_item, to_values, transact
+from functions.core.adapters.dynamodb import TableAdapter, from_item, is_retryable, to_item, to_values, transact
 from functions.core.adapters.keys import (
     CLOSE_OPEN_ORDER,
     FINANCE_REVIEW,
@@ -20,6 +20,7 @@ from functions.core.adapters.keys import (
     invoice_key,
     invoice_sort_key,
     invoices_of_month,
+    open_item_key,
     review_sort_key,
 )
 from functions.core.adapters.timeline import append_entries, with_entries
@@ -28,7 +29,7 @@ from functions.core.errors import TransientError
 from functions.core.invoices import Invoice, PaymentStatus, invoice_view
 from functions.core.money import fmt
 from functions.core.orders import Order, OrderStatus, TimelineEntry
-from functions.invoice.ports import Completion
+from functions.invoice.ports import Completion, OpenItem
 
 
 def invoice_item(inv: Invoice) -> dict[str, Any]:
@@ -45,7 +46,25 @@ def invoice_item(inv: Invoice) -> dict[str, Any]:
             "settled_at": inv.settled_at,
             "GSI1PK": invoices_of_month(inv.legal_entity, inv.issued_at[:7]),
             "GSI1SK": invoice_sort_key(inv.issued_at, inv.invoice_number),
-            **document_index_keys(inv.invoice_number), "summary": invoice_view(inv)}
+            **document_index_keys(inv.invoice_number),
+            # open_amount is the settle's to write, as a number (core/invoices.invoice_view)
+            "summary": {k: v for k, v in invoice_view(inv).items() if k != "open_amount"}}
+
+
+def open_item_update(table: str, item: OpenItem) -> dict[str, Any]:
+    """The ``Update`` that books ``item.open_amount`` on the customer's open item of the invoice
+    (``CUSTOMER#<ch>#<id>`` / ``OPEN#<number>``), creating it if new. ``ADD``: the booking and
+    the credit notes' reductions commute, whichever comes first. Never conditional: the write
+    it is part of happens once (the settle's ``settled_at``, the note's ``refunded_at``)."""
+    sets = ["#type = :type", "invoice_number = :n", "order_id = :o", "currency = :c"]
+    values: dict[str, Any] = {":type": "open_item", ":n": item.invoice_number, ":o": item.order_id,
+                              ":c": item.currency, ":amount": item.open_amount}
+    if item.due_date is not None:
+        sets.append("due_date = :due")
+        values[":due"] = item.due_date
+    return {"TableName": table, "Key": to_item(open_item_key(item.channel, item.customer_id, item.invoice_number)),
+            "UpdateExpression": f"SET {', '.join(sets)} ADD open_amount :amount",
+            "ExpressionAttributeNames": {"#type": "type"}, "ExpressionAttributeValues": to_values(values)}
 
 
 class InvoiceTable(TableAdapter):
@@ -98,20 +117,36 @@ class InvoiceTable(TableAdapter):
             return "order_changed"
         return "number_taken"
 
+    def payment_terms(self, channel: str, customer_id: str) -> int | None:
+        item = self.db.get_item(TableName=self.table, Key=to_item(credit_key(channel, customer_id)),
+                                ProjectionExpression="payment_terms_days", ConsistentRead=True).get("Item")
+        terms = from_item(item).get("payment_terms_days") if item else None
+        return int(terms) if terms is not None else None
+
     def settle(self, invoice: Invoice, status: PaymentStatus, reference: str | None, at: str,
-               entry: TimelineEntry | None, completion: Completion | None = None) -> str:
+               entry: TimelineEntry | None, completion: Completion | None = None, *,
+               open_item: OpenItem | None = None) -> str:
         """Record the invoice's payment once and count it on the order header: ``settled``, or
         ``already`` if recorded before. With ``completion`` the same transaction also moves the
         order SHIPPED -> COMPLETED if the header still counts ``settled_before`` settled invoices
-        (``completed``); if it does not, the invoice is settled alone."""
+        (``completed``); if it does not, the invoice is settled alone. With ``open_item`` (on
+        account) the same transaction books the customer's open item and the invoice's
+        ``open_amount``: once, with the settle."""
         # the invoice's entry first: a timeline tie (same instant) keeps PaymentCaptured before
         # OrderCompleted (entry ids are made in this order)
+        sets = "SET settled_at = :at, #sum.payment_status = :st, #sum.payment_reference = :ref"
+        values: dict[str, Any] = {":st": status.value, ":ref": reference, ":at": at}
+        if open_item is not None:
+            # a number, moved in place by payments and credit notes (added: a credit note that
+            # reached it first already took its gross off)
+            sets += ", #sum.open_amount = if_not_exists(#sum.open_amount, :zero) + :gross"
+            values |= {":zero": 0, ":gross": open_item.open_amount}
         invoice_update = {"Update": append_entries({
                 "TableName": self.table, "Key": to_item(invoice_key(invoice.order_id, invoice.invoice_number)),
-                "UpdateExpression": "SET settled_at = :at, #sum.payment_status = :st, #sum.payment_reference = :ref",
+                "UpdateExpression": sets,
                 "ConditionExpression": "attribute_not_exists(settled_at)",
                 "ExpressionAttributeNames": {"#sum": "summary"},
-                "ExpressionAttributeValues": to_values({":st": status.value, ":ref": reference, ":at": at})},
+                "ExpressionAttributeValues": to_values(values)},
                 [entry] if entry is not None else [])}
         header: dict[str, Any] = {
             "TableName": self.table, "Key": to_item(header_key(invoice.order_id)),
@@ -132,11 +167,14 @@ class InvoiceTable(TableAdapter):
             invoice_update,
             {"Update": header},
         ]
+        if open_item is not None:
+            actions.append({"Update": open_item_update(self.table, open_item)})
         codes = transact(self, actions, f"settling {invoice.invoice_number}")
         if not codes:
             return "settled" if completion is None else "completed"
         if completion is not None and codes[0] != "ConditionalCheckFailed":
-            return self.settle(invoice, status, reference, at, entry)  # the order moved: settle alone
+            # the order moved: settle alone
+            return self.settle(invoice, status, reference, at, entry, open_item=open_item)
         return "already"
 
     def complete(self, order: Order, invoices: int, entry: TimelineEntry) -> bool:
@@ -175,7 +213,9 @@ class InvoiceTable(TableAdapter):
                 "ExpressionAttributeValues": to_values({
                     ":type": "finance_flag", ":o": order_id, ":s": shipment_id, ":r": reason, ":e": error,
                     ":at": entry.at, ":pk": FINANCE_REVIEW, ":sk": review_sort_key(entry.at, order_id),
-                    ":sum": {"order_id": order_id, "shipment_id": shipment_id, "reason": reason, "at": entry.at}})},
+                    # what finance's review list shows (GET /finance/review; GSI1 projects only this)
+                    ":sum": {"order_id": order_id, "shipment_id": shipment_id, "invoice_number": invoice_number,
+                             "reason": reason, "error": error, "at": entry.at}})},
                 [entry])},
             # the shipments under review, as a set: flags and resolutions commute, nothing to read
             {"Update": {"TableName": self.table, "Key": to_item(header_key(order_id)),
