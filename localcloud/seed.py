@@ -1,6 +1,7 @@
 """Seed the local stack: the nodes and API keys (through the same node and key management as
 every environment: ``PUT /nodes`` and ``oms nodes put`` call that use case too), the verified
-sender identity, the legal entity and a B2B credit account.
+sender identity, the legal entity and a B2B credit account (through finance's use case, as
+``PUT /customers/{channel}/{customer_id}/credit`` and ``oms customers credit`` do).
 
 Idempotent: seeding twice leaves one of everything.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ def seed(deployment: Any) -> dict[str, Any]:
 
     from functions.access.wiring import key_manager
     from functions.core.adapters.dynamodb import to_item
-    from functions.core.adapters.keys import credit_key, legal_entity_key
+    from functions.core.adapters.keys import legal_entity_key
     from functions.core.principal import Principal
+    from functions.invoice.receivables import AccountTerms
+    from functions.invoice.wiring import receivables_service
     from functions.route.models import NodeIn
     from functions.route.wiring import node_service
 
@@ -44,11 +46,11 @@ def seed(deployment: Any) -> dict[str, Any]:
     ddb = boto3.client("dynamodb")
     entity = data["legal_entity"]
     items: list[dict[str, Any]] = [{**legal_entity_key(entity["id"]), "type": "legal_entity", **entity}]
-    for acct in data["credit_accounts"]:
-        limit = Decimal(acct["credit_limit"])  # numbers: capture's conditional write compares and adds them
-        items.append({**credit_key(acct["channel"], acct["customer_id"]),
-                      "type": "credit_account", "currency": acct["currency"], "credit_limit": limit,
-                      "exposure": Decimal(0), "available_credit": limit})
+    receivables = receivables_service(table)
+    for acct in data["credit_accounts"]:  # the same account again keeps what it is owed
+        receivables.put_account(acct["channel"], acct["customer_id"], AccountTerms(
+            currency=acct["currency"], credit_limit=acct["credit_limit"],
+            payment_terms_days=int(acct["payment_terms_days"])))
     for item in items:
         with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):  # seeding twice changes nothing
             ddb.put_item(TableName=table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from oms import keys, local, nodes, orders
+from oms import customers, keys, local, nodes, orders
 from oms.console import err, out
 from oms.environment import EnvName, connect
 from oms.failures import OmsError, as_oms_errors
@@ -38,6 +38,7 @@ app = OmsApp(name="oms", help=HELP, no_args_is_help=True, add_completion=False, 
 app.add_typer(keys.app, name="keys")
 app.add_typer(nodes.app, name="nodes")
 app.add_typer(orders.app, name="orders")
+app.add_typer(customers.app, name="customers")
 app.add_typer(local.app, name="local")
 
 

@@ -15,7 +15,7 @@ from functions.core.events import DomainEvent
 SOURCE = "oms.invoice"
 #: Timeline events published on the bus (API.md "Finance"), with the source that owns them.
 FINANCE_EVENTS = ("InvoiceIssued", "PaymentCaptured", "PaymentVoided", "OrderCompleted", "CreditNoteIssued",
-                  "PaymentRefunded")
+                  "PaymentRefunded", "PaymentReceived")
 
 #: What a finance event about an invoice carries from the invoice itself (the API's finance
 #: events carry "the document's numbers and amounts"); the timeline entry on the invoice stays small.

@@ -8,13 +8,13 @@
 | refund_flag | return_processing task `FlagRefundForFinance` (the Catch) | FLAG_ACTIONS |
 | stream | table stream, filtered (see below) | STREAM_ACTIONS, start both workflows, put events, queue docs |
 | render | the document queue (one message per new invoice or credit note) | RENDER_ACTIONS, put objects |
-| api | API: `GET /invoices`, `GET /invoices/{invoice_number}` | API_ACTIONS, GSI1, GSI2, get objects |
+| api | API: `/invoices…` (documents, payments), `/customers/…` (credit accounts, balances), `/finance/review` | API_ACTIONS, GSI1, GSI2, get objects |
 
 The stream filters let in four kinds of change: a shipment just dispatched (start its
 shipment_invoicing run); an order header updated while COMPLETED or CANCELLED (the cancel
 itself: void the authorisation / give the credit back; and the writes that append
 OrderCompleted or PaymentVoided to its timeline); any write of an invoice or a credit note
-(InvoiceIssued, PaymentCaptured, CreditNoteIssued, PaymentRefunded on its timeline); and a
+(InvoiceIssued, PaymentCaptured, PaymentReceived, CreditNoteIssued, PaymentRefunded on its timeline); and a
 return written while (partially) received (start a return_processing run per receipt it
 added). The handler publishes the finance entries a write added: a transactional outbox.
 
@@ -47,10 +47,11 @@ from infra.constructs.stream_filters import SHIPMENT_DISPATCHED
 HANDLERS = "functions.invoice.handlers"
 # read the order (query) and the number counter (get); one transaction to issue: counter and
 # header updates, invoice put (its InvoiceIssued entry inside); after the capture one to settle:
-# invoice + header updates (the completion with the last one), else the completion alone (update)
+# invoice + header updates (the completion with the last one), else the completion alone (update).
+# On account only: the account's payment terms (get) and the open item booked with the settle
 INVOICE_SHIPMENT_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-# the order and its invoices; the legal entity's gapless number counter
-INVOICE_SHIPMENT_PARTITIONS = ("order", "invoice_counter")
+# the order and its invoices; the legal entity's gapless number counter; the on-account customer
+INVOICE_SHIPMENT_PARTITIONS = ("order", "invoice_counter", "credit")
 # the order (query) when the failed run may have issued an invoice; one transaction: flag put
 # (its entry inside), header (and invoice) update
 FLAG_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
@@ -69,11 +70,14 @@ RENDER_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem")
 RENDER_PARTITIONS = ("order",)
 #: Documents one render invocation takes (each ~0.1–0.3 s of CPU: well inside the timeout).
 RENDER_BATCH_SIZE = 5
-# the API: a month's documents (GSI1), a number's order (GSI2), the order (query), its mark (get)
-API_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem")
-API_PARTITIONS = ("order", "invoices_of_month", "document_by_number")
+# the API: a month's documents and finance's review list (GSI1), a number's order (GSI2), the order
+# (query), its mark (get); a customer's account and open items (query), a payment (get); a credit
+# account written (update); a payment: one transaction of payment put, invoice, open item and
+# account updates
+API_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+API_PARTITIONS = ("order", "credit", "invoices_of_month", "finance_review", "document_by_number")
 #: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
-FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#",
+FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#", "PaymentReceived": "INVOICE#",
                      "OrderCompleted": "ORDER", "PaymentVoided": "ORDER",
                      "CreditNoteIssued": "CREDITNOTE#", "PaymentRefunded": "CREDITNOTE#"}
 #: An order header written while COMPLETED or CANCELLED: the cancel itself, and the writes that
@@ -180,6 +184,8 @@ class Invoice(Construct):
         self.api_function.add_to_role_policy(iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[data.document_bucket.arn_for_objects("*")]))
         api.add_prefix("invoices", self.api_function, methods=("GET",))
+        api.add_prefix("customers", self.api_function, methods=())  # only /customers/{ch}/{id}/…
+        api.add_prefix("finance", self.api_function, methods=())  # /finance/review
         monitoring.watch_api_function("InvoiceApi", self.api_function)
 
         #: The provider's API key (None for the local provider, which needs none).

@@ -19,7 +19,8 @@ AUTHORIZED = {("/orders", "GET"), ("/orders", "POST"), ("/orders/quote", "POST")
               ("/inventory/{proxy+}", "ANY"), ("/availability", "POST"),
               ("/shipments", "GET"), ("/shipments/{proxy+}", "ANY"),
               ("/nodes", "GET"), ("/nodes/{proxy+}", "ANY"),
-              ("/invoices", "GET"), ("/invoices/{proxy+}", "ANY")}
+              ("/invoices", "GET"), ("/invoices/{proxy+}", "ANY"),
+              ("/customers/{proxy+}", "ANY"), ("/finance/{proxy+}", "ANY")}
 GATEWAY_STATUSES = {
     "UNAUTHORIZED": "401",
     "ACCESS_DENIED": "403",
@@ -122,7 +123,8 @@ def test_methods_exactly_as_the_contract(env_template):
         owner = {"/inventory": allocate_id, "/availability": allocate_id, "/shipments": route_id, "/nodes": route_id,
                  "/health": platform_id, "/openapi.json": platform_id, "/docs": platform_id,
                  "/returns": returns_id, "/channels": returns_id,
-                 "/invoices": invoice_id}.get("/" + key[0].split("/")[1], capture_id)
+                 "/invoices": invoice_id, "/customers": invoice_id, "/finance": invoice_id,
+                 }.get("/" + key[0].split("/")[1], capture_id)
         if key[0].endswith("/returns"):
             owner = returns_id
         assert owner in json.dumps(integration["Uri"]), key

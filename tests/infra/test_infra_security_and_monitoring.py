@@ -197,12 +197,12 @@ INVOICE_TABLE_ACTIONS = {  # the *_ACTIONS of infra/constructs/invoice.py
     "refund_flag": {"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"},
     "stream": {"dynamodb:Query", "dynamodb:UpdateItem"},
     "render_document": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"},
-    "api": {"dynamodb:Query", "dynamodb:GetItem"},
+    "api": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"},
 }
 #: The indexes an invoice function queries, and in which partitions (functions/core/adapters/keys.py).
 INVOICE_INDEX_PARTITIONS = {
-    # a month's documents (GSI1), the order of a document's number (GSI2)
-    "api": {"GSI1": ["invoices_of_month"], "GSI2": ["document_by_number"]},
+    # a month's documents and finance's review list (GSI1), the order of a document's number (GSI2)
+    "api": {"GSI1": ["finance_review", "invoices_of_month"], "GSI2": ["document_by_number"]},
 }
 
 
