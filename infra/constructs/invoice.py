@@ -8,7 +8,7 @@
 | refund_flag | return_processing task `FlagRefundForFinance` (the Catch) | FLAG_ACTIONS |
 | stream | table stream, filtered (see below) | STREAM_ACTIONS, start both workflows, put events, queue docs |
 | render | the document queue (one message per new invoice or credit note) | RENDER_ACTIONS, put objects |
-| api | API: `/invoices…` (documents, payments), `/customers/…`, `/finance/review` | API_ACTIONS, GSI1, GSI2, get objects |
+| api | API: `/invoices…` (+ payments), `/customers/…`, `/finance/review` | API_ACTIONS, GSI1, GSI2, get objects |
 
 The stream filters let in four kinds of change: a shipment just dispatched (start its
 shipment_invoicing run); an order header updated while COMPLETED or CANCELLED (the cancel
