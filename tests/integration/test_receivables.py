@@ -1,0 +1,224 @@
+"""Receivables on the local cloud, through the adapters: a credit account's upsert keeps what is
+owed, an on-account settle books the open item in its own transaction, a credit note takes its
+gross off it, and payments are recorded once per reference and never for more than is open —
+also when two land at the same moment (threads, each with its own client, released together)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.capture.adapters.order_table import OrderTable
+from functions.core.adapters.dynamodb import from_item, to_item
+from functions.core.adapters.order_reader import OrderTableReader
+from functions.core.errors import ValidationFailed
+from functions.core.invoices import CreditNote, Invoice, PaymentStatus, RefundStatus
+from functions.core.orders import Order, OrderStatus, TimelineEntry
+from functions.invoice.adapters.credit_note_table import CreditNoteTable, credit_note_item
+from functions.invoice.adapters.document_index import DocumentIndexTable
+from functions.invoice.adapters.invoice_table import InvoiceTable, invoice_item
+from functions.invoice.adapters.receivable_table import CurrencyLocked, ReceivableTable
+from functions.invoice.billing import bill, due_date
+from functions.invoice.ports import CreditAccount, OpenItem, ReceivablePayment
+from functions.invoice.receivables import PaymentCommand, ReceivablesService
+from localcloud.server import LocalCloud
+from tests.unit.test_invoicing import order_with
+
+pytestmark = pytest.mark.timeout(120)
+
+AT = "2026-11-24T01:00:00.000Z"
+LATER = "2026-11-25T09:00:00.000Z"
+
+
+def _customer() -> str:
+    return f"B2B-{uuid.uuid4().hex[:8].upper()}"
+
+
+def _account(customer_id: str, limit: str = "1000.00", currency: str = "EUR", terms: int = 30) -> CreditAccount:
+    return CreditAccount(channel="marketplace", customer_id=customer_id, currency=currency,
+                         credit_limit=Decimal(limit), exposure=Decimal(0), available_credit=Decimal(limit),
+                         payment_terms_days=terms)
+
+
+def _raw_account(table: str, customer_id: str) -> dict[str, Any]:
+    item = boto3.client("dynamodb").get_item(TableName=table, ConsistentRead=True, Key=to_item(
+        {"PK": f"CUSTOMER#marketplace#{customer_id}", "SK": "CREDIT"}))["Item"]
+    return from_item(item)
+
+
+def _booked_invoice(table: str, customer_id: str, gross_price: str = "100.00") -> tuple[Order, Invoice]:
+    """An on-account order of ``customer_id``, shipped, its invoice issued and settled on account
+    (its open item booked), as shipment invoicing leaves it; the account's exposure holds it."""
+    order = order_with([{"sku": "A", "quantity": 1, "unit_price": gross_price}], [[1]],
+                       payment={"method": "on_account"})
+    order = replace(order, channel="marketplace", channel_order_id=None,
+                    customer=replace(order.customer, customer_id=customer_id), status=OrderStatus.SHIPPED)
+    OrderTable(table).create(order, TimelineEntry(AT, "OrderCaptured", {}))
+    invoice = bill(order, order.shipments[0], number=f"INV-2026-{uuid.uuid4().int % 10**6:06d}", issued_at=AT,
+                   legal_entity="ACME-DE", with_shipping=True)
+    invoice = replace(invoice, due_date=due_date(AT, 30))
+    boto3.client("dynamodb").put_item(TableName=table, Item=to_item(invoice_item(invoice)))
+    boto3.client("dynamodb").update_item(  # what the capture's credit check added
+        TableName=table, Key=to_item({"PK": f"CUSTOMER#marketplace#{customer_id}", "SK": "CREDIT"}),
+        UpdateExpression="ADD exposure :g, available_credit :m",
+        ExpressionAttributeValues={":g": {"N": str(invoice.gross)}, ":m": {"N": str(-invoice.gross)}})
+    item = OpenItem(channel="marketplace", customer_id=customer_id, invoice_number=invoice.invoice_number,
+                    order_id=order.order_id, currency="EUR", due_date=invoice.due_date, open_amount=invoice.gross)
+    assert InvoiceTable(table).settle(invoice, PaymentStatus.ON_ACCOUNT, None, AT, None, open_item=item) == "settled"
+    return order, invoice
+
+
+def _service(table: str, now: str = LATER) -> ReceivablesService:
+    return ReceivablesService(store=ReceivableTable(table), orders=OrderTableReader(table),
+                              index=DocumentIndexTable(table), clock=lambda: now)
+
+
+def test_an_account_is_created_and_a_new_limit_keeps_what_is_owed(cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    store = ReceivableTable(table)
+    # Given a new account
+    created = store.put_account(_account(customer, "1000.00"), AT)
+    assert (created.credit_limit, created.exposure, created.available_credit) == (Decimal(1000), 0, Decimal(1000))
+    # When the customer owes 300.00 and finance lowers the limit to 500.00
+    boto3.client("dynamodb").update_item(
+        TableName=table, Key=to_item({"PK": f"CUSTOMER#marketplace#{customer}", "SK": "CREDIT"}),
+        UpdateExpression="ADD exposure :e, available_credit :m",
+        ExpressionAttributeValues={":e": {"N": "300"}, ":m": {"N": "-300"}})
+    changed = store.put_account(_account(customer, "500.00", terms=14), LATER)
+    # Then the exposure is kept and the available credit is the new limit less it
+    assert (changed.exposure, changed.available_credit, changed.payment_terms_days) == (300, 200, 14)
+    assert InvoiceTable(table).payment_terms("marketplace", customer) == 14
+    # And its currency cannot change while something is owed, and nothing was written
+    with pytest.raises(CurrencyLocked, match="EUR"):
+        store.put_account(_account(customer, "500.00", currency="GBP"), LATER)
+    assert _raw_account(table, customer)["currency"] == "EUR"
+    assert _raw_account(table, customer)["created_at"] == AT
+
+
+def test_a_settle_on_account_books_the_open_item_and_a_credit_note_takes_its_gross_off(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    ReceivableTable(table).put_account(_account(customer), AT)
+    order, invoice = _booked_invoice(table, customer)
+    account, items = ReceivableTable(table).receivables("marketplace", customer)
+    (item,) = items
+    assert (item.invoice_number, item.open_amount, item.due_date) == (invoice.invoice_number, invoice.gross,
+                                                                      "2026-12-24")
+    stored = OrderTableReader(table).get(order.order_id)
+    assert stored is not None and stored.invoices[0].open_amount == invoice.gross
+    # When a credit note of its line (not its shipping) is credited on account
+    cn = CreditNote(credit_note_number=f"CN-2026-{uuid.uuid4().int % 10**6:06d}", order_id=order.order_id,
+                    return_id=f"ret_{order.order_id}-1", receipt_id="R1", corrects=invoice.invoice_number,
+                    legal_entity="ACME-DE", currency="EUR", issued_at=LATER, lines=invoice.lines,
+                    shipping_net=Decimal(0), shipping_tax=Decimal(0), net=invoice.lines[0].net,
+                    tax=invoice.lines[0].tax, gross=invoice.lines[0].net + invoice.lines[0].tax)
+    boto3.client("dynamodb").put_item(TableName=table, Item=to_item(credit_note_item(cn)))
+    entry = TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+    notes = CreditNoteTable(table)
+    assert notes.record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry], credit=("marketplace", customer))
+    assert not notes.record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry], credit=("marketplace", customer))
+    # Then the open item and the invoice show its gross less, once, and the credit is back
+    _, (item,) = ReceivableTable(table).receivables("marketplace", customer)
+    assert item.open_amount == invoice.gross - cn.gross > 0
+    stored = OrderTableReader(table).get(order.order_id)
+    assert stored is not None and stored.invoices[0].open_amount == invoice.gross - cn.gross
+    assert Decimal(str(_raw_account(table, customer)["exposure"])) == invoice.gross - cn.gross
+    assert account is not None
+
+
+def test_payments_are_recorded_once_per_reference_and_never_above_what_is_open(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    ReceivableTable(table).put_account(_account(customer), AT)
+    _, invoice = _booked_invoice(table, customer)
+    service = _service(table)
+    # When a part is paid
+    view, created = service.record_payment(invoice.invoice_number, PaymentCommand("BANK-1", "40.00"))
+    assert created and view["open_amount"] == str(invoice.gross - 40) and view["received_at"] == LATER
+    # Then the same reference again records nothing
+    again, created = service.record_payment(invoice.invoice_number, PaymentCommand("BANK-1", "40.00"))
+    assert not created and again["recorded_at"] == view["recorded_at"]
+    # And more than is open is refused, naming the amount
+    with pytest.raises(ValidationFailed) as refused:
+        service.record_payment(invoice.invoice_number, PaymentCommand("BANK-2", str(invoice.gross)))
+    assert refused.value.errors[0].field == "amount"
+    balance = service.balance("marketplace", customer)
+    assert balance["open_items"][0]["open_amount"] == str(invoice.gross - 40)
+    assert Decimal(balance["available_credit"]) == Decimal(1000) - invoice.gross + 40
+    # When the rest is paid, the item leaves the balance and the credit is back to the limit
+    service.record_payment(invoice.invoice_number, PaymentCommand("BANK-3", str(invoice.gross - 40)))
+    balance = service.balance("marketplace", customer)
+    assert balance["open_items"] == [] and balance["available_credit"] == "1000.00"
+    # And a repeat of the payment that closed it is answered, not refused
+    _, created = service.record_payment(invoice.invoice_number, PaymentCommand("BANK-3", str(invoice.gross - 40)))
+    assert not created
+    stored = OrderTableReader(table).get(invoice.order_id)
+    assert stored is not None and [e.event for e in stored.timeline].count("PaymentReceived") == 2
+
+
+def _race(table: str, payments: list[ReceivablePayment], seen: Decimal) -> list[str]:
+    """Each payment's outcome, in the order given."""
+    barrier = threading.Barrier(len(payments), timeout=20)
+    outcomes: list[str] = [""] * len(payments)
+
+    def pay(i: int, p: ReceivablePayment) -> None:
+        store = ReceivableTable(table, boto3.client("dynamodb"))  # each with its own client, as two functions
+        entry = TimelineEntry(LATER, "PaymentReceived", {"payment_reference": p.payment_reference})
+        barrier.wait()
+        outcomes[i] = store.record_payment(p, seen, entry)[0]
+
+    threads = [threading.Thread(target=pay, args=(i, p)) for i, p in enumerate(payments)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return outcomes
+
+
+def _payment(invoice: Invoice, customer: str, reference: str, amount: Decimal) -> ReceivablePayment:
+    return ReceivablePayment(invoice_number=invoice.invoice_number, order_id=invoice.order_id, channel="marketplace",
+                             customer_id=customer, payment_reference=reference, amount=amount, currency="EUR",
+                             received_at=LATER, recorded_at=LATER, open_amount=invoice.gross - amount)
+
+
+def test_the_same_reference_posted_twice_at_once_is_recorded_once(cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    ReceivableTable(table).put_account(_account(customer), AT)
+    _, invoice = _booked_invoice(table, customer)
+    # Given two finance clerks posting the same bank line at the same moment
+    outcomes = _race(table, [_payment(invoice, customer, "BANK-X", Decimal("10.00"))] * 2, invoice.gross)
+    # Then one write is recorded and the other refused by its condition
+    assert sorted(outcomes) in (["recorded", "replayed"], ["moved", "recorded"]), outcomes
+    _, (item,) = ReceivableTable(table).receivables("marketplace", customer)
+    assert item.open_amount == invoice.gross - 10
+    assert Decimal(str(_raw_account(table, customer)["exposure"])) == invoice.gross - 10
+
+
+def test_two_payments_racing_for_the_last_open_amount_one_is_refused(cloud: LocalCloud,
+                                                                     outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    ReceivableTable(table).put_account(_account(customer), AT)
+    _, invoice = _booked_invoice(table, customer)
+    # Given two different payments, each of the whole open amount, landing at once
+    outcomes = _race(table, [_payment(invoice, customer, "BANK-A", invoice.gross),
+                             _payment(invoice, customer, "BANK-B", invoice.gross)], invoice.gross)
+    # Then one is recorded and the other refused: nothing is paid twice
+    assert sorted(outcomes) == ["moved", "recorded"], outcomes
+    _, (item,) = ReceivableTable(table).receivables("marketplace", customer)
+    assert item.open_amount == 0
+    assert Decimal(str(_raw_account(table, customer)["available_credit"])) == Decimal(1000)
+    # And the refused one, tried again through the use case, is told it is more than is open
+    loser = "BANK-A" if outcomes[0] == "moved" else "BANK-B"
+    with pytest.raises(ValidationFailed, match="more than"):
+        _service(table).record_payment(invoice.invoice_number, PaymentCommand(loser, str(invoice.gross)))
