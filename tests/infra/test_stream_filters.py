@@ -90,3 +90,28 @@ def test_invoice_lets_in_receipts_and_every_credit_note_write(env_template) -> N
     assert not let_in(found, record("INSERT", RETURN))  # an authorisation is not invoice's business
     for event_name, new, old in CHANGES[3:]:  # CreditNoteIssued, PaymentRefunded on its timeline
         assert let_in(found, record(event_name, new, old)), (event_name, new)
+
+
+def test_invoice_lets_in_a_payment_received_on_an_invoice_and_publishes_it(env_template) -> None:
+    # a payment's transaction appends PaymentReceived to the invoice's timeline (and moves its
+    # open amount): the invoice stream must see that write and publish the entry it added
+    from functions.core.adapters.timeline import added_entries
+    from functions.invoice.finance_events import finance_facts
+
+    _, template = env_template
+    found = patterns(template, "functions.invoice.handlers.stream.lambda_handler")
+    summary = {"invoice_number": "INV-2026-000007", "kind": "invoice", "currency": "EUR", "gross": "119.00",
+               "payment_status": "ON_ACCOUNT", "open_amount": 119}
+    booked = {"PK": "ORDER#ord_1", "SK": "INVOICE#INV-2026-000007", "type": "invoice", "summary": summary,
+              "settled_at": AT, "timeline": []}
+    entry = {"id": "01JPAYMENT", "event": "PaymentReceived", "at": AT, "detail": {
+        "invoice_number": "INV-2026-000007", "amount": "19.00", "currency": "EUR", "payment_reference": "SEPA-1",
+        "received_at": AT, "open_amount": "100.00"}}
+    paid = {**booked, "summary": {**summary, "open_amount": 100}, "timeline": [entry]}
+    assert let_in(found, record("MODIFY", paid, booked))
+    (fact,) = finance_facts("ord_1", paid["summary"], added_entries(paid, booked))
+    assert fact.name == "PaymentReceived" and fact.event_id == "evt_01JPAYMENT"
+    assert {k: fact.data[k] for k in ("order_id", "invoice_number", "amount", "currency", "payment_reference",
+                                      "received_at", "open_amount")} == {
+        "order_id": "ord_1", "invoice_number": "INV-2026-000007", "amount": "19.00", "currency": "EUR",
+        "payment_reference": "SEPA-1", "received_at": AT, "open_amount": "100.00"}
