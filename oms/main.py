@@ -1,4 +1,4 @@
-"""``oms``: the operator command line — API keys, fulfilment nodes and dead-letter redrive, for
+"""``oms``: the operator command line — API keys, fulfilment nodes, on-account customers and dead-letter redrive, for
 the local stack (`make up`, the default) or a deployed environment (``--env dev|staging|prod``, with the
 caller's AWS credentials). Run it as ``.venv/bin/oms``, ``make oms ARGS="…"`` or ``python -m oms``.
 """
@@ -30,7 +30,8 @@ class OmsApp(typer.Typer):
             sys.exit(1)
 
 
-HELP = ("The operator command line: API keys, fulfilment nodes, resuming a stuck order and dead-letter redrive, "
+HELP = ("The operator command line: API keys, fulfilment nodes, on-account customers, resuming a stuck order and "
+        "dead-letter redrive, "
         "for the local stack "
         "(`make up`, the default) or a deployed environment (--env dev|staging|prod, with your AWS credentials).")
 app = OmsApp(name="oms", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,

@@ -235,3 +235,23 @@ def test_finance_reads_the_review_list_with_a_reason_for_each_entry(http: httpx.
     assert "expired" in (entry.get("error") or "")
     assert http.get("/finance/review", headers={"x-api-key": KEYS["agent"]}).status_code == 200
     assert http.get("/finance/review", headers=MARKETPLACE).status_code == 403
+
+
+def test_an_operator_sets_an_account_with_oms_and_reads_its_balance(stack: str, http: httpx.Client) -> None:
+    from tests.e2e.test_oms_cli import oms, port_of
+
+    customer = f"B2B-{uuid.uuid4().hex[:8].upper()}"
+    # When an operator opens an account from the command line
+    set_up = oms("customers", "credit", "marketplace", customer, "--currency", "EUR", "--limit", "2500.00",
+                 "--terms", "45", port=port_of(stack))
+    assert set_up.returncode == 0, set_up.stderr
+    assert json.loads(set_up.stdout)["available_credit"] == "2500.00" and "saved" in set_up.stderr
+    # Then the API shows the same account, and the balance command lists it
+    balance = _balance(http, customer)
+    assert (balance["credit_limit"], balance["payment_terms_days"], balance["open_items"]) == ("2500.00", 45, [])
+    shown = oms("customers", "balance", "marketplace", customer, port=port_of(stack))
+    assert shown.returncode == 0 and "2500.00 EUR available" in shown.stdout, shown.stdout + shown.stderr
+    # And a limit the currency cannot take is refused in one line, naming the field
+    refused = oms("customers", "credit", "marketplace", customer, "--currency", "EUR", "--limit", "1.001",
+                  port=port_of(stack))
+    assert refused.returncode == 1 and "credit_limit" in refused.stderr and "Traceback" not in refused.stderr
