@@ -288,8 +288,8 @@ def build(period: Period, documents: Iterable[dict[str, Any]], events: Iterable[
                 continue
             unknown_c, amount = e.data.get("currency"), e.amount() or Decimal(0)
             effect = _add_payment(ledger.of(str(unknown_c)), kind, amount) if unknown_c else Decimal(0)
-            find("no_document", paid_number, unknown_c, effect, f"archived {e.detail_type} of {amount} for a document the "
-                                                    "table does not have")
+            find("no_document", paid_number, unknown_c, effect,
+                 f"archived {e.detail_type} of {amount} for a document the table does not have")
             ledger.rows.append(_payment_row(e, kind, unknown_c, amount))
             continue
         currency = str(document["currency"])
