@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
@@ -19,6 +20,7 @@ from functions.core.adapters.aws import client
 from functions.invoice.ledger import ArchivedEvent
 
 EVENTS_PREFIX = "events/"
+_KEY_DAY = re.compile(r"(?:dt=|/)(\d{4})[-/](\d{2})[-/](\d{2})(?:/|$)")
 ERRORS_PREFIX = "errors/"
 
 
@@ -27,9 +29,10 @@ def day_prefix(day: date) -> str:
 
 
 class FinanceArchive:
-    def __init__(self, bucket: str, s3_client: Any = None) -> None:
+    def __init__(self, bucket: str, s3_client: Any = None, *, page_size: int = 1000) -> None:
         self.bucket = bucket
         self._s3 = s3_client
+        self.page_size = page_size
         #: lines that were not a finance event envelope (reported, never guessed at)
         self.unreadable: list[str] = []
 
@@ -40,7 +43,8 @@ class FinanceArchive:
         return self._s3
 
     def _keys(self, prefix: str) -> Iterator[dict[str, Any]]:
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}):
             yield from page.get("Contents", [])
 
     def objects(self, days: Iterable[date]) -> list[str]:
@@ -78,6 +82,12 @@ class FinanceArchive:
         return found
 
     def error_files(self, days: Iterable[date]) -> int:
-        """How many objects Firehose wrote under ``errors/`` on ``days`` (by their write date)."""
-        wanted = {d.isoformat() for d in days}
-        return sum(1 for o in self._keys(ERRORS_PREFIX) if o["LastModified"].date().isoformat() in wanted)
+        """How many objects Firehose wrote under ``errors/`` on ``days``: by the day in their key
+        (``dt=YYYY-MM-DD`` or Firehose's default ``YYYY/MM/DD``), else by their write date."""
+        wanted = set(days)
+        count = 0
+        for o in self._keys(ERRORS_PREFIX):
+            match = _KEY_DAY.search(o["Key"])
+            day = date(*map(int, match.group(1, 2, 3))) if match else o["LastModified"].date()
+            count += day in wanted
+        return count
