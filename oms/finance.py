@@ -12,11 +12,12 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from functions.invoice.ledger import TERMS
 from oms.console import err
 from oms.environment import Environment, connect
 from oms.failures import OmsError
@@ -213,3 +214,25 @@ def export(ctx: typer.Context,
     if strict and not ledger.reconciled:
         raise typer.Exit(NOT_RECONCILED)
 
+
+
+def parse_reconciliation(text: str) -> dict[str, Any]:
+    """What ``export`` printed after the ledger, read back: ``{"findings": [...], "currencies":
+    {"EUR": {"invoices": "…", …, "difference": "…"}}, "difference": <the last line's amount>}``."""
+    findings: list[str] = []
+    currencies: dict[str, dict[str, str]] = {}
+    block: dict[str, str] | None = None
+    last = None
+    labels = {label: name for name, label in TERMS} | {"difference": "difference"}
+    for line in text.splitlines():
+        if line.startswith("finding "):
+            findings.append(line.removeprefix("finding "))
+        elif line.startswith("reconciliation ") and not line.startswith("reconciliation:"):
+            block = currencies.setdefault(line.split()[1], {})
+        elif ": " in line:
+            label, _, value = line.partition(": ")
+            if label == "difference":
+                last = value.strip()
+            if block is not None and label in labels:
+                block[labels[label]] = value.strip()
+    return {"findings": findings, "currencies": currencies, "difference": last}
