@@ -734,7 +734,8 @@ def export_day(base_url: str, first: str, last: str, timeout: float, progress: P
             result, parsed = _run_export(port, first, last, ledger)
             reconciled = result.returncode == 0 and not parsed["findings"] and bool(parsed["currencies"]) and all(
                 Decimal(c["difference"]) == 0 for c in parsed["currencies"].values())
-            if reconciled or time.monotonic() + EXPORT_POLL_SECONDS > deadline:
+            # an export that cannot run (exit 1: no archive, no stack) is not asked again
+            if reconciled or result.returncode == 1 or time.monotonic() + EXPORT_POLL_SECONDS > deadline:
                 break
             progress.update(note="waiting for the archive")
             time.sleep(EXPORT_POLL_SECONDS)

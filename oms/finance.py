@@ -27,27 +27,27 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Finance: the export finance closes the books with.", no_args_is_help=True)
 
-EXPORT_HELP = """Write the ledger of a period (one row per invoice, credit note and payment) and its
-reconciliation per currency (API.md "Finance"):
+#: exit code of --strict when the books do not reconcile
+NOT_RECONCILED = 3
 
-  invoices − credit notes = captured − refunded + received on account + still open on account
-  + on finance's review list
-
-Sources: invoices and credit notes from the table (issued in the period, UTC days inclusive);
-captured, refunded and received from the finance archive (PaymentCaptured, PaymentRefunded,
-PaymentReceived of the period's documents, up to now; an archived payment of the period with no
-document at all is counted too); still open on account from the table (open amounts of the
-period's on-account invoices, adjusted for on-account credit notes across the period's edges);
-the review list from the table (FAILED invoices less FAILED credit notes). Documents of 0.00
-(free shipments, exchange replacements: settled without money) count 0.00 on both sides.
-
-The ledger goes to --output (default stdout) as csv (with a header) or jsonl. The reconciliation
-goes to stdout after it (a blank line first): `finding …` lines for every mismatch (a document
-whose issue event is not archived, a capture or refund the archive lacks, an archived payment
-with no document, anything not settled yet), then per currency `reconciliation <CUR>`, one
-`<term>: <amount>` line per term and `difference: <amount>`; the last line is always a
-`difference:` line. A difference is a finding, not an error: the exit code is 0, unless
---strict (then 3 when any difference or finding)."""
+EXPORT_HELP = "\n\n".join((
+    "Write the ledger of a period (one row per invoice, credit note and payment) and its reconciliation per "
+    "currency (API.md \"Finance\"): invoices − credit notes = captured − refunded + received on account + still "
+    "open on account + on finance's review list.",
+    "Sources: invoices and credit notes from the table (issued in the period, UTC days inclusive, at most 366); "
+    "captured, refunded and received from the finance archive (PaymentCaptured, PaymentRefunded, PaymentReceived "
+    "of the period's documents, up to now; an archived payment of the period with no document at all counts "
+    "too); still open on account from the table (open amounts of the period's on-account invoices, adjusted for "
+    "on-account credit notes across the period's edges); the review list from the table (FAILED invoices less "
+    "FAILED credit notes). Documents of 0.00 (free shipments, exchange replacements) count 0.00 on both sides.",
+    "The ledger goes to --output (default stdout) as csv (with a header) or jsonl. The reconciliation goes to "
+    "stdout after it (after a blank line): a `finding …` line per mismatch (a document whose issue event is not "
+    "archived, a capture or refund the archive lacks, an archived payment with no document, anything not "
+    "settled yet), then per currency `reconciliation <CUR>`, a `<term>: <amount>` line per term and "
+    "`difference: <amount>`; the last line is always a `difference:` line.",
+    f"A difference is a finding, not an error: exit code 0, unless --strict (then {NOT_RECONCILED} on any "
+    "difference or finding). docs/OPERATIONS.md, \"Closing the books\".",
+))
 
 
 class Format(StrEnum):
@@ -55,8 +55,6 @@ class Format(StrEnum):
     jsonl = "jsonl"
 
 
-#: exit code of --strict when the books do not reconcile
-NOT_RECONCILED = 3
 
 
 def _day(text: str, option: str) -> date:
