@@ -240,3 +240,45 @@ def test_documents_are_read_page_after_page() -> None:
     pages: list[int] = []
     assert list(documents_of(list_page, date(2026, 11, 1), date(2026, 11, 30), on_page=pages.append)) == docs
     assert calls == [None, "100", "200"] and pages == [1, 2, 3]
+
+
+def test_the_printed_reconciliation_reads_back_and_ends_with_the_difference() -> None:
+    import csv
+    import io
+    import json
+
+    from oms.finance import Format, parse_reconciliation, reconciliation_lines, write_rows
+
+    # Given a period of two currencies, one capture of which the archive lacks
+    books = Books()
+    books.order(currency="EUR", method="card", gross=Decimal("100.00"), failed=False, when="during",
+                received=Decimal(0), credits=[(Decimal("19.99"), "during", False)])
+    lost = books.order(currency="GBP", method="card", gross=Decimal("5.50"), failed=False, when="during",
+                       received=Decimal(0), credits=[])
+    events = [e for e in books.events if not (e.detail_type == "PaymentCaptured" and e.number
+                                                  == lost["invoice_number"])]
+    ledger = build(PERIOD, books.documents, events)
+    # When it is printed
+    text = "\n".join(reconciliation_lines(ledger))
+    parsed = parse_reconciliation(text)
+    # Then each term is on its own line per currency, the finding is named, and the last line is a difference
+    assert parsed["currencies"]["EUR"] == {"invoices": "100.00", "credit_notes": "19.99", "captured": "100.00",
+                                           "refunded": "19.99", "received": "0.00", "open": "0.00", "review": "0.00",
+                                           "difference": "0.00"}
+    assert parsed["currencies"]["GBP"]["difference"] == "5.50" and parsed["difference"] == "5.50"
+    assert text.splitlines()[-1] == "difference: 5.50"
+    assert len(parsed["findings"]) == 1 and "capture_not_archived " + lost["invoice_number"] in parsed["findings"][0]
+    # and the ledger is a csv with a header, or one JSON object a line, amounts with the currency's decimals
+    out = io.StringIO()
+    write_rows(ledger, Format.csv, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert len(rows) == len(ledger.rows) == 5 and {r["amount"] for r in rows} >= {"100.00", "19.99", "5.50"}
+    out = io.StringIO()
+    write_rows(ledger, Format.jsonl, out)
+    assert [json.loads(line)["kind"] for line in out.getvalue().splitlines()] == [r["kind"] for r in rows]
+
+
+def test_an_empty_period_still_ends_with_a_difference_line() -> None:
+    from oms.finance import reconciliation_lines
+
+    assert reconciliation_lines(build(PERIOD, [], []))[-1] == "difference: 0.00"
