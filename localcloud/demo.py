@@ -14,13 +14,18 @@
    between ``POST /_local/settle`` calls (which return once the stack is idle), and prints a summary:
    orders by status, shipments, notices sent (``/_local/outbox``), invoices and captured revenue, and
    whether every completed order's invoices add up to its total. ``--json PATH`` writes it as JSON.
+6. Returns a few completed orders (refunds, an exchange), then exports its day as finance closes the
+   books (``oms finance export --from <day> --to <day>``, in a subprocess, as an operator runs it),
+   waiting up to ``--timeout`` for the day's finance events to reach the archive, and prints the
+   reconciliation: each term per currency, ending with ``difference: …``.
 
 Randomness is ``random.Random(--seed)``: the same seed gives the same customers, baskets and
 cancellations. Only a short run tag in the order ids and idempotency keys differs between runs, so
 the demo can run again against the same stack. It only touches its own orders and catalogue SKUs.
 
-Exit status: 0, or 1 if an order could not be placed or an invoice check failed, 2 if the stack did
-not start; orders that did not settle in time are reported, not fatal.
+Exit status: 0, or 1 if an order could not be placed, an invoice check failed or the day's export
+does not reconcile (a difference or a finding), 2 if the stack did not start; orders that did not
+settle in time are reported, not fatal.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -42,11 +50,12 @@ from decimal import Decimal
 from pathlib import Path
 from random import Random
 from typing import Any, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from localcloud.client import KEYS, NODE_KEYS, Api, ApiError, ok
-from localcloud.launcher import LocalStack, StackNotReady
+from localcloud.launcher import ROOT, LocalStack, StackNotReady
 
 WORKERS = 4
 #: Where an order ends up: invoiced and paid, waiting for stock, or cancelled.
@@ -689,6 +698,63 @@ def render(summary: dict[str, Any], *, stream: TextIO, mail_hint: str = "") -> s
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------- finance
+
+#: How often the demo asks again while its day's finance events are still on their way to the archive.
+EXPORT_POLL_SECONDS = 3.0
+
+
+def demo_days(views: Iterable[dict[str, Any]]) -> tuple[str, str]:
+    """The UTC days of the demo's documents (its day; two if it ran across midnight), else today."""
+    days = sorted(str(i["issued_at"])[:10] for v in views for i in v.get("invoices") or [] if i.get("issued_at"))
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    return (days[0], days[-1]) if days else (today, today)
+
+
+def _run_export(port: int, first: str, last: str, ledger: Path
+                ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    from oms.finance import parse_reconciliation
+
+    command = [sys.executable, "-m", "oms", "finance", "export", "--from", first, "--to", last, "--format", "csv",
+               "--output", str(ledger)]
+    env = {**os.environ, "OMS_PORT": str(port), "NO_COLOR": "1", "COLUMNS": "200"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return result, parse_reconciliation(result.stdout)
+
+
+def export_day(base_url: str, first: str, last: str, timeout: float, progress: Progress) -> dict[str, Any]:
+    """Finance's export of the demo's day, asked again until it reconciles or ``timeout`` passes
+    (the archive fills as Firehose delivers): the reconciliation as the command printed it."""
+    port = urlsplit(base_url).port or 80
+    progress.phase("exporting the day's books")
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryDirectory(prefix="oms-demo-") as tmp:
+        ledger = Path(tmp) / "ledger.csv"
+        while True:
+            result, parsed = _run_export(port, first, last, ledger)
+            reconciled = result.returncode == 0 and not parsed["findings"] and bool(parsed["currencies"]) and all(
+                Decimal(c["difference"]) == 0 for c in parsed["currencies"].values())
+            # an export that cannot run (exit 1: no archive, no stack) is not asked again
+            if reconciled or result.returncode == 1 or time.monotonic() + EXPORT_POLL_SECONDS > deadline:
+                break
+            progress.update(note="waiting for the archive")
+            time.sleep(EXPORT_POLL_SECONDS)
+        rows = max(0, len(ledger.read_text().splitlines()) - 1) if ledger.exists() else 0
+    progress.end("reconciled" if reconciled else "NOT reconciled")
+    lines = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    return {"command": f"oms finance export --from {first} --to {last}", "from": first, "to": last,
+            "exit_code": result.returncode, "ledger_rows": rows, "reconciled": reconciled,
+            "currencies": parsed["currencies"], "findings": parsed["findings"], "difference": parsed["difference"],
+            "lines": lines, "error": "" if result.returncode == 0 else result.stderr.strip()[-2000:]}
+
+
+def render_finance(finance: dict[str, Any]) -> str:
+    head = f"Finance: {finance['command']}  ({finance['ledger_rows']} ledger rows)"
+    if finance["exit_code"] != 0:
+        return f"{head}\n  the export failed: {finance['error'] or 'exit ' + str(finance['exit_code'])}"
+    return "\n".join([head, *(f"  {ln}" for ln in finance["lines"])])
+
+
 # --------------------------------------------------------------------------------------------- main
 
 
@@ -712,8 +778,11 @@ def demo(args: argparse.Namespace, base_url: str, progress: Progress, started: f
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         api.close()
-    return summarise(run, outbox, seed=args.seed, requested=args.orders, seconds=time.monotonic() - started,
-                     base_url=base_url)
+    summary = summarise(run, outbox, seed=args.seed, requested=args.orders, seconds=time.monotonic() - started,
+                        base_url=base_url)
+    first, last = demo_days(run.views.values())
+    summary["finance"] = export_day(base_url, first, last, args.timeout, progress)
+    return summary
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -769,10 +838,11 @@ def main(argv: list[str] | None = None) -> int:
         progress.close()
         mail_hint = "" if stack is None or args.keep else "  (served while the stack runs: try --keep)"
         print(render(summary, stream=sys.stdout, mail_hint=mail_hint), flush=True)
+        print("\n" + render_finance(summary["finance"]), flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
         failed = bool(summary["orders"]["failed"] or summary["invoices"]["mismatched_orders"]
-                      or summary["returns"]["failed"])
+                      or summary["returns"]["failed"] or not summary["finance"]["reconciled"])
         if args.keep and stack is not None:
             print(f"\nThe stack keeps serving at {base_url}; its mail: {base_url}/_local/mail. Ctrl-C to stop.",
                   flush=True)

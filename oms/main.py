@@ -1,4 +1,5 @@
-"""``oms``: the operator command line — API keys, fulfilment nodes, on-account customers and dead-letter redrive, for
+"""``oms``: the operator command line — API keys, fulfilment nodes, on-account customers, dead-letter redrive and
+finance's export, for
 the local stack (`make up`, the default) or a deployed environment (``--env dev|staging|prod``, with the
 caller's AWS credentials). Run it as ``.venv/bin/oms``, ``make oms ARGS="…"`` or ``python -m oms``.
 """
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from oms import customers, keys, local, nodes, orders
+from oms import customers, finance, keys, local, nodes, orders
 from oms.console import err, out
 from oms.environment import EnvName, connect
 from oms.failures import OmsError, as_oms_errors
@@ -30,8 +31,8 @@ class OmsApp(typer.Typer):
             sys.exit(1)
 
 
-HELP = ("The operator command line: API keys, fulfilment nodes, on-account customers, resuming a stuck order and "
-        "dead-letter redrive, "
+HELP = ("The operator command line: API keys, fulfilment nodes, on-account customers, resuming a stuck order, "
+        "dead-letter redrive and finance's export, "
         "for the local stack "
         "(`make up`, the default) or a deployed environment (--env dev|staging|prod, with your AWS credentials).")
 app = OmsApp(name="oms", help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
@@ -41,6 +42,7 @@ app.add_typer(nodes.app, name="nodes")
 app.add_typer(orders.app, name="orders")
 app.add_typer(customers.app, name="customers")
 app.add_typer(local.app, name="local")
+app.add_typer(finance.app, name="finance")
 
 
 @dataclass(frozen=True)

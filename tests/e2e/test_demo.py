@@ -28,6 +28,11 @@ def test_demo_places_ships_and_summarises_its_orders(stack: str, tmp_path: Path)
     refunds = returns["by_status"].get("REFUNDED", 0)
     assert returns["credit_notes"] >= refunds and (refunds == 0 or float(returns["refunded_revenue"]["EUR"]) > 0)
     assert returns["replacement_orders_completed"] == returns["by_status"].get("EXCHANGED", 0)
+    # and the demo's day, exported as finance closes the books, reconciles in every currency
+    finance = summary["finance"]
+    assert finance["exit_code"] == 0 and finance["reconciled"] and not finance["findings"], finance
+    assert finance["currencies"] and all(c["difference"] == "0.00" for c in finance["currencies"].values())
+    assert finance["lines"][-1] == "difference: 0.00" and finance["ledger_rows"] > 0
 
 
 def test_the_same_seed_plans_the_same_orders() -> None:
@@ -76,3 +81,12 @@ def test_the_summary_table_reads_well_without_unicode() -> None:
     assert "captured revenue EUR 1,234.50" in " ".join(table.split())
     assert "not settled in time 1 (SHIPPED 1)" in " ".join(table.split())
     assert "1x GET /orders/{id}: 502" in table
+
+
+def test_the_finance_block_prints_the_reconciliation_as_the_export_did() -> None:
+    finance = {"command": "oms finance export --from 2026-11-24 --to 2026-11-24", "ledger_rows": 3, "exit_code": 0,
+               "lines": ["reconciliation EUR", "invoices: 10.00", "difference: 0.00"], "error": ""}
+    text = demo.render_finance(finance)
+    assert text.splitlines()[-1].strip() == "difference: 0.00" and "3 ledger rows" in text
+    failed = demo.render_finance({**finance, "exit_code": 1, "error": "error: no finance archive"})
+    assert "the export failed: error: no finance archive" in failed
