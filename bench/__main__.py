@@ -136,6 +136,7 @@ def render(results: dict[str, Any]) -> str:
               f"  reconciler (fixed, not per order): {rec['aws_requests']:.0f} AWS requests a run with nothing "
               f"open, ${rec['fixed_cost_per_month_usd']:.4f} a month at {rec['runs_per_month']} runs, "
               f"${rec['share_per_1000_orders_usd']:.5f} per 1,000 orders at {rec['orders_per_month']:,} orders a month",
+              _archive_line(results),
               f"  one return with a refund (beside the orders): {results['return']['aws_requests_per_return']} AWS "
               f"requests, ${results['return']['cost_per_1000_returns_usd']:.5f} per 1,000 returns "
               f"({results['return']['refunded']}/{results['return']['returns']} refunded)",
@@ -148,6 +149,18 @@ def render(results: dict[str, Any]) -> str:
     if "local_scale" in results:
         lines += ["", local_scale.table(results["local_scale"])]
     return "\n".join(lines)
+
+
+def _archive_line(results: dict[str, Any]) -> str:
+    """The finance archive's cost per order (Firehose ingestion, in the total) and its fixed S3 PUTs."""
+    archive = results["per_order"].get("archive") or {}
+    ingestion = results["cost"]["items"].get("firehose_archive", 0.0)
+    return (f"  finance archive: {archive.get('records_per_order', 0):.2f} records per order "
+            f"({archive.get('bytes_per_record', 0):.0f} B each, billed as 5 KB): ${ingestion:.5f} per 1,000 orders "
+            f"(${ingestion / 1000:.8f} per order, in the total); Firehose's S3 PUTs (fixed, one per 300 s flush): "
+            f"${archive.get('s3_puts_fixed_per_month_usd', 0):.4f} a month, "
+            f"${archive.get('s3_puts_share_per_1000_orders_usd', 0):.5f} per 1,000 orders at "
+            f"{cost.ORDERS_PER_MONTH:,} orders a month")
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

@@ -11,7 +11,18 @@ What AWS also bills on the project's behalf: SQS polling and deletes by event so
 (none on this path: orders arrive over HTTP; each feed channel's intake queue has a mapping
 that polls only when it has messages — long polling of an empty queue is billed, about 3
 requests per minute per mapping, a fixed cost per channel, not per order) and EventBridge
-deliveries (no rule on the bus yet). DynamoDB stream reads by Lambda are free.
+deliveries (to AWS services such as Firehose: not billed per delivery). DynamoDB stream reads by
+Lambda are free.
+
+The finance archive (infra/constructs/archive.py): the bus's rule hands each finance event to
+Firehose — a delivery by EventBridge, not a request of the project's code, so the meter does not
+count it and it is not among the requests per order (the PutEvents that published the event is).
+What it costs is Firehose's ingestion, billed per GB with each record rounded up to 5 KB: the
+records are read back from the local finance bucket (``archive_of``) and priced per order, inside
+the total. Firehose's S3 PUTs come per buffer flush (at most one every 300 s while events flow),
+a fixed cost a month whatever the volume below ~5 MiB per 300 s: shown beside, like the
+reconciler's, shared over ``ORDERS_PER_MONTH``. Glue (one table, no crawler) and Athena (per
+query, by finance) are not per order.
 
 The warehouse works as a node does: it fetches its open requests on a timer, a page of up to
 100 at a time (``GET /shipments``), not once per order — here one page every
@@ -34,6 +45,8 @@ PRICES = json.loads((Path(__file__).with_name("prices.json")).read_text())
 #: Bytes CloudWatch Logs ingests per invocation, roughly: START/END/REPORT lines, the
 #: Powertools cold-start/metric EMF line and one or two INFO lines.
 LOG_BYTES_PER_INVOCATION = 900
+#: Firehose's buffer interval (infra/constructs/archive.py): at most one S3 object per interval.
+ARCHIVE_FLUSHES_PER_MONTH = 30 * 24 * 3600 // 300
 #: Orders captured between two polls of the warehouse for its open requests.
 ORDERS_PER_POLL = 10
 #: The reconciler's deployed rate (infra/config.py, `reconcile_rate`: every 5 minutes) and the
@@ -74,10 +87,45 @@ def measure(api_url: str, *, orders: int = 20, orders_per_poll: int = ORDERS_PER
                 api.settle(60)
         meter = api.meter()
         statuses = [api.order(i)["status"] for i in ids]
+        archive = archive_of(api.info(), ids)
     completed = statuses.count("COMPLETED")
     rest, rendering, documents = split_documents(meter)
     return {"orders": orders, "completed": completed, "meter": meter, **per_order(rest, orders),
-            "documents": per_document(rendering, documents)}
+            "archive": archive_per_order(archive, orders), "documents": per_document(rendering, documents)}
+
+
+def archive_of(info: dict[str, Any], order_ids: list[str]) -> list[tuple[str, int]]:
+    """(detail-type, bytes as EventBridge put it into Firehose) of each record the local finance
+    bucket archived for ``order_ids`` (one JSON a line, the appended newline not counted)."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=info["aws_endpoint_url"], region_name=info["region"],
+                      aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106 - moto's dummy keys
+    wanted, found = set(order_ids), []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=info["finance_bucket"], Prefix="events/"):
+        for obj in page.get("Contents", []):
+            for line in s3.get_object(Bucket=info["finance_bucket"], Key=obj["Key"])["Body"].read().splitlines():
+                record = json.loads(line)
+                if record["detail"]["data"].get("order_id") in wanted:
+                    found.append((str(record["detail-type"]), len(line)))
+    return found
+
+
+def archive_per_order(records: list[tuple[str, int]], orders: int, prices: dict[str, Any] = PRICES
+                      ) -> dict[str, Any]:
+    """Records and Firehose-billed bytes per order (each record rounded up to 5 KB), and the
+    archive's fixed monthly S3 PUTs with their share per 1,000 orders at ``ORDERS_PER_MONTH``."""
+    rounding = prices["firehose_record_rounding_bytes"]
+    billed = sum(math.ceil(size / rounding) * rounding for _, size in records)
+    by_type: dict[str, float] = {}
+    for name, _ in records:
+        by_type[name] = by_type.get(name, 0) + 1 / orders
+    monthly_puts = ARCHIVE_FLUSHES_PER_MONTH * prices["s3_put_request"]
+    return {"records_per_order": len(records) / orders, "records_by_type_per_order": dict(sorted(by_type.items())),
+            "bytes_per_record": round(sum(s for _, s in records) / max(len(records), 1), 1),
+            "billed_bytes_per_order": billed / orders,
+            "s3_puts_fixed_per_month_usd": round(monthly_puts, 6), "flushes_per_month": ARCHIVE_FLUSHES_PER_MONTH,
+            "s3_puts_share_per_1000_orders_usd": round(monthly_puts / ORDERS_PER_MONTH * 1000, 6)}
 
 
 def per_document(rendering: dict[str, Any], documents: int) -> dict[str, Any]:
@@ -195,6 +243,9 @@ def cost_per_1000(figures: dict[str, Any], prices: dict[str, Any] = PRICES) -> d
         "s3": (ops.get("s3.PutObject", 0) * prices["s3_put_request"]
                + ops.get("s3.GetObject", 0) * prices["s3_get_request"]) * n,
         "sns_publish": 0.0,  # SMS only: its fee is excluded with the messages themselves
+        # the finance archive's Firehose ingestion (its S3 PUTs are fixed a month: beside, see archive_per_order)
+        "firehose_archive": (figures.get("archive") or {}).get("billed_bytes_per_order", 0) / 2**30
+        * prices["firehose_ingestion_gb"] * n,
     }
     total = sum(items.values())
     traces = figures["api_requests_per_order"] + sum(w["executions"] for w in sfn.values())

@@ -92,6 +92,24 @@ REASONS = {
         "each document's two files, keyed <legal entity>/<year>/<number>, and the invoice API gets them "
         "(to sign the links). Numbers are issued at run time, so the objects cannot be named in advance."
     ),
+    "archive-dlq": (
+        "This queue IS a dead-letter queue: the DeadLetterConfig of the finance archive's EventBridge "
+        "rule target (cdk-nag only recognises RedrivePolicy DLQs). It alarms on its first message; "
+        "a DLQ for a DLQ would add nothing."
+    ),
+    "finance-access-logs": (
+        "The finance bucket is written by one Firehose stream and read by finance through Athena and "
+        "the export; who read it is in CloudTrail (Athena queries, and object-level data events where "
+        "the account enables them). Server access logs would need a second bucket per environment "
+        "that nobody reads."
+    ),
+    "finance-objects": (
+        "Firehose's writes into the finance bucket, under exactly the two prefixes it writes (events/ "
+        "and errors/): the object names carry the delivery time and a random suffix Firehose chooses "
+        "at run time (<prefix><stream>-<version>-<timestamp>-<uuid>), so they cannot be named in advance. "
+        "PutObject, GetObject and AbortMultipartUpload are the actions AWS documents for a Firehose "
+        "S3 destination's role."
+    ),
     "paging-key": (
         "The paging key only signs listing cursors (next_token); it is generated at deploy and "
         "grants no access to anything. Rotation is a put-secret-value whenever wanted: the only "
@@ -183,6 +201,15 @@ def acknowledge(stack: OmsStack) -> None:
     _ack(stack.notify.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.invoice.stream_dead_letter_queue, "AwsSolutions-SQS3", "stream-dlq")
     _ack(stack.reconcile.dead_letter_queue, "AwsSolutions-SQS3", "schedule-dlq")
+
+    # --- The finance archive ----------------------------------------------------------------
+    archive = stack.archive
+    _ack(archive.dead_letter_queue, "AwsSolutions-SQS3", "archive-dlq")
+    _ack(archive.bucket, "AwsSolutions-S1", "finance-access-logs")
+    finance_id = Stack.of(archive.bucket).get_logical_id(archive.bucket.node.default_child)  # type: ignore[arg-type]
+    for prefix in ("events", "errors"):
+        Validations.of(archive.delivery_role).acknowledge(Acknowledgment(
+            id=f"AwsSolutions-IAM5[Resource::<{finance_id}.Arn>/{prefix}/*]", reason=REASONS["finance-objects"]))
 
     # --- Secrets --------------------------------------------------------------------------
     if stack.invoice.payment_secret is not None:

@@ -16,6 +16,7 @@ from infra.config import SERVICE, EnvironmentConfig
 from infra.constructs.access import Access
 from infra.constructs.allocate import Allocate
 from infra.constructs.api import Api
+from infra.constructs.archive import Archive
 from infra.constructs.capture import Capture
 from infra.constructs.data import Data
 from infra.constructs.functions import LambdaFunctions
@@ -127,6 +128,8 @@ class OmsStack(Stack):
         self.invoice = Invoice(self, "Invoice", config=config, functions=self.functions, data=self.data,
                                messaging=self.messaging, monitoring=self.monitoring, api=self.api,
                                invoice_workflow_arn=invoice_workflow_arn, return_workflow_arn=return_workflow_arn)
+        # the finance events of the bus, archived to S3 for Athena and the export
+        self.archive = Archive(self, "Archive", config=config, messaging=self.messaging, monitoring=self.monitoring)
         self.reconcile = Reconcile(self, "Reconcile", config=config, functions=self.functions, data=self.data,
                                    messaging=self.messaging, monitoring=self.monitoring,
                                    order_workflow_arn=order_workflow_arn, invoice_workflow_arn=invoice_workflow_arn,
@@ -177,6 +180,7 @@ class OmsStack(Stack):
             "TableName": self.data.table.table_name,
             "EventBusName": self.messaging.event_bus.event_bus_name,
             "DocumentBucketName": self.data.document_bucket.bucket_name,
+            "FinanceBucketName": self.archive.bucket.bucket_name,  # the finance archive (events/dt=…/)
             # The same Fn::Sub the functions get, so the output is what the code starts.
             "OrderWorkflowArn": order_workflow_arn,
         }

@@ -490,6 +490,8 @@ def _info(request: Request, door: FrontDoor) -> Response:
                 "state_machines": {_state_machine_stem(parse_arn(arn).resource_id): arn for arn in machines},
                 "intake_queues": intake_queues,
                 "dead_letter_queues": dead_letter_queues,
+                # the finance archive: events/dt=<yyyy-MM-dd>/…, one EventBridge event a line (API.md)
+                "finance_bucket": outputs.get("FinanceBucketName"),
                 # the rendered invoices and credit notes (an extension of API.md's info)
                 "document_bucket": outputs.get("DocumentBucketName"),
             }

@@ -21,6 +21,10 @@ from infra.config import EnvironmentConfig
 
 PERIOD = Duration.minutes(5)
 GREATER = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+LESS = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+#: Firehose buffers up to 300 s (infra/constructs/archive.py): records older than three buffers
+#: in the stream mean delivery to S3 is failing (and being retried, up to 24 hours).
+ARCHIVE_FRESHNESS_S = 900
 NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING  # no data = nothing happened
 
 
@@ -33,15 +37,16 @@ class Monitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.prefix)
 
     def _alarm(
-        self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str
+        self, construct_id: str, metric: cloudwatch.IMetric, *, threshold: float, description: str,
+        comparison: cloudwatch.ComparisonOperator = GREATER, evaluation_periods: int = 1,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
             threshold=threshold,
-            evaluation_periods=1,
-            comparison_operator=GREATER,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=comparison,
             treat_missing_data=NOT_BREACHING,
             alarm_description=description,
         )
@@ -138,6 +143,46 @@ class Monitoring(Construct):
                 right=[failed, timed_out],
                 width=12,
             )
+        )
+
+    def watch_delivery_stream(self, construct_id: str, stream_name: str) -> None:
+        """A Firehose stream to S3: alarm when its oldest record waits too long (delivery failing,
+        retried for up to 24 hours before it lands under the error prefix) and when deliveries fail."""
+        dimensions = {"DeliveryStreamName": stream_name}
+        freshness = cloudwatch.Metric(namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
+                                      dimensions_map=dimensions, period=PERIOD, statistic="Maximum")
+        success = cloudwatch.Metric(namespace="AWS/Firehose", metric_name="DeliveryToS3.Success",
+                                    dimensions_map=dimensions, period=PERIOD, statistic="Minimum")
+        incoming = cloudwatch.Metric(namespace="AWS/Firehose", metric_name="IncomingRecords",
+                                     dimensions_map=dimensions, period=PERIOD, statistic="Sum")
+        self._alarm(
+            f"{construct_id}DataFreshness",
+            freshness,
+            threshold=ARCHIVE_FRESHNESS_S,
+            description=f"{stream_name}: records wait longer than {ARCHIVE_FRESHNESS_S} s for S3 "
+                        "(delivery failing; see the stream's error log group and the errors/ prefix).",
+        )
+        self._alarm(
+            f"{construct_id}DeliveryFailed",
+            success,
+            threshold=1,
+            comparison=LESS,
+            evaluation_periods=3,  # Firehose retries: 15 minutes of failed PUTs, not one
+            description=f"{stream_name}: PUTs to S3 failing for 15 minutes (permissions, bucket policy, KMS).",
+        )
+        self.dashboard.add_widgets(cloudwatch.GraphWidget(
+            title=f"Firehose {stream_name}", left=[incoming, success], right=[freshness], width=12))
+
+    def watch_rule_target(self, construct_id: str, rule_name: str) -> None:
+        """An EventBridge rule: alarm when its target could not be invoked (the event is retried,
+        then goes to the target's DLQ, which alarms on its own)."""
+        failed = cloudwatch.Metric(namespace="AWS/Events", metric_name="FailedInvocations",
+                                   dimensions_map={"RuleName": rule_name}, period=PERIOD, statistic="Sum")
+        self._alarm(
+            f"{construct_id}FailedInvocations",
+            failed,
+            threshold=0,
+            description=f"EventBridge rule {rule_name} could not deliver to its target.",
         )
 
     def _function_widget(self, function: lambda_.IFunction, extra: cloudwatch.IMetric) -> None:

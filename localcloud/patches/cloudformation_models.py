@@ -9,7 +9,11 @@ responses, API keys or usage plans; queue and topic policies and alarms are miss
 UsagePlanKey}``, ``AWS::SQS::QueuePolicy``, ``AWS::S3::BucketPolicy``, ``AWS::SNS::TopicPolicy``,
 ``AWS::SNS::Subscription``,
 ``AWS::CloudWatch::Alarm``, ``AWS::SecretsManager::Secret``, ``AWS::Scheduler::Schedule`` (stored
-in moto's scheduler backend, which fires nothing: ``localcloud/schedules.py`` runs them).
+in moto's scheduler backend, which fires nothing: ``localcloud/schedules.py`` runs them), and the
+finance archive's ``AWS::KinesisFirehose::DeliveryStream`` (delivered by
+``patches.firehose_delivery``), ``AWS::Logs::LogStream`` (its error log), ``AWS::Glue::Database``
+and ``AWS::Glue::Table`` (stored in moto's Glue catalog: ``get_table`` answers as in AWS; there is
+no Athena to query it locally).
 
 moto finds models through ``parsing.get_model_list()`` (the *direct* subclasses of
 ``CloudFormationModel``, cached); ``install()`` makes that list include these models and clears
@@ -26,6 +30,9 @@ from moto.apigateway.models import apigateway_backends
 from moto.cloudformation import parsing
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.common_models import CloudFormationModel
+from moto.firehose.models import firehose_backends
+from moto.glue.models import glue_backends
+from moto.logs.models import logs_backends
 from moto.s3.models import s3_backends
 from moto.scheduler.models import scheduler_backends
 from moto.secretsmanager.models import secretsmanager_backends
@@ -434,6 +441,92 @@ class SchedulerSchedule(_Created):
         scheduler_backends[account_id][region_name].delete_schedule(self.group_name, self.ref)
 
 
+class FirehoseDeliveryStream(_Created):
+    """A delivery stream as CreateDeliveryStream takes it (the CloudFormation properties are the
+    API's, destination configurations included). Ref is the name, ``Arn`` its ARN."""
+
+    TYPE, NAME_PROPERTY = "AWS::KinesisFirehose::DeliveryStream", "DeliveryStreamName"
+    DESTINATIONS: ClassVar[tuple[str, ...]] = (
+        "S3DestinationConfiguration", "ExtendedS3DestinationConfiguration", "RedshiftDestinationConfiguration",
+        "ElasticsearchDestinationConfiguration", "SplunkDestinationConfiguration",
+        "HttpEndpointDestinationConfiguration", "SnowflakeDestinationConfiguration",
+        "IcebergDestinationConfiguration")
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> FirehoseDeliveryStream:
+        p = cloudformation_json["Properties"]
+        name = p.get("DeliveryStreamName", resource_name)
+        s3, extended, redshift, elasticsearch, splunk, http, snowflake, iceberg = (
+            p.get(key) for key in cls.DESTINATIONS)
+        arn = firehose_backends[account_id][region_name].create_delivery_stream(
+            region_name, name, p.get("DeliveryStreamType", "DirectPut"),
+            p.get("KinesisStreamSourceConfiguration"), p.get("DeliveryStreamEncryptionConfigurationInput"),
+            s3, extended, redshift, elasticsearch, splunk, http, snowflake, iceberg, p.get("Tags", []))
+        return cls(name, account_id, region_name, Arn=arn)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        firehose_backends[account_id][region_name].delete_delivery_stream(self.ref)
+
+
+class LogsLogStream(_Created):
+    TYPE, NAME_PROPERTY = "AWS::Logs::LogStream", "LogStreamName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> LogsLogStream:
+        p = cloudformation_json["Properties"]
+        name = p.get("LogStreamName", resource_name)
+        logs_backends[account_id][region_name].create_log_stream(p["LogGroupName"], name)
+        created = cls(name, account_id, region_name)
+        created.group = p["LogGroupName"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        logs_backends[account_id][region_name].delete_log_stream(self.group, self.ref)
+
+
+class GlueDatabase(_Created):
+    """Ref is the database's name, as in CloudFormation."""
+
+    TYPE = "AWS::Glue::Database"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> GlueDatabase:
+        database_input = dict(cloudformation_json["Properties"]["DatabaseInput"])
+        name = database_input.get("Name", resource_name)
+        glue_backends[account_id][region_name].create_database(name, database_input)
+        return cls(name, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        glue_backends[account_id][region_name].delete_database(self.ref)
+
+
+class GlueTable(_Created):
+    """Ref is the table's name, as in CloudFormation."""
+
+    TYPE = "AWS::Glue::Table"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> GlueTable:
+        p = cloudformation_json["Properties"]
+        table_input = dict(p["TableInput"])
+        name = table_input.get("Name", resource_name)
+        glue_backends[account_id][region_name].create_table(p["DatabaseName"], name, table_input)
+        created = cls(name, account_id, region_name)
+        created.database = p["DatabaseName"]
+        return created
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        glue_backends[account_id][region_name].delete_table(self.database, self.ref)
+
+
 MODELS: tuple[type[CloudFormationModel], ...] = (
     ApiGatewayStage,
     ApiGatewayAuthorizer,
@@ -449,6 +542,10 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     CloudWatchAlarm,
     SecretsManagerSecret,
     SchedulerSchedule,
+    FirehoseDeliveryStream,
+    LogsLogStream,
+    GlueDatabase,
+    GlueTable,
 )
 
 

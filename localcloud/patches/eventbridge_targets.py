@@ -1,12 +1,18 @@
-"""EventBridge rule targets: Lambda, Step Functions, SNS, and input shaping for SQS.
+"""EventBridge rule targets: Lambda, Step Functions, SNS, Firehose, and input shaping for SQS.
 
 moto 5.2.5 ``Rule.send_to_targets`` raises ``NotImplementedError`` for Lambda, Step Functions
-and SNS targets, and for the targets it does support (SQS) it honours only
+and SNS targets, silently drops Firehose targets (a delivery stream gets nothing), and for the
+targets it does support (SQS) it honours only
 ``InputTransformer``: a target's ``Input`` (constant JSON) and ``InputPath`` are ignored and
 the whole event is sent (the regression test shows it), and its transformer inserts string
-values unquoted (``{"id": <id>}`` renders invalid JSON). Here those four target kinds are
+values unquoted (``{"id": <id>}`` renders invalid JSON). Here those five target kinds are
 delivered by this module with all three input options; other kinds (log groups, archives,
 other buses, API destinations) still go to moto.
+
+A Firehose target gets one ``PutRecord`` per event, the record being the payload (by default the
+whole event, one line of JSON: EventBridge adds no delimiter; the stream's processors may). A
+delivery that fails goes to the target's ``DeadLetterConfig`` queue, as EventBridge does after its
+retries (here at once: no retry budget to wait out locally).
 
 Lambda targets are invoked asynchronously (``Event``), as EventBridge does. Step Functions
 targets are started without an execution name, as EventBridge does (``stepfunctions_names``
@@ -28,13 +34,14 @@ from jsonpath_ng.ext import parse as jsonpath
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 from moto.events.models import Rule
+from moto.firehose.models import firehose_backends
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.utilities.arns import parse_arn
 
 from localcloud.destinations import deliver
 
 _ORIGINAL = Rule.send_to_targets
-_HANDLED = {"lambda", "states", "sns", "sqs"}
+_HANDLED = {"lambda", "states", "sns", "sqs", "firehose"}
 
 
 def _aws_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +104,15 @@ def _deliver(target: dict[str, Any], payload: str) -> None:
         lambda_backend(parsed.account, parsed.region).invoke(arn, None, payload, {"x-amz-invocation-type": "Event"}, {})
     elif parsed.service == "states":
         sfn_backend(parsed.account, parsed.region).start_execution(arn, None, payload)
+    elif parsed.service == "firehose":
+        stream = parsed.resource_id.split("/", 1)[-1]  # deliverystream/<name>
+        try:
+            firehose_backends[parsed.account][parsed.region].put_record(stream, {"Data": payload.encode()})
+        except Exception:
+            dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+            if not dead_letter:
+                raise
+            deliver(dead_letter, payload)
     else:
         deliver(arn, payload, group_id=(target.get("SqsParameters") or {}).get("MessageGroupId"))
 

@@ -98,7 +98,8 @@ def test_every_function_gets_the_same_environment(env_template):
     # finance documents: the queue the invoice stream sends new documents to, the bucket they are rendered into
     queues = {q["Properties"]["QueueName"]: lid for lid, q in resources(template, "AWS::SQS::Queue").items()}
     assert first["DOCUMENT_QUEUE_URL"] == {"Ref": queues[f"oms-{env}-documents"]}
-    (bucket_id,) = resources(template, "AWS::S3::Bucket")
+    (bucket_id,) = [k for k, b in resources(template, "AWS::S3::Bucket").items()
+                    if "/Data/DocumentBucket/" in b["Metadata"]["aws:cdk:path"]]
     assert first["DOCUMENT_BUCKET"] == {"Ref": bucket_id}
     assert (first["RECONCILE_AFTER_SECONDS"], first["NOTICE_LEASE_SECONDS"]) == ("900", "300")
     assert first["NOTICE_FUNCTION_NAME"] == f"oms-{env}-notify-notice"

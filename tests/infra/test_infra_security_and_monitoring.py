@@ -141,9 +141,12 @@ def test_every_dead_letter_queue_has_an_alarm_to_the_topic(env_template):
             dlq_ids.add(on_failure["Destination"]["Fn::GetAtt"][0])
     for schedule in resources(template, "AWS::Scheduler::Schedule").values():
         dlq_ids.add(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    for rule in resources(template, "AWS::Events::Rule").values():
+        for target in rule["Properties"]["Targets"]:
+            dlq_ids.add(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
     # each feed channel's intake DLQ, the document queue's, the order / notice / invoice streams'
-    # on-failure DLQs and the reconciler's schedule's
-    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 5
+    # on-failure DLQs, the reconciler's schedule's and the finance archive rule's
+    assert len(dlq_ids) == len(CONFIGS[env].feed_channels) + 6
     queue_names = {lid: q["Properties"]["QueueName"] for lid, q in resources(template, "AWS::SQS::Queue").items()}
     assert f"oms-{env}-documents-dlq" in {queue_names[d] for d in dlq_ids}
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()

@@ -13,16 +13,20 @@ pytestmark = pytest.mark.infra
 
 EXPECTED_COUNTS = {
     "AWS::DynamoDB::Table": 1,
-    "AWS::S3::Bucket": 1,  # the rendered invoices and credit notes
-    "AWS::S3::BucketPolicy": 1,  # its SSL-only deny
+    "AWS::S3::Bucket": 2,  # the rendered invoices and credit notes; the finance archive
+    "AWS::S3::BucketPolicy": 2,  # their SSL-only denies
     "AWS::Lambda::Function": 22,
     # capture / notify / invoice streams, the document queue (+ one per feed channel)
     "AWS::Lambda::EventSourceMapping": 4,
     # the order / notice / invoice streams' on-failure DLQs, the reconciler schedule's DLQ, the
-    # document queue and its DLQ (+ two per feed channel)
-    "AWS::SQS::Queue": 6,
+    # document queue and its DLQ, the finance archive rule's DLQ (+ two per feed channel)
+    "AWS::SQS::Queue": 7,
     "AWS::StepFunctions::StateMachine": 3,  # order_fulfillment, shipment_invoicing, return_processing
     "AWS::Events::EventBus": 1,
+    "AWS::Events::Rule": 1,  # the bus's finance events to the archive
+    "AWS::KinesisFirehose::DeliveryStream": 1,  # the finance archive, to S3
+    "AWS::Glue::Database": 1,
+    "AWS::Glue::Table": 1,  # finance_events, for Athena
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Stage": 1,
     "AWS::ApiGateway::Authorizer": 1,
@@ -31,11 +35,14 @@ EXPECTED_COUNTS = {
     "AWS::ApiGateway::ApiKey": 0,  # keys are made at run time by key management
     "AWS::ApiGateway::GatewayResponse": 15,
     "AWS::ApiGateway::RequestValidator": 1,
-    "AWS::IAM::Role": 26,  # one per function + one per state machine + the reconciler schedule's
+    # one per function + one per state machine + the reconciler schedule's + the archive's two
+    # (Firehose writing to S3, EventBridge putting into Firehose)
+    "AWS::IAM::Role": 28,
     "AWS::Scheduler::Schedule": 1,  # the reconciler's
     "AWS::SNS::Topic": 1,
-    # (+ one per feed channel: its DLQ); two per workflow; the document DLQ's; six API functions' p99
-    "AWS::CloudWatch::Alarm": 22,
+    # (+ one per feed channel: its DLQ); two per workflow; the document DLQ's; six API functions' p99;
+    # the archive's four (its rule's DLQ and failed invocations, Firehose freshness and S3 failures)
+    "AWS::CloudWatch::Alarm": 26,
     "AWS::CloudWatch::Dashboard": 1,
 }
 
@@ -46,6 +53,7 @@ CONTRACT_OUTPUTS = {
     "TableName",
     "EventBusName",
     "DocumentBucketName",  # the rendered documents (named in the local front door's info)
+    "FinanceBucketName",  # the finance archive (finance_bucket in the local front door's info)
     "OrderWorkflowArn",
     "UsagePlanChannel",
     "UsagePlanNode",
@@ -71,8 +79,10 @@ def test_outputs_are_exactly_the_contract(env_template):
     intake = {"IntakeQueueUrl" + "".join(p.capitalize() for p in c.split("-")) for c in CONFIGS[env].feed_channels}
     assert set(template["Outputs"]) == CONTRACT_OUTPUTS | intake
     assert "IntakeQueueUrlWholesaleEdi" in intake or env != "prod"
-    (bucket_id,) = resources(template, "AWS::S3::Bucket")
-    assert template["Outputs"]["DocumentBucketName"]["Value"] == {"Ref": bucket_id}
+    buckets = {r["Metadata"]["aws:cdk:path"].split("/")[-2]: k
+               for k, r in resources(template, "AWS::S3::Bucket").items()}
+    assert template["Outputs"]["DocumentBucketName"]["Value"] == {"Ref": buckets["DocumentBucket"]}
+    assert template["Outputs"]["FinanceBucketName"]["Value"] == {"Ref": buckets["FinanceBucket"]}
 
 
 def test_no_custom_resources_anywhere(env_template):

@@ -20,7 +20,7 @@ from localcloud.deploy import DeployError, deploy_template
 from localcloud.server import LocalCloud, info
 from tests.localcloud import api_stack
 from tests.localcloud.lambdas import probe
-from tests.localcloud.support import PROBE, client
+from tests.localcloud.support import PROBE, ROLE, client
 
 
 def test_deploy_refuses_a_resource_moto_skips(tmp_path: Path) -> None:
@@ -171,6 +171,57 @@ def test_a_bucket_policy_is_kept_but_for_its_ssl_only_statement(aws: None) -> No
     assert [st["Sid"] for st in statements] == ["NoDeletes"]
     s3.put_object(Bucket="documents-test", Key="INV-2026-000001.pdf", Body=b"%PDF-1.7")
     assert s3.get_object(Bucket="documents-test", Key="INV-2026-000001.pdf")["Body"].read() == b"%PDF-1.7"
+
+
+def test_the_finance_archive_resources_are_created_and_deliver(aws: None) -> None:
+    # Given the archive's resource types, which moto alone skips (a Firehose stream, its error
+    # log stream, a Glue database and table), with a rule sending the bus's events to the stream
+    template = {"Resources": {
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "oms-test"}},
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "finance-test"}},
+        "Log": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/kinesisfirehose/archive"}},
+        "LogStream": {"Type": "AWS::Logs::LogStream", "Properties": {
+            "LogGroupName": {"Ref": "Log"}, "LogStreamName": "DestinationDelivery"}},
+        "Stream": {"Type": "AWS::KinesisFirehose::DeliveryStream", "Properties": {
+            "DeliveryStreamName": "archive", "DeliveryStreamType": "DirectPut",
+            "ExtendedS3DestinationConfiguration": {
+                "BucketARN": {"Fn::GetAtt": ["Bucket", "Arn"]}, "RoleARN": ROLE,
+                "Prefix": "events/dt=!{timestamp:yyyy-MM-dd}/",
+                "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]},
+                "CloudWatchLoggingOptions": {"Enabled": True, "LogGroupName": {"Ref": "Log"},
+                                             "LogStreamName": {"Ref": "LogStream"}}}}},
+        "Rule": {"Type": "AWS::Events::Rule", "Properties": {
+            "EventBusName": {"Ref": "Bus"}, "EventPattern": {"source": ["oms.invoice"]},
+            "Targets": [{"Id": "archive", "Arn": {"Fn::GetAtt": ["Stream", "Arn"]}, "RoleArn": ROLE}]}},
+        "Database": {"Type": "AWS::Glue::Database", "Properties": {
+            "CatalogId": "123456789012", "DatabaseInput": {"Name": "oms_test_finance"}}},
+        "Table": {"Type": "AWS::Glue::Table", "DependsOn": ["Database"], "Properties": {
+            "CatalogId": "123456789012", "DatabaseName": "oms_test_finance", "TableInput": {
+                "Name": "finance_events", "TableType": "EXTERNAL_TABLE",
+                "PartitionKeys": [{"Name": "dt", "Type": "string"}],
+                "Parameters": {"projection.enabled": "true"},
+                "StorageDescriptor": {"Location": "s3://finance-test/events/",
+                                      "Columns": [{"Name": "id", "Type": "string"}]}}}},
+    }}
+    # When it is deployed and a finance event is put on the bus
+    deployment = deploy_template(template, "archive")
+    assert deployment.physical_ids["Stream"] == "archive" and deployment.physical_ids["Table"] == "finance_events"
+    client("events").put_events(Entries=[{"EventBusName": "oms-test", "Source": "oms.invoice",
+                                          "DetailType": "InvoiceIssued", "Detail": json.dumps({"data": {}})}])
+    # Then the event is in the bucket, one line under its day; the table is in the catalog as
+    # Athena would read it, and the stream logs where the template says
+    s3 = client("s3")
+    (obj,) = s3.list_objects_v2(Bucket="finance-test", Prefix="events/dt=")["Contents"]
+    body = s3.get_object(Bucket="finance-test", Key=obj["Key"])["Body"].read()
+    assert body.endswith(b"\n") and json.loads(body)["detail-type"] == "InvoiceIssued"
+    table = client("glue").get_table(DatabaseName="oms_test_finance", Name="finance_events")["Table"]
+    assert table["StorageDescriptor"]["Location"] == "s3://finance-test/events/"
+    assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    streams = client("logs").describe_log_streams(logGroupName="/aws/kinesisfirehose/archive")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["DestinationDelivery"]
+    destination = client("firehose").describe_delivery_stream(DeliveryStreamName="archive")[
+        "DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["CloudWatchLoggingOptions"]["LogStreamName"] == "DestinationDelivery"
 
 
 def test_secrets_are_created_with_their_value_or_a_generated_one(aws: None) -> None:
