@@ -303,6 +303,12 @@ def build(period: Period, documents: Iterable[dict[str, Any]], events: Iterable[
                             "(in those periods' exports)")
 
     # -- what the table says each document's settlement is ------------------------------------
+    later = list(later_credit_notes)
+    credited: dict[str, Decimal] = {}  # an on-account invoice's credit notes (this period or after)
+    every_note = {**{str(d.get("invoice_number")): d for d in later}, **notes}
+    for d in every_note.values():
+        if d.get("payment_status") == "CREDITED" and d.get("corrects"):
+            credited[str(d["corrects"])] = credited.get(str(d["corrects"]), Decimal(0)) + _dec(d.get("gross"))
     for number, d in invoices.items():
         c, gross, status = str(d["currency"]), _dec(d.get("gross")), str(d.get("payment_status") or "")
         rec, captures = ledger.of(c), paid.get(("payment_captured", number), [])
@@ -326,8 +332,19 @@ def build(period: Period, documents: Iterable[dict[str, Any]], events: Iterable[
                      "on account, but the table has no open amount for it")
             else:
                 rec.open += _dec(d.get("open_amount"))
+                # what the table says was paid (gross less its credit notes less what is open)
+                # against what the archive has received: a payment not archived (yet) is named
+                booked = gross - credited.get(number, Decimal(0)) - _dec(d.get("open_amount"))
+                received = _received(paid, number)
+                if booked != received:
+                    find("received_not_archived" if booked > received else "received_not_booked", number, c,
+                         booked - received, f"the table has {fmt(booked, c)} paid on it, the archive "
+                                            f"PaymentReceived of {fmt(received, c)}")
         elif status == "FAILED":
             rec.review += gross
+            if captures:
+                find("captured_but_failed", number, c, -sum((_dec(e.data.get("amount")) for e in captures), Decimal(0)),
+                     "on the review list (its capture failed), yet the archive has a PaymentCaptured")
         elif status == "PENDING":
             if not captures:
                 find("not_settled", number, c, gross, "issued, not yet captured or booked on account")
@@ -357,7 +374,7 @@ def build(period: Period, documents: Iterable[dict[str, Any]], events: Iterable[
                 find("not_refunded", number, c, -gross, "issued, its refund not yet done")
         else:
             find("unknown_status", number, c, Decimal(0), f"payment status {status or 'missing'}")
-    for d in later_credit_notes:
+    for d in later:
         if d.get("corrects") in invoices and d.get("payment_status") == "CREDITED" \
                 and not period.holds(d.get("issued_at")):
             ledger.of(str(d["currency"])).open += _dec(d.get("gross"))

@@ -172,6 +172,34 @@ def test_a_refund_the_archive_lacks_is_a_difference_of_minus_its_amount() -> Non
     assert [f.kind for f in ledger.findings] == ["refund_not_archived"]
 
 
+def test_a_payment_received_the_archive_lacks_is_named_with_its_amount() -> None:
+    # Given an on-account invoice of 100.00, credited 20.00, of which 50.00 was paid (30.00 open)
+    books = Books()
+    books.order(currency="EUR", method="on_account", gross=Decimal("100.00"), failed=False, when="during",
+                received=Decimal("50.00"), credits=[(Decimal("20.00"), "after", False)])
+    received = next(e for e in books.events if e.detail_type == "PaymentReceived")
+    # When the payment never reached the archive (still buffered, or lost)
+    ledger = build(PERIOD, books.documents, [e for e in books.events if e is not received],
+                   later_credit_notes=books.later)
+    # Then the difference is the payment, and a finding names the invoice with it
+    assert ledger.reconciliations["EUR"].difference == Decimal("50.00")
+    assert [(f.kind, f.number, f.effect) for f in ledger.findings] == [
+        ("received_not_archived", received.number, Decimal("50.00"))]
+
+
+def test_a_capture_archived_for_an_invoice_on_the_review_list_is_named() -> None:
+    # Given an invoice whose capture the table says failed (on finance's review list)
+    books = Books()
+    inv = books.order(currency="EUR", method="card", gross=Decimal("40.00"), failed=True, when="during",
+                      received=Decimal(0), credits=[])
+    # When the archive nevertheless has a capture for it (the money moved)
+    events = [*books.events, archived("PaymentCaptured", "evt_x", DURING, {**inv, "amount": "40.00"})]
+    ledger = build(PERIOD, books.documents, events)
+    # Then the difference shows it, and so does a finding
+    assert ledger.reconciliations["EUR"].difference == Decimal("-40.00")
+    assert [(f.kind, f.effect) for f in ledger.findings] == [("captured_but_failed", Decimal("-40.00"))]
+
+
 def test_an_unarchived_issue_is_a_finding_though_the_terms_from_the_table_still_agree() -> None:
     # Given an invoice whose InvoiceIssued never reached the archive (its capture did)
     books = Books()
