@@ -29,7 +29,15 @@ Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$"),
                   Field(description="E.164", examples=["+4915112345678"])]
 
 
-class _Strict(BaseModel):
+class _Deferred(BaseModel):
+    """Validators and serializers built on first use, not at import: a function builds the
+    shapes its route uses (the API's ``GET /orders/<id>`` never builds ``OrderIn``, the feed's
+    intake no output shape)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Deferred):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -119,14 +127,14 @@ class CancelIn(_Strict):
     reason: CancelReason = CancelReason.OTHER
 
 
-class Totals(BaseModel):
+class Totals(_Deferred):
     subtotal: str
     shipping: str
     tax: str
     total: str
 
 
-class LineOut(BaseModel):
+class LineOut(_Deferred):
     line_id: str
     sku: str
     quantity: int
@@ -135,13 +143,13 @@ class LineOut(BaseModel):
     returnable: bool = True
 
 
-class TimelineOut(BaseModel):
+class TimelineOut(_Deferred):
     at: str
     event: str
     detail: dict[str, object] = {}
 
 
-class InvoiceOut(BaseModel):
+class InvoiceOut(_Deferred):
     """An invoice (``kind: invoice``) or a credit note (``kind: credit_note``, amounts positive)."""
 
     invoice_number: str
@@ -167,7 +175,7 @@ class InvoiceOut(BaseModel):
     shipping: str | None = None
 
 
-class TaxOut(BaseModel):
+class TaxOut(_Deferred):
     scheme: Literal["domestic", "one_stop_shop", "reverse_charge", "export", "foreign_registration"]
     country: str
     vat_id: str | None = None
@@ -176,7 +184,7 @@ class TaxOut(BaseModel):
     flags: list[str] = []
 
 
-class OrderOut(BaseModel):
+class OrderOut(_Deferred):
     order_id: str
     channel: str
     channel_order_id: str | None
@@ -210,7 +218,7 @@ class OrderOut(BaseModel):
     updated_at: str
 
 
-class OrderSummaryOut(BaseModel):
+class OrderSummaryOut(_Deferred):
     order_id: str
     channel: str
     channel_order_id: str | None = None
@@ -221,19 +229,19 @@ class OrderSummaryOut(BaseModel):
     created_at: str
 
 
-class OrderListOut(BaseModel):
+class OrderListOut(_Deferred):
     orders: list[OrderSummaryOut]
     next_token: str | None = None
 
 
-class QuoteOut(BaseModel):
+class QuoteOut(_Deferred):
     currency: str
     totals: Totals
     lines: list[dict[str, str]]
     tax: TaxOut | None = None
 
 
-class ResumeStepOut(BaseModel):
+class ResumeStepOut(_Deferred):
     """One idempotent step the resume started."""
 
     action: Literal["start_fulfillment", "start_invoicing", "send_notice"]
@@ -243,7 +251,7 @@ class ResumeStepOut(BaseModel):
     execution_name: str | None = Field(default=None, description="The workflow execution started")
 
 
-class ResumeOut(BaseModel):
+class ResumeOut(_Deferred):
     order_id: str
     status: OrderStatus = Field(description="The order's status when the resume read it")
     resumed: bool = Field(description="True (202): steps were started; false (200): nothing was owed")

@@ -10,19 +10,26 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from functions.route.nodes import SHIPPING_METHODS, NodeAddress, NodeDefinition, ShippingMethod
 
 
-class DispatchIn(BaseModel):
+class _Deferred(BaseModel):
+    """Validators and serializers built on first use, not at import: a function builds the
+    shapes its route uses (``GET /shipments`` never builds a node's)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class DispatchIn(_Deferred):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-_. ]+$")]
 
 
-class ShipmentLineOut(BaseModel):
+class ShipmentLineOut(_Deferred):
     line_id: str
     sku: str
     quantity: int
 
 
-class ShipmentOut(BaseModel):
+class ShipmentOut(_Deferred):
     shipment_id: str
     order_id: str
     node_id: str
@@ -36,7 +43,7 @@ class ShipmentOut(BaseModel):
     dispatched_at: str | None = None
 
 
-class ShipmentListOut(BaseModel):
+class ShipmentListOut(_Deferred):
     shipments: list[ShipmentOut]
     next_token: str | None = None
 
@@ -47,7 +54,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 
 
-class NodeAddressIn(BaseModel):
+class NodeAddressIn(_Deferred):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     line1: Text | None = None
     line2: Text | None = None
@@ -58,7 +65,7 @@ class NodeAddressIn(BaseModel):
                        Field(description="ISO 3166-1 alpha-2, upper case", examples=["DE"])]
 
 
-class NodeIn(BaseModel):
+class NodeIn(_Deferred):
     """A node as an agent defines it: the whole node (PUT replaces it). The one place its fields'
     rules live: the API, ``oms nodes put`` and the local seed all read a node through it."""
 
@@ -109,7 +116,7 @@ class NodeIn(BaseModel):
             shipping_methods=tuple(self.shipping_methods), accepts_returns=self.accepts_returns, active=self.active)
 
 
-class NodeOut(BaseModel):
+class NodeOut(_Deferred):
     node_id: str
     type: str
     name: str
@@ -127,6 +134,6 @@ class NodeOut(BaseModel):
     updated_at: str
 
 
-class NodeListOut(BaseModel):
+class NodeListOut(_Deferred):
     nodes: list[NodeOut]
     next_token: str | None = None

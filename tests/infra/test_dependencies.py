@@ -37,7 +37,7 @@ DEPLOYED = ("dev", "staging", "prod")
 # The child: a deployed function's sys.path, then the imports; it reports what failed and any
 # module that came from somewhere else than the asset, the layer or the standard library.
 CHILD = r"""
-import json, sys
+import gc, json, sys
 spec = json.loads(sys.argv[1])
 sys.path[:] = spec["path"] + [p for p in sys.path if p]
 failures = {}
@@ -52,7 +52,8 @@ for target in spec["imports"]:
 files = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
 foreign = sorted(f for f in files if not f.startswith(tuple(spec["path"]))
                  and not (f.startswith(tuple(spec["stdlib"])) and "site-packages" not in f))
-print(json.dumps({"failures": failures, "foreign": foreign, "sys_path": sys.path}))
+print(json.dumps({"failures": failures, "foreign": foreign, "sys_path": sys.path,
+                  "gc": {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}}))
 """
 
 
@@ -93,7 +94,8 @@ def _import(imports: list[str], *, path: list[Path], cwd: Path, pycache: Path) -
     stdlib = sorted({sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")})
     spec = {"path": [str(p) for p in path], "imports": imports, "stdlib": stdlib}
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "AWS_REGION": "eu-central-1",
-           "AWS_DEFAULT_REGION": "eu-central-1", "LAMBDA_TASK_ROOT": str(cwd)}
+           "AWS_DEFAULT_REGION": "eu-central-1", "LAMBDA_TASK_ROOT": str(cwd),
+           "AWS_LAMBDA_FUNCTION_NAME": "oms-test-import"}
     # -X pycache_prefix: compiled modules go to a scratch directory, not into the asset or the layer.
     done = subprocess.run([sys.executable, "-S", "-E", "-X", f"pycache_prefix={pycache}", "-c", CHILD,
                            json.dumps(spec)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
@@ -158,17 +160,22 @@ def test_every_handler_imports_with_only_the_code_asset_and_the_layer(
         module, _, attr = handler.rpartition(".")
         by_module.setdefault(module, []).append(f"{module}:{attr}")
     assert len(handlers) >= 14
-    failures, foreign = {}, {}
+    failures, foreign, collector = {}, {}, {}
     for module, imports in by_module.items():
         # When it is imported with the asset and the layer only
         result = _import(imports, path=[code_asset, host_layer.python_dir], cwd=code_asset, pycache=tmp_path)
         failures.update(result["failures"])
         if result["foreign"]:
             foreign[module] = result["foreign"]
+        if not (result["gc"]["enabled"] and result["gc"]["frozen"] > 0):
+            collector[module] = result["gc"]
         assert not any("site-packages" in p for p in result["sys_path"]), result["sys_path"]
     # Then every handler is there, and nothing came from outside the asset, layer and stdlib
     assert failures == {}
     assert foreign == {}
+    # and none leaves the garbage collector paused after its init (functions/__init__.py): each
+    # handler's building ended the pause, with the init's objects frozen
+    assert collector == {}
 
 
 @pytest.mark.timeout(300)

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions import init_done
 from functions.access.keys import resolve
 from functions.access.wiring import authorizer_store
 from functions.core.handlers.observability import MetricUnit, logger, metrics
@@ -49,3 +50,6 @@ def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaConte
     response.context = {"role": record.role, "principal_id": record.principal_id}
     response.allow_all_routes()
     return response.asdict()
+
+
+init_done()  # the handler is built: the init is over (functions/__init__.py)

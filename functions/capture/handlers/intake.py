@@ -9,6 +9,10 @@ failure fails the record (partial batch response) so SQS delivers it again.
 
 from __future__ import annotations
 
+# Powertools' batch utilities (batch_handler's) before anything loads pydantic: imported after
+# it, they also build the parser's pydantic record models (SQS, DynamoDB, Kinesis, Kafka), which
+# no handler uses — about 50 ms of this function's cold start (make bench, bench/coldstart.py).
+import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.capture.feed_messages import parse_feed_message

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
+from functions import init_done
 from functions.core.errors import as_transient
 from functions.core.handlers.observability import logger, metrics
 from functions.core.tasks import task
@@ -45,6 +46,7 @@ def task_handler(model: type[T]) -> Callable[[Callable[[T, Any], R]], Callable[[
         parsed = task(model)(transient_as_such)
         measured = metrics.log_metrics(capture_cold_start_metric=True)(parsed)
         wrapped: Callable[[Any, Any], R] = logger.inject_lambda_context(correlation_id_path="order_id")(measured)
+        init_done()  # the task's handler is built: its init is over (functions/__init__.py)
         return wrapped
     return decorate
 
@@ -78,6 +80,7 @@ def batch_handler(event_type: Literal["SQS", "DynamoDBStreams"], record_handler:
         return response
 
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = lambda_handler
+    init_done()  # the consumer's handler is built: its init is over (functions/__init__.py)
     return handler
 
 

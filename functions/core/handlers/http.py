@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseContentSchema
 from aws_lambda_powertools.logging import correlation_paths
 
+from functions import init_done
 from functions.core.errors import (
     PROBLEM_JSON,
     DomainError,
@@ -189,6 +190,7 @@ def api_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], 
         return result
 
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = lambda_handler
+    init_done()  # the handler module's last statement builds this: its init is over (functions/__init__.py)
     return handler
 
 
