@@ -173,6 +173,9 @@ class InvoiceOut(_Deferred):
     return_id: str | None = None
     receipt_id: str | None = None
     shipping: str | None = None
+    #: an on-account invoice: when it is due (issue date + the account's terms) and what is still open
+    due_date: str | None = None
+    open_amount: str | None = None
 
 
 class TaxOut(_Deferred):

@@ -117,6 +117,7 @@ def test_an_on_account_invoice_is_an_open_item_paid_in_parts_until_the_credit_is
     doc = http.get(f"/invoices/{number}", headers=FINANCE).json()
     due = (date.fromisoformat(invoice["issued_at"][:10]) + timedelta(days=30)).isoformat()
     assert doc["due_date"] == due and doc["open_amount"] == str(gross) and doc["payment_status"] == "ON_ACCOUNT"
+    assert (invoice["due_date"], invoice["open_amount"]) == (due, str(gross))  # the agent's view of the order too
     day = invoice["issued_at"][:10]
     listed = http.get("/invoices", params={"from": day, "to": day, "limit": 200}, headers=FINANCE).json()
     assert {i["invoice_number"]: i["open_amount"] for i in listed["invoices"]}.get(number) == str(gross)
