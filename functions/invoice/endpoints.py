@@ -22,13 +22,15 @@ from .models import (
     PaymentOut,
     ReviewListOut,
 )
+from .receivables import CHANNEL_PATTERN, CUSTOMER_ID_PATTERN, MAX_ID_LENGTH
 from .wiring import document_queries, receivables_service
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 InvoiceNumber = Annotated[str, Path(max_length=32, pattern=r"^(INV|CN)-\d{4}-\d{6}$")]
-ChannelPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-CustomerPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^#/\s][^#/]*$",
+# the use case holds ``oms customers`` to the same patterns (receivables.check_customer)
+ChannelPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=CHANNEL_PATTERN)]
+CustomerPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=CUSTOMER_ID_PATTERN,
                                    description="The channel's customer id (as the orders carry it)")]
 
 
@@ -62,12 +64,12 @@ def get_invoice(invoice_number: InvoiceNumber) -> DocumentOut:
                          "credit, and `PaymentReceived` is published on the event bus.",
              responses={201: {"description": "Recorded, with what is still open on the invoice"},
                         200: {"description": "Recorded before with this reference: nothing new"},
-                        **problem_responses(404, 409, 503)})
-def record_payment(invoice_number: InvoiceNumber, body: Annotated[PaymentIn, Body()]) -> Response[str]:
+                        **problem_responses(404, 409, 503, ok=None)})
+def record_payment(invoice_number: InvoiceNumber, body: Annotated[PaymentIn, Body()]) -> Response[PaymentOut]:
     require_role(router, "finance")
     view, created = receivables_service().record_payment(invoice_number, body.to_command())
     return Response(status_code=201 if created else 200, content_type="application/json",
-                    body=PaymentOut.model_validate(view).model_dump_json())
+                    body=PaymentOut.model_validate(view))
 
 
 @router.put("/customers/<channel>/<customer_id>/credit", summary="Create or change an on-account customer's "

@@ -36,6 +36,7 @@ __all__ = [
     "PaymentDeclined",
     "PaymentProvider",
     "PaymentResult",
+    "ReceivableInconsistent",
     "ReceivablePayment",
     "ReceivableStore",
     "RenderQueue",
@@ -82,6 +83,9 @@ class CreditAccount:
     #: limit − exposure, kept beside it in every write (conditions cannot subtract)
     available_credit: Decimal
     payment_terms_days: int
+    #: how many writes moved its open items with its exposure (payments, credit notes); None before
+    #: the first. A currency change is conditional on it being as read.
+    moves: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,12 @@ class PaymentDeclined(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class ReceivableInconsistent(Exception):
+    """An invoice's ``open_amount`` and its customer's open item disagree (an invariant every write
+    keeps is broken). Not the caller's fault and not worth retrying: the API answers a generic 500
+    and logs it as an error, for an operator to reconcile the two items (docs/OPERATIONS.md)."""
 
 
 class PaymentProvider(Protocol):
@@ -249,7 +259,8 @@ class ReceivableStore(Protocol):
     def put_account(self, account: CreditAccount, at: str) -> CreditAccount:
         """Create the account, or change its currency, limit and terms keeping its exposure
         (available = limit − exposure, in the same write). Raises ``CurrencyLocked`` when the
-        currency would change while something is owed."""
+        currency would change while something is owed, on order or open (an open item either way,
+        even if they add up to nothing), or the account moved while that was read."""
         ...
 
     def receivables(self, channel: str, customer_id: str) -> tuple[CreditAccount | None, list[OpenItem]]:
@@ -263,7 +274,9 @@ class ReceivableStore(Protocol):
         ``entry`` (PaymentReceived) on its timeline, and the credit given back. ``("recorded",
         None)``, or why not: ``("replayed", the payment recorded before with that reference)``,
         ``("moved", None)`` (the open amount moved since it was read: read again),
-        ``("no_account", None)`` (no account in the invoice's currency)."""
+        ``("no_account", None)`` (no account in the invoice's currency). Raises
+        ``ReceivableInconsistent`` when the invoice is as read but its open item cannot take the
+        amount (the two disagree: reading again would never help)."""
         ...
 
     def payment(self, channel: str, customer_id: str, invoice_number: str, reference: str

@@ -11,9 +11,10 @@ and never for more than is open.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,16 @@ MAX_TERMS_DAYS = 365
 PAYMENT_ATTEMPTS = 8
 #: The ageing buckets (API.md), by days past the due date.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+#: A channel and a customer id as the table keys them (``CUSTOMER#<channel>#<customer_id>``): the
+#: API's path parameters and ``oms customers`` are held to the same patterns (no ``#``, no ``/``).
+CHANNEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+CUSTOMER_ID_PATTERN = r"^[^#/\s][^#/]*$"
+MAX_ID_LENGTH = 64
+#: No payment is recorded as received before this (a typo, not a bank line) ...
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
+#: ... nor more than this before its invoice was issued (a transfer dated the day before, by
+#: another time zone's calendar, is still taken).
+ISSUE_TOLERANCE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -97,10 +108,44 @@ def payment_view(p: ReceivablePayment, open_amount: Decimal) -> dict[str, Any]:
 
 
 def _stamp(moment: datetime) -> str:
-    """As ``events.utc_now`` writes times: UTC, milliseconds, ``Z`` (a time without an offset
-    is taken as UTC)."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """As ``events.utc_now`` writes times: UTC, milliseconds, ``Z`` (``moment`` is aware, UTC)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _instant(stamp: str) -> datetime:
+    """A time as the use cases write it (``…Z``) or any ISO 8601 time with an offset, as UTC."""
+    moment = datetime.fromisoformat(stamp)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def received_instant(moment: datetime | None, now: str) -> datetime:
+    """When a payment arrived, in UTC (``None``: now; a time without an offset is taken as
+    UTC). 422 naming ``received_at`` for one that has no UTC time (out of the calendar's range
+    once converted), is before 2000 or is after ``now``."""
+    if moment is None:
+        return _instant(now)
+    try:
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        utc = aware.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValidationFailed("received_at", f"{moment.isoformat()} has no time in UTC this OMS can "
+                                              "keep") from exc
+    if utc < EARLIEST_RECEIVED:
+        raise ValidationFailed("received_at", f"{moment.isoformat()} is before {EARLIEST_RECEIVED.year}")
+    if utc > _instant(now):
+        raise ValidationFailed("received_at", f"{_stamp(utc)} is in the future (now is {now})")
+    return utc
+
+
+def check_customer(channel: str, customer_id: str) -> None:
+    """422 naming the field for a channel or customer id the table cannot key (API.md: the same
+    patterns as the API's path parameters), whichever way it came (the API, ``oms customers``)."""
+    for field, value, pattern in (("channel", channel, CHANNEL_PATTERN),
+                                  ("customer_id", customer_id, CUSTOMER_ID_PATTERN)):
+        if not 1 <= len(value) <= MAX_ID_LENGTH:
+            raise ValidationFailed(field, f"must be 1 to {MAX_ID_LENGTH} characters")
+        if re.fullmatch(pattern, value) is None:
+            raise ValidationFailed(field, f"{value!r} does not match {pattern} (no '#', '/' or leading space)")
 
 
 @dataclass
@@ -116,6 +161,7 @@ class ReceivablesService:
         limit less what the customer owes or has on order. 422 naming the field for a currency
         this OMS does not keep, a limit that is no amount of it, terms outside 0–365 days; 409
         for a currency change while something is owed."""
+        check_customer(channel, customer_id)
         if terms.currency not in CURRENCIES:
             raise ValidationFailed("currency", f"{terms.currency!r} is not one of {', '.join(sorted(CURRENCIES))}")
         try:
@@ -137,11 +183,13 @@ class ReceivablesService:
             raise ValidationFailed("invoice_number", f"{number} is a credit note: payments are recorded against "
                                                      "the invoice it corrects")
         now = self.clock()
-        received_at = _stamp(command.received_at) if command.received_at is not None else now
-        if received_at > now:
-            raise ValidationFailed("received_at", f"{received_at} is in the future (now is {now})")
+        received = received_instant(command.received_at, now)
+        received_at = _stamp(received) if command.received_at is not None else now
         for _ in range(PAYMENT_ATTEMPTS):
             invoice, channel, customer_id = self._open_invoice(number)
+            if received < _instant(invoice.issued_at) - ISSUE_TOLERANCE:
+                raise ValidationFailed("received_at", f"{received_at} is before {number} was issued "
+                                                      f"({invoice.issued_at})")
             try:
                 amount = parse_amount(command.amount, invoice.currency)
             except AmountError as exc:
@@ -195,14 +243,20 @@ class ReceivablesService:
         if order.payment.method != "on_account":
             raise ValidationFailed("invoice_number", f"{number} is not an on-account invoice (paid by "
                                                      f"{order.payment.method}): there is nothing to record")
-        if invoice.open_amount is None:
+        if invoice.settled_at is None:
+            # a credit note may have reached it first (its open amount is then below zero): what
+            # is open is known once the settle has booked the gross
             raise Conflict(f"{number} is not booked on account yet: retry in a moment")
+        if invoice.open_amount is None:
+            raise Conflict(f"{number} was settled on account before receivables were kept: it has no open item, "
+                           "and its payments are recorded outside the OMS (docs/OPERATIONS.md)")
         return invoice, order.channel, order.customer.customer_id
 
     # -- the balance ---------------------------------------------------------------------------
     def balance(self, channel: str, customer_id: str) -> dict[str, Any]:
         """The account's limit and available credit, the items still open (oldest due first) with
         their days overdue, and the ageing, by the use cases' clock."""
+        check_customer(channel, customer_id)
         account, items = self.store.receivables(channel, customer_id)
         if account is None:
             raise NotFound(f"customer {customer_id} of {channel} has no credit account")

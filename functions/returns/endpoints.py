@@ -37,7 +37,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Resp
 
 @router.post("/orders/<order_id>/returns", summary="Authorise a return of dispatched lines", tags=["Returns"],
              responses={201: {"description": "Authorised, with its RMA number and where to send it"},
-                        **problem_responses(404, 409, 503)})
+                        **problem_responses(404, 409, 503, ok=None)})
 def create_return(order_id: Annotated[str, Path(max_length=64)], body: Annotated[ReturnIn, Body()],
                   idempotency_key: IdempotencyKey = None) -> Response[str]:
     principal = require_role(router, "channel", "agent")

@@ -2,13 +2,13 @@
 
 | function | triggered by | may |
 |---|---|---|
-| shipment | shipment_invoicing task `InvoiceShipment` | INVOICE_SHIPMENT_ACTIONS |
+| shipment | shipment_invoicing task `InvoiceShipment` | INVOICE_SHIPMENT_GRANTS |
 | flag | shipment_invoicing task `FlagForFinance` (the Catch) | FLAG_ACTIONS |
-| refund | return_processing task `RefundReceipt` | REFUND_ACTIONS |
+| refund | return_processing task `RefundReceipt` | REFUND_GRANTS |
 | refund_flag | return_processing task `FlagRefundForFinance` (the Catch) | FLAG_ACTIONS |
 | stream | table stream, filtered (see below) | STREAM_ACTIONS, start both workflows, put events, queue docs |
 | render | the document queue (one message per new invoice or credit note) | RENDER_ACTIONS, put objects |
-| api | API: `/invoices…` (+ payments), `/customers/…`, `/finance/review` | API_ACTIONS, GSI1, GSI2, get objects |
+| api | API: `/invoices…` (+ payments), `/customers/…`, `/finance/review` | API_GRANTS (GSI1, GSI2), get objects |
 
 The stream filters let in four kinds of change: a shipment just dispatched (start its
 shipment_invoicing run); an order header updated while COMPLETED or CANCELLED (the cancel
@@ -49,17 +49,26 @@ HANDLERS = "functions.invoice.handlers"
 # header updates, invoice put (its InvoiceIssued entry inside); after the capture one to settle:
 # invoice + header updates (the completion with the last one), else the completion alone (update).
 # On account only: the account's payment terms (get) and the open item booked with the settle
-INVOICE_SHIPMENT_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-# the order and its invoices; the legal entity's gapless number counter; the on-account customer
-INVOICE_SHIPMENT_PARTITIONS = ("order", "invoice_counter", "credit")
+# (update). Each (actions, partitions) is its own grant: an action only where the code uses it.
+Grants = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+INVOICE_SHIPMENT_GRANTS: Grants = (
+    # the order (query), its header and invoice (the invoice put, the updates)
+    (("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"), ("order",)),
+    # the legal entity's gapless number counter; the on-account customer's terms and open item
+    (("dynamodb:GetItem", "dynamodb:UpdateItem"), ("invoice_counter", "credit")),
+)
 # the order (query) when the failed run may have issued an invoice; one transaction: flag put
 # (its entry inside), header (and invoice) update
 FLAG_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 # read the order (query) and the credit note counter (get); one transaction to issue a receipt's
 # notes (counter, header, note puts with their entries); per note one to claim its refund (note,
-# header) and one to record it (note, and the customer's credit on account); the return's move
-REFUND_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-REFUND_PARTITIONS = ("order", "credit_note_counter", "credit")
+# header) and one to record it (note, and on account the customer's credit and open item, and the
+# invoice's open amount); the return's move
+REFUND_GRANTS: Grants = (
+    (("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"), ("order",)),
+    (("dynamodb:GetItem", "dynamodb:UpdateItem"), ("credit_note_counter",)),
+    (("dynamodb:UpdateItem",), ("credit",)),
+)
 FLAG_PARTITIONS = ("order",)
 # a cancelled order: read it; one transaction: header (with its entry) + credit account update
 STREAM_ACTIONS = ("dynamodb:Query", "dynamodb:UpdateItem")
@@ -73,9 +82,12 @@ RENDER_BATCH_SIZE = 5
 # the API: a month's documents and finance's review list (GSI1), a number's order (GSI2), the order
 # (query), its mark (get); a customer's account and open items (query), a payment (get); a credit
 # account written (update); a payment: one transaction of payment put, invoice, open item and
-# account updates
-API_ACTIONS = ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
-API_PARTITIONS = ("order", "credit", "invoices_of_month", "finance_review", "document_by_number")
+# account updates — the only put, and it is in the customer's partition
+API_GRANTS: Grants = (
+    (("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"), ("order", "credit")),
+    (("dynamodb:PutItem",), ("credit",)),
+    (("dynamodb:Query",), ("invoices_of_month", "finance_review", "document_by_number")),
+)
 #: Where the finance facts' timeline entries are written (functions/invoice/finance_events.py).
 FINANCE_EVENTS_ON = {"InvoiceIssued": "INVOICE#", "PaymentCaptured": "INVOICE#", "PaymentReceived": "INVOICE#",
                      "OrderCompleted": "ORDER", "PaymentVoided": "ORDER",
@@ -112,7 +124,8 @@ class Invoice(Construct):
             handler=f"{HANDLERS}.invoice_shipment.lambda_handler",
             description="shipment_invoicing task: gapless invoice, payment capture, order completion",
         )
-        data.grant(self.invoice_shipment_function, INVOICE_SHIPMENT_ACTIONS, partitions=INVOICE_SHIPMENT_PARTITIONS)
+        for actions, partitions in INVOICE_SHIPMENT_GRANTS:
+            data.grant(self.invoice_shipment_function, actions, partitions=partitions)
         self.flag_function = functions.python_function(
             self, "FlagFunction", capability="invoice", role="flag", handler=f"{HANDLERS}.flag.lambda_handler",
             description="shipment_invoicing Catch: put the order on finance's review list",
@@ -123,7 +136,8 @@ class Invoice(Construct):
             handler=f"{HANDLERS}.refund_receipt.lambda_handler",
             description="return_processing task: gapless credit notes, refunds, the return REFUNDED",
         )
-        data.grant(self.refund_function, REFUND_ACTIONS, partitions=REFUND_PARTITIONS)
+        for actions, partitions in REFUND_GRANTS:
+            data.grant(self.refund_function, actions, partitions=partitions)
         self.refund_flag_function = functions.python_function(
             self, "RefundFlagFunction", capability="invoice", role="refund-flag",
             handler=f"{HANDLERS}.refund_flag.lambda_handler",
@@ -178,7 +192,8 @@ class Invoice(Construct):
             self, "ApiFunction", capability="invoice", role="api", handler=f"{HANDLERS}.api.lambda_handler",
             description="Invoice API: finance's documents by issue date, one document with its links",
         )
-        data.grant(self.api_function, API_ACTIONS, partitions=API_PARTITIONS)
+        for actions, partitions in API_GRANTS:
+            data.grant(self.api_function, actions, partitions=partitions)
         data.grant_paging(self.api_function)
         # the links are presigned with this function's role: it must be able to read the objects
         self.api_function.add_to_role_policy(iam.PolicyStatement(

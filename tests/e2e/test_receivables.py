@@ -22,6 +22,7 @@ from tests.e2e.orders import key, new_order
 from tests.e2e.test_capture_api import post_order
 from tests.e2e.test_inventory_api import put_stock, sku
 from tests.e2e.test_invoicing import finished, placed, ship_all
+from tests.event_schemas import problems
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -49,14 +50,15 @@ def payments_on_the_bus(aws: Any, local_info: dict[str, Any]) -> Iterator[Any]:
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
 
     def received(order_id: str, count: int) -> list[dict[str, Any]]:
+        """The ``detail`` of each PaymentReceived of ``order_id`` delivered (once per event id)."""
         seen: dict[str, dict[str, Any]] = {}
         deadline = time.monotonic() + 15
         while len(seen) < count and time.monotonic() < deadline:
             for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
                 body = json.loads(m["Body"])
                 if body["detail"]["data"]["order_id"] == order_id:
-                    seen[body["detail"]["metadata"]["event_id"]] = body["detail"]["data"]
-        return sorted(seen.values(), key=lambda d: d["open_amount"], reverse=True)
+                    seen[body["detail"]["metadata"]["event_id"]] = body["detail"]
+        return sorted(seen.values(), key=lambda d: d["data"]["open_amount"], reverse=True)
 
     yield received
     events.remove_targets(Rule=name, EventBusName=bus, Ids=["tap"])
@@ -75,8 +77,8 @@ def _balance(http: httpx.Client, customer_id: str) -> dict[str, Any]:
     return body
 
 
-def _pay(http: httpx.Client, number: str, reference: str, amount: str) -> httpx.Response:
-    return http.post(f"/invoices/{number}/payments", json={"payment_reference": reference, "amount": amount},
+def _pay(http: httpx.Client, number: str, reference: str, amount: str, **more: str) -> httpx.Response:
+    return http.post(f"/invoices/{number}/payments", json={"payment_reference": reference, "amount": amount, **more},
                      headers=FINANCE)
 
 
@@ -126,6 +128,14 @@ def test_an_on_account_invoice_is_an_open_item_paid_in_parts_until_the_credit_is
                                       "open_amount": str(gross), "days_overdue": 0}]
     assert balance["available_credit"] == str(Decimal(5000) - gross) and balance["ageing"]["current"] == str(gross)
 
+    # When finance records a payment received at a time with no UTC time, or before the invoice
+    for received_at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "0999-05-01T00:00:00Z",
+                        "2001-01-01T00:00:00Z"):
+        refused = _pay(http, number, "SEPA-E2E-0", "1.00", received_at=received_at)
+        # Then it is refused, naming received_at (never a 500), and nothing is recorded
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "received_at", refused.text
+    assert _balance(http, customer)["open_items"][0]["open_amount"] == str(gross)
+
     # When finance records a partial payment
     paid = _pay(http, number, "SEPA-E2E-1", "40.00")
     assert paid.status_code == 201, paid.text
@@ -156,8 +166,10 @@ def test_an_on_account_invoice_is_an_open_item_paid_in_parts_until_the_credit_is
     balance = _balance(http, customer)
     assert balance["open_items"] == [] and balance["available_credit"] == "5000.00"
     assert http.get(f"/invoices/{number}", headers=FINANCE).json()["open_amount"] == "0.00"
-    # And each payment reached the event bus once, with what was left open after it
-    delivered = payments_on_the_bus(order["order_id"], 2)
+    # And each payment reached the event bus once, as its JSON Schema says, with what was left open after it
+    details = payments_on_the_bus(order["order_id"], 2)
+    assert [p for d in details for p in problems("PaymentReceived", d)] == []
+    delivered = [d["data"] for d in details]
     assert [(d["payment_reference"], d["amount"], d["open_amount"]) for d in delivered] == [
         ("SEPA-E2E-1", "40.00", str(gross - 40)), ("SEPA-E2E-3", str(gross - 40), "0.00")]
     assert all(d["invoice_number"] == number and d["currency"] == "EUR" and d["received_at"] for d in delivered)
@@ -256,3 +268,7 @@ def test_an_operator_sets_an_account_with_oms_and_reads_its_balance(stack: str, 
     refused = oms("customers", "credit", "marketplace", customer, "--currency", "EUR", "--limit", "1.001",
                   port=port_of(stack))
     assert refused.returncode == 1 and "credit_limit" in refused.stderr and "Traceback" not in refused.stderr
+    # And a customer id the API would refuse ('#' splits the table's key) is refused the same way
+    keyless = oms("customers", "credit", "marketplace", f"{customer}#X", "--currency", "EUR", "--limit", "1.00",
+                  port=port_of(stack))
+    assert keyless.returncode == 1 and "customer_id" in keyless.stderr and "Traceback" not in keyless.stderr

@@ -17,7 +17,7 @@ import pytest
 from functions.capture.adapters.order_table import OrderTable
 from functions.core.adapters.dynamodb import from_item, to_item
 from functions.core.adapters.order_reader import OrderTableReader
-from functions.core.errors import ValidationFailed
+from functions.core.errors import Conflict, ValidationFailed
 from functions.core.invoices import CreditNote, Invoice, PaymentStatus, RefundStatus
 from functions.core.orders import Order, OrderStatus, TimelineEntry
 from functions.invoice.adapters.credit_note_table import CreditNoteTable, credit_note_item
@@ -25,7 +25,7 @@ from functions.invoice.adapters.document_index import DocumentIndexTable
 from functions.invoice.adapters.invoice_table import InvoiceTable, invoice_item
 from functions.invoice.adapters.receivable_table import CurrencyLocked, ReceivableTable
 from functions.invoice.billing import bill, due_date
-from functions.invoice.ports import CreditAccount, OpenItem, ReceivablePayment
+from functions.invoice.ports import CreditAccount, OpenItem, ReceivableInconsistent, ReceivablePayment
 from functions.invoice.receivables import PaymentCommand, ReceivablesService
 from localcloud.server import LocalCloud
 from tests.unit.test_invoicing import order_with
@@ -52,9 +52,11 @@ def _raw_account(table: str, customer_id: str) -> dict[str, Any]:
     return from_item(item)
 
 
-def _booked_invoice(table: str, customer_id: str, gross_price: str = "100.00") -> tuple[Order, Invoice]:
+def _booked_invoice(table: str, customer_id: str, gross_price: str = "100.00", *, settle: bool = True
+                    ) -> tuple[Order, Invoice]:
     """An on-account order of ``customer_id``, shipped, its invoice issued and settled on account
-    (its open item booked), as shipment invoicing leaves it; the account's exposure holds it."""
+    (its open item booked), as shipment invoicing leaves it; the account's exposure holds it.
+    ``settle=False``: issued, not settled yet (``_settle`` does it)."""
     order = order_with([{"sku": "A", "quantity": 1, "unit_price": gross_price}], [[1]],
                        payment={"method": "on_account"})
     order = replace(order, channel="marketplace", channel_order_id=None,
@@ -68,10 +70,31 @@ def _booked_invoice(table: str, customer_id: str, gross_price: str = "100.00") -
         TableName=table, Key=to_item({"PK": f"CUSTOMER#marketplace#{customer_id}", "SK": "CREDIT"}),
         UpdateExpression="ADD exposure :g, available_credit :m",
         ExpressionAttributeValues={":g": {"N": str(invoice.gross)}, ":m": {"N": str(-invoice.gross)}})
-    item = OpenItem(channel="marketplace", customer_id=customer_id, invoice_number=invoice.invoice_number,
-                    order_id=order.order_id, currency="EUR", due_date=invoice.due_date, open_amount=invoice.gross)
-    assert InvoiceTable(table).settle(invoice, PaymentStatus.ON_ACCOUNT, None, AT, None, open_item=item) == "settled"
+    if settle:
+        _settle(table, customer_id, invoice)
     return order, invoice
+
+
+def _settle(table: str, customer_id: str, invoice: Invoice) -> None:
+    item = OpenItem(channel="marketplace", customer_id=customer_id, invoice_number=invoice.invoice_number,
+                    order_id=invoice.order_id, currency="EUR", due_date=invoice.due_date, open_amount=invoice.gross)
+    assert InvoiceTable(table).settle(invoice, PaymentStatus.ON_ACCOUNT, None, AT, None, open_item=item) == "settled"
+
+
+def _credit_note(table: str, customer_id: str, invoice: Invoice, gross: Decimal | None = None) -> CreditNote:
+    """A credit note of ``invoice``'s line (or of ``gross``), credited on account."""
+    line = invoice.lines[0]
+    gross = line.net + line.tax if gross is None else gross
+    cn = CreditNote(credit_note_number=f"CN-2026-{uuid.uuid4().int % 10**6:06d}", order_id=invoice.order_id,
+                    return_id=f"ret_{invoice.order_id}-{uuid.uuid4().hex[:4]}", receipt_id="R1",
+                    corrects=invoice.invoice_number, legal_entity="ACME-DE", currency="EUR", issued_at=LATER,
+                    lines=invoice.lines, shipping_net=Decimal(0), shipping_tax=Decimal(0), net=line.net,
+                    tax=gross - line.net, gross=gross)
+    boto3.client("dynamodb").put_item(TableName=table, Item=to_item(credit_note_item(cn)))
+    entry = TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+    assert CreditNoteTable(table).record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry],
+                                                credit=("marketplace", customer_id))
+    return cn
 
 
 def _service(table: str, now: str = LATER) -> ReceivablesService:
@@ -222,3 +245,109 @@ def test_two_payments_racing_for_the_last_open_amount_one_is_refused(cloud: Loca
     loser = "BANK-A" if outcomes[0] == "moved" else "BANK-B"
     with pytest.raises(ValidationFailed, match="more than"):
         _service(table).record_payment(invoice.invoice_number, PaymentCommand(loser, str(invoice.gross)))
+
+
+def test_a_credit_note_and_the_settle_commute_and_a_payment_waits_for_the_settle(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    ends: list[tuple[Decimal, Decimal, str | None, Decimal]] = []
+    for note_first in (True, False):
+        customer = _customer()
+        ReceivableTable(table).put_account(_account(customer), AT)
+        # Given an on-account invoice issued, and a credit note of its line
+        _, invoice = _booked_invoice(table, customer, settle=False)
+        if note_first:
+            # When the credit note lands before the settle
+            cn = _credit_note(table, customer, invoice)
+            stored = OrderTableReader(table).get(invoice.order_id)
+            assert stored is not None and stored.invoices[0].open_amount == -cn.gross
+            # Then a payment is told the invoice is not booked yet (409), not that it is more than is open
+            with pytest.raises(Conflict, match="not booked on account yet"):
+                _service(table).record_payment(invoice.invoice_number, PaymentCommand("BANK-1", "1.00"))
+            _settle(table, customer, invoice)
+        else:
+            _settle(table, customer, invoice)
+            cn = _credit_note(table, customer, invoice)
+        # And either way the settle books the gross less what was credited
+        _, (item,) = ReceivableTable(table).receivables("marketplace", customer)
+        stored = OrderTableReader(table).get(invoice.order_id)
+        assert stored is not None
+        exposure = Decimal(str(_raw_account(table, customer)["exposure"]))
+        ends.append((item.open_amount, stored.invoices[0].open_amount or Decimal(-1), item.due_date, exposure))
+        assert item.open_amount == invoice.gross - cn.gross == stored.invoices[0].open_amount == exposure
+        # And what is open can be paid
+        view, created = _service(table).record_payment(invoice.invoice_number,
+                                                       PaymentCommand("BANK-2", str(item.open_amount)))
+        assert created and view["open_amount"] == "0.00"
+    assert ends[0] == ends[1]
+
+
+def test_the_currency_stays_while_items_are_open_either_way_even_if_they_add_up_to_nothing(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    store = ReceivableTable(table)
+    store.put_account(_account(customer), AT)
+    # Given one invoice owed and another paid then credited in full: exposure 0, two items open
+    _, owed = _booked_invoice(table, customer)
+    _, paid = _booked_invoice(table, customer)
+    _service(table).record_payment(paid.invoice_number, PaymentCommand("BANK-1", str(paid.gross)))
+    _credit_note(table, customer, paid, owed.gross)
+    assert Decimal(str(_raw_account(table, customer)["exposure"])) == 0
+    # When finance changes the account's currency, it is refused, naming what is open
+    with pytest.raises(CurrencyLocked, match=owed.invoice_number):
+        store.put_account(_account(customer, currency="GBP"), LATER)
+    assert _raw_account(table, customer)["currency"] == "EUR"
+    # And a new limit in the same currency is still taken
+    assert store.put_account(_account(customer, "2000.00"), LATER).available_credit == Decimal(2000)
+
+
+def test_a_currency_change_is_refused_when_the_account_moved_while_its_items_were_read(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+
+    class Interleaved(ReceivableTable):
+        def receivables(self, channel: str, customer_id: str) -> tuple[CreditAccount | None, list[OpenItem]]:
+            seen = super().receivables(channel, customer_id)
+            # a payment and a credit note land right after the read, leaving the exposure at 0
+            boto3.client("dynamodb").update_item(
+                TableName=table, Key=to_item({"PK": f"CUSTOMER#marketplace#{customer}", "SK": "CREDIT"}),
+                UpdateExpression="ADD moves :two", ExpressionAttributeValues={":two": {"N": "2"}})
+            return seen
+
+    # Given an account with nothing owed or open
+    Interleaved(table).put_account(_account(customer), AT)
+    # When its currency changes while the account moves under the read, it is refused (409)
+    with pytest.raises(CurrencyLocked, match="moved"):
+        Interleaved(table).put_account(_account(customer, currency="GBP"), LATER)
+    assert _raw_account(table, customer)["currency"] == "EUR"
+    # And with nothing moving it changes
+    assert ReceivableTable(table).put_account(_account(customer, currency="GBP"), LATER).currency == "GBP"
+
+
+def test_an_invoice_and_its_open_item_that_disagree_fail_at_once_not_as_a_retry(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    ReceivableTable(table).put_account(_account(customer), AT)
+    _, invoice = _booked_invoice(table, customer)
+    # Given an open item that lost what its invoice still shows open (a broken invariant)
+    item_key = {"PK": f"CUSTOMER#marketplace#{customer}", "SK": f"OPEN#{invoice.invoice_number}"}
+    boto3.client("dynamodb").update_item(
+        TableName=table, Key=to_item(item_key),
+        UpdateExpression="SET open_amount = :zero", ExpressionAttributeValues={":zero": {"N": "0"}})
+    store = ReceivableTable(table)
+    writes: list[int] = []
+    real = store.db
+    counting = type("Counting", (), {"__getattr__": lambda _, name: getattr(real, name),
+                                     "transact_write_items": lambda _, **kw: (writes.append(1),
+                                                                              real.transact_write_items(**kw))[1]})()
+    store._client = counting
+    service = ReceivablesService(store=store, orders=OrderTableReader(table), index=DocumentIndexTable(table),
+                                 clock=lambda: LATER)
+    # When a payment is recorded, it fails once for good, naming both amounts — not 8 reads and a 503
+    with pytest.raises(ReceivableInconsistent, match="0 open"):
+        service.record_payment(invoice.invoice_number, PaymentCommand("BANK-1", "1.00"))
+    assert writes == [1]
+    assert ReceivableTable(table).payment("marketplace", customer, invoice.invoice_number, "BANK-1") is None

@@ -5,8 +5,9 @@ ageing by the use cases' clock, the review list with its reasons."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from functions.core.errors import Conflict, NotFound, ValidationFailed
 from functions.core.invoices import PaymentStatus
 from functions.core.orders import Order, TimelineEntry
-from functions.invoice.ports import CreditAccount, OpenItem, ReceivablePayment
+from functions.invoice.ports import CreditAccount, OpenItem, ReceivableInconsistent, ReceivablePayment
 from functions.invoice.receivables import (
     BUCKETS,
     AccountTerms,
@@ -46,6 +47,8 @@ class FakeReceivables:
         self.flags: list[dict[str, Any]] = []
         #: outcomes to answer before really recording (a concurrent payment landing first)
         self.moves = 0
+        #: payments refused because the invoice and its open item disagreed
+        self.broken = 0
 
     # OrderReader and DocumentIndex
     def get(self, order_id: str) -> Order | None:
@@ -63,7 +66,8 @@ class FakeReceivables:
         key = (account.channel, account.customer_id)
         before = self.accounts.get(key)
         exposure = before.exposure if before else Decimal(0)
-        if before and before.currency != account.currency and exposure != 0:
+        still_open = [i for k, i in self.items.items() if k[:2] == key and i.open_amount != 0]
+        if before and before.currency != account.currency and (exposure != 0 or still_open):
             raise Conflict("currency: locked")
         self.accounts[key] = replace(account, exposure=exposure, available_credit=account.credit_limit - exposure)
         return self.accounts[key]
@@ -84,6 +88,10 @@ class FakeReceivables:
             return "moved", None
         if invoice.open_amount != seen_open:
             return "moved", None
+        item = self.items.get((payment.channel, payment.customer_id, payment.invoice_number))
+        if item is None or item.open_amount < payment.amount:
+            self.broken += 1
+            raise ReceivableInconsistent(f"{payment.invoice_number}: the open item disagrees")
         account = self.accounts.get((payment.channel, payment.customer_id))
         if account is None or account.currency != payment.currency:
             return "no_account", None
@@ -152,6 +160,25 @@ def test_an_account_finance_cannot_keep_is_refused_naming_the_field(terms: Accou
         service.put_account("marketplace", "B2B-1", terms)
     assert refused.value.errors[0].field == field
     assert store.accounts == {}
+
+
+@pytest.mark.parametrize(("channel", "customer_id", "field"), [
+    ("marketplace", "B2B#1", "customer_id"), ("marketplace", "a/b", "customer_id"),
+    ("marketplace", " B2B", "customer_id"), ("marketplace", "", "customer_id"),
+    ("marketplace", "B" * 65, "customer_id"), ("market place", "B2B-1", "channel"),
+    ("#marketplace", "B2B-1", "channel"), ("", "B2B-1", "channel")])
+def test_a_customer_the_table_cannot_key_is_refused_by_the_use_case_naming_the_field(
+        channel: str, customer_id: str, field: str) -> None:
+    # Given the use case that both the API and `oms customers credit` call
+    store = FakeReceivables({})
+    service = ReceivablesService(store=store, orders=store, index=store, clock=lambda: NOW)
+    # When an account or a balance names a customer id with '#' (or a channel with a space)
+    with pytest.raises(ValidationFailed) as refused:
+        service.put_account(channel, customer_id, AccountTerms("EUR", "10.00", 30))
+    # Then it is refused naming the field, and nothing is written
+    assert refused.value.errors[0].field == field and store.accounts == {}
+    with pytest.raises(ValidationFailed):
+        service.balance(channel, customer_id)
 
 
 def test_a_new_limit_keeps_what_is_owed() -> None:
@@ -230,14 +257,69 @@ def test_an_amount_it_cannot_take_is_refused_naming_it(amount: str, message: str
 
 
 def test_a_payment_received_in_the_future_is_refused() -> None:
-    from datetime import UTC, datetime
-
     service, _, _, number = on_account_invoice()
     with pytest.raises(ValidationFailed) as refused:
         service.record_payment(number, PaymentCommand("BANK-1", "1.00", datetime(2026, 12, 2, tzinfo=UTC)))
     assert refused.value.errors[0].field == "received_at"
     view, _ = service.record_payment(number, PaymentCommand("BANK-2", "1.00", datetime(2026, 11, 30, 9, tzinfo=UTC)))
     assert view["received_at"] == "2026-11-30T09:00:00.000Z"
+
+
+@pytest.mark.parametrize("received_at", [
+    "0001-01-01T00:00:00+01:00",  # no UTC time: before year 1 once converted
+    "9999-12-31T23:00:00-05:00",  # no UTC time: after year 9999 once converted
+    "0999-05-01T00:00:00+00:00",  # before 2000
+    "1999-12-31T23:59:59+00:00",
+    "2026-11-22T09:59:59+00:00",  # more than a day before the invoice was issued (AT: 2026-11-23T10:00Z)
+])
+def test_a_payment_received_at_a_time_it_cannot_have_arrived_is_refused_naming_received_at(received_at: str) -> None:
+    # Given an on-account invoice issued on 2026-11-23
+    service, store, _, number = on_account_invoice()
+    # When finance records a payment received at a time out of range, or before the invoice
+    with pytest.raises(ValidationFailed) as refused:
+        service.record_payment(number, PaymentCommand("BANK-1", "1.00", datetime.fromisoformat(received_at)))
+    # Then it is refused naming received_at, and nothing is recorded
+    assert refused.value.errors[0].field == "received_at" and store.payments == {}
+
+
+def test_a_payment_dated_the_day_before_the_invoice_by_another_calendar_is_taken() -> None:
+    service, _, _, number = on_account_invoice()
+    issued = datetime.fromisoformat(AT)
+    moment = (issued - timedelta(hours=23)).astimezone(timezone(timedelta(hours=-11)))
+    view, created = service.record_payment(number, PaymentCommand("BANK-1", "1.00", moment))
+    assert created and view["received_at"] == (issued - timedelta(hours=23)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_a_payment_before_the_settle_booked_the_invoice_is_a_conflict_even_after_a_credit_note() -> None:
+    # Given an on-account invoice not settled yet that a credit note reached first (-gross open)
+    service, store, order, number = on_account_invoice()
+    (invoice,) = order.invoices
+    store.orders[order.order_id] = replace(order, invoices=(replace(invoice, settled_at=None,
+                                                                    open_amount=-invoice.gross),))
+    # When finance records a payment against it
+    with pytest.raises(Conflict, match="not booked on account yet"):
+        service.record_payment(number, PaymentCommand("BANK-1", "1.00"))
+    # Then it is told to come back (409), not that the amount is more than is open (422)
+    assert store.payments == {}
+
+
+def test_an_invoice_settled_on_account_before_receivables_has_no_open_item_to_pay() -> None:
+    service, store, order, number = on_account_invoice()
+    (invoice,) = order.invoices
+    store.orders[order.order_id] = replace(order, invoices=(replace(invoice, open_amount=None),))
+    with pytest.raises(Conflict, match="before receivables were kept"):
+        service.record_payment(number, PaymentCommand("BANK-1", "1.00"))
+
+
+def test_an_invoice_and_open_item_that_disagree_fail_once_not_as_a_retry() -> None:
+    # Given an invoice whose open item has less open than the invoice says (a broken invariant)
+    service, store, order, number = on_account_invoice()
+    key = (order.channel, order.customer.customer_id, number)
+    store.items[key] = replace(store.items[key], open_amount=Decimal(0))
+    # When a payment is recorded, it fails for good at the first try (no read again, no 503)
+    with pytest.raises(ReceivableInconsistent):
+        service.record_payment(number, PaymentCommand("BANK-1", "1.00"))
+    assert store.broken == 1 and store.payments == {}
 
 
 def test_no_payment_against_a_card_invoice_a_credit_note_or_an_unknown_number() -> None:
@@ -355,3 +437,66 @@ def test_the_review_list_shows_each_entry_with_its_reason() -> None:
     entries, token = ReceivablesService(store=store, orders=store, index=store).review(limit=10, token=None)
     assert entries == [{"order_id": "ord_1", "shipment_id": "shp_1-1", "reason": "PaymentDeclined",
                         "error": "card_declined: no", "at": NOW}] and token is None
+
+
+# -- through the API -----------------------------------------------------------------------------
+
+def _api(monkeypatch: pytest.MonkeyPatch, service: ReceivablesService) -> Any:
+    from functions.invoice.handlers.api import lambda_handler
+    from tests.unit.test_http_errors import call
+
+    monkeypatch.setenv("TABLE_NAME", "unused-in-these-tests")
+    monkeypatch.setattr("functions.invoice.endpoints.receivables_service", lambda: service)
+    return lambda method, path, body=None: call(method, path, body, role="finance", handler=lambda_handler)
+
+
+@pytest.mark.parametrize("received_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00",
+                                         "0999-05-01T00:00:00Z"])
+def test_the_api_answers_a_received_at_out_of_range_with_a_422_naming_it(
+        monkeypatch: pytest.MonkeyPatch, received_at: str) -> None:
+    service, store, _, number = on_account_invoice()
+    api = _api(monkeypatch, service)
+    status, _, body = api("POST", f"/invoices/{number}/payments",
+                          {"payment_reference": "BANK-1", "amount": "1.00", "received_at": received_at})
+    assert status == 422 and body["errors"][0]["field"] == "received_at", body
+    assert store.payments == {}
+
+
+def test_the_api_answers_a_broken_invariant_with_a_generic_500_and_logs_it_as_an_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from functions.core.handlers import http
+
+    # Given an invoice whose open item disagrees with it
+    service, store, order, number = on_account_invoice()
+    key = (order.channel, order.customer.customer_id, number)
+    store.items[key] = replace(store.items[key], open_amount=Decimal(0))
+    api = _api(monkeypatch, service)
+    logged: list[BaseException | None] = []  # logger.exception: level ERROR, with the traceback
+    monkeypatch.setattr(http.logger, "exception", lambda *a, **k: logged.append(sys.exc_info()[1]))
+    # When finance records a payment
+    status, headers, body = api("POST", f"/invoices/{number}/payments",
+                                {"payment_reference": "BANK-1", "amount": "1.00"})
+    # Then the answer is a 500 that tells nothing internal (no retry-after: it is not transient) ...
+    assert status == 500 and "Retry-After" not in headers and number not in json.dumps(body), body
+    assert store.broken == 1
+    # ... and the error is logged, with what disagrees
+    (error,) = logged
+    assert isinstance(error, ReceivableInconsistent) and number in str(error)
+
+
+def test_the_api_documents_each_receivables_answer_with_its_model() -> None:
+    from functions.openapi_doc import DOCUMENT
+
+    paths = json.loads(DOCUMENT.read_text())["paths"]
+    expected = {("/invoices/{invoice_number}", "get", "200"): "DocumentOut",
+                ("/invoices", "get", "200"): "DocumentListOut",
+                ("/invoices/{invoice_number}/payments", "post", "201"): "PaymentOut",
+                ("/invoices/{invoice_number}/payments", "post", "200"): "PaymentOut",
+                ("/customers/{channel}/{customer_id}/credit", "put", "200"): "CreditAccountOut",
+                ("/customers/{channel}/{customer_id}/balance", "get", "200"): "BalanceOut",
+                ("/finance/review", "get", "200"): "ReviewListOut"}
+    for (path, method, status), model in expected.items():
+        schema = paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{model}"}, (path, method, status)

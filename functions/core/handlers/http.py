@@ -61,11 +61,16 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
                    "detail": {"type": "string"}}}
 
 
-def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
-    """OpenAPI ``responses`` for the errors a route can give, each as problem+json."""
-    return {status: OpenAPIResponse(description=PROBLEMS[status],
-                                    content={PROBLEM_JSON: OpenAPIResponseContentSchema(schema=_PROBLEM_SCHEMA)})
-            for status in statuses}
+def problem_responses(*statuses: int, ok: int | None = 200,
+                      ok_description: str = "Successful Response") -> dict[int, OpenAPIResponse]:
+    """OpenAPI ``responses`` for the errors a route can give, each as problem+json — and its
+    success ``ok`` (None: the route lists its own 2xx), because a route's ``responses`` replace
+    Powertools' default one: an entry without ``content`` gets the route's return model."""
+    problems: dict[int, OpenAPIResponse] = {
+        status: OpenAPIResponse(description=PROBLEMS[status],
+                                content={PROBLEM_JSON: OpenAPIResponseContentSchema(schema=_PROBLEM_SCHEMA)})
+        for status in statuses}
+    return problems if ok is None else {ok: OpenAPIResponse(description=ok_description), **problems}
 
 
 def problem(

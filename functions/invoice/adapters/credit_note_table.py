@@ -138,9 +138,10 @@ class CreditNoteTable(TableAdapter):
         if credit is not None:
             actions.append({"Update": {
                 "TableName": self.table, "Key": to_item(credit_key(*credit)),
-                "UpdateExpression": "ADD exposure :minus, available_credit :g",
+                # moves: a currency change read before this note is refused (receivable_table)
+                "UpdateExpression": "ADD exposure :minus, available_credit :g, moves :one",
                 "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeValues": to_values({":g": cn.gross, ":minus": -cn.gross})}})
+                "ExpressionAttributeValues": to_values({":g": cn.gross, ":minus": -cn.gross, ":one": 1})}})
             channel, customer_id = credit
             actions.append({"Update": open_item_update(self.table, OpenItem(
                 channel=channel, customer_id=customer_id, invoice_number=cn.corrects, order_id=cn.order_id,
