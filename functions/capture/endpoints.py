@@ -107,7 +107,7 @@ def cancel_order(order_id: Annotated[str, Path(max_length=64)],
                 "steps started (poll the order); 200 when nothing is owed (the order waits legitimately, "
                 "e.g. for a node's dispatch); 409 for a COMPLETED or CANCELLED order owed nothing.",
     responses={200: {"description": "Nothing owed: what the order waits for"},
-               202: {"description": "Steps started; poll the order"}, **problem_responses(404, 409, 503)})
+               202: {"description": "Steps started; poll the order"}, **problem_responses(404, 409, 503, ok=None)})
 def resume_order(order_id: Annotated[str, Path(max_length=64)]) -> Response[ResumeOut]:
     principal = require_role(router, "agent")
     report = resumes().resume(order_id, principal)
