@@ -139,12 +139,15 @@ def sku_with_stock(http: httpx.Client) -> str:
 def test_an_export_of_a_day_ahead_on_the_local_clock_reads_that_days_archive(stack: str, http: httpx.Client,
                                                                              aws: Any,
                                                                              local_info: dict[str, Any]) -> None:
-    # Given an on-account order invoiced today, still open
-    (open_invoice,) = on_account_order(http, sku_with_stock(http))["invoices"]
-    today = open_invoice["issued_at"][:10]
-    # and the local clock 45 days ahead (documents, events and the archive's days follow it)
-    assert http.post("/_local/clock", json={"advance": "P45D"}).status_code == 200
+    # Given the local clock a day ahead (documents, events and the archive's days follow it; not
+    # today: a reset does not rewind what the test writes ahead, and today's exports of the
+    # other tests must not see a payment of theirs days ahead), an on-account order invoiced then
+    assert http.post("/_local/clock", json={"advance": "P1D"}).status_code == 200
     try:
+        (open_invoice,) = on_account_order(http, sku_with_stock(http))["invoices"]
+        invoiced = open_invoice["issued_at"][:10]
+        # and 44 days later
+        assert http.post("/_local/clock", json={"advance": "P44D"}).status_code == 200
         now = http.get("/_local/clock").json()["now"]
         ahead = now[:10]
         # where the on-account invoice is paid
@@ -162,16 +165,15 @@ def test_an_export_of_a_day_ahead_on_the_local_clock_reads_that_days_archive(sta
         wait_for_archive(aws, local_info["finance_bucket"], {
             ("InvoiceIssued", number), ("PaymentCaptured", number),
             ("PaymentReceived", open_invoice["invoice_number"])})
-        # When finance exports that day, and today's (the command's "today" is the stack's clock's,
-        # not the host's: the archive is read up to the day after it)
+        # When finance exports that day, and the invoice's (the command's "today" is the stack's
+        # clock's, not the host's: the archive is read up to the day after it)
         result = oms("finance", "export", "--from", ahead, "--to", ahead, "--format", "csv", port=port_of(stack),
                      timeout=180)
-        earlier = oms("finance", "export", "--from", today, "--to", today, "--format", "csv", port=port_of(stack),
-                      timeout=180)
+        earlier = oms("finance", "export", "--from", invoiced, "--to", invoiced, "--format", "csv",
+                      port=port_of(stack), timeout=180)
     finally:
         assert http.post("/_local/clock", json={"reset": True}).status_code == 200
-    # Then today's export has the payment received 45 days later, and no finding about that invoice
-    # (other tests' documents of today may still be in flight: not this test's business)
+    # Then the invoice's day has the payment received 44 days later, and no finding about the invoice
     assert earlier.returncode == 0, earlier.stderr
     earlier_ledger, _, earlier_reconciliation = earlier.stdout.partition("\n\n")
     assert ("payment_received", open_invoice["invoice_number"], "archive") in {
