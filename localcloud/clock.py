@@ -8,8 +8,11 @@ it) — in the process where the local functions run
 Each answers ``{"now", "offset", "offset_seconds"}``. The clock never moves back: a negative or
 unreadable duration is a 422 naming the field (a body not JSON a 400). Identifiers, DynamoDB TTL and the workflow
 engine keep real time; scheduled jobs fire on the local time scale (``localcloud/schedules.py``),
-not on this clock; the ``oms`` command line runs in its own process, on real time. Reset does
-not rewind what was written while the clock was ahead.
+not on this clock; the ``oms`` command line runs in its own process, on real time — but ``oms
+finance export`` takes its "today" from ``GET`` here, and the finance archive files events by
+this clock (``patches/firehose_delivery.py``, the envelope's ``time`` in
+``patches/eventbridge_targets.py``). Reset does not rewind what was written while the clock was
+ahead.
 """
 
 from __future__ import annotations

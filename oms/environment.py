@@ -14,6 +14,7 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -48,7 +49,21 @@ def local_port() -> str:
 
 
 def local_info(port: str) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{port}/_local/info"
+    return _local_get(port, "info")
+
+
+def local_now(port: str) -> datetime:
+    """The local stack's clock (``GET /_local/clock``): real time, or as far as ``POST
+    /_local/clock`` moved it — the time its use cases stamp documents and events with."""
+    now = _local_get(port, "clock").get("now")
+    try:
+        return datetime.fromisoformat(str(now)).astimezone(UTC)
+    except ValueError as e:
+        raise OmsError(f"http://127.0.0.1:{port}/_local/clock answered no time ({now!r})") from e
+
+
+def _local_get(port: str, path: str) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/_local/{path}"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return dict(json.loads(response.read()))
@@ -56,7 +71,7 @@ def local_info(port: str) -> dict[str, Any]:
         raise OmsError(f"no local stack answers on http://127.0.0.1:{port} ({_reason(e)}): start it with "
                        "`make up` (or set OMS_PORT to the port it serves on)") from e
     except ValueError as e:
-        raise OmsError(f"http://127.0.0.1:{port} is not an OMS local stack (its /_local/info is not JSON)") from e
+        raise OmsError(f"http://127.0.0.1:{port} is not an OMS local stack (its /_local/{path} is not JSON)") from e
 
 
 def _reason(e: Exception) -> str:

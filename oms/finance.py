@@ -78,6 +78,17 @@ def legal_entity_of(env: Environment) -> str:
     raise OmsError(f"no function of {env.stack_name} names its LEGAL_ENTITY: give --legal-entity")
 
 
+def today_of(env: Environment) -> date:
+    """The day the export runs on: today (UTC) — on the local stack its clock's today, which
+    ``POST /_local/clock`` may have moved ahead: the documents and the archive's days follow that
+    clock, and the archive is read up to the day after today (``Period.archive_days``)."""
+    if env.name == "local":
+        from oms.environment import local_now, local_port
+
+        return local_now(local_port()).date()
+    return datetime.now(UTC).date()
+
+
 def finance_bucket(env: Environment) -> str:
     bucket = env.outputs.get("FinanceBucketName")
     if not bucket and env.name == "local":
@@ -196,7 +207,7 @@ def export(ctx: typer.Context,
         raise typer.BadParameter(str(e).removeprefix(f"{e.field}: "), param_hint=e.field) from e
     env = connect(ctx.obj.env)
     with ExitStack() as stack:
-        ledger = read_ledger(env, first, last, legal_entity=legal_entity, today=datetime.now(UTC).date(),
+        ledger = read_ledger(env, first, last, legal_entity=legal_entity, today=today_of(env),
                              progress=_Progress(stack))
     if output is not None:
         with output.open("w", newline="", encoding="utf-8") as f:

@@ -381,7 +381,8 @@ def build(period: Period, documents: Iterable[dict[str, Any]], events: Iterable[
 
     if archive_errors:
         ledger.notes.append(f"warning: {archive_errors} file(s) under the archive's errors/ prefix in these days: "
-                            "events Firehose could not deliver (see docs/OPERATIONS.md)")
+                            "records a Firehose processor failed on, not archived as events "
+                            "(see docs/OPERATIONS.md, \"The finance archive\")")
     ledger.rows.sort(key=lambda r: (r.at, r.number or "", r.kind))
     return ledger
 

@@ -4,8 +4,19 @@ bus rule (source ``oms.invoice``, the detail-types of ``schemas/events/``) → F
 → the finance bucket, ``events/dt=<yyyy-MM-dd>/<stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>``,
 one EventBridge event (the whole envelope: ``id``, ``detail-type``, ``source``, ``time``, …,
 ``detail``) per line; a Glue database and table over ``events/`` with partition projection on
-``dt`` (no crawler, no partitions to add). What Firehose itself cannot process lands under
-``errors/<error-output-type>/dt=<yyyy-MM-dd>/``.
+``dt`` (no crawler, no partitions to add).
+
+``errors/<error-output-type>/dt=<yyyy-MM-dd>/`` is the error output prefix: for an S3 destination
+Firehose writes there only records whose *processing* failed (a Lambda transform, format
+conversion, dynamic partitioning), never records it could not deliver
+(https://docs.aws.amazon.com/firehose/latest/dev/retry.html). This stream's only processor,
+``AppendDelimiterToRecord``, fails no record, so nothing is expected there; the prefix exists
+because AWS refuses a data prefix with expressions without an error prefix holding
+``!{firehose:error-output-type}``. A delivery to S3 that fails (role, bucket policy, KMS, S3) is
+retried while Firehose keeps the records, 24 hours for DirectPut, and then the records are lost:
+the DataFreshness alarm (infra/constructs/monitoring.py) is the warning, 24 hours the deadline,
+and the table, which keeps every document and payment, is what the export reconciles a loss
+against (docs/OPERATIONS.md, "The finance archive").
 
 Choices, and why:
 
@@ -156,7 +167,8 @@ class Archive(Construct):
         self._catalog(config)
 
     def _error_log(self, config: EnvironmentConfig, name: str) -> None:
-        """Where Firehose logs why a delivery to S3 failed (it retries for 24 hours meanwhile)."""
+        """Where Firehose logs why a delivery to S3 failed (it retries while it keeps the records,
+        24 hours, then they are lost)."""
         self.error_log = logs.LogGroup(self, "DeliveryErrors", log_group_name=f"/aws/kinesisfirehose/{name}",
                                        retention=config.log_retention, removal_policy=config.removal_policy)
         self.error_log_stream = logs.LogStream(self, "DeliveryErrorStream", log_group=self.error_log,
@@ -195,7 +207,7 @@ class Archive(Construct):
             actions=["sqs:SendMessage"], principals=[iam.ServicePrincipal("events.amazonaws.com")],
             resources=[self.dead_letter_queue.queue_arn],
             conditions={"ArnEquals": {"aws:SourceArn": self.rule.rule_arn}}))
-        monitoring.watch_rule_target("FinanceArchiveRule", self.rule_name)
+        monitoring.watch_rule_target("FinanceArchiveRule", self.rule_name, messaging.event_bus.event_bus_name)
 
     def _catalog(self, config: EnvironmentConfig) -> None:
         """A Glue database and an external table over ``events/``, partition projection on ``dt``."""

@@ -23,7 +23,8 @@ PERIOD = Duration.minutes(5)
 GREATER = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 LESS = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 #: Firehose buffers up to 300 s (infra/constructs/archive.py): records older than three buffers
-#: in the stream mean delivery to S3 is failing (and being retried, up to 24 hours).
+#: in the stream mean delivery to S3 is failing (and being retried for as long as Firehose keeps
+#: them, 24 hours; then they are lost).
 ARCHIVE_FRESHNESS_S = 900
 NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING  # no data = nothing happened
 
@@ -146,8 +147,11 @@ class Monitoring(Construct):
         )
 
     def watch_delivery_stream(self, construct_id: str, stream_name: str) -> None:
-        """A Firehose stream to S3: alarm when its oldest record waits too long (delivery failing,
-        retried for up to 24 hours before it lands under the error prefix) and when deliveries fail."""
+        """A DirectPut Firehose stream to S3: alarm when its oldest record waits too long and when
+        deliveries fail. A failing delivery is retried while Firehose keeps the records — 24 hours
+        from their arrival — and then they are lost: for an S3 destination the error prefix only
+        gets records a processor failed on, never undelivered ones. DataFreshness at three buffers
+        is the warning that leaves the day to fix the cause."""
         dimensions = {"DeliveryStreamName": stream_name}
         freshness = cloudwatch.Metric(namespace="AWS/Firehose", metric_name="DeliveryToS3.DataFreshness",
                                       dimensions_map=dimensions, period=PERIOD, statistic="Maximum")
@@ -160,7 +164,8 @@ class Monitoring(Construct):
             freshness,
             threshold=ARCHIVE_FRESHNESS_S,
             description=f"{stream_name}: records wait longer than {ARCHIVE_FRESHNESS_S} s for S3 "
-                        "(delivery failing; see the stream's error log group and the errors/ prefix).",
+                        "(delivery failing; see the stream's error log group). Firehose keeps them 24 h "
+                        "from arrival, then they are lost: fix the cause within the day.",
         )
         self._alarm(
             f"{construct_id}DeliveryFailed",
@@ -173,17 +178,40 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(cloudwatch.GraphWidget(
             title=f"Firehose {stream_name}", left=[incoming, success], right=[freshness], width=12))
 
-    def watch_rule_target(self, construct_id: str, rule_name: str) -> None:
-        """An EventBridge rule: alarm when its target could not be invoked (the event is retried,
-        then goes to the target's DLQ, which alarms on its own)."""
-        failed = cloudwatch.Metric(namespace="AWS/Events", metric_name="FailedInvocations",
-                                   dimensions_map={"RuleName": rule_name}, period=PERIOD, statistic="Sum")
+    def watch_rule_target(self, construct_id: str, rule_name: str, bus_name: str) -> None:
+        """An EventBridge rule on a custom bus whose target has a DLQ (the DLQ alarms on its own).
+
+        AWS/Events publishes a custom bus's rule metrics with the dimensions ``EventBusName`` and
+        ``RuleName`` (``RuleName`` alone is the default bus's: an alarm on it never sees ours).
+        With a DLQ, ``FailedInvocations`` does not count what went to the DLQ; what is lost is
+        ``InvocationsFailedToBeSentToDlq`` (neither delivered nor in the DLQ: the queue is gone, its
+        policy refuses EventBridge, the message too large). ``RetryInvocationAttempts`` is the early
+        warning: the target refuses and EventBridge retries (for 24 h, then the DLQ) — alarmed when
+        it lasts three periods, so a throttled burst that recovers does not page
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html,
+        eb-monitoring-events-best-practices.html)."""
+        dimensions = {"EventBusName": bus_name, "RuleName": rule_name}
+        lost = cloudwatch.Metric(namespace="AWS/Events", metric_name="InvocationsFailedToBeSentToDlq",
+                                 dimensions_map=dimensions, period=PERIOD, statistic="Sum")
+        retried = cloudwatch.Metric(namespace="AWS/Events", metric_name="RetryInvocationAttempts",
+                                    dimensions_map=dimensions, period=PERIOD, statistic="Sum")
         self._alarm(
-            f"{construct_id}FailedInvocations",
-            failed,
+            f"{construct_id}NotSentToDlq",
+            lost,
             threshold=0,
-            description=f"EventBridge rule {rule_name} could not deliver to its target.",
+            description=f"EventBridge rule {rule_name}: events neither delivered nor put in the target's DLQ "
+                        "(lost: the DLQ is missing, refuses EventBridge, or the event is too large).",
         )
+        self._alarm(
+            f"{construct_id}Retrying",
+            retried,
+            threshold=0,
+            evaluation_periods=3,
+            description=f"EventBridge rule {rule_name}: its target has refused deliveries for 15 minutes; "
+                        "EventBridge retries for 24 h, then puts the events in the DLQ.",
+        )
+        self.dashboard.add_widgets(cloudwatch.GraphWidget(
+            title=f"Rule {rule_name}", left=[retried], right=[lost], width=12))
 
     def _function_widget(self, function: lambda_.IFunction, extra: cloudwatch.IMetric) -> None:
         self.dashboard.add_widgets(

@@ -38,6 +38,7 @@ from moto.firehose.models import firehose_backends
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.utilities.arns import parse_arn
 
+from functions.core import clock
 from localcloud.destinations import deliver
 
 _ORIGINAL = Rule.send_to_targets
@@ -45,10 +46,13 @@ _HANDLED = {"lambda", "states", "sns", "sqs", "firehose"}
 
 
 def _aws_event(event: dict[str, Any]) -> dict[str, Any]:
-    """moto keeps ``time`` as epoch seconds; targets receive ISO 8601 as on AWS."""
+    """moto keeps ``time`` as epoch seconds; targets receive ISO 8601 as on AWS. The time is the
+    use cases' clock (``/_local/clock`` moves it): on AWS EventBridge receives an event seconds
+    after its ``occurred_at``, so locally the two agree too (the finance archive keeps both)."""
     shaped = copy.deepcopy(event)
     if isinstance(shaped.get("time"), (int, float)):
-        shaped["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(shaped["time"]))
+        received = utcfromtimestamp(shaped["time"]) + clock.offset()
+        shaped["time"] = iso_8601_datetime_without_milliseconds(received)
     return shaped
 
 

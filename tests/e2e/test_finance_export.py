@@ -128,3 +128,64 @@ def test_a_period_that_is_none_is_refused_naming_the_option() -> None:
     # Then each is a clear error naming --to, and nothing is exported
     for result in (backwards, too_long):
         assert result.returncode == 2 and "--to" in result.stderr and not result.stdout, result.stderr
+
+
+def sku_with_stock(http: httpx.Client) -> str:
+    item = sku()
+    put_stock(http, item, "DC-BERLIN", 5, KEYS["dc"])
+    return item
+
+
+def test_an_export_of_a_day_ahead_on_the_local_clock_reads_that_days_archive(stack: str, http: httpx.Client,
+                                                                             aws: Any,
+                                                                             local_info: dict[str, Any]) -> None:
+    # Given the local clock a day ahead (documents, events and the archive's days follow it; not
+    # today: a reset does not rewind what the test writes ahead, and today's exports of the
+    # other tests must not see a payment of theirs days ahead), an on-account order invoiced then
+    assert http.post("/_local/clock", json={"advance": "P1D"}).status_code == 200
+    try:
+        (open_invoice,) = on_account_order(http, sku_with_stock(http))["invoices"]
+        invoiced = open_invoice["issued_at"][:10]
+        # and 44 days later
+        assert http.post("/_local/clock", json={"advance": "P44D"}).status_code == 200
+        now = http.get("/_local/clock").json()["now"]
+        ahead = now[:10]
+        # where the on-account invoice is paid
+        paid = http.post(f"/invoices/{open_invoice['invoice_number']}/payments", headers=FINANCE, json={
+            "payment_reference": f"BANK-{key()}", "amount": open_invoice["gross"], "received_at": now[:19] + "Z"})
+        assert paid.status_code == 201, paid.text
+        # and a card order placed, shipped and captured on that day
+        order = placed(http, [{"sku": sku_with_stock(http), "quantity": 1, "unit_price": "31.00"}],
+                       payment={"method": "card", "authorization_id": "auth_8xk2", "amount": "99.00"})
+        ship_all(http, order["order_id"])
+        order = finished(http, order["order_id"], headers=FINANCE)
+        (invoice,) = order["invoices"]
+        assert order["status"] == "COMPLETED" and invoice["issued_at"][:10] == ahead, invoice
+        number = invoice["invoice_number"]
+        wait_for_archive(aws, local_info["finance_bucket"], {
+            ("InvoiceIssued", number), ("PaymentCaptured", number),
+            ("PaymentReceived", open_invoice["invoice_number"])})
+        # When finance exports that day, and the invoice's (the command's "today" is the stack's
+        # clock's, not the host's: the archive is read up to the day after it)
+        result = oms("finance", "export", "--from", ahead, "--to", ahead, "--format", "csv", port=port_of(stack),
+                     timeout=180)
+        earlier = oms("finance", "export", "--from", invoiced, "--to", invoiced, "--format", "csv",
+                      port=port_of(stack), timeout=180)
+    finally:
+        assert http.post("/_local/clock", json={"reset": True}).status_code == 200
+    # Then the invoice's day has the payment received 44 days later, and no finding about the invoice
+    assert earlier.returncode == 0, earlier.stderr
+    earlier_ledger, _, earlier_reconciliation = earlier.stdout.partition("\n\n")
+    assert ("payment_received", open_invoice["invoice_number"], "archive") in {
+        (r["kind"], r["number"], r["source"]) for r in csv.DictReader(io.StringIO(earlier_ledger))}
+    assert not [f for f in parse_reconciliation(earlier_reconciliation)["findings"]
+                if f" {open_invoice['invoice_number']} " in f], earlier_reconciliation
+    # and the day ahead's export read that day's archive: the capture is there, nothing missing, 0.00
+    assert result.returncode == 0, result.stderr
+    ledger_text, _, reconciliation = result.stdout.partition("\n\n")
+    parsed = parse_reconciliation(reconciliation)
+    assert parsed["findings"] == [] and parsed["currencies"], reconciliation
+    assert all(terms["difference"] == "0.00" for terms in parsed["currencies"].values()), reconciliation
+    assert result.stdout.rstrip().splitlines()[-1] == "difference: 0.00"
+    have = {(r["kind"], r["number"], r["source"]) for r in csv.DictReader(io.StringIO(ledger_text))}
+    assert {("invoice", number, "table"), ("payment_captured", number, "archive")} <= have

@@ -115,20 +115,30 @@ def test_the_rule_sends_exactly_the_six_finance_events_to_firehose_through_a_rol
     assert list(allow["Condition"]["ArnEquals"]) == ["aws:SourceArn"]
 
 
-def test_alarms_watch_firehose_delivery_and_the_rules_failed_invocations(env_template):
+def test_alarms_watch_firehose_delivery_and_the_rules_target_on_its_custom_bus(env_template):
     env, template = env_template
     name = f"oms-{env}-finance-archive"
     topic = only(template, "AWS::SNS::Topic")[0]
+    bus = only(template, "AWS::Events::EventBus")[0]
     alarms = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
               for a in resources(template, "AWS::CloudWatch::Alarm").values() if "Namespace" in a["Properties"]}
     freshness = alarms[("AWS/Firehose", "DeliveryToS3.DataFreshness")]
     success = alarms[("AWS/Firehose", "DeliveryToS3.Success")]
-    failed = alarms[("AWS/Events", "FailedInvocations")]
     assert freshness["Dimensions"] == success["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": name}]
     assert freshness["Threshold"] == 900 and freshness["ComparisonOperator"] == "GreaterThanThreshold"
     assert success["Threshold"] == 1 and success["ComparisonOperator"] == "LessThanThreshold"
-    assert failed["Dimensions"] == [{"Name": "RuleName", "Value": name}] and failed["Threshold"] == 0
-    for alarm in (freshness, success, failed):
+    # a custom bus's rule metrics carry EventBusName and RuleName (RuleName alone is the default bus's)
+    lost = alarms[("AWS/Events", "InvocationsFailedToBeSentToDlq")]
+    retrying = alarms[("AWS/Events", "RetryInvocationAttempts")]
+    for alarm in (lost, retrying):
+        assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == [
+            {"Name": "EventBusName", "Value": {"Ref": bus}}, {"Name": "RuleName", "Value": name}]
+        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Statistic"] == "Sum"
+    assert lost["EvaluationPeriods"] == 1 and retrying["EvaluationPeriods"] == 3
+    # with a DLQ on the target, FailedInvocations does not count what went there: no alarm on it
+    assert ("AWS/Events", "FailedInvocations") not in alarms
+    for alarm in (freshness, success, lost, retrying):
         assert alarm["AlarmActions"] == [{"Ref": topic}]
 
 

@@ -191,6 +191,16 @@ def test_alarms_cover_workflow_api_functions_and_notify_the_topic(env_template):
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
         watched = [a["Dimensions"] for a in alarms if a["Namespace"] == "AWS/States" and a["MetricName"] == metric]
         assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(machines), metric
+    # the stack's rules are on its own bus: their metrics are published per EventBusName and RuleName
+    # (an alarm on RuleName alone watches the default bus and never fires)
+    bus_id, _ = only(template, "AWS::Events::EventBus")
+    rule_names = {r["Properties"]["Name"] for r in resources(template, "AWS::Events::Rule").values()}
+    rule_alarms = [a for a in alarms if a["Namespace"] == "AWS/Events"]
+    assert rule_alarms
+    for alarm in rule_alarms:
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dimensions == {"EventBusName": {"Ref": bus_id}, "RuleName": dimensions["RuleName"]}, alarm
+        assert dimensions["RuleName"] in rule_names
 
 
 Q, G, U, P = "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"

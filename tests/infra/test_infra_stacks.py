@@ -42,7 +42,7 @@ EXPECTED_COUNTS = {
     "AWS::SNS::Topic": 1,
     # (+ one per feed channel: its DLQ); two per workflow; the document DLQ's; six API functions' p99;
     # the archive's four (its rule's DLQ and failed invocations, Firehose freshness and S3 failures)
-    "AWS::CloudWatch::Alarm": 26,
+    "AWS::CloudWatch::Alarm": 27,
     "AWS::CloudWatch::Dashboard": 1,
 }
 

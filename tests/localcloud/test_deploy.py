@@ -187,6 +187,7 @@ def test_the_finance_archive_resources_are_created_and_deliver(aws: None) -> Non
             "ExtendedS3DestinationConfiguration": {
                 "BucketARN": {"Fn::GetAtt": ["Bucket", "Arn"]}, "RoleARN": ROLE,
                 "Prefix": "events/dt=!{timestamp:yyyy-MM-dd}/",
+                "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
                 "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]},
                 "CloudWatchLoggingOptions": {"Enabled": True, "LogGroupName": {"Ref": "Log"},
                                              "LogStreamName": {"Ref": "LogStream"}}}}},
@@ -222,6 +223,22 @@ def test_the_finance_archive_resources_are_created_and_deliver(aws: None) -> Non
     destination = client("firehose").describe_delivery_stream(DeliveryStreamName="archive")[
         "DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
     assert destination["CloudWatchLoggingOptions"]["LogStreamName"] == "DestinationDelivery"
+
+
+def test_a_firehose_stream_aws_would_refuse_fails_the_deploy(aws: None) -> None:
+    # Given a delivery stream whose prefix has an expression but no error prefix (AWS refuses it)
+    template = {"Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "finance-test"}},
+        "Stream": {"Type": "AWS::KinesisFirehose::DeliveryStream", "Properties": {
+            "DeliveryStreamName": "archive", "DeliveryStreamType": "DirectPut",
+            "ExtendedS3DestinationConfiguration": {
+                "BucketARN": {"Fn::GetAtt": ["Bucket", "Arn"]}, "RoleARN": ROLE,
+                "Prefix": "events/dt=!{timestamp:yyyy-MM-dd}/"}}},
+    }}
+    # When it is deployed, Then the deploy fails naming AWS's constraint, and no stream exists
+    with pytest.raises(Exception, match="ErrorOutputPrefix cannot be null or empty when Prefix contains expressions"):
+        deploy_template(template, "bad-archive")
+    assert client("firehose").list_delivery_streams()["DeliveryStreamNames"] == []
 
 
 def test_secrets_are_created_with_their_value_or_a_generated_one(aws: None) -> None:
