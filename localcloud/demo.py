@@ -36,6 +36,7 @@ did not settle in time are reported, not fatal.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -717,9 +718,25 @@ def demo_days(views: Iterable[dict[str, Any]]) -> tuple[str, str]:
     return (days[0], days[-1]) if days else (today, today)
 
 
-def own_documents(views: Iterable[dict[str, Any]]) -> set[str]:
-    """The numbers of the demo's invoices and credit notes (its orders, exchanges' replacements too)."""
-    return {str(i["invoice_number"]) for v in views for i in v.get("invoices") or [] if i.get("invoice_number")}
+def own_orders(views: Iterable[dict[str, Any]]) -> set[str]:
+    """The ids of the demo's orders (exchanges' replacements too)."""
+    return {str(v["order_id"]) for v in views if v.get("order_id")}
+
+
+def own_documents(ledger: Path, orders: set[str], findings: Iterable[str]) -> set[str]:
+    """The document numbers the demo counts as its own: those of its orders in the export's
+    ledger (by order id, so a document issued after the demo last read its orders — a late
+    credit note, a replacement's invoice — is still its own), and any number a finding names
+    that the ledger cannot place: only what is clearly another order's is set aside."""
+    placed: dict[str, str] = {}
+    if ledger.exists():
+        with ledger.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if row.get("number"):
+                    placed.setdefault(row["number"], row.get("order_id") or "")
+    named = {m["number"] for m in (_FINDING.match(line) for line in findings) if m}
+    return ({n for n, order in placed.items() if order in orders or not order}
+            | {n for n in named if n not in placed})
 
 
 #: A printed finding: ``<kind> <number or -> (<currency or ?> <effect>): <message>``.
@@ -763,9 +780,9 @@ def _run_export(port: int, first: str, last: str, ledger: Path
 
 
 def export_day(base_url: str, first: str, last: str, timeout: float, progress: Progress,
-               own: set[str] | None = None) -> dict[str, Any]:
-    """Finance's export of the demo's day, asked again until the demo's own documents (``own``:
-    their numbers) reconcile or ``timeout`` passes (the archive fills as Firehose delivers): the
+               orders: set[str] | None = None) -> dict[str, Any]:
+    """Finance's export of the demo's day, asked again until the demo's own documents (those of
+    ``orders``) reconcile or ``timeout`` passes (the archive fills as Firehose delivers): the
     reconciliation as the command printed it, and how it reads for the demo (``judge``)."""
     port = urlsplit(base_url).port or 80
     progress.phase("exporting the day's books")
@@ -774,7 +791,7 @@ def export_day(base_url: str, first: str, last: str, timeout: float, progress: P
         ledger = Path(tmp) / "ledger.csv"
         while True:
             result, parsed = _run_export(port, first, last, ledger)
-            books = judge(parsed, own or set())
+            books = judge(parsed, own_documents(ledger, orders or set(), parsed["findings"]))
             reconciled = result.returncode == 0 and books["reconciled"]
             # an export that cannot run (exit 1: no archive, no stack) is not asked again
             if reconciled or result.returncode == 1 or time.monotonic() + EXPORT_POLL_SECONDS > deadline:
@@ -839,7 +856,7 @@ def demo(args: argparse.Namespace, base_url: str, progress: Progress, started: f
     summary = summarise(run, outbox, seed=args.seed, requested=args.orders, seconds=time.monotonic() - started,
                         base_url=base_url)
     first, last = demo_days(run.views.values())
-    summary["finance"] = export_day(base_url, first, last, args.timeout, progress, own_documents(run.views.values()))
+    summary["finance"] = export_day(base_url, first, last, args.timeout, progress, own_orders(run.views.values()))
     return summary
 
 

@@ -78,15 +78,20 @@ def legal_entity_of(env: Environment) -> str:
     raise OmsError(f"no function of {env.stack_name} names its LEGAL_ENTITY: give --legal-entity")
 
 
-def today_of(env: Environment) -> date:
-    """The day the export runs on: today (UTC) — on the local stack its clock's today, which
-    ``POST /_local/clock`` may have moved ahead: the documents and the archive's days follow that
-    clock, and the archive is read up to the day after today (``Period.archive_days``)."""
+def now_of(env: Environment) -> datetime:
+    """When the export runs (UTC) — on the local stack its clock's now, which ``POST
+    /_local/clock`` may have moved ahead: the documents and the archive's days follow that clock,
+    and the archive is read up to the day after today (``Period.archive_days``)."""
     if env.name == "local":
         from oms.environment import local_now, local_port
 
-        return local_now(local_port()).date()
-    return datetime.now(UTC).date()
+        return local_now(local_port()).astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    """As the use cases write times (``events.utc_now``): UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def finance_bucket(env: Environment) -> str:
@@ -132,7 +137,10 @@ class _Progress:
 
 
 def read_ledger(env: Environment, first: date, last: date, *, legal_entity: str | None, today: date,
-                progress: _Progress | None = None) -> Ledger:
+                cutoff: str | None = None, progress: _Progress | None = None) -> Ledger:
+    """The ledger of ``first``..``last`` from the table and the archive. ``cutoff``: when the
+    export started (ISO, UTC): what the archive and the later credit notes show after it happened
+    while the documents were being read, and is left out (the documents read do not show it)."""
     from functions.core.adapters.order_reader import OrderTableReader
     from functions.invoice.adapters.document_bucket import DocumentBucket
     from functions.invoice.adapters.document_index import DocumentIndexTable
@@ -151,10 +159,14 @@ def read_ledger(env: Environment, first: date, last: date, *, legal_entity: str 
                               legal_entity=legal_entity or legal_entity_of(env))
     on_page = progress.documents if progress else None
     documents = list(documents_of(queries.list, first, last, on_page=on_page))
-    later = list(documents_of(queries.list, last + timedelta(days=1), today, kind="credit_note")) \
-        if today > last else []
+    # up to the day after today, as the archive: a clock a little behind the table's near midnight
+    later = list(documents_of(queries.list, last + timedelta(days=1), today + timedelta(days=1),
+                              kind="credit_note"))
     days = period.archive_days(today)
     events = archive.events(days, progress.archive if progress else None)
+    if cutoff is not None:
+        later = [d for d in later if str(d.get("issued_at") or "") <= cutoff]
+        events = [e for e in events if e.occurred_at <= cutoff]
     ledger = build(period, documents, events, later_credit_notes=later,
                    known=lambda number: index.order_of(number) is not None, archive_errors=archive.error_files(days))
     if archive.unreadable:
@@ -206,8 +218,9 @@ def export(ctx: typer.Context,
     except PeriodError as e:
         raise typer.BadParameter(str(e).removeprefix(f"{e.field}: "), param_hint=e.field) from e
     env = connect(ctx.obj.env)
+    now = now_of(env)
     with ExitStack() as stack:
-        ledger = read_ledger(env, first, last, legal_entity=legal_entity, today=today_of(env),
+        ledger = read_ledger(env, first, last, legal_entity=legal_entity, today=now.date(), cutoff=_stamp(now),
                              progress=_Progress(stack))
     if output is not None:
         with output.open("w", newline="", encoding="utf-8") as f:

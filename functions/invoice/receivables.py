@@ -20,7 +20,7 @@ from typing import Any
 
 from functions.core.errors import Conflict, NotFound, TransientError, ValidationFailed
 from functions.core.events import utc_now
-from functions.core.invoices import Invoice
+from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.money import CURRENCIES, AmountError, fmt, parse_amount
 from functions.core.orders import TimelineEntry
 from functions.core.ports import OrderReader
@@ -243,6 +243,9 @@ class ReceivablesService:
         if order.payment.method != "on_account":
             raise ValidationFailed("invoice_number", f"{number} is not an on-account invoice (paid by "
                                                      f"{order.payment.method}): there is nothing to record")
+        if invoice.payment_status == PaymentStatus.FAILED:
+            raise Conflict(f"{number} could not be booked on account: it is on finance's review list "
+                           "(GET /finance/review); once its invoicing run is resumed, payments can be recorded")
         if invoice.settled_at is None:
             # a credit note may have reached it first (its open amount is then below zero): what
             # is open is known once the settle has booked the gross

@@ -113,6 +113,23 @@ def test_only_findings_naming_another_runs_documents_are_set_aside() -> None:
     assert not demo.judge({"findings": [], "currencies": {}, "difference": "0.00"}, own)["reconciled"]
 
 
+def test_the_demos_documents_are_known_by_their_orders_not_by_what_it_last_read(tmp_path: Path) -> None:
+    # Given an export's ledger with the demo's order's invoice, a credit note of it issued after the
+    # demo last read its orders, and another client's invoice
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("date,at,kind,number,order_id,currency,amount\n"
+                      "2026-12-07,t,invoice,INV-2026-000001,ord_demo,EUR,10.00\n"
+                      "2026-12-07,t,credit_note,CN-2026-000002,ord_demo,EUR,5.00\n"
+                      "2026-12-07,t,invoice,INV-2026-000003,ord_other,EUR,7.00\n")
+    unplaced = "no_document INV-2026-000009 (EUR 3.00): archived PaymentCaptured for a document the table lacks"
+    own = demo.own_documents(ledger, {"ord_demo"}, [unplaced])
+    # Then the late credit note is the demo's, the other client's invoice is not, and a number the
+    # ledger cannot place is counted as the demo's (never set aside)
+    assert own == {"INV-2026-000001", "CN-2026-000002", "INV-2026-000009"}
+    late = "not_refunded CN-2026-000002 (EUR -5.00): issued, its refund not yet done"
+    assert not demo.judge(_parsed([late], "-5.00"), own)["reconciled"]
+
+
 def test_the_same_seed_plans_the_same_orders() -> None:
     first, again = demo.plan_orders(50, 7, "RUN1"), demo.plan_orders(50, 7, "RUN2")
     assert [o.body["lines"] for o in first] == [o.body["lines"] for o in again]

@@ -154,9 +154,17 @@ def test_an_export_of_a_day_ahead_on_the_local_clock_reads_that_days_archive(sta
         paid = http.post(f"/invoices/{open_invoice['invoice_number']}/payments", headers=FINANCE, json={
             "payment_reference": f"BANK-{key()}", "amount": open_invoice["gross"], "received_at": now[:19] + "Z"})
         assert paid.status_code == 201, paid.text
-        # and a card order placed, shipped and captured on that day
-        order = placed(http, [{"sku": sku_with_stock(http), "quantity": 1, "unit_price": "31.00"}],
-                       payment={"method": "card", "authorization_id": "auth_8xk2", "amount": "99.00"})
+        # and a card order placed, shipped and captured on that day (through the marketplace: the
+        # webshop's listing, newest first, must not start with an order days ahead for other tests)
+        body = new_order(lines=[{"sku": sku_with_stock(http), "quantity": 1, "unit_price": "31.00"}],
+                         payment={"method": "card", "authorization_id": "auth_8xk2", "amount": "99.00"})
+        r = post_order(http, body, key(), api_key=KEYS["marketplace"])
+        assert r.status_code == 201, r.text
+        order = r.json()
+        deadline = time.monotonic() + 10
+        while http.get(f"/orders/{order['order_id']}", headers=MARKETPLACE).json()["status"] != "IN_FULFILLMENT":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
         ship_all(http, order["order_id"])
         order = finished(http, order["order_id"], headers=FINANCE)
         (invoice,) = order["invoices"]

@@ -25,7 +25,7 @@ from functions.invoice.adapters.document_index import DocumentIndexTable
 from functions.invoice.adapters.invoice_table import InvoiceTable, invoice_item
 from functions.invoice.adapters.receivable_table import CurrencyLocked, ReceivableTable
 from functions.invoice.billing import bill, due_date
-from functions.invoice.ports import CreditAccount, OpenItem, ReceivableInconsistent, ReceivablePayment
+from functions.invoice.ports import CreditAccount, OpenItem, PaymentDeclined, ReceivableInconsistent, ReceivablePayment
 from functions.invoice.receivables import PaymentCommand, ReceivablesService
 from localcloud.server import LocalCloud
 from tests.unit.test_invoicing import order_with
@@ -351,3 +351,35 @@ def test_an_invoice_and_its_open_item_that_disagree_fail_at_once_not_as_a_retry(
         service.record_payment(invoice.invoice_number, PaymentCommand("BANK-1", "1.00"))
     assert writes == [1]
     assert ReceivableTable(table).payment("marketplace", customer, invoice.invoice_number, "BANK-1") is None
+
+
+def test_a_credit_note_after_the_accounts_currency_changed_is_refused_for_finance_not_booked(
+        cloud: LocalCloud, outputs: dict[str, str]) -> None:
+    table = outputs["TableName"]
+    customer = _customer()
+    store = ReceivableTable(table)
+    store.put_account(_account(customer), AT)
+    # Given a EUR invoice paid in full, and the account then moved to GBP (nothing open any more)
+    order, invoice = _booked_invoice(table, customer)
+    _service(table).record_payment(invoice.invoice_number, PaymentCommand("BANK-1", str(invoice.gross)))
+    assert store.put_account(_account(customer, currency="GBP"), LATER).currency == "GBP"
+    before = _raw_account(table, customer)
+    # When a return's EUR credit note is to be credited on that account
+    line = invoice.lines[0]
+    cn = CreditNote(credit_note_number=f"CN-2026-{uuid.uuid4().int % 10**6:06d}", order_id=order.order_id,
+                    return_id=f"ret_{order.order_id}-1", receipt_id="R1", corrects=invoice.invoice_number,
+                    legal_entity="ACME-DE", currency="EUR", issued_at=LATER, lines=invoice.lines,
+                    shipping_net=Decimal(0), shipping_tax=Decimal(0), net=line.net, tax=line.tax,
+                    gross=line.net + line.tax)
+    boto3.client("dynamodb").put_item(TableName=table, Item=to_item(credit_note_item(cn)))
+    entry = TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+    # Then it is refused for good (the refund goes to finance's review list), and nothing moved:
+    # no EUR amount on the GBP account, no open item below zero, the note not marked refunded
+    with pytest.raises(PaymentDeclined, match="no longer takes EUR"):
+        CreditNoteTable(table).record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry],
+                                             credit=("marketplace", customer))
+    assert _raw_account(table, customer) == before
+    _, items = store.receivables("marketplace", customer)
+    assert [i.open_amount for i in items] == [Decimal(0)]
+    stored = OrderTableReader(table).get(order.order_id)
+    assert stored is not None and stored.invoices[0].open_amount == 0

@@ -500,3 +500,15 @@ def test_the_api_documents_each_receivables_answer_with_its_model() -> None:
     for (path, method, status), model in expected.items():
         schema = paths[path][method]["responses"][status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": f"#/components/schemas/{model}"}, (path, method, status)
+
+
+def test_a_payment_for_an_invoice_whose_settle_failed_names_the_review_list() -> None:
+    # Given an on-account invoice whose invoicing run failed for good (on finance's review list)
+    service, store, order, number = on_account_invoice()
+    (invoice,) = order.invoices
+    store.orders[order.order_id] = replace(order, invoices=(replace(
+        invoice, settled_at=None, open_amount=None, payment_status=PaymentStatus.FAILED),))
+    # When finance records a payment against it, it is told where the invoice is, not to retry
+    with pytest.raises(Conflict, match="review list"):
+        service.record_payment(number, PaymentCommand("BANK-1", "1.00"))
+    assert store.payments == {}

@@ -37,7 +37,7 @@ from functions.core.money import fmt
 from functions.core.orders import Order, TimelineEntry
 from functions.core.returns import Return
 from functions.invoice.adapters.invoice_table import open_item_update
-from functions.invoice.ports import OpenItem
+from functions.invoice.ports import OpenItem, PaymentDeclined
 
 #: The series of the credit notes' counter (``keys.counter_key``).
 SERIES = "CN"
@@ -140,8 +140,10 @@ class CreditNoteTable(TableAdapter):
                 "TableName": self.table, "Key": to_item(credit_key(*credit)),
                 # moves: a currency change read before this note is refused (receivable_table)
                 "UpdateExpression": "ADD exposure :minus, available_credit :g, moves :one",
-                "ConditionExpression": "attribute_exists(PK)",
-                "ExpressionAttributeValues": to_values({":g": cn.gross, ":minus": -cn.gross, ":one": 1})}})
+                # an account now kept in another currency cannot take this note's money back
+                "ConditionExpression": "attribute_exists(PK) AND currency = :c",
+                "ExpressionAttributeValues": to_values({":g": cn.gross, ":minus": -cn.gross, ":one": 1,
+                                                        ":c": cn.currency})}})
             channel, customer_id = credit
             actions.append({"Update": open_item_update(self.table, OpenItem(
                 channel=channel, customer_id=customer_id, invoice_number=cn.corrects, order_id=cn.order_id,
@@ -152,7 +154,14 @@ class CreditNoteTable(TableAdapter):
                 "ConditionExpression": "attribute_exists(PK)",
                 "ExpressionAttributeNames": {"#sum": "summary"},
                 "ExpressionAttributeValues": to_values({":g": cn.gross, ":zero": 0})}})
-        return not transact(self, actions, f"recording the refund of {cn.credit_note_number}")
+        refused = transact(self, actions, f"recording the refund of {cn.credit_note_number}")
+        if refused and credit is not None and refused[0] != "ConditionalCheckFailed" \
+                and refused[1:2] == ["ConditionalCheckFailed"]:
+            # not recorded before, and the account refuses: gone, or changed to another currency
+            # since the order (finance's review list: the note is credited by hand)
+            raise PaymentDeclined("credit_account_currency", f"{cn.credit_note_number}: the customer's credit "
+                                                             f"account no longer takes {cn.currency}")
+        return not refused
 
     def settle_return(self, before: Return, after: Return, entry: TimelineEntry) -> bool:
         """The return moved on (REFUNDED) if still at ``before``'s version; False if it moved."""
