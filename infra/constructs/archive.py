@@ -59,6 +59,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.data import records_bucket
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 
@@ -103,23 +104,13 @@ class Archive(Construct):
                  monitoring: Monitoring) -> None:
         super().__init__(scope, construct_id)
         name = config.queue_name("finance-archive")  # oms-<env>-finance-archive
-        self.bucket = s3.Bucket(
-            self,
-            "FinanceBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            versioned=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=config.removal_policy,  # RETAIN in prod: the books
+        self.bucket = records_bucket(
+            self, "FinanceBucket", config,
+            s3.LifecycleRule(id="ColdAfter90Days", transitions=[s3.Transition(
+                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=COLD_AFTER)]),
             # objects under 128 KB stay in Standard (Glacier IR bills 128 KB minimum per object)
             transition_default_minimum_object_size=s3.TransitionDefaultMinimumObjectSize.ALL_STORAGE_CLASSES_128_K,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
-                s3.LifecycleRule(id="ColdAfter90Days", transitions=[s3.Transition(
-                    storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=COLD_AFTER)]),
-            ],
-        )
+        )  # RETAIN in prod: the books
         self.delivery_stream_name = name
         self.rule_name = name
         self._error_log(config, name)

@@ -15,6 +15,8 @@ sent to DynamoDB. Only the functions whose listings page may read that key (``gr
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -34,6 +36,27 @@ OPEN_ORDERS_INDEX = "GSI4"
 TTL_ATTRIBUTE = "expires_at"
 
 
+
+
+def records_bucket(scope: Construct, construct_id: str, config: EnvironmentConfig,
+                   *more_rules: s3.LifecycleRule, **options: Any) -> s3.Bucket:
+    """A bucket of finance's records (rendered documents, the archive of finance events):
+    SSE-S3, versioned (nothing lost to an overwrite), SSL only, private, owner-enforced,
+    retained with the stack in prod; unfinished uploads cleared after a day, plus
+    ``more_rules``."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        versioned=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=config.removal_policy,
+        lifecycle_rules=[s3.LifecycleRule(id="AbortIncompleteUploads",
+                                          abort_incomplete_multipart_upload_after=Duration.days(1)), *more_rules],
+        **options,
+    )
 
 class Data(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
@@ -75,18 +98,7 @@ class Data(Construct):
         # nothing is ever lost to an overwrite; retained with the stack in prod). SSE-S3: a
         # customer key would bill a KMS request per document and per link. Named by CloudFormation
         # (bucket names are global).
-        self.document_bucket = s3.Bucket(
-            self,
-            "DocumentBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            versioned=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=config.removal_policy,
-            lifecycle_rules=[s3.LifecycleRule(id="AbortIncompleteUploads",
-                                              abort_incomplete_multipart_upload_after=Duration.days(1))],
-        )
+        self.document_bucket = records_bucket(self, "DocumentBucket", config)
         # Generated at deploy time and never in the repo (locally a fixed value, so tokens from
         # one `make up` still verify after a restart: environments.py). Rotating it only makes
         # open cursors start over (a 400 for a token signed with the old value).

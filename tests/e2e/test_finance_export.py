@@ -26,6 +26,7 @@ from tests.e2e.test_capture_api import post_order
 from tests.e2e.test_inventory_api import put_stock, sku
 from tests.e2e.test_invoicing import finished, placed, ship_all
 from tests.e2e.test_oms_cli import oms, port_of
+from tests.e2e.test_receivables import shipped_on_account
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -56,23 +57,6 @@ def wait_for_archive(aws: Any, bucket: str, wanted: set[tuple[str, str]]) -> Non
         time.sleep(2)
 
 
-def on_account_order(http: httpx.Client, item: str) -> dict[str, Any]:
-    body = new_order(lines=[{"sku": item, "quantity": 2, "unit_price": "40.00"}],
-                     customer={"customer_id": "B2B-1000", "email": "buyer@b2b.example", "locale": "de-DE"},
-                     payment={"method": "on_account"})
-    r = post_order(http, body, key(), api_key=KEYS["marketplace"])
-    assert r.status_code == 201, r.text
-    order_id = r.json()["order_id"]
-    deadline = time.monotonic() + 10
-    while http.get(f"/orders/{order_id}", headers=MARKETPLACE).json()["status"] != "IN_FULFILLMENT":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    ship_all(http, order_id)
-    done = finished(http, order_id, headers=MARKETPLACE)
-    assert done["status"] == "COMPLETED", done["status"]
-    return done
-
-
 def test_the_days_export_reconciles_in_every_currency(stack: str, http: httpx.Client, aws: Any,
                                                       local_info: dict[str, Any]) -> None:
     # Given a card order captured, a declined one on finance's review list, an on-account one partly paid
@@ -86,7 +70,7 @@ def test_the_days_export_reconciles_in_every_currency(stack: str, http: httpx.Cl
         ship_all(http, order["order_id"])
     card, declined = (finished(http, o["order_id"], headers=FINANCE) for o in (card, declined))
     assert card["status"] == "COMPLETED" and declined["invoices"][0]["payment_status"] == "FAILED"
-    account = on_account_order(http, item)
+    account = shipped_on_account(http, "B2B-1000", "40.00", quantity=2)
     (open_invoice,) = account["invoices"]
     paid = http.post(f"/invoices/{open_invoice['invoice_number']}/payments", headers=FINANCE, json={
         "payment_reference": f"BANK-{key()}", "amount": "20.00",
@@ -144,7 +128,7 @@ def test_an_export_of_a_day_ahead_on_the_local_clock_reads_that_days_archive(sta
     # other tests must not see a payment of theirs days ahead), an on-account order invoiced then
     assert http.post("/_local/clock", json={"advance": "P1D"}).status_code == 200
     try:
-        (open_invoice,) = on_account_order(http, sku_with_stock(http))["invoices"]
+        (open_invoice,) = shipped_on_account(http, "B2B-1000", "40.00", quantity=2)["invoices"]
         invoiced = open_invoice["issued_at"][:10]
         # and 44 days later
         assert http.post("/_local/clock", json={"advance": "P44D"}).status_code == 200

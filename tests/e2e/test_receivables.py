@@ -82,10 +82,11 @@ def _pay(http: httpx.Client, number: str, reference: str, amount: str, **more: s
                      headers=FINANCE)
 
 
-def _shipped_on_account(http: httpx.Client, customer_id: str, unit_price: str) -> dict[str, Any]:
+def shipped_on_account(http: httpx.Client, customer_id: str, unit_price: str, quantity: int = 1) -> dict[str, Any]:
+    """An on-account marketplace order of ``customer_id``, shipped and COMPLETED (its invoice open)."""
     item = sku()
-    put_stock(http, item, "DC-BERLIN", 1, KEYS["dc"])
-    body = new_order(lines=[{"sku": item, "quantity": 1, "unit_price": unit_price}],
+    put_stock(http, item, "DC-BERLIN", quantity, KEYS["dc"])
+    body = new_order(lines=[{"sku": item, "quantity": quantity, "unit_price": unit_price}],
                      customer={"customer_id": customer_id, "email": "ap@b2b.example", "locale": "de-DE"},
                      payment={"method": "on_account"})
     r = post_order(http, body, key(), api_key=KEYS["marketplace"])
@@ -112,7 +113,7 @@ def test_an_on_account_invoice_is_an_open_item_paid_in_parts_until_the_credit_is
     assert (account["currency"], account["credit_limit"], account["payment_terms_days"],
             account["available_credit"]) == ("EUR", "5000.00", 30, "5000.00")
     # When the customer's on-account order ships
-    order = _shipped_on_account(http, customer, "100.00")
+    order = shipped_on_account(http, customer, "100.00")
     (invoice,) = order["invoices"]
     number, gross = invoice["invoice_number"], Decimal(invoice["gross"])
     # Then its invoice is due 30 days after issue and is open for its gross
@@ -193,7 +194,7 @@ def test_only_finance_sets_an_account_and_a_currency_is_kept_while_something_is_
     body = {"currency": "EUR", "credit_limit": "500.00", "payment_terms_days": 14}
     assert _account(http, customer, body, headers=MARKETPLACE).status_code == 403
     assert _account(http, customer, body).status_code == 200
-    _shipped_on_account(http, customer, "10.00")
+    shipped_on_account(http, customer, "10.00")
     r = _account(http, customer, {**body, "currency": "GBP"})
     assert r.status_code == 409 and "EUR" in r.json()["detail"], r.text
     # a new limit keeps what is owed
