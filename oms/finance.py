@@ -139,8 +139,8 @@ class _Progress:
 def read_ledger(env: Environment, first: date, last: date, *, legal_entity: str | None, today: date,
                 cutoff: str | None = None, progress: _Progress | None = None) -> Ledger:
     """The ledger of ``first``..``last`` from the table and the archive. ``cutoff``: when the
-    export started (ISO, UTC): what the archive and the later credit notes show after it happened
-    while the documents were being read, and is left out (the documents read do not show it)."""
+    export started (ISO, UTC): documents, later credit notes and archived events after it
+    happened while the export read, and are left out (a snapshot of the books at its start)."""
     from functions.core.adapters.order_reader import OrderTableReader
     from functions.invoice.adapters.document_bucket import DocumentBucket
     from functions.invoice.adapters.document_index import DocumentIndexTable
@@ -165,6 +165,7 @@ def read_ledger(env: Environment, first: date, last: date, *, legal_entity: str 
     days = period.archive_days(today)
     events = archive.events(days, progress.archive if progress else None)
     if cutoff is not None:
+        documents = [d for d in documents if str(d.get("issued_at") or "") <= cutoff]
         later = [d for d in later if str(d.get("issued_at") or "") <= cutoff]
         events = [e for e in events if e.occurred_at <= cutoff]
     ledger = build(period, documents, events, later_credit_notes=later,
