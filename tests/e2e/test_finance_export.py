@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -59,6 +61,24 @@ def wait_for_archive(aws: Any, bucket: str, wanted: set[tuple[str, str]]) -> Non
         time.sleep(2)
 
 
+def filled_aside(http: httpx.Client, parsed: dict[str, Any]) -> tuple[list[str], dict[str, Decimal]]:
+    """The export's findings that are not about history ``oms local fill`` wrote (a filled copy's
+    customer is ``FILL-C…``: written with no finance events), and those findings' effect per currency."""
+    left: list[str] = []
+    effect: dict[str, Decimal] = {}
+    for line in parsed["findings"]:
+        kind, number, currency, amount = re.match(r"(\S+) (\S+) \((\S+) ([^)\s]+)\)", line).groups()  # type: ignore[union-attr]
+        doc = http.get(f"/invoices/{number}", headers=FINANCE)
+        order = http.get(f"/orders/{doc.json()['order_id']}", headers=FINANCE).json() if doc.status_code == 200 \
+            else {}
+        if kind in ("not_archived", "capture_not_archived") \
+                and str(order.get("customer", {}).get("customer_id", "")).startswith("FILL-C"):
+            effect[currency] = effect.get(currency, Decimal(0)) + Decimal(amount)
+        else:
+            left.append(line)
+    return left, effect
+
+
 def test_the_days_export_reconciles_in_every_currency(stack: str, http: httpx.Client, aws: Any,
                                                       local_info: dict[str, Any]) -> None:
     # Given a card order captured, a declined one on finance's review list, an on-account one partly paid
@@ -93,17 +113,20 @@ def test_the_days_export_reconciles_in_every_currency(stack: str, http: httpx.Cl
         result = oms("finance", "export", "--from", day, "--to", last, "--format", "csv", port=port_of(stack),
                      timeout=180)
         books = parse_reconciliation(result.stdout.partition("\n\n")[2])
-        if result.returncode != 0 or not books["findings"] or time.monotonic() > deadline:
+        if result.returncode != 0 or not filled_aside(http, books)[0] or time.monotonic() > deadline:
             break
         time.sleep(2)
-    # Then it ran, each currency's block ends 0.00, and the very last line says so
+    # Then it ran, and each currency's block ends 0.00 — but for history `oms local fill` wrote
+    # straight into the table (an import: no finance events, so nothing archived; another test
+    # fills this stack), which the export names, never hides, and which is all it names
     assert result.returncode == 0, result.stderr
     ledger_text, _, reconciliation = result.stdout.partition("\n\n")
     parsed = parse_reconciliation(reconciliation)
-    assert parsed["currencies"] and parsed["findings"] == [], reconciliation
+    left, filled_effect = filled_aside(http, parsed)
+    assert parsed["currencies"] and left == [], reconciliation
     for currency, terms in parsed["currencies"].items():
-        assert terms["difference"] == "0.00", (currency, reconciliation)
-    assert result.stdout.rstrip().splitlines()[-1] == "difference: 0.00"
+        assert Decimal(terms["difference"]) == filled_effect.get(currency, Decimal(0)), (currency, reconciliation)
+    assert result.stdout.rstrip().splitlines()[-1].startswith("difference: ")
     # and the ledger has our documents (from the table) and payments (from the archive)
     rows = list(csv.DictReader(io.StringIO(ledger_text)))
     have = {(r["kind"], r["number"], r["source"]) for r in rows}
