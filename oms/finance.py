@@ -89,11 +89,6 @@ def now_of(env: Environment) -> datetime:
     return datetime.now(UTC)
 
 
-def _stamp(moment: datetime) -> str:
-    """As the use cases write times (``events.utc_now``): UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def finance_bucket(env: Environment) -> str:
     bucket = env.outputs.get("FinanceBucketName")
     if not bucket and env.name == "local":
@@ -211,6 +206,7 @@ def export(ctx: typer.Context,
            = False,
            legal_entity: Annotated[str | None, typer.Option(help="whose documents (default: the stack's)")]
            = None) -> None:
+    from functions.core.events import stamp
     from functions.invoice.ledger import Period, PeriodError
 
     first, last = _day(from_, "--from"), _day(to, "--to")
@@ -221,7 +217,7 @@ def export(ctx: typer.Context,
     env = connect(ctx.obj.env)
     now = now_of(env)
     with ExitStack() as stack:
-        ledger = read_ledger(env, first, last, legal_entity=legal_entity, today=now.date(), cutoff=_stamp(now),
+        ledger = read_ledger(env, first, last, legal_entity=legal_entity, today=now.date(), cutoff=stamp(now),
                              progress=_Progress(stack))
     if output is not None:
         with output.open("w", newline="", encoding="utf-8") as f:

@@ -14,11 +14,12 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from functions.access.ports import GatewayKeys, KeyStore
 from functions.core import clock
 from functions.core.errors import ValidationFailed
+from functions.core.events import stamp
 from functions.core.principal import ROLES
 
 __all__ = ["ApiKeyRecord", "GatewayKeys", "KeyManager", "KeyStore", "Rotation", "hash_key", "resolve"]
@@ -33,11 +34,6 @@ def hash_key(value: str) -> str:
 
 def now_utc() -> datetime:
     return clock.now()
-
-
-def stamp(at: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and a ``Z`` (sorts as text, like every time in the table)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_stamp(text: str) -> datetime:

@@ -16,16 +16,21 @@ from .ids import new_id
 SCHEMA_VERSION = "1"
 
 
+def stamp(moment: datetime) -> str:
+    """``moment`` (aware) as every time in the table is written: UTC ISO 8601 with milliseconds
+    and a ``Z``, so that times sort as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def utc_now() -> str:
-    """UTC ISO 8601 with milliseconds and a ``Z``: sorts as text, as the table relies on
-    (``clock.now``: moved forward only by the local stack's ``/_local/clock``)."""
-    return clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """Now, as ``stamp`` writes it (``clock.now``: moved forward only by the local stack's
+    ``/_local/clock``)."""
+    return stamp(clock.now())
 
 
 def after(at: str, seconds: float) -> str:
     """``at`` (as ``utc_now`` writes it) plus ``seconds``, in the same shape."""
-    moved = datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds)
-    return moved.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return stamp(datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds))
 
 
 @dataclass(frozen=True)

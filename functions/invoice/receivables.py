@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.core.errors import Conflict, NotFound, TransientError, ValidationFailed
-from functions.core.events import utc_now
+from functions.core.events import stamp, utc_now
 from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.money import CURRENCIES, AmountError, fmt, parse_amount
 from functions.core.orders import TimelineEntry
@@ -107,14 +107,9 @@ def payment_view(p: ReceivablePayment, open_amount: Decimal) -> dict[str, Any]:
             "open_amount": fmt(open_amount, c)}
 
 
-def _stamp(moment: datetime) -> str:
-    """As ``events.utc_now`` writes times: UTC, milliseconds, ``Z`` (``moment`` is aware, UTC)."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _instant(stamp: str) -> datetime:
+def _instant(text: str) -> datetime:
     """A time as the use cases write it (``…Z``) or any ISO 8601 time with an offset, as UTC."""
-    moment = datetime.fromisoformat(stamp)
+    moment = datetime.fromisoformat(text)
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
@@ -133,7 +128,7 @@ def received_instant(moment: datetime | None, now: str) -> datetime:
     if utc < EARLIEST_RECEIVED:
         raise ValidationFailed("received_at", f"{moment.isoformat()} is before {EARLIEST_RECEIVED.year}")
     if utc > _instant(now):
-        raise ValidationFailed("received_at", f"{_stamp(utc)} is in the future (now is {now})")
+        raise ValidationFailed("received_at", f"{stamp(utc)} is in the future (now is {now})")
     return utc
 
 
@@ -184,7 +179,7 @@ class ReceivablesService:
                                                      "the invoice it corrects")
         now = self.clock()
         received = received_instant(command.received_at, now)
-        received_at = _stamp(received) if command.received_at is not None else now
+        received_at = stamp(received) if command.received_at is not None else now
         for _ in range(PAYMENT_ATTEMPTS):
             invoice, channel, customer_id = self._open_invoice(number)
             if received < _instant(invoice.issued_at) - ISSUE_TOLERANCE:

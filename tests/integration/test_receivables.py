@@ -81,8 +81,9 @@ def _settle(table: str, customer_id: str, invoice: Invoice) -> None:
     assert InvoiceTable(table).settle(invoice, PaymentStatus.ON_ACCOUNT, None, AT, None, open_item=item) == "settled"
 
 
-def _credit_note(table: str, customer_id: str, invoice: Invoice, gross: Decimal | None = None) -> CreditNote:
-    """A credit note of ``invoice``'s line (or of ``gross``), credited on account."""
+def _stored_note(table: str, invoice: Invoice, gross: Decimal | None = None) -> tuple[CreditNote, TimelineEntry]:
+    """A credit note of ``invoice``'s first line (or of ``gross``), stored, not yet refunded, and
+    the timeline entry its on-account refund writes."""
     line = invoice.lines[0]
     gross = line.net + line.tax if gross is None else gross
     cn = CreditNote(credit_note_number=f"CN-2026-{uuid.uuid4().int % 10**6:06d}", order_id=invoice.order_id,
@@ -91,7 +92,12 @@ def _credit_note(table: str, customer_id: str, invoice: Invoice, gross: Decimal 
                     lines=invoice.lines, shipping_net=Decimal(0), shipping_tax=Decimal(0), net=line.net,
                     tax=gross - line.net, gross=gross)
     boto3.client("dynamodb").put_item(TableName=table, Item=to_item(credit_note_item(cn)))
-    entry = TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+    return cn, TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+
+
+def _credit_note(table: str, customer_id: str, invoice: Invoice, gross: Decimal | None = None) -> CreditNote:
+    """A credit note of ``invoice``'s line (or of ``gross``), credited on account."""
+    cn, entry = _stored_note(table, invoice, gross)
     assert CreditNoteTable(table).record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry],
                                                 credit=("marketplace", customer_id))
     return cn
@@ -138,13 +144,7 @@ def test_a_settle_on_account_books_the_open_item_and_a_credit_note_takes_its_gro
     stored = OrderTableReader(table).get(order.order_id)
     assert stored is not None and stored.invoices[0].open_amount == invoice.gross
     # When a credit note of its line (not its shipping) is credited on account
-    cn = CreditNote(credit_note_number=f"CN-2026-{uuid.uuid4().int % 10**6:06d}", order_id=order.order_id,
-                    return_id=f"ret_{order.order_id}-1", receipt_id="R1", corrects=invoice.invoice_number,
-                    legal_entity="ACME-DE", currency="EUR", issued_at=LATER, lines=invoice.lines,
-                    shipping_net=Decimal(0), shipping_tax=Decimal(0), net=invoice.lines[0].net,
-                    tax=invoice.lines[0].tax, gross=invoice.lines[0].net + invoice.lines[0].tax)
-    boto3.client("dynamodb").put_item(TableName=table, Item=to_item(credit_note_item(cn)))
-    entry = TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+    cn, entry = _stored_note(table, invoice)
     notes = CreditNoteTable(table)
     assert notes.record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry], credit=("marketplace", customer))
     assert not notes.record_refund(cn, RefundStatus.CREDITED, None, LATER, [entry], credit=("marketplace", customer))
@@ -365,14 +365,7 @@ def test_a_credit_note_after_the_accounts_currency_changed_is_refused_for_financ
     assert store.put_account(_account(customer, currency="GBP"), LATER).currency == "GBP"
     before = _raw_account(table, customer)
     # When a return's EUR credit note is to be credited on that account
-    line = invoice.lines[0]
-    cn = CreditNote(credit_note_number=f"CN-2026-{uuid.uuid4().int % 10**6:06d}", order_id=order.order_id,
-                    return_id=f"ret_{order.order_id}-1", receipt_id="R1", corrects=invoice.invoice_number,
-                    legal_entity="ACME-DE", currency="EUR", issued_at=LATER, lines=invoice.lines,
-                    shipping_net=Decimal(0), shipping_tax=Decimal(0), net=line.net, tax=line.tax,
-                    gross=line.net + line.tax)
-    boto3.client("dynamodb").put_item(TableName=table, Item=to_item(credit_note_item(cn)))
-    entry = TimelineEntry(LATER, "RefundIssued", {"method": "on_account"})
+    cn, entry = _stored_note(table, invoice)
     # Then it is refused for good (the refund goes to finance's review list), and nothing moved:
     # no EUR amount on the GBP account, no open item below zero, the note not marked refunded
     with pytest.raises(PaymentDeclined, match="no longer takes EUR"):
