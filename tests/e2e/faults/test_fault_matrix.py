@@ -128,6 +128,19 @@ def _points(clean: Clean) -> list[tuple[str, str, str]]:
     return points
 
 
+def _timeline(api: Api, run: Run) -> list[str]:
+    """The failed run's order timeline, briefly (time and event, a notice's kind), so that a rare
+    failure on a loaded machine can be read from the CI log alone."""
+    if not run.order_id:
+        return []
+    try:
+        entries = api.order(run.order_id)["timeline"]
+    except ApiError as exc:
+        return [f"unreadable: {exc}"]
+    return [f"{e['at'][11:23]} {e['event']}{' ' + e['detail']['kind'] if 'kind' in (e.get('detail') or {}) else ''}"
+            for e in entries]
+
+
 def _name(case: Case) -> str:
     return f"{case[0]} {case[1]['caller']} {case[1]['call']} {case[1]['kind']}"
 
@@ -168,7 +181,7 @@ def test_every_call_of_every_journey_fails_once_in_every_way_and_the_order_still
     unreached = [case for case, run, _ in results if not run.fired]
     retried = _matrix(api, unreached, clean_runs, scoped=False)
     never = [_name(case) for case, run, _ in retried if not run.fired]
-    failures = [f"{_name(case)}: {run.order_id} {problems}"
+    failures = [f"{_name(case)}: {run.order_id} {problems}\n    timeline: {_timeline(api, run)}"
                 for case, run, problems in [*results, *retried] if problems]
     summary = (f"{len(cases)} cases ({len(cases) // len(KINDS)} points of {len(clean_runs)} journeys × "
                f"{len(KINDS)} kinds) in "
