@@ -50,6 +50,8 @@ def list_invoices(
 
 
 @router.get("/invoices/<invoice_number>", summary="One invoice or credit note with its lines and documents",
+            description="Finance and agents (customer service: one view of every order) read any document; a "
+                        "channel reads its own orders' documents and gets 404 for any other's.",
             tags=["Finance"], responses=problem_responses(404))
 def get_invoice(invoice_number: InvoiceNumber) -> DocumentOut:
     principal = require_role(router, "finance", "agent", "channel")

@@ -129,15 +129,15 @@ def _points(clean: Clean) -> list[tuple[str, str, str]]:
 
 
 def _timeline(api: Api, run: Run) -> list[str]:
-    """The failed run's order timeline, briefly (time and event, a notice's kind), so that a rare
-    failure on a loaded machine can be read from the CI log alone."""
+    """The failed run's order timeline as read when the rounds are over, briefly (time and event,
+    a notice's kind), so that a rare failure on a loaded machine can be read from the CI log alone."""
     if not run.order_id:
         return []
     try:
         entries = api.order(run.order_id)["timeline"]
-    except ApiError as exc:
-        return [f"unreadable: {exc}"]
-    return [f"{e['at'][11:23]} {e['event']}{' ' + e['detail']['kind'] if 'kind' in (e.get('detail') or {}) else ''}"
+    except Exception as exc:  # the failures above must still be reported, whatever this meets
+        return [f"unreadable: {exc!r}"]
+    return [f"{e['at']} {e['event']}{' ' + e['detail']['kind'] if 'kind' in (e.get('detail') or {}) else ''}"
             for e in entries]
 
 
