@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from functions.access.keys import ApiKeyRecord, KeyManager, parse_stamp
+from functions.access.keys import ApiKeyRecord, KeyManager
+from functions.core.events import instant
 from oms.console import err, out
 from oms.environment import Environment, connect
 from oms.failures import OmsError
@@ -54,7 +55,7 @@ def _manager(ctx: typer.Context, env: Environment | None = None) -> KeyManager:
 def _when(stamp: str | None, *, short: bool = False) -> str:
     if stamp is None:
         return "—"
-    return parse_stamp(stamp).strftime("%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S UTC")
+    return instant(stamp).strftime("%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S UTC")
 
 
 @app.command()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functions.access.ports import GatewayKeys, KeyStore
 from functions.core import clock
 from functions.core.errors import ValidationFailed
-from functions.core.events import stamp
+from functions.core.events import instant, stamp
 from functions.core.principal import ROLES
 
 __all__ = ["ApiKeyRecord", "GatewayKeys", "KeyManager", "KeyStore", "Rotation", "hash_key", "resolve"]
@@ -36,10 +36,6 @@ def now_utc() -> datetime:
     return clock.now()
 
 
-def parse_stamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 @dataclass(frozen=True)
 class ApiKeyRecord:
     key_hash: str
@@ -53,7 +49,7 @@ class ApiKeyRecord:
     not_after: str | None = None
 
     def usable_at(self, now: datetime) -> bool:
-        return self.enabled and (self.not_after is None or now < parse_stamp(self.not_after))
+        return self.enabled and (self.not_after is None or now < instant(self.not_after))
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ class KeyManager:
         for old in (k for k in current if k.role == role and k.key_hash != record.key_hash):
             if stop_at <= now:
                 retired.append(self._disable(old))
-            elif old.not_after is None or parse_stamp(old.not_after) > stop_at:
+            elif old.not_after is None or instant(old.not_after) > stop_at:
                 self.store.set_not_after(old.key_hash, stamp(stop_at))
                 retired.append(replace(old, not_after=stamp(stop_at)))
             else:

@@ -22,6 +22,13 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def instant(text: str) -> datetime:
+    """A time as ``stamp`` writes it (or any ISO 8601 time; one without an offset is taken as
+    UTC), as an aware UTC datetime."""
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def utc_now() -> str:
     """Now, as ``stamp`` writes it (``clock.now``: moved forward only by the local stack's
     ``/_local/clock``)."""
@@ -30,7 +37,7 @@ def utc_now() -> str:
 
 def after(at: str, seconds: float) -> str:
     """``at`` (as ``utc_now`` writes it) plus ``seconds``, in the same shape."""
-    return stamp(datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(seconds=seconds))
+    return stamp(instant(at) + timedelta(seconds=seconds))
 
 
 @dataclass(frozen=True)

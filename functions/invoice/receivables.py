@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.core.errors import Conflict, NotFound, TransientError, ValidationFailed
-from functions.core.events import stamp, utc_now
+from functions.core.events import instant, stamp, utc_now
 from functions.core.invoices import Invoice, PaymentStatus
 from functions.core.money import CURRENCIES, AmountError, fmt, parse_amount
 from functions.core.orders import TimelineEntry
@@ -107,18 +107,12 @@ def payment_view(p: ReceivablePayment, open_amount: Decimal) -> dict[str, Any]:
             "open_amount": fmt(open_amount, c)}
 
 
-def _instant(text: str) -> datetime:
-    """A time as the use cases write it (``…Z``) or any ISO 8601 time with an offset, as UTC."""
-    moment = datetime.fromisoformat(text)
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def received_instant(moment: datetime | None, now: str) -> datetime:
     """When a payment arrived, in UTC (``None``: now; a time without an offset is taken as
     UTC). 422 naming ``received_at`` for one that has no UTC time (out of the calendar's range
     once converted), is before 2000 or is after ``now``."""
     if moment is None:
-        return _instant(now)
+        return instant(now)
     try:
         aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         utc = aware.astimezone(UTC)
@@ -127,7 +121,7 @@ def received_instant(moment: datetime | None, now: str) -> datetime:
                                               "keep") from exc
     if utc < EARLIEST_RECEIVED:
         raise ValidationFailed("received_at", f"{moment.isoformat()} is before {EARLIEST_RECEIVED.year}")
-    if utc > _instant(now):
+    if utc > instant(now):
         raise ValidationFailed("received_at", f"{stamp(utc)} is in the future (now is {now})")
     return utc
 
@@ -182,7 +176,7 @@ class ReceivablesService:
         received_at = stamp(received) if command.received_at is not None else now
         for _ in range(PAYMENT_ATTEMPTS):
             invoice, channel, customer_id = self._open_invoice(number)
-            if received < _instant(invoice.issued_at) - ISSUE_TOLERANCE:
+            if received < instant(invoice.issued_at) - ISSUE_TOLERANCE:
                 raise ValidationFailed("received_at", f"{received_at} is before {number} was issued "
                                                       f"({invoice.issued_at})")
             try:

@@ -24,10 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from functions.core.events import after, utc_now
+from functions.core.events import after, instant, utc_now
 from functions.core.ids import new_id
 from functions.core.invoices import SETTLED
 from functions.core.orders import Order, OrderStatus, ShipmentStatus
@@ -149,8 +148,7 @@ def owed(order: Order, now: str) -> Decision:
 
 
 def _seconds_between(earlier: str, later: str) -> float:
-    parse = datetime.fromisoformat
-    return (parse(later.replace("Z", "+00:00")) - parse(earlier.replace("Z", "+00:00"))).total_seconds()
+    return (instant(later) - instant(earlier)).total_seconds()
 
 
 @dataclass(frozen=True)
